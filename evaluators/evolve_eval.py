@@ -1,0 +1,99 @@
+"""Helpers for a problem's evaluate.py, importable inside every sandbox as `evolve_eval`.
+
+`run_candidate` runs a function of the candidate program in a separate process and returns what
+it returned, decoded from JSON. The candidate never shares the evaluator's process, so it cannot
+patch the evaluator, read its state, or forge its result; all it can do is return a value, which
+the evaluator then checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+__all__ = ["CandidateError", "run_candidate"]
+
+
+class CandidateError(RuntimeError):
+    """The candidate crashed, timed out, or returned something that is not plain data."""
+
+
+_BOOTSTRAP = r"""
+import importlib.util, json, sys
+program, function, result_path = sys.argv[1], sys.argv[2], sys.argv[3]
+args, kwargs = json.load(sys.stdin)
+spec = importlib.util.spec_from_file_location("candidate", program)
+module = importlib.util.module_from_spec(spec)
+sys.modules["candidate"] = module
+spec.loader.exec_module(module)
+value = getattr(module, function)(*args, **kwargs)
+
+def plain(obj):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot return a {type(obj).__name__}")
+
+text = json.dumps(value, default=plain)
+with open(result_path, "w") as f:
+    f.write(text)
+"""
+
+
+def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=None):
+    """Call `function(*args, **kwargs)` of the program at `program_path` in a child process.
+
+    Returns the decoded return value (numpy arrays come back as lists). Raises CandidateError
+    with a one-line reason on a crash, a timeout or output that is not JSON.
+    """
+    workdir = tempfile.mkdtemp(prefix="cand-")
+    result_path = os.path.join(workdir, "result.json")
+    payload = json.dumps([list(args), kwargs or {}])
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path],
+        stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE,
+        cwd=workdir, start_new_session=True, text=True,
+    )
+    try:
+        _, stderr = proc.communicate(payload, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise CandidateError(f"candidate timed out after {timeout:g} s") from None
+    finally:
+        _kill_group(proc)
+    elapsed = time.monotonic() - started
+    if proc.returncode != 0:
+        last = (stderr or "").strip().splitlines()
+        reason = last[-1] if last else f"exit code {proc.returncode}"
+        if proc.returncode < 0:
+            reason = f"killed by signal {-proc.returncode} ({reason})"
+        raise CandidateError(f"candidate crashed: {reason[:500]}")
+    if stderr:
+        sys.stderr.write(stderr[-4000:])
+    try:
+        with open(result_path) as f:
+            value = json.load(f)
+    except FileNotFoundError:
+        raise CandidateError("candidate exited without returning (os._exit or sys.exit?)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CandidateError(f"candidate returned something that is not JSON: {exc}") from None
+    run_candidate.last_seconds = elapsed
+    return value
+
+
+run_candidate.last_seconds = 0.0
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()

@@ -1,0 +1,203 @@
+"""Load and validate a problem folder: problem.toml, the evolving program, evaluate.py.
+
+Everything a user can get wrong is reported as a `ProblemError` with one line that names the
+file and the key; a folder either loads completely or not at all.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evolve.blocks import BlockError, find_blocks
+
+
+class ProblemError(ValueError):
+    """A problem folder that cannot be used; the message is one line a user can act on."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are an error: a misspelt key silently ignored costs users a whole run.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CascadeStage(_Strict):
+    function: str
+    threshold: float = 0.0
+
+
+class EvaluationConfig(_Strict):
+    timeout: Annotated[float, Field(gt=0)] = 60.0
+    cpus: Annotated[float, Field(gt=0)] = 1.0
+    memory_mb: Annotated[int, Field(ge=64)] = 1024
+    gpus: Annotated[float, Field(ge=0)] = 0.0
+    resources: dict[str, float] = Field(default_factory=dict)
+    image: str = "evolve-python:latest"
+    pin_cpus: bool = False
+    pids_limit: Annotated[int, Field(ge=8)] = 64
+    tmpfs_mb: Annotated[int, Field(ge=1)] = 64
+    function: str = "evaluate"
+    heldout_function: str | None = None
+    cascade: list[CascadeStage] = Field(default_factory=list)
+
+
+class FeatureDimension(_Strict):
+    """A MAP-Elites axis. Bins are fixed by [min, max] so cells never drift during a run."""
+
+    name: str
+    min: float = 0.0
+    max: float | None = None
+    bins: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class PopulationConfig(_Strict):
+    islands: Annotated[int, Field(ge=1, le=64)] = 4
+    features: list[FeatureDimension] = Field(
+        default_factory=lambda: [
+            FeatureDimension(name="code_length"),
+            FeatureDimension(name="novelty", min=0.0, max=1.0),
+        ]
+    )
+    migration_interval: Annotated[int, Field(ge=1)] = 20
+    migration_count: Annotated[int, Field(ge=0)] = 1
+    exploration: Annotated[float, Field(ge=0, le=1)] = 0.2
+    exploitation: Annotated[float, Field(ge=0, le=1)] = 0.6
+    elite_pool: Annotated[int, Field(ge=1)] = 5
+    inspirations: Annotated[int, Field(ge=0, le=10)] = 3
+
+    @model_validator(mode="after")
+    def _ratios(self) -> "PopulationConfig":
+        if self.exploration + self.exploitation > 1.0:
+            raise ValueError("exploration + exploitation must be at most 1")
+        return self
+
+
+class ModelConfig(_Strict):
+    name: str
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    api_base: str | None = None
+    temperature: Annotated[float, Field(ge=0)] = 0.7
+    max_tokens: Annotated[int, Field(ge=16)] = 4096
+    # USD per million tokens; when unset, litellm's price list is used (0 for unknown models).
+    price_in: Annotated[float, Field(ge=0)] | None = None
+    price_out: Annotated[float, Field(ge=0)] | None = None
+
+
+class MutationConfig(_Strict):
+    diff: Annotated[float, Field(ge=0)] = 0.7
+    full: Annotated[float, Field(ge=0)] = 0.3
+
+
+class ProblemConfig(_Strict):
+    name: str
+    description: str = ""
+    program: str
+    language: str | None = None
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    population: PopulationConfig = Field(default_factory=PopulationConfig)
+    models: list[ModelConfig] = Field(default_factory=list)
+    mutation: MutationConfig = Field(default_factory=MutationConfig)
+
+
+LANGUAGES = {
+    ".py": "python", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".rs": "rust",
+    ".go": "go", ".js": "javascript", ".ts": "typescript", ".java": "java", ".jl": "julia",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    root: Path
+    config: ProblemConfig
+    initial_code: str
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def program_path(self) -> Path:
+        return self.root / self.config.program
+
+    @property
+    def language(self) -> str:
+        return self.config.language or LANGUAGES.get(self.program_path.suffix, "text")
+
+    @property
+    def prompts_dir(self) -> Path | None:
+        path = self.root / "prompts"
+        return path if path.is_dir() else None
+
+    @property
+    def dockerfile(self) -> Path | None:
+        path = self.root / "Dockerfile"
+        return path if path.is_file() else None
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: unknown key '{key}' (check the spelling against docs/problems.md)"
+    if kind == "missing":
+        return f"{path}: missing required key '{key}'"
+    return f"{path}: key '{key}': {first['msg']} (got {first.get('input')!r})"
+
+
+def parse_config(path: Path, text: str | None = None) -> ProblemConfig:
+    try:
+        data = tomllib.loads(text if text is not None else path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return ProblemConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ProblemError(_format_validation_error(path, exc)) from None
+
+
+def load_problem(folder: str | Path) -> Problem:
+    root = Path(folder).resolve()
+    if not root.is_dir():
+        raise ProblemError(f"{folder}: not a folder (expected problems/<name>/ with problem.toml)")
+    toml_path = root / "problem.toml"
+    if not toml_path.is_file():
+        raise ProblemError(f"{toml_path}: missing (every problem folder needs a problem.toml)")
+    config = parse_config(toml_path)
+
+    program_path = root / config.program
+    if not program_path.is_file():
+        raise ProblemError(f"{toml_path}: key 'program': file {config.program!r} not found in {root}")
+    code = program_path.read_text()
+    try:
+        blocks = find_blocks(code)
+    except BlockError as exc:
+        raise ProblemError(f"{program_path}: {exc}") from None
+    if not blocks:
+        raise ProblemError(
+            f"{program_path}: no EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers "
+            "(mark the part evolution may change)"
+        )
+
+    evaluate_path = root / "evaluate.py"
+    if not evaluate_path.is_file():
+        raise ProblemError(f"{evaluate_path}: missing (it must define evaluate(program_path) -> dict)")
+    source = evaluate_path.read_text()
+    try:
+        compile(source, str(evaluate_path), "exec")
+    except SyntaxError as exc:
+        raise ProblemError(f"{evaluate_path}:{exc.lineno}: syntax error: {exc.msg}") from None
+    functions = [config.evaluation.function, *(s.function for s in config.evaluation.cascade)]
+    if config.evaluation.heldout_function:
+        functions.append(config.evaluation.heldout_function)
+    for name in functions:
+        if f"def {name}(" not in source:
+            raise ProblemError(f"{evaluate_path}: no function '{name}' (named in problem.toml)")
+    for dim in config.population.features:
+        if dim.max is not None and dim.max <= dim.min:
+            raise ProblemError(f"{toml_path}: feature '{dim.name}': max must exceed min")
+    return Problem(root=root, config=config, initial_code=code)

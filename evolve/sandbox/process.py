@@ -1,0 +1,133 @@
+"""The local process sandbox: for machines without a Docker engine. It limits, it does not isolate.
+
+The candidate runs in its own process group under resource limits (address space, processes,
+file size, CPU time), in a private temporary directory, with an environment stripped of secrets,
+and as `nobody` when we are root. It still shares the host's filesystem view and network: use the
+Docker sandbox for untrusted code.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from evolve.sandbox.base import MAX_RESULT_BYTES, RUNNER, EvalOutcome, EvalRequest
+from evolve.sandbox.result import interpret
+
+NOBODY = 65534
+FILE_SIZE_LIMIT = 256 * 1024 * 1024
+
+_warned = False
+
+
+def clean_environment(tmpdir: str, cpus: float) -> dict[str, str]:
+    """A fresh environment: nothing of the host's is passed through (no keys, no tokens)."""
+    threads = str(max(1, int(cpus)))
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": tmpdir,
+        "TMPDIR": tmpdir,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "OPENBLAS_NUM_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+
+
+class ProcessSandbox:
+    name = "process"
+
+    def __init__(self, python: str | None = None, warn: bool = True):
+        self.python = python or sys.executable
+        global _warned
+        if warn and not _warned:
+            _warned = True
+            warnings.warn(
+                "the process sandbox does not isolate candidates (shared filesystem and network); "
+                "use the Docker sandbox for untrusted code",
+                stacklevel=2,
+            )
+
+    def _limits(self, request: EvalRequest, drop_to_nobody: bool):
+        memory = request.memory_mb * 1024 * 1024
+        cpu_seconds = int(request.timeout * max(1.0, request.cpus)) + 5
+
+        def apply() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if drop_to_nobody:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            # RLIMIT_NPROC counts every process of the user; it is enforced for non-root only.
+            resource.setrlimit(resource.RLIMIT_NPROC, (request.pids_limit, request.pids_limit))
+
+        return apply
+
+    def evaluate(self, request: EvalRequest) -> EvalOutcome:
+        drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
+        tmpdir = tempfile.mkdtemp(prefix="evolve-sbx-")
+        try:
+            candidate = Path(tmpdir) / request.filename
+            candidate.write_text(request.code)
+            if drop:
+                os.chown(tmpdir, NOBODY, NOBODY)
+                os.chown(candidate, NOBODY, NOBODY)
+            os.chmod(candidate, 0o444)
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                [self.python, "-I", str(RUNNER), request.problem_dir, str(candidate), request.spec_json()],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                cwd=tmpdir, env=clean_environment(tmpdir, request.cpus), start_new_session=True,
+                preexec_fn=self._limits(request, drop),
+            )
+            timed_out = False
+            try:
+                raw, _ = proc.communicate(timeout=request.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                raw = b""
+            finally:
+                # The whole group goes, whatever the candidate left running.
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                proc.wait()
+            duration = time.monotonic() - started
+            return interpret(
+                raw[:MAX_RESULT_BYTES], exit_code=proc.returncode, timed_out=timed_out,
+                duration=duration, sandbox=self.name, timeout=request.timeout,
+                memory_killed=_looks_like_memory_error(raw),
+            )
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def close(self) -> None:
+        pass
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether `nobody` could use this path: every parent directory must be world-searchable."""
+    current = Path(path).resolve()
+    for part in [current, *current.parents]:
+        if part.is_dir() and not os.stat(part).st_mode & 0o001:
+            return False
+    return True
+
+
+def _looks_like_memory_error(raw: bytes) -> bool:
+    # Under RLIMIT_AS an allocation fails with MemoryError instead of an OOM kill.
+    return b'"error": "MemoryError' in raw

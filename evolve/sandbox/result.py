@@ -1,0 +1,73 @@
+"""Turn what came out of a sandbox into an EvalOutcome: validate, never trust."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from evolve.sandbox.base import EvalOutcome
+
+MAX_FEEDBACK = 4000
+MAX_METRICS = 64
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: float, sandbox: str,
+              memory_killed: bool = False, timeout: float = 0.0, extra_logs: str = "") -> EvalOutcome:
+    def failure(reason: str, logs: str = extra_logs, feedback: str = "") -> EvalOutcome:
+        return EvalOutcome(ok=False, score=None, reason=reason, logs=logs[-16000:], feedback=feedback,
+                           duration=duration, sandbox=sandbox)
+
+    if timed_out:
+        return failure(f"timeout: evaluation ran past {timeout:g} s and was killed")
+    if memory_killed:
+        return failure("memory: the evaluation exceeded its memory limit and was killed")
+    line = raw.strip().splitlines()[-1] if raw.strip() else b""
+    if not line:
+        how = f"exit code {exit_code}" if exit_code is not None and exit_code >= 0 else f"signal {-(exit_code or 0)}"
+        return failure(f"crash: the evaluation ended without a result ({how})")
+    try:
+        report = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return failure("invalid result: the sandbox output is not JSON")
+    if not isinstance(report, dict):
+        return failure("invalid result: the sandbox output is not an object")
+    logs = str(report.get("logs", ""))
+    if extra_logs:
+        logs = extra_logs + logs
+    if "error" in report:
+        return failure(f"evaluator error: {report['error']}", logs=logs)
+    result = report.get("result")
+    if not isinstance(result, dict):
+        return failure(f"invalid result: evaluate() returned {type(result).__name__}, not a dict", logs=logs)
+    feedback = result.get("feedback", "")
+    feedback = feedback if isinstance(feedback, str) else json.dumps(feedback, default=str)
+    feedback = feedback[:MAX_FEEDBACK]
+    if isinstance(result.get("error"), str):
+        return failure(f"candidate rejected: {result['error'][:500]}", logs=logs, feedback=feedback)
+    score = _number(result.get("score"))
+    if score is None:
+        return failure("invalid result: no numeric 'score' in the result", logs=logs, feedback=feedback)
+    metrics: dict[str, float] = {}
+    for key, value in list(result.items())[: MAX_METRICS + 2]:
+        if key in ("feedback", "error"):
+            continue
+        number = _number(value)
+        if number is None:
+            continue  # non-numeric extras are allowed and ignored
+        if not math.isfinite(number):
+            return failure(f"invalid result: metric {key!r} is not finite ({value})", logs=logs, feedback=feedback)
+        metrics[str(key)[:64]] = number
+    stopped = report.get("cascade_stopped")
+    return EvalOutcome(
+        ok=stopped is None, score=score, metrics=metrics, feedback=feedback,
+        reason=f"cascade: stopped at stage {stopped!r} (score {score:g})" if stopped else "ok",
+        logs=logs[-16000:], duration=duration, sandbox=sandbox,
+    )
