@@ -1,0 +1,285 @@
+"""The `evolve` command line: run, check, new, sandbox, and the run-inspection commands."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evolve.problem import ProblemError, load_problem
+
+app = typer.Typer(help="Evolve better programs: LLM mutations, sandboxed evaluation, a Ray engine.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _sandbox_choice(name: Optional[str]) -> str:
+    from evolve.sandbox import default_sandbox_name
+
+    if name is None:
+        return default_sandbox_name()
+    if name not in ("docker", "process"):
+        fail(f"--sandbox {name!r}: choose 'docker' or 'process'")
+    return name
+
+
+def _ensure_sandbox_ready(name: str, problem) -> None:
+    if name == "process":
+        err.print("[yellow]warning:[/] the process sandbox does not isolate candidates "
+                  "(shared filesystem and network); use --sandbox docker for untrusted code")
+        return
+    try:
+        from evolve.sandbox.docker import docker_ready
+        from evolve.sandbox.images import ensure_problem_image
+    except ImportError as exc:
+        fail(f"the Docker sandbox is not available: {exc}")
+    ok, why = docker_ready(problem.config.evaluation.image)
+    if not ok and not problem.dockerfile:
+        fail(why)
+    if problem.dockerfile:
+        ensure_problem_image(problem)
+
+
+@app.command()
+def check(problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
+          sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
+          json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Validate a problem folder and evaluate its initial program once in the sandbox."""
+    from evolve.sandbox import EvalRequest, make_sandbox
+
+    try:
+        problem = load_problem(problem_dir)
+    except ProblemError as exc:
+        fail(str(exc))
+    name = _sandbox_choice(sandbox)
+    _ensure_sandbox_ready(name, problem)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        box = make_sandbox(name) if name == "docker" else make_sandbox(name, warn=False)
+    try:
+        outcome = box.evaluate(EvalRequest.for_problem(problem, problem.initial_code))
+        heldout = None
+        ev = problem.config.evaluation
+        if outcome.ok and ev.heldout_function:
+            heldout = box.evaluate(EvalRequest.for_problem(problem, problem.initial_code,
+                                                           function=ev.heldout_function, with_cascade=False))
+    finally:
+        box.close()
+    if json_out:
+        print(json.dumps({"problem": problem.name, "ok": outcome.ok, "score": outcome.score, "reason": outcome.reason,
+                          "metrics": outcome.metrics, "seconds": outcome.duration, "sandbox": outcome.sandbox,
+                          "heldout_score": heldout.score if heldout and heldout.ok else None}))
+    else:
+        table = Table(title=f"{problem.name}: initial program", show_header=False)
+        table.add_row("sandbox", outcome.sandbox)
+        table.add_row("time", f"{outcome.duration:.2f} s")
+        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{outcome.reason}[/]")
+        if outcome.score is not None:
+            table.add_row("score", f"{outcome.score:.6g}")
+        if heldout is not None:
+            table.add_row("held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{heldout.reason}[/]")
+        for key, value in sorted(outcome.metrics.items()):
+            if key != "score":
+                table.add_row(key, f"{value:.6g}")
+        if outcome.feedback:
+            table.add_row("feedback", outcome.feedback[:500])
+        console.print(table)
+    if not outcome.ok:
+        tail = outcome.logs.strip().splitlines()[-5:]
+        if tail and not json_out:
+            err.print("\n".join(tail), markup=False, highlight=False)
+        fail(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
+    if heldout is not None and not heldout.ok:
+        fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
+
+
+def _parse_models(models: list[str], api_base: Optional[str]) -> tuple[dict, ...]:
+    out = []
+    for spec in models:
+        name, _, weight = spec.partition("@")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            fail(f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)")
+        entry = {"name": name, "weight": w}
+        if api_base:
+            entry["api_base"] = api_base
+        out.append(entry)
+    return tuple(out)
+
+
+@app.command()
+def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folder (problems/<name>)."),
+        iterations: Optional[int] = typer.Option(None, "--iterations", "-n", help="Candidates to propose (default 100)."),
+        model: list[str] = typer.Option([], "--model", "-m", help="litellm model name, optionally @weight; repeatable."),
+        api_base: Optional[str] = typer.Option(None, help="OpenAI-compatible server for the models."),
+        resume: Optional[Path] = typer.Option(None, help="Continue a stopped or killed run (its folder)."),
+        name: Optional[str] = typer.Option(None, help="Run name (default: <problem>-<date>-<time>)."),
+        db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store (default: SQLite in the run folder)."),
+        runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
+        sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
+        llm_concurrency: Optional[int] = typer.Option(None, help="Model calls in flight at once (default 8)."),
+        eval_workers: Optional[int] = typer.Option(None, help="Evaluations at once (default: CPUs / evaluation cpus)."),
+        max_seconds: Optional[float] = typer.Option(None, help="Stop after this wall time."),
+        max_cost: Optional[float] = typer.Option(None, help="Stop when model spending reaches this many USD."),
+        target_score: Optional[float] = typer.Option(None, help="Stop when the best score reaches this."),
+        seed: Optional[int] = typer.Option(None, help="Seed for every random choice (default 0)."),
+        ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting one."),
+        ) -> None:
+    """Evolve a problem's program; or continue a run with --resume."""
+    from evolve.engine.options import RunOptions
+    from evolve.engine.run import RunError, evolve_run, load_run_for_resume
+
+    overrides = {k: v for k, v in dict(iterations=iterations, llm_concurrency=llm_concurrency, eval_workers=eval_workers,
+                                       max_seconds=max_seconds, max_cost=max_cost, target_score=target_score,
+                                       seed=seed).items() if v is not None}
+    if model:
+        overrides["models"] = _parse_models(model, api_base)
+    try:
+        if resume is not None:
+            problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
+            saved = dict(config.get("options", {}))
+            saved["models"] = tuple(saved.get("models") or ())
+            saved.update(overrides)
+            if sandbox is not None:
+                saved["sandbox"] = _sandbox_choice(sandbox)
+            options = RunOptions(**saved)
+            runs_root = run_dir.parent
+        else:
+            if problem_dir is None:
+                fail("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
+            problem = load_problem(problem_dir)
+            cpus = os.cpu_count() or 1
+            overrides.setdefault("eval_workers", max(1, int(cpus // problem.config.evaluation.cpus)))
+            options = RunOptions(sandbox=_sandbox_choice(sandbox), **overrides)
+            run_name, db_url, runs_root = name, db, runs_dir
+    except (ProblemError, RunError) as exc:
+        fail(str(exc))
+    _ensure_sandbox_ready(options.sandbox, problem)
+    result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
+    _print_summary(result)
+
+
+def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):
+    from rich.live import Live
+
+    from evolve.engine.run import RunError, evolve_run
+
+    state = {"started": time.monotonic()}
+
+    def render(p) -> Table:
+        t = Table.grid(padding=(0, 2))
+        elapsed = time.monotonic() - state["started"]
+        best = f"{p.best_score:.6g}" if p.best_score is not None else "-"
+        t.add_row(f"[bold]{problem.name}[/]", f"candidates {p.completed}/{options.iterations}",
+                  f"best [bold green]{best}[/]", f"failed {p.failed}", f"rejected {p.rejected}",
+                  f"cost ${p.cost:.4f}", f"{elapsed:.0f} s")
+        if p.last_event:
+            t.add_row("", f"[dim]{p.last_event[:100]}[/]")
+        return t
+
+    def on_start(mutator: str) -> None:
+        if mutator == "offline":
+            console.print("[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
+                          "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)")
+        else:
+            console.print(f"[bold]mutator:[/] {mutator}")
+        console.print(f"[bold]sandbox:[/] {options.sandbox}   [bold]evaluations at once:[/] {options.eval_workers}   "
+                      f"[bold]model calls at once:[/] {options.llm_concurrency}")
+
+    interactive = console.is_terminal
+    live = Live(render(_empty_progress()), console=console, refresh_per_second=4, transient=False) if interactive else None
+    last_print = [0.0]
+
+    def on_progress(p) -> None:
+        if live is not None:
+            live.update(render(p))
+        elif time.monotonic() - last_print[0] > 5 or p.completed >= options.iterations:
+            last_print[0] = time.monotonic()
+            console.print(render(p))
+
+    try:
+        if live is not None:
+            live.start()
+        return evolve_run(problem, options, runs_root=runs_root, run_name=run_name, db_url=db_url,
+                          ray_address=ray_address, resume=resume, on_progress=on_progress, on_start=on_start)
+    except (RunError, ValueError, ProblemError) as exc:
+        if live is not None:
+            live.stop()
+        fail(str(exc))
+    finally:
+        if live is not None:
+            live.stop()
+
+
+def _empty_progress():
+    from evolve.engine.options import Progress
+
+    return Progress()
+
+
+def _print_summary(result) -> None:
+    p, best = result.progress, result.best
+    table = Table(title=f"run {result.run_name}: {result.status} ({result.stop_reason})", show_header=True)
+    table.add_column("")
+    table.add_column("training score", justify="right")
+    table.add_column("held-out score", justify="right")
+
+    def fmt(value):
+        return f"{value:.6g}" if value is not None else "-"
+
+    if best:
+        table.add_row("initial program", fmt(best["initial_score"]), fmt(best["initial_heldout_score"]))
+        table.add_row(f"best program (#{best['id']}, iteration {best['iteration']})", fmt(best["score"]),
+                      fmt(best["heldout_score"]))
+    console.print(table)
+    console.print(f"candidates {p.completed} (evaluated {p.evaluated}, failed {p.failed}, rejected {p.rejected}), "
+                  f"cost ${p.cost:.4f}, {result.seconds:.1f} s")
+    console.print(f"best program: {result.run_dir / 'best'}   database: {result.db_url}")
+    console.print(f"continue with: evolve run --resume {result.run_dir} --iterations N")
+
+
+def _mount_optional() -> None:
+    try:
+        from evolve.sandbox.cli import sandbox_app
+
+        app.add_typer(sandbox_app, name="sandbox", help="Build and manage the Docker evaluation images.")
+    except ImportError:
+        pass
+    try:
+        from evolve.inspect.commands import register
+
+        register(app)
+    except ImportError:
+        pass
+    try:
+        from evolve.scaffold import register as register_new
+
+        register_new(app)
+    except ImportError:
+        pass
+
+
+_mount_optional()
+
+
+if __name__ == "__main__":
+    app()

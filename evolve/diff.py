@@ -1,0 +1,135 @@
+"""Turn a model's answer into a child program: SEARCH/REPLACE blocks or a full rewrite.
+
+Pure functions. Every way an answer can fail to make a valid child raises `EditRejected` with a
+reason that is stored and shown to the model in the next prompt; nothing fails silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from evolve.blocks import BlockError, check_outside_unchanged, find_blocks, replace_bodies, split
+
+
+class EditRejected(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SearchReplace:
+    search: str
+    replace: str
+
+
+_BLOCK = re.compile(
+    r"^[ \t]*<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)^[ \t]*={5,9}[ \t]*\n(.*?)^[ \t]*>{5,9}[ \t]*REPLACE[ \t]*$",
+    re.DOTALL | re.MULTILINE,
+)
+_FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def parse_search_replace(answer: str) -> list[SearchReplace]:
+    return [SearchReplace(m.group(1), m.group(2)) for m in _BLOCK.finditer(answer)]
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _tolerant_matches(lines: list[str], search: list[str]) -> list[int]:
+    """Start indices where `search` matches `lines` ignoring leading/trailing whitespace."""
+    target = [s.strip() for s in search]
+    stripped = [line.strip() for line in lines]
+    n = len(target)
+    return [i for i in range(len(lines) - n + 1) if stripped[i : i + n] == target]
+
+
+def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> list[str]:
+    have, want = _indent(search_first), _indent(code_first)
+    if have == want:
+        return replace_lines
+    out = []
+    for line in replace_lines:
+        if line.strip() and line.startswith(have):
+            out.append(want + line[len(have):])
+        elif line.strip():
+            out.append(want + line.lstrip())
+        else:
+            out.append(line)
+    return out
+
+
+def apply_one(code: str, edit: SearchReplace, index: int) -> str:
+    search = edit.search
+    if not search.strip():
+        raise EditRejected(f"SEARCH block {index} is empty")
+    count = code.count(search)
+    if count == 1:
+        return code.replace(search, edit.replace, 1)
+    if count > 1:
+        raise EditRejected(f"SEARCH block {index} matches {count} places; include more context to make it unique")
+    lines = code.splitlines(keepends=True)
+    search_lines = search.splitlines(keepends=True)
+    while search_lines and not search_lines[-1].strip():
+        search_lines.pop()
+    while search_lines and not search_lines[0].strip():
+        search_lines.pop(0)
+    matches = _tolerant_matches(lines, search_lines)
+    if not matches:
+        first = search_lines[0].strip()[:60] if search_lines else ""
+        raise EditRejected(f"SEARCH block {index} matches nothing in the program (first line: {first!r})")
+    if len(matches) > 1:
+        raise EditRejected(f"SEARCH block {index} matches {len(matches)} places; include more context to make it unique")
+    start = matches[0]
+    replace_lines = edit.replace.splitlines(keepends=True)
+    replace_lines = _reindent(replace_lines, search_lines[0], lines[start])
+    if replace_lines and not replace_lines[-1].endswith("\n"):
+        replace_lines[-1] += "\n"
+    return "".join(lines[:start] + replace_lines + lines[start + len(search_lines):])
+
+
+def apply_diff(parent: str, answer: str) -> str:
+    edits = parse_search_replace(answer)
+    if not edits:
+        raise EditRejected("the answer has no SEARCH/REPLACE block")
+    child = parent
+    for i, edit in enumerate(edits, 1):
+        child = apply_one(child, edit, i)
+    return _finish(parent, child)
+
+
+def apply_full_rewrite(parent: str, answer: str) -> str:
+    fences = _FENCE.findall(answer)
+    if not fences:
+        raise EditRejected("the answer has no fenced code block")
+    code = max(fences, key=len)
+    _, parent_bodies = split(parent)
+    try:
+        has_markers = bool(find_blocks(code))
+    except BlockError as exc:
+        raise EditRejected(f"the rewrite has broken EVOLVE-BLOCK markers: {exc}") from None
+    if has_markers:
+        child = code
+    elif len(parent_bodies) == 1:
+        child = replace_bodies(parent, [code])  # the answer is the new body of the only block
+    else:
+        raise EditRejected("the rewrite has no EVOLVE-BLOCK markers and the program has several blocks")
+    return _finish(parent, child)
+
+
+def _finish(parent: str, child: str) -> str:
+    try:
+        check_outside_unchanged(parent, child)
+    except BlockError as exc:
+        raise EditRejected(str(exc)) from None
+    if child.strip() == parent.strip():
+        raise EditRejected("the edit changes nothing (the child is identical to its parent)")
+    return child
+
+
+def unified_diff(parent: str, child: str) -> str:
+    return "".join(
+        difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True), "parent", "child", n=2)
+    )

@@ -1,0 +1,35 @@
+"""How a run is driven: stop conditions, concurrency, models, sandbox, store. Plain values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    iterations: int = 100
+    max_seconds: float | None = None
+    max_cost: float | None = None  # USD
+    target_score: float | None = None
+    llm_concurrency: int = 8
+    eval_workers: int = 2
+    seed: int = 0
+    models: tuple[dict, ...] = ()  # ModelSpec fields; empty: the problem's models, else offline
+    sandbox: str = "process"
+    sandbox_options: dict = field(default_factory=dict)
+    heldout: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Progress:
+    completed: int = 0  # attempts that ended: evaluated, rejected, duplicate or failed call
+    evaluated: int = 0
+    failed: int = 0  # evaluated but failed (crash, timeout, invalid)
+    rejected: int = 0  # no child: edit rejected, duplicate, or the model call failed
+    best_score: float | None = None
+    best_id: int | None = None
+    cost: float = 0.0
+    last_event: str = ""

@@ -1,0 +1,274 @@
+"""Drive one evolution run on Ray: start or resume, the steady-state loop, the stop, the outputs.
+
+No generation barrier: a new mutation starts whenever a model slot frees, a new evaluation
+whenever an evaluation slot frees. The driver only moves object references around; the population
+actor owns all state and the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from evolve.engine.options import Progress, RunOptions
+from evolve.mutate.llm import ModelSpec
+from evolve.mutate.prompt import ProblemView
+from evolve.mutate.propose import MutatorSettings
+from evolve.problem import Problem, load_problem
+from evolve.sandbox.base import EvalRequest
+from evolve.store import DB_FILENAME, Run, open_engine, session_factory, sqlite_url
+
+PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
+    "OPENAI_API_KEY": "openai/gpt-4o-mini",
+    "ANTHROPIC_API_KEY": "anthropic/claude-3-5-haiku-latest",
+    "GEMINI_API_KEY": "gemini/gemini-2.0-flash",
+    "DEEPSEEK_API_KEY": "deepseek/deepseek-chat",
+}
+
+
+class RunError(RuntimeError):
+    """The run cannot start or go on; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_name: str
+    run_dir: Path
+    db_url: str
+    status: str
+    stop_reason: str
+    progress: Progress
+    best: dict | None
+    seconds: float
+
+
+def resolve_models(problem: Problem, cli_models: tuple[dict, ...]) -> tuple[ModelSpec, ...]:
+    if cli_models:
+        return tuple(ModelSpec(**m) for m in cli_models)
+    if problem.config.models:
+        return tuple(ModelSpec(**m.model_dump()) for m in problem.config.models)
+    for key, model in PROVIDER_DEFAULTS.items():
+        if os.environ.get(key):
+            return (ModelSpec(model),)
+    return ()
+
+
+def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
+    if not models:
+        return "offline"
+    return "llm: " + ", ".join(f"{m.name} (w={m.weight:g})" for m in models)
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+
+
+def check_resources(problem: Problem) -> None:
+    """Refuse now, not at the first candidate, when no node can run an evaluation."""
+    import ray
+
+    ev = problem.config.evaluation
+    total = ray.cluster_resources()
+    needs = {"CPU": ev.cpus, "GPU": ev.gpus, **ev.resources}
+    for name, amount in needs.items():
+        if amount and total.get(name, 0.0) < amount:
+            where = f"evaluation.{'cpus' if name == 'CPU' else 'gpus' if name == 'GPU' else 'resources.' + name}"
+            raise RunError(
+                f"{problem.root / 'problem.toml'}: {where} = {amount:g} but this Ray cluster has "
+                f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)")
+
+
+def new_run_name(problem: Problem) -> str:
+    return f"{problem.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path("runs"), run_name: str | None = None,
+               db_url: str | None = None, ray_address: str | None = None, resume: bool = False,
+               on_progress: Callable[[Progress], None] | None = None, on_start: Callable[[str], None] | None = None,
+               ) -> RunResult:
+    import ray
+
+    from evolve.engine.population_db import PopulationDB
+    from evolve.engine.workers import remote_evaluator, remote_mutator
+
+    run_name = run_name or new_run_name(problem)
+    run_dir = runs_root / run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or sqlite_url(run_dir)
+    models = resolve_models(problem, options.models)
+    mutator = describe_mutator(models)
+    if on_start:
+        on_start(mutator)
+
+    start_ray(ray_address)
+    check_resources(problem)
+    ev = problem.config.evaluation
+    run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
+                  "models": [m.__dict__ for m in models]}
+    db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1).remote(
+        db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume)
+    info = ray.get(db.start.remote())
+    settings = MutatorSettings(
+        problem=ProblemView(problem.name, problem.config.description, problem.language,
+                            str(problem.prompts_dir) if problem.prompts_dir else None),
+        models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
+    mutator_pool = remote_mutator(settings, options.llm_concurrency)
+    evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
+    template = EvalRequest.for_problem(problem, code="")
+    sandbox_args = (options.sandbox, options.sandbox_options)
+
+    started = time.monotonic()
+    progress = info.progress
+    status, reason = "finished", f"completed {options.iterations} iterations"
+
+    if info.initial_ticket is not None:
+        outcome = ray.get(evaluate.remote(info.initial_ticket, template, *sandbox_args))
+        progress = ray.get(db.submit_result.remote(info.initial_ticket, outcome))
+        if not outcome.ok:
+            ray.get(db.finish.remote("failed", f"the initial program failed: {outcome.reason}"))
+            raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
+    if on_progress:
+        on_progress(progress)
+
+    proposals: set = set()
+    admissions: set = set()
+    records: set = set()
+    waiting_for_slot: deque = deque()
+    launched = progress.completed
+
+    def stop_reason() -> str | None:
+        if options.max_seconds is not None and time.monotonic() - started >= options.max_seconds:
+            return f"wall time of {options.max_seconds:g} s reached"
+        if options.max_cost is not None and progress.cost >= options.max_cost:
+            return f"cost budget of ${options.max_cost:g} reached (${progress.cost:.4f})"
+        if options.target_score is not None and progress.best_score is not None \
+                and progress.best_score >= options.target_score:
+            return f"target score {options.target_score:g} reached ({progress.best_score:.6g})"
+        return None
+
+    stopping: str | None = None
+    try:
+        while True:
+            stopping = stopping or stop_reason()
+            backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
+            while (stopping is None and launched < options.iterations
+                   and len(proposals) < options.llm_concurrency
+                   and backlog < options.llm_concurrency + options.eval_workers):
+                task = db.next_task.remote()
+                proposals.add(mutator_pool.propose.remote(task))
+                launched += 1
+                backlog += 1
+            while waiting_for_slot and len(records) < options.eval_workers:
+                ticket = waiting_for_slot.popleft()
+                outcome = evaluate.remote(ticket, template, *sandbox_args)
+                records.add(db.submit_result.remote(ticket, outcome))
+            pending = [*proposals, *admissions, *records]
+            if not pending:
+                break
+            ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
+            for ref in ready:
+                if ref in proposals:
+                    proposals.discard(ref)
+                    admissions.add(db.submit_proposal.remote(ref))
+                elif ref in admissions:
+                    admissions.discard(ref)
+                    admission = ray.get(ref)
+                    progress = admission.progress
+                    if admission.ticket is not None:
+                        waiting_for_slot.append(admission.ticket)
+                else:
+                    records.discard(ref)
+                    progress = ray.get(ref)
+                if on_progress:
+                    on_progress(progress)
+        if stopping:
+            status, reason = "stopped", stopping
+    except KeyboardInterrupt:
+        status, reason = "stopped", "interrupted by the user (Ctrl-C)"
+        for ref in [*proposals, *records]:
+            ray.cancel(ref, force=False)
+        _cleanup_sandbox(options.sandbox)
+
+    best = ray.get(db.best_program.remote())
+    interrupted = reason.startswith("interrupted")
+    if best is not None and options.heldout and ev.heldout_function and not interrupted:
+        heldout = EvalRequest.for_problem(problem, code="", function=ev.heldout_function, with_cascade=False)
+        from evolve.engine.population_db import EvalTicket
+
+        targets = {best["id"]: best["code"], best["initial_id"]: problem.initial_code}
+        for program_id, code in targets.items():
+            outcome = ray.get(evaluate.remote(EvalTicket(program_id, code, -1, 0), heldout, *sandbox_args))
+            ray.get(db.record_heldout.remote(program_id, outcome))
+        best = ray.get(db.best_program.remote())
+    progress = ray.get(db.finish.remote(status, reason))
+    seconds = time.monotonic() - started
+    if best is not None:
+        write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
+    ray.kill(mutator_pool)
+    ray.kill(db)
+    return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
+
+
+def _cleanup_sandbox(name: str) -> None:
+    if name != "docker":
+        return
+    try:
+        from evolve.sandbox.docker import cleanup_containers
+
+        cleanup_containers()
+    except Exception:
+        pass
+
+
+def write_outputs(run_dir: Path, problem: Problem, best: dict, progress: Progress, status: str, reason: str,
+                  seconds: float, run_name: str, db_url: str, mutator: str) -> None:
+    best_dir = run_dir / "best"
+    best_dir.mkdir(parents=True, exist_ok=True)
+    (best_dir / Path(problem.config.program).name).write_text(best["code"])
+    (best_dir / "metrics.json").write_text(json.dumps(
+        {k: best[k] for k in ("id", "score", "heldout_score", "metrics", "iteration", "generation")}, indent=2))
+    summary = {
+        "run": run_name, "problem": problem.name, "status": status, "stop_reason": reason,
+        "mutator": mutator, "db": db_url, "seconds": round(seconds, 2),
+        "candidates": progress.completed, "evaluated": progress.evaluated, "failed": progress.failed,
+        "rejected": progress.rejected, "cost_usd": round(progress.cost, 6),
+        "initial_score": best["initial_score"], "initial_heldout_score": best["initial_heldout_score"],
+        "best_score": best["score"], "best_heldout_score": best["heldout_score"], "best_program_id": best["id"],
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, dict, str, str, Path]:
+    """Find a run to resume: a run folder, or a run name inside --db. Returns what evolve_run needs."""
+    path = Path(target)
+    if db_url is None:
+        if not (path / DB_FILENAME).is_file():
+            raise RunError(f"{target}: no {DB_FILENAME} here (give the run folder, e.g. runs/<run>)")
+        db_url = sqlite_url(path)
+    engine = open_engine(db_url, create=False)
+    with session_factory(engine)() as s:
+        from sqlalchemy import select
+
+        run = s.scalars(select(Run).where(Run.name == path.name)).first() or (
+            s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None)
+        if run is None:
+            raise RunError(f"{target}: no run of that name in {db_url}")
+        config = dict(run.config)
+        name, problem_path = run.name, run.problem_path
+    engine.dispose()
+    problem = load_problem(problem_path)
+    return problem, config, name, db_url, path if (path / DB_FILENAME).is_file() else Path("runs") / name

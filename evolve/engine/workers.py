@@ -1,0 +1,55 @@
+"""The two worker pools of a run, as Ray remote code.
+
+Mutation is I/O-bound (model calls): one threaded actor per pool runs up to `llm_concurrency`
+calls at once without holding a CPU. Evaluation is CPU-bound: each candidate is a Ray task that
+asks for the CPUs, GPUs and custom resources its problem declares, so it lands on a node that has
+them. The two never share a slot, so a slow model never leaves an evaluator idle.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from evolve.engine.population_db import EvalTicket
+from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
+from evolve.sandbox import make_sandbox
+from evolve.sandbox.base import EvalOutcome, EvalRequest
+
+_sandboxes: dict = {}
+
+
+class MutatorPool:
+    def __init__(self, settings: MutatorSettings):
+        self.settings = settings
+
+    def propose(self, task: MutationTask) -> Proposal:
+        return propose(task, self.settings)
+
+
+def sandbox_for(name: str, options: dict):
+    """One sandbox per worker process, reused across candidates (the Docker pool lives in it)."""
+    key = (name, tuple(sorted(options.items())))
+    if key not in _sandboxes:
+        _sandboxes[key] = make_sandbox(name, **options)
+    return _sandboxes[key]
+
+
+def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict) -> EvalOutcome:
+    from dataclasses import replace
+
+    request = replace(template, code=ticket.code)
+    try:
+        return sandbox_for(sandbox, options).evaluate(request)
+    except Exception as exc:  # a sandbox fault is this candidate's failure, not the run's end
+        return EvalOutcome(ok=False, score=None, reason=f"sandbox error: {type(exc).__name__}: {exc}"[:500],
+                           sandbox=sandbox)
+
+
+def remote_mutator(settings: MutatorSettings, concurrency: int):
+    actor = ray.remote(MutatorPool).options(num_cpus=0, max_concurrency=max(1, concurrency))
+    return actor.remote(settings)
+
+
+def remote_evaluator(cpus: float, gpus: float, resources: dict):
+    return ray.remote(evaluate_ticket).options(num_cpus=cpus, num_gpus=gpus, resources=resources or None,
+                                               max_retries=0)

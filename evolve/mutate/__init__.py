@@ -1,0 +1,1 @@
+"""Mutators: prompt rendering, model calls, and turning answers into children."""

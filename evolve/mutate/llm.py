@@ -1,0 +1,94 @@
+"""Call a model through litellm: retries with backoff on transient faults, tokens, cost, latency."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
+
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    weight: float = 1.0
+    api_base: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 4096
+    price_in: float | None = None  # USD per million prompt tokens
+    price_out: float | None = None
+    timeout: float = 300.0
+    max_attempts: int = 5
+    backoff: float = 1.0  # seconds before the second attempt; doubles each time
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency: float
+    attempts: int
+    error: str | None = None
+
+
+def _status(exc: Exception) -> int | None:
+    code = getattr(exc, "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def _retryable(exc: Exception) -> bool:
+    import litellm
+
+    if isinstance(exc, (litellm.RateLimitError, litellm.Timeout, litellm.APIConnectionError,
+                        litellm.InternalServerError, litellm.ServiceUnavailableError)):
+        return True
+    status = _status(exc)
+    return status in RETRYABLE_STATUS
+
+
+def _cost(spec: ModelSpec, response, prompt_tokens: int, completion_tokens: int) -> float:
+    if spec.price_in is not None or spec.price_out is not None:
+        return (prompt_tokens * (spec.price_in or 0.0) + completion_tokens * (spec.price_out or 0.0)) / 1e6
+    try:
+        import litellm
+
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:
+        return 0.0  # a model litellm has no price for (a local server): free as far as we know
+
+
+def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Completion:
+    import litellm
+
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = litellm.completion(
+                model=spec.name, messages=messages, api_base=spec.api_base,
+                temperature=spec.temperature, max_tokens=spec.max_tokens,
+                timeout=spec.timeout, num_retries=0,
+            )
+        except Exception as exc:  # litellm maps provider errors onto its own exception types
+            if attempt < spec.max_attempts and _retryable(exc):
+                delay = spec.backoff * (2 ** (attempt - 1)) * (0.5 + rng.random())
+                time.sleep(min(delay, 60.0))
+                continue
+            message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+            return Completion(None, 0, 0, 0.0, time.monotonic() - started, attempt, error=message)
+        usage = getattr(response, "usage", None)
+        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+        text = response.choices[0].message.content or ""
+        return Completion(
+            text, prompt_tokens, completion_tokens,
+            _cost(spec, response, prompt_tokens, completion_tokens),
+            time.monotonic() - started, attempt,
+        )

@@ -1,0 +1,57 @@
+"""Render prompts from Jinja2 templates; a problem's own prompts/ folder overrides any template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """What a prompt shows of a program."""
+
+    id: int
+    code: str
+    score: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""
+    code_blocks: str = ""  # only the EVOLVE-BLOCK bodies, to keep inspirations short
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    name: str
+    description: str
+    language: str
+    prompts_dir: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _environment(override_dir: str | None) -> jinja2.Environment:
+    search = [override_dir, str(PROMPTS_DIR)] if override_dir else [str(PROMPTS_DIR)]
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        undefined=jinja2.StrictUndefined,  # a typo in a template is an error, not an empty string
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(template: str, problem: ProblemView, **context) -> str:
+    env = _environment(problem.prompts_dir)
+    return env.get_template(template).render(problem=problem, **context).strip() + "\n"
+
+
+def build_messages(mutation: str, problem: ProblemView, parent: ProgramView,
+                   inspirations: list[ProgramView], last_failure: str | None) -> list[dict]:
+    context = dict(parent=parent, inspirations=inspirations, last_failure=last_failure)
+    return [
+        {"role": "system", "content": render("system.j2", problem, **context)},
+        {"role": "user", "content": render(f"{mutation}.j2", problem, **context)},
+    ]

@@ -1,0 +1,107 @@
+"""One mutation: a task from the population in, a proposal (child or rejection) out.
+
+Runs in a Ray worker; takes and returns plain frozen dataclasses. Seeded per iteration, so the
+same seed and the same model answers give the same child.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from evolve.blocks import block_bodies
+from evolve.diff import EditRejected, apply_diff, apply_full_rewrite
+from evolve.mutate import offline
+from evolve.mutate.llm import Completion, ModelSpec, complete
+from evolve.mutate.prompt import ProblemView, ProgramView, build_messages
+
+OFFLINE_MODEL = "offline"
+
+
+@dataclass(frozen=True)
+class MutationTask:
+    iteration: int
+    island: int
+    parent: ProgramView
+    inspirations: tuple[ProgramView, ...]
+    last_failure: str | None
+    seed: int
+
+
+@dataclass(frozen=True)
+class MutatorSettings:
+    problem: ProblemView
+    models: tuple[ModelSpec, ...] = ()  # empty: the offline mutator
+    diff_weight: float = 0.7
+    full_weight: float = 0.3
+
+    @property
+    def offline(self) -> bool:
+        return not self.models
+
+
+@dataclass(frozen=True)
+class Proposal:
+    iteration: int
+    island: int
+    parent_id: int
+    inspiration_ids: tuple[int, ...]
+    model: str
+    mutation: str
+    prompt: str
+    answer: str | None
+    child_code: str | None  # None: no child (rejected or the call failed)
+    reject_reason: str | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    attempts: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+def _rng(task: MutationTask) -> random.Random:
+    return random.Random(task.seed * 1_000_003 + task.iteration)
+
+
+def _pick_model(models: tuple[ModelSpec, ...], rng: random.Random) -> ModelSpec:
+    return rng.choices(models, weights=[m.weight for m in models], k=1)[0]
+
+
+def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
+    rng = _rng(task)
+    base = dict(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
+                inspiration_ids=tuple(p.id for p in task.inspirations))
+    if settings.offline:
+        child, description = offline.mutate(task.parent.code, rng)
+        reason = None
+        if child.strip() == task.parent.code.strip():
+            child, reason = None, f"the edit changes nothing ({description})"
+        return Proposal(**base, model=OFFLINE_MODEL, mutation="offline", prompt="(offline mutator)",
+                        answer=description, child_code=child, reject_reason=reason)
+
+    model = _pick_model(settings.models, rng)
+    total = settings.diff_weight + settings.full_weight
+    mutation = "diff" if rng.random() * total < settings.diff_weight else "full"
+    inspirations = [
+        ProgramView(p.id, p.code, p.score, p.metrics, p.feedback, "".join(block_bodies(p.code)))
+        for p in task.inspirations
+    ]
+    messages = build_messages(mutation, settings.problem, task.parent, inspirations, task.last_failure)
+    prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+    result: Completion = complete(model, messages, rng)
+    common = dict(**base, model=model.name, mutation=mutation, prompt=prompt, answer=result.text,
+                  prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                  cost=result.cost, latency=result.latency, attempts=result.attempts)
+    if result.error is not None:
+        return Proposal(**common, child_code=None, error=result.error,
+                        reject_reason=f"the model call failed: {result.error}")
+    try:
+        if mutation == "diff":
+            child = apply_diff(task.parent.code, result.text or "")
+        else:
+            child = apply_full_rewrite(task.parent.code, result.text or "")
+    except EditRejected as exc:
+        return Proposal(**common, child_code=None, reject_reason=str(exc))
+    return Proposal(**common, child_code=child)

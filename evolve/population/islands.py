@@ -1,0 +1,133 @@
+"""Islands, each a MAP-Elites archive: parent selection, inspirations and ring migration.
+
+Pure, in memory, O(log n) or O(k) per step (nothing on the hot path grows with the population),
+and seeded: all randomness comes from the `random.Random` passed in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    score: float
+    cell: tuple[int, ...]
+    generation: int
+
+
+@dataclass
+class Island:
+    index: int
+    cells: dict[tuple[int, ...], Member] = field(default_factory=dict)
+    cell_keys: list[tuple[int, ...]] = field(default_factory=list)  # for O(1) uniform choice
+    ranked: list[tuple[float, int]] = field(default_factory=list)  # (-score, id), best first
+    members: list[int] = field(default_factory=list)
+    by_id: dict[int, Member] = field(default_factory=dict)
+
+    def add(self, m: Member) -> bool:
+        """Add a program; returns True when it became the elite of its cell."""
+        if m.id in self.by_id:
+            return False
+        self.by_id[m.id] = m
+        self.members.append(m.id)
+        bisect.insort(self.ranked, (-m.score, m.id))
+        incumbent = self.cells.get(m.cell)
+        if incumbent is None:
+            self.cell_keys.append(m.cell)
+        if incumbent is None or m.score > incumbent.score:
+            self.cells[m.cell] = m
+            return True
+        return False
+
+    def best(self) -> Member | None:
+        return self.by_id[self.ranked[0][1]] if self.ranked else None
+
+
+@dataclass(frozen=True)
+class SelectionPolicy:
+    exploration: float = 0.2
+    exploitation: float = 0.6
+    elite_pool: int = 5
+    inspirations: int = 3
+
+
+class Population:
+    def __init__(self, n_islands: int, policy: SelectionPolicy):
+        self.islands = [Island(i) for i in range(n_islands)]
+        self.policy = policy
+        self.best: Member | None = None
+
+    def __len__(self) -> int:
+        return len({mid for island in self.islands for mid in island.members})
+
+    def add(self, island: int, member: Member) -> bool:
+        """Add to one island; returns True when the member is a new best of the whole run."""
+        self.islands[island].add(member)
+        if self.best is None or member.score > self.best.score:
+            self.best = member
+            return True
+        return False
+
+    def seed_all(self, member: Member) -> None:
+        """The initial program starts every island."""
+        for i in range(len(self.islands)):
+            self.add(i, member)
+
+    def select_parent(self, island: int, rng: random.Random) -> Member:
+        isl = self.islands[island]
+        if not isl.members:
+            raise LookupError(f"island {island} is empty")
+        p = self.policy
+        r = rng.random()
+        if r < p.exploitation:
+            # Rank-weighted choice among the island's best few: mostly the best, not only.
+            pool = isl.ranked[: p.elite_pool]
+            weights = [1.0 / (rank + 1) for rank in range(len(pool))]
+            _, mid = rng.choices(pool, weights=weights, k=1)[0]
+            return isl.by_id[mid]
+        if r < p.exploitation + p.exploration:
+            # Any cell's elite: explores the feature space, not just the score.
+            return isl.cells[rng.choice(isl.cell_keys)]
+        return isl.by_id[rng.choice(isl.members)]
+
+    def inspirations(self, island: int, parent: Member, rng: random.Random) -> list[Member]:
+        """The island's best, the run's best, then elites of other cells (diverse approaches)."""
+        k = self.policy.inspirations
+        if k == 0:
+            return []
+        isl = self.islands[island]
+        chosen: list[Member] = []
+        seen = {parent.id}
+
+        def take(m: Member | None) -> None:
+            if m is not None and m.id not in seen and len(chosen) < k:
+                chosen.append(m)
+                seen.add(m.id)
+
+        take(isl.best())
+        take(self.best)
+        keys = isl.cell_keys
+        for _ in range(min(len(keys), 3 * k)):
+            if len(chosen) >= k:
+                break
+            take(isl.cells[rng.choice(keys)])
+        return chosen
+
+    def migrate(self, count: int) -> list[tuple[int, int, int]]:
+        """Ring migration: each island sends its best `count` to the next. Returns (from, to, id)."""
+        n = len(self.islands)
+        if n < 2 or count == 0:
+            return []
+        moves = []
+        for i, isl in enumerate(self.islands):
+            target = (i + 1) % n
+            for _, mid in isl.ranked[:count]:
+                if mid not in self.islands[target].by_id:
+                    moves.append((i, target, mid))
+        for src, dst, mid in moves:
+            self.islands[dst].add(self.islands[src].by_id[mid])
+        return moves

@@ -1,0 +1,128 @@
+"""The run database: one row per run, program, evaluation, model call and event.
+
+SQLAlchemy 2.0 declarative models; JSON columns hold metrics and configs so that a problem's own
+metrics need no schema change. Everything a run learns is here, so a run can be replayed,
+resumed and inspected from this file alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, DateTime
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    problem: Mapped[str] = mapped_column(String(200))
+    problem_path: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict] = mapped_column(JSON)  # problem config + run options, as resolved
+    seed: Mapped[int] = mapped_column(Integer)
+    sandbox: Mapped[str] = mapped_column(String(32))
+    mutator: Mapped[str] = mapped_column(String(200))  # "llm: model-a, model-b" or "offline"
+    status: Mapped[str] = mapped_column(String(32), default="running")  # running|finished|stopped|failed
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    iterations_target: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    best_program_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    best_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heldout_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    __table_args__ = (
+        Index("ix_programs_run_hash", "run_id", "code_hash"),
+        Index("ix_programs_run_score", "run_id", "score"),
+        Index("ix_programs_run_iteration", "run_id", "iteration"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    code: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
+    island: Mapped[int] = mapped_column(Integer)
+    generation: Mapped[int] = mapped_column(Integer)
+    iteration: Mapped[int] = mapped_column(Integer)  # 0 for the initial program
+    mutation: Mapped[str] = mapped_column(String(32))  # initial|diff|full|offline|migrant
+    diff: Mapped[str | None] = mapped_column(Text, nullable=True)  # unified diff against the parent
+    status: Mapped[str] = mapped_column(String(32), default="pending")  # pending|ok|failed|interrupted
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cell: Mapped[list | None] = mapped_column(JSON, nullable=True)  # MAP-Elites cell coordinates
+    heldout_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    llm_call_id: Mapped[int | None] = mapped_column(ForeignKey("llm_calls.id"), nullable=True)
+    propose_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    eval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LLMCall(Base):
+    __tablename__ = "llm_calls"
+    __table_args__ = (Index("ix_llm_calls_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    iteration: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    mutation: Mapped[str] = mapped_column(String(32))  # diff|full|offline
+    prompt: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the call failed (after retries)
+    outcome: Mapped[str] = mapped_column(String(32), default="child")  # child|rejected|duplicate|error
+    reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    island: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_program", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    kind: Mapped[str] = mapped_column(String(16), default="train")  # train|heldout
+    sandbox: Mapped[str] = mapped_column(String(32))
+    ok: Mapped[bool] = mapped_column(default=False)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    exit_reason: Mapped[str] = mapped_column(Text)
+    duration: Mapped[float] = mapped_column(Float)
+    logs: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # start|resume|migration|new_best|stop|heldout
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
