@@ -125,17 +125,17 @@ REJECTS = [
 MODELS = [("gpt-4.1-mini", 0.6, 0.4e-6, 1.6e-6), ("claude-sonnet-4", 0.3, 3e-6, 15e-6),
           ("gemini-2.5-flash", 0.1, 0.3e-6, 2.5e-6)]
 
-FEATURES = [{"name": "code_length", "min": 0.0, "max": 6000.0, "bins": 10},
+FEATURES = [{"name": "code_length", "min": 1200.0, "max": 1700.0, "bins": 10},
             {"name": "min_radius", "min": 0.0, "max": 0.1, "bins": 10}]
 
 
-def _pick(rng: random.Random, weighted):
-    x, acc = rng.random() * sum(w for *_, w in weighted), 0.0
-    for item in weighted:
-        acc += item[-1]
+def _pick(rng: random.Random, items, weight):
+    x, acc = rng.random() * sum(weight(i) for i in items), 0.0
+    for item in items:
+        acc += weight(item)
         if x <= acc:
             return item
-    return weighted[-1]
+    return items[-1]
 
 
 def _mutate(rng: random.Random, code: str, full: bool) -> str:
@@ -306,7 +306,7 @@ class RunWriter:
             self.iteration += 1
             island = self.iteration % self.islands
             parent = self._parent(island)
-            model, _, price_in, price_out = _pick(rng, MODELS)
+            model, _, price_in, price_out = _pick(rng, MODELS, lambda m: m[1])
             full = rng.random() < 0.25
             mutation = "full" if full else "diff"
             code = _mutate(rng, parent[2], full)
@@ -336,12 +336,12 @@ class RunWriter:
             if outcome != "child":
                 continue
             if rng.random() < 0.2:
-                failure = _pick(rng, FAILURES)[0]
+                failure = _pick(rng, FAILURES, lambda f: f[1])[0]
                 self._program(code, parent, island, parent[3] + 1, mutation, call_id, None, failure)
                 continue
             # scores creep towards 2.635 with diminishing steps; most edits are a little worse
             gap = 2.64 - parent[0]
-            score = parent[0] + gap * (rng.gauss(-0.04, 0.06) + (0.08 if rng.random() < 0.2 else 0.0))
+            score = parent[0] + gap * (rng.gauss(-0.03, 0.03) + (0.05 if rng.random() < 0.08 else 0.0))
             score = round(max(0.5, score), 6)
             pid = self._program(code, parent, island, parent[3] + 1, mutation, call_id, score)
             self.archive[island].append((score, pid, code, parent[3] + 1))
@@ -367,10 +367,13 @@ class RunWriter:
 
     def finish(self, status: str = "finished") -> None:
         """Score the top programs on held-out inputs and close the run."""
-        top = sorted((p for ps in self.archive.values() for p in ps), reverse=True)
+        top = sorted((p[0], -p[1]) for ps in self.archive.values() for p in ps)[::-1]
+        chosen = [-p for _, p in top[:5]] + ([self.best[1]] if self.best else [])
+        scores = {p[1]: p[0] for ps in self.archive.values() for p in ps}
         seen, heldout = set(), None
         with self.engine.begin() as conn:
-            for score, pid, _, _ in top[:5]:
+            for pid in chosen:
+                score = scores[pid]
                 if pid in seen:
                     continue
                 seen.add(pid)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from sqlalchemy import Integer, and_, case, func, literal, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from evolve.store.models import Evaluation, Event, LLMCall, Program, Run
 
@@ -216,7 +216,7 @@ def _run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[Run
         .order_by(Run.id)
     )
     rows = []
-    for run, candidates, ok, failed, best, cost in conn.execute(stmt).all():
+    for run, candidates, ok, failed, best, cost in Session(bind=conn).execute(stmt).all():
         end = run.finished_at or run.updated_at
         rows.append(RunRow(
             id=run.id, name=run.name, problem=run.problem, status=run.status,
@@ -312,7 +312,7 @@ def browse(engine: Engine, run_id: int, *, status: str | None = None, island: in
 
 def _detail(conn: Connection, run_id: int, program_id: int) -> ProgramDetail:
     parent = aliased(Program)
-    row = conn.execute(
+    row = Session(bind=conn).execute(
         select(Program, LLMCall, parent.score)
         .outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
         .outerjoin(parent, parent.id == Program.parent_id)
@@ -484,7 +484,7 @@ def _events(conn: Connection, run_id: int, limit: int = 20) -> list[EventRow]:
 
 
 def _run(conn: Connection, run_id: int) -> Run:
-    run = conn.execute(select(Run).where(Run.id == run_id)).scalar_one_or_none()
+    run = Session(bind=conn).execute(select(Run).where(Run.id == run_id)).scalar_one_or_none()
     if run is None:
         raise QueryError(f"no run with id {run_id}")
     return run
@@ -492,30 +492,34 @@ def _run(conn: Connection, run_id: int) -> Run:
 
 def summary(engine: Engine, run_id: int, url: str = "") -> RunSummary:
     with engine.connect() as conn:
-        run = _run(conn, run_id)
-        row = _run_rows(conn, url, run_id)[0]
-        counts = dict(conn.execute(
-            select(Program.status, func.count(Program.id))
-            .where(Program.run_id == run_id).group_by(Program.status)
-        ).all())
-        done = conn.execute(select(func.max(Program.iteration)).where(Program.run_id == run_id)).scalar()
-        pid = _best_id(conn, run_id)
-        best_brief = _briefs(conn, run_id, Program.id == pid)[0] if pid is not None else None
-        tokens, cost = conn.execute(
-            select(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens), func.sum(LLMCall.cost))
-            .where(LLMCall.run_id == run_id)
-        ).one()
-        heldout = run.heldout_score
-        if heldout is None and best_brief is not None:
-            heldout = best_brief.heldout_score
-        return RunSummary(
-            run=row, problem_path=run.problem_path, seed=run.seed, sandbox=run.sandbox,
-            mutator=run.mutator, stop_reason=run.stop_reason, iterations_target=run.iterations_target,
-            iterations_done=int(done or 0), status_counts=counts, best=best_brief, heldout_score=heldout,
-            islands=_islands(conn, run_id), failures=_failures(conn, run_id),
-            rejections=_rejections(conn, run_id), models=_models(conn, run_id),
-            tokens=int(tokens or 0), cost=float(cost or 0.0), events=_events(conn, run_id),
-        )
+        return _summary(conn, run_id, url)
+
+
+def _summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
+    run = _run(conn, run_id)
+    row = _run_rows(conn, url, run_id)[0]
+    counts = dict(conn.execute(
+        select(Program.status, func.count(Program.id))
+        .where(Program.run_id == run_id).group_by(Program.status)
+    ).all())
+    done = conn.execute(select(func.max(Program.iteration)).where(Program.run_id == run_id)).scalar()
+    pid = _best_id(conn, run_id)
+    best_brief = _briefs(conn, run_id, Program.id == pid)[0] if pid is not None else None
+    tokens, cost = conn.execute(
+        select(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens), func.sum(LLMCall.cost))
+        .where(LLMCall.run_id == run_id)
+    ).one()
+    heldout = run.heldout_score
+    if heldout is None and best_brief is not None:
+        heldout = best_brief.heldout_score
+    return RunSummary(
+        run=row, problem_path=run.problem_path, seed=run.seed, sandbox=run.sandbox,
+        mutator=run.mutator, stop_reason=run.stop_reason, iterations_target=run.iterations_target,
+        iterations_done=int(done or 0), status_counts=counts, best=best_brief, heldout_score=heldout,
+        islands=_islands(conn, run_id), failures=_failures(conn, run_id),
+        rejections=_rejections(conn, run_id), models=_models(conn, run_id),
+        tokens=int(tokens or 0), cost=float(cost or 0.0), events=_events(conn, run_id),
+    )
 
 
 def run_config(engine: Engine, run_id: int) -> dict:

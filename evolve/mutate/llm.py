@@ -68,13 +68,15 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Compl
 
     started = time.monotonic()
     attempt = 0
+    # A self-hosted OpenAI-compatible server usually wants no key, but the client insists on one.
+    api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
     while True:
         attempt += 1
         try:
             response = litellm.completion(
                 model=spec.name, messages=messages, api_base=spec.api_base,
                 temperature=spec.temperature, max_tokens=spec.max_tokens,
-                timeout=spec.timeout, num_retries=0,
+                timeout=spec.timeout, num_retries=0, api_key=api_key,
             )
         except Exception as exc:  # litellm maps provider errors onto its own exception types
             if attempt < spec.max_attempts and _retryable(exc):

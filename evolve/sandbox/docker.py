@@ -29,6 +29,7 @@ import signal
 import socket
 import threading
 import time
+import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from evolve.sandbox.result import interpret
 
 LABEL = "evolve.sandbox"
 OWNER_LABEL = "evolve.owner"
+INSTANCE_LABEL = "evolve.instance"
 MAX_STDERR_BYTES = 16 * 1024
 MAX_CODE_BYTES = 8 * 1024 * 1024
 IDLE_SECONDS = 900  # a pooled container nobody claims ends itself after this long
@@ -298,6 +300,7 @@ class DockerSandbox:
         self.max_pools = max(1, int(max_pools))
         self.evaluators_dir = str(Path(evaluators_dir).resolve())
         self.owner = _owner_token()
+        self.instance = uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
         self._ready: "collections.OrderedDict[PoolKey, collections.deque[tuple[str, float]]]" = collections.OrderedDict()
         self._pending: collections.Counter[PoolKey] = collections.Counter()
@@ -347,7 +350,7 @@ class DockerSandbox:
             user=f"{NOBODY}:{NOBODY}",
             environment=clean_environment("/tmp", key.cpus),
             working_dir="/tmp",
-            labels={LABEL: "1", OWNER_LABEL: self.owner},
+            labels={LABEL: "1", OWNER_LABEL: self.owner, INSTANCE_LABEL: self.instance},
             stdin_open=True,
             tty=False,
             network_disabled=True,

@@ -23,9 +23,9 @@ PRICE_ON_DEMAND = 3.06  # $/h, p3.2xlarge
 PRICE_SPOT = 0.9731  # $/h
 
 TRAIN_SEED = 20240611
-TRAIN_PAIRS = 18
+TRAIN_PAIRS = 36
 HELDOUT_SEED = 97531
-HELDOUT_PAIRS = 27
+HELDOUT_PAIRS = 54
 
 
 def _chain(rng: random.Random, n: int, state: int, p_up_to_down: float, p_down_to_up: float) -> list[int]:

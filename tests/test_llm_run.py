@@ -1,0 +1,70 @@
+"""End to end through litellm's real HTTP path against a scripted model server on loopback."""
+
+from sqlalchemy import func, select
+
+from evolve.engine.options import RunOptions
+from evolve.engine.run import evolve_run
+from evolve.store import Evaluation, Event, LLMCall, Program, open_engine, session_factory
+from model_server import ModelServer, Reply, mixed_script
+
+
+def _model(url, **extra):
+    return ({"name": "openai/test-model", "api_base": url, "max_attempts": 4, "backoff": 0.05,
+             "price_in": 1.0, "price_out": 2.0, **extra},)
+
+
+def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, tmp_path):
+    with ModelServer(mixed_script(slow=0.3)) as server:
+        options = RunOptions(iterations=20, llm_concurrency=4, eval_workers=2, seed=3,
+                             models=_model(server.url), sandbox="process")
+        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="llm-run")
+        calls_made = len(server.calls)
+
+    assert result.status == "finished"
+    assert result.progress.completed == 20
+    Session = session_factory(open_engine(result.db_url, create=False))
+    with Session() as s:
+        calls = s.scalars(select(LLMCall)).all()
+        assert len(calls) == 20  # one recorded call per iteration, whatever its outcome
+        assert calls_made > 20  # the 429 and 500 answers were retried over HTTP
+        assert any(c.attempts > 1 for c in calls)
+        assert all(c.prompt_tokens == 100 and c.completion_tokens == 50 for c in calls if c.error is None)
+        assert all(abs(c.cost - (100 * 1.0 + 50 * 2.0) / 1e6) < 1e-12 for c in calls if c.error is None)
+        outcomes = {c.outcome for c in calls}
+        assert {"child", "rejected"} <= outcomes
+        reasons = " ".join(c.reject_reason or "" for c in calls)
+        assert "matches nothing" in reasons and "no SEARCH/REPLACE block" in reasons
+        assert any(c.mutation == "full" and c.outcome == "child" for c in calls)
+
+        children = s.scalars(select(Program).where(Program.iteration > 0)).all()
+        assert len(children) == sum(c.outcome == "child" for c in calls)
+        for child in children:
+            assert child.llm_call_id is not None
+            assert child.status in ("ok", "failed")
+            assert s.scalar(select(func.count()).select_from(Evaluation)
+                            .where(Evaluation.program_id == child.id)) == 1
+        # The best score never goes down: each new_best event beats the previous one.
+        bests = [e.data["score"] for e in s.scalars(select(Event).where(Event.kind == "new_best").order_by(Event.id))]
+        assert bests == sorted(bests) and len(set(bests)) == len(bests)
+        initial = s.scalars(select(Program).where(Program.iteration == 0)).one()
+        assert result.best["score"] >= initial.score
+        # Rejected edits are shown to the model next time on that island.
+        assert any("Your edit was rejected" in c.prompt or "failed its evaluation" in c.prompt for c in calls)
+    assert (result.run_dir / "best" / "initial_program.py").is_file()
+
+
+def test_failed_model_calls_are_recorded_and_the_run_goes_on(ray_local, circle_packing, tmp_path):
+    def always_500(request, index):
+        return Reply(status=500)
+
+    with ModelServer(always_500) as server:
+        options = RunOptions(iterations=3, llm_concurrency=2, eval_workers=1,
+                             models=_model(server.url, max_attempts=2), sandbox="process")
+        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="faults")
+        assert len(server.calls) == 6  # two attempts for each of the three iterations
+    Session = session_factory(open_engine(result.db_url, create=False))
+    with Session() as s:
+        calls = s.scalars(select(LLMCall)).all()
+        assert [c.outcome for c in calls] == ["error"] * 3
+        assert all("InternalServerError" in c.error or "500" in c.error for c in calls)
+    assert result.progress.rejected == 3 and result.best["score"] == result.best["initial_score"]
