@@ -59,7 +59,7 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
     proc = subprocess.Popen(
         [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path],
         stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE,
-        cwd=workdir, start_new_session=True, text=True,
+        cwd=workdir, text=True,  # same process group: a host-side kill of the group reaches it
     )
     try:
         _, stderr = proc.communicate(payload, timeout=timeout)
@@ -91,9 +91,32 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
 run_candidate.last_seconds = 0.0
 
 
+def _descendants(pid):
+    """All live descendants of pid, found through /proc (Linux)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
 def _kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """Kill the candidate and everything it started (it shares our process group, so not killpg)."""
+    if proc.poll() is not None:
+        return  # already reaped: its pid may belong to someone else now
+    for pid in [proc.pid, *_descendants(proc.pid)] if os.path.isdir("/proc") else [proc.pid]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     proc.wait()

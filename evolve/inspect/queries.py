@@ -9,6 +9,7 @@ still be writing.
 from __future__ import annotations
 
 import difflib
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
@@ -169,7 +170,7 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, float) and value != value:  # NaN is not JSON
+    if isinstance(value, float) and not math.isfinite(value):  # NaN and infinities are not JSON
         return None
     return value
 

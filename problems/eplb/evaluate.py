@@ -6,6 +6,10 @@ physical slot). Replica counts, GPU loads and balancedness are computed here fro
 evaluator's own load data; the runtime is measured here, around the candidate's process.
 """
 
+import os
+import shutil
+import tempfile
+
 import numpy as np
 from evolve_eval import CandidateError, run_candidate
 
@@ -15,6 +19,10 @@ BALANCE_WEIGHT = 0.9
 SPEED_WEIGHT = 0.1
 SPEED_REF_MS = 1.0  # ms per layer at which the speed term is 0.5
 TIMEOUT = 40
+# A bare program the evaluator writes itself: its run time on the same inputs (interpreter start,
+# reading the inputs) is subtracted from the candidate's. It is never the candidate's code, so a
+# candidate cannot inflate the part that is subtracted.
+STUB = "def run(*args):\n    return []\n"
 
 
 def _check(phy2log, num_layers):
@@ -54,17 +62,29 @@ def balancedness(arr, loads):
     return np.where(mx > 0, gpu_load.mean(axis=1) / np.maximum(mx, 1e-12), 1.0)
 
 
+def _stub_seconds(args):
+    folder = tempfile.mkdtemp(prefix="eplb-stub-")
+    path = os.path.join(folder, "stub.py")
+    with open(path, "w") as f:
+        f.write(STUB)
+    try:
+        run_candidate(path, "run", args=args, timeout=TIMEOUT)
+        return run_candidate.last_seconds
+    except CandidateError:
+        return 0.0
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _score(program_path, seeds):
     cases = W.make_cases(seeds)
     args = ([c["current"] for c in cases], W.NUM_REPLICAS, W.NUM_GROUPS, W.NUM_NODES, W.NUM_GPUS)
     try:
-        # The empty call measures the process start and imports, subtracted from the timing.
-        run_candidate(program_path, "run", args=([], *args[1:]), timeout=TIMEOUT)
-        overhead = run_candidate.last_seconds
         result = run_candidate(program_path, "run", args=args, timeout=TIMEOUT)
         total = run_candidate.last_seconds
     except CandidateError as exc:
         return {"error": str(exc)}
+    overhead = _stub_seconds(args)
     if not isinstance(result, list) or len(result) != len(cases):
         got = len(result) if isinstance(result, list) else type(result).__name__
         return {"error": f"run() must return one phy2log per case ({len(cases)}), got {got}"}

@@ -27,9 +27,9 @@ PRICE_ON_DEMAND = 3.06
 PRICE_SPOT = 0.9731
 
 TRAIN_SEED = 424242
-TRAIN_PAIRS = 48
+TRAIN_CASES = 96
 HELDOUT_SEED = 8675309
-HELDOUT_PAIRS = 60
+HELDOUT_CASES = 120
 
 
 class _Chains:
@@ -52,11 +52,6 @@ class _Chains:
         self.crunch = 0
         self.hit = [False] * k
 
-    def copy(self) -> "_Chains":
-        other = object.__new__(_Chains)
-        other.__dict__ = {key: (list(v) if isinstance(v, list) else v) for key, v in self.__dict__.items()}
-        return other
-
     def tick(self, rng: random.Random) -> list[int]:
         out = [o if not (self.crunch and h) else 0 for o, h in zip(self.own, self.hit)]
         for r, (p_off, p_on) in enumerate(self.own_p):
@@ -69,52 +64,34 @@ class _Chains:
         return out
 
 
-def make_cases(seed: int, pairs: int) -> tuple[list[dict], list[tuple[int, int, int]]]:
-    """Return (cases, twins): 2*pairs cases in a shuffled order and (i, j, cut) per twin pair.
-
-    A case: {"name", "avail" (one string of '0'/'1' per region, one char per tick up to the
-    deadline), "deadline", "task", "overhead", "tick" (s), "availability" (per region)}.
+def make_cases(seed: int, count: int) -> list[dict]:
+    """Return `count` cases. A case: {"name", "avail" (one string of '0'/'1' per region, one char
+    per tick up to the deadline), "deadline", "task", "overhead", "tick" (s), "availability"}.
     """
     rng = random.Random(seed)
     combos = [(k, d) for k in REGION_COUNTS for d in DEADLINE_HOURS]
-    raw = []
-    for p in range(pairs):
+    cases = []
+    for p in range(count):
         k, deadline_h = combos[p % len(combos)]
         n = deadline_h * 3600 // TICK_SECONDS
         chains = _Chains(rng, k)
-        cut = rng.randint(n // 5, (4 * n) // 5)
-        prefix = [chains.tick(rng) for _ in range(cut)]
-        twin_chains = chains.copy()
-        base = prefix + [chains.tick(rng) for _ in range(n - cut)]
-        twin = prefix + [twin_chains.tick(rng) for _ in range(n - cut)]
-        for variant, rows in (("a", base), ("b", twin)):
-            avail = ["".join(str(row[r]) for row in rows) for r in range(k)]
-            raw.append({
-                "name": f"m{p:02d}{variant}",
-                "avail": avail,
-                "deadline": deadline_h * 3600,
-                "task": TASK_SECONDS,
-                "overhead": OVERHEAD_SECONDS,
-                "tick": TICK_SECONDS,
-                "availability": [round(s.count("1") / n, 2) for s in avail],
-                "_pair": p,
-                "_cut": cut,
-            })
-    rng.shuffle(raw)
-    where: dict[int, list[int]] = {}
-    for i, case in enumerate(raw):
-        where.setdefault(case.pop("_pair"), []).append(i)
-    twins = []
-    for _, (i, j) in sorted(where.items()):
-        cut = raw[i].pop("_cut")
-        raw[j].pop("_cut")
-        twins.append((i, j, cut))
-    return raw, twins
+        rows = [chains.tick(rng) for _ in range(n)]
+        avail = ["".join(str(row[r]) for row in rows) for r in range(k)]
+        cases.append({
+            "name": f"m{p:02d}",
+            "avail": avail,
+            "deadline": deadline_h * 3600,
+            "task": TASK_SECONDS,
+            "overhead": OVERHEAD_SECONDS,
+            "tick": TICK_SECONDS,
+            "availability": [round(a.count("1") / n, 2) for a in avail],
+        })
+    return cases
 
 
 def training_cases():
-    return make_cases(TRAIN_SEED, TRAIN_PAIRS)
+    return make_cases(TRAIN_SEED, TRAIN_CASES)
 
 
 def heldout_cases():
-    return make_cases(HELDOUT_SEED, HELDOUT_PAIRS)
+    return make_cases(HELDOUT_SEED, HELDOUT_CASES)

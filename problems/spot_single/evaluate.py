@@ -1,53 +1,88 @@
 """Score a single-region spot scheduling policy by replaying its decisions.
 
 The candidate's fixed harness (`run_policy`) runs its Policy tick by tick over the cases and
-returns only the action log of each case. Everything else happens here: every action is checked
-against availability, progress, restart overheads, cost and the deadline are recomputed by
-simulator.replay, and twin traces (equal up to a cut tick) must get identical decisions on the
-shared prefix, so a policy that peeks at future availability is caught.
+returns only the action log of each case. Everything else happens here:
+
+1. every action is checked against availability, and progress, restart overheads, cost and the
+   deadline are recomputed by simulator.replay (the candidate reports no number);
+2. a second run audits causality: each trace is cut at a random tick, everything from the cut on
+   is replaced by random availability, and the policy must make exactly the same decisions
+   before the cut. A policy that only uses what it has observed always does; one that reads
+   future availability out of the harness does not.
 """
 
 from __future__ import annotations
+
+import random
 
 from evolve_eval import CandidateError, run_candidate
 
 import simulator
 import traces
 
-TIMEOUT = 25
+TIMEOUT = 12  # per run of the candidate; an evaluation runs it twice
 
 
-def _public(case: dict) -> dict:
-    keys = ("name", "avail", "deadline", "task", "overhead", "tick")
-    out = {k: case[k] for k in keys}
+def _public(case: dict, name: str | None = None) -> dict:
+    out = {k: case[k] for k in ("name", "avail", "deadline", "task", "overhead", "tick")}
+    if name is not None:
+        out["name"] = name
     out["price_spot"], out["price_on_demand"] = traces.PRICE_SPOT, traces.PRICE_ON_DEMAND
     return out
 
 
-def score_cases(program_path, cases, twins) -> dict:
+def _run(program_path, cases):
+    logs = run_candidate(program_path, "run_policy", args=(cases,), timeout=TIMEOUT)
+    if not isinstance(logs, list) or len(logs) != len(cases):
+        raise CandidateError(f"run_policy must return one action log per case ({len(cases)})")
+    return logs
+
+
+def audit(program_path, cases, logs, seed) -> str | None:
+    """Rerun on traces that keep only what the policy observed before a random cut; None if the
+    decisions before each cut are unchanged, else the reason."""
+    rng = random.Random(seed)
+    probes, cuts = [], []
+    for case, log in zip(cases, logs):
+        cut = rng.randint(1, max(1, len(log)))
+        future = "".join(rng.choice("01") for _ in range(len(case["avail"]) - cut))
+        probes.append(dict(case, avail=case["avail"][:cut] + future))
+        cuts.append(cut)
+    order = list(range(len(cases)))
+    rng.shuffle(order)
     try:
-        logs = run_candidate(program_path, "run_policy", args=([_public(c) for c in cases],), timeout=TIMEOUT)
+        shuffled = _run(program_path, [_public(probes[i], f"p{k:03d}") for k, i in enumerate(order)])
+    except CandidateError as exc:
+        return f"audit run: {exc}"
+    again = [None] * len(cases)
+    for k, i in enumerate(order):
+        again[i] = shuffled[k]
+    for i, (case, log) in enumerate(zip(cases, logs)):
+        cut = cuts[i]
+        if not isinstance(again[i], list) or again[i][:cut] != log[:cut]:
+            other = again[i] if isinstance(again[i], list) else []
+            t = next((k for k in range(cut) if k >= len(other) or k >= len(log) or other[k] != log[k]), cut)
+            return (
+                f"case {case['name']}: with availability unchanged up to tick {cut} but different afterwards, the "
+                f"policy decided differently at tick {t}: decisions must depend only on what has been observed "
+                "so far in the current case (no lookahead, no state carried between cases, no unseeded randomness)"
+            )
+    return None
+
+
+def score_cases(program_path, cases, seed) -> dict:
+    try:
+        logs = _run(program_path, [_public(c) for c in cases])
     except CandidateError as exc:
         return {"error": str(exc)}
     seconds = run_candidate.last_seconds
-    if not isinstance(logs, list) or len(logs) != len(cases):
-        return {"error": f"run_policy must return one action log per case ({len(cases)})"}
-    results = []
     try:
-        for case, log in zip(cases, logs):
-            results.append(simulator.replay(case, log))
+        results = [simulator.replay(case, log) for case, log in zip(cases, logs)]
     except simulator.ReplayError as exc:
         return {"error": str(exc)}
-    for i, j, cut in twins:
-        a, b = logs[i][:cut], logs[j][:cut]
-        if a != b:
-            t = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
-            return {"error": (
-                f"cases {cases[i]['name']} and {cases[j]['name']} have the same availability up to tick "
-                f"{cut} but the policy decided differently at tick {t}: decisions must depend only on "
-                "what has been observed so far in the current case (no lookahead, no state carried "
-                "between cases, no unseeded randomness)"
-            )}
+    problem = audit(program_path, cases, logs, seed)
+    if problem:
+        return {"error": problem}
 
     scores = [simulator.case_score(c, r.cost) for c, r in zip(cases, results)]
     n = len(cases)
@@ -86,10 +121,8 @@ def score_cases(program_path, cases, twins) -> dict:
 
 
 def evaluate(program_path):
-    cases, twins = traces.training_cases()
-    return score_cases(program_path, cases, twins)
+    return score_cases(program_path, traces.training_cases(), seed=1)
 
 
 def evaluate_heldout(program_path):
-    cases, twins = traces.heldout_cases()
-    return score_cases(program_path, cases, twins)
+    return score_cases(program_path, traces.heldout_cases(), seed=2)

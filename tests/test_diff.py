@@ -1,0 +1,106 @@
+import pytest
+
+from evolve.blocks import BlockError, block_bodies, check_outside_unchanged, find_blocks
+from evolve.diff import EditRejected, apply_diff, apply_full_rewrite, parse_search_replace
+
+PROGRAM = """import math
+
+# EVOLVE-BLOCK-START
+def f(x):
+    y = x * 2.0
+    return y + 1
+# EVOLVE-BLOCK-END
+
+def g():
+    return f(3)
+"""
+
+
+def sr(search, replace):
+    return f"<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n"
+
+
+def test_exact_search_replace():
+    child = apply_diff(PROGRAM, "idea\n" + sr("    y = x * 2.0", "    y = x * 3.0"))
+    assert "x * 3.0" in child and "x * 2.0" not in child
+
+
+def test_several_blocks_apply_in_order():
+    answer = sr("    y = x * 2.0", "    y = x * 3.0") + sr("    return y + 1", "    return y + 2")
+    child = apply_diff(PROGRAM, answer)
+    assert "x * 3.0" in child and "y + 2" in child
+
+
+def test_whitespace_tolerant_match_keeps_indentation():
+    child = apply_diff(PROGRAM, sr("y = x * 2.0   ", "y = x * 4.0\nz = 1"))
+    assert "    y = x * 4.0\n    z = 1\n" in child
+
+
+def test_search_that_matches_nothing_is_rejected():
+    with pytest.raises(EditRejected, match="matches nothing"):
+        apply_diff(PROGRAM, sr("    y = x * 9.0", "    y = 0"))
+
+
+def test_search_that_matches_twice_is_rejected():
+    program = PROGRAM.replace("    return y + 1", "    y = x * 2.0\n    return y + 1")
+    with pytest.raises(EditRejected, match="matches 2 places"):
+        apply_diff(program, sr("    y = x * 2.0", "    y = 1"))
+
+
+def test_edit_outside_the_blocks_is_rejected():
+    with pytest.raises(EditRejected, match="outside the EVOLVE-BLOCKs"):
+        apply_diff(PROGRAM, sr("    return f(3)", "    return 1e9"))
+
+
+def test_removing_a_marker_is_rejected():
+    with pytest.raises(EditRejected, match="marker"):
+        apply_diff(PROGRAM, sr("# EVOLVE-BLOCK-END", ""))
+
+
+def test_prose_without_blocks_is_rejected():
+    with pytest.raises(EditRejected, match="no SEARCH/REPLACE block"):
+        apply_diff(PROGRAM, "You could try harder.")
+
+
+def test_no_op_edit_is_rejected():
+    with pytest.raises(EditRejected, match="changes nothing"):
+        apply_diff(PROGRAM, sr("    y = x * 2.0", "    y = x * 2.0"))
+
+
+def test_parse_accepts_longer_markers():
+    edits = parse_search_replace("<<<<<<<< SEARCH\na\n========\nb\n>>>>>>>> REPLACE")
+    assert [(e.search, e.replace) for e in edits] == [("a\n", "b\n")]
+
+
+def test_full_rewrite_of_whole_file():
+    new = PROGRAM.replace("x * 2.0", "x ** 2")
+    child = apply_full_rewrite(PROGRAM, f"Better:\n```python\n{new}```")
+    assert child == new
+
+
+def test_full_rewrite_of_block_body_only():
+    child = apply_full_rewrite(PROGRAM, "```python\ndef f(x):\n    return x\n```")
+    assert block_bodies(child) == ["def f(x):\n    return x\n"]
+    assert child.endswith("def g():\n    return f(3)\n")
+
+
+def test_full_rewrite_that_changes_frozen_code_is_rejected():
+    new = PROGRAM.replace("return f(3)", "return 42")
+    with pytest.raises(EditRejected, match="outside"):
+        apply_full_rewrite(PROGRAM, f"```python\n{new}```")
+
+
+def test_full_rewrite_without_code_is_rejected():
+    with pytest.raises(EditRejected, match="no fenced code block"):
+        apply_full_rewrite(PROGRAM, "just words")
+
+
+def test_block_markers_are_validated():
+    assert len(find_blocks(PROGRAM)) == 1
+    with pytest.raises(BlockError, match="never closed"):
+        find_blocks("# EVOLVE-BLOCK-START\nx = 1\n")
+    with pytest.raises(BlockError, match="without a matching"):
+        find_blocks("x = 1\n# EVOLVE-BLOCK-END\n")
+    with pytest.raises(BlockError):
+        check_outside_unchanged(PROGRAM, PROGRAM.replace("import math", "import os"))
+    check_outside_unchanged(PROGRAM, PROGRAM.replace("x * 2.0", "x * 5.0"))
