@@ -310,6 +310,8 @@ class RunWriter:
             full = rng.random() < 0.25
             mutation = "full" if full else "diff"
             code = _mutate(rng, parent[2], full)
+            while code == parent[2]:  # the engine rejects no-op edits before they become programs
+                code = _mutate(rng, parent[2], full)
             call_id = self.next_call
             self.next_call += 1
             prompt = PROMPT.format(score=parent[0], island=island, generation=parent[3], code=parent[2],
@@ -360,7 +362,10 @@ class RunWriter:
         self.iteration += 1
         island = self.iteration % self.islands
         parent = self._parent(island)
-        pid = self._program(_mutate(self.rng, parent[2], False), parent, island, parent[3] + 1, "diff",
+        code = _mutate(self.rng, parent[2], False)
+        while code == parent[2]:
+            code = _mutate(self.rng, parent[2], False)
+        pid = self._program(code, parent, island, parent[3] + 1, "diff",
                             None, None, status="pending")
         self._flush()
         return pid

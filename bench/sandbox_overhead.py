@@ -101,10 +101,13 @@ def main() -> None:
             sandbox.close()
 
     base = statistics.median(samples["direct (no sandbox)"])
-    rows = ["| sandbox | median ms | p90 ms | added vs direct, median ms |", "|---|---:|---:|---:|"]
+    proc = statistics.median(samples["process"])
+    rows = ["| sandbox | median ms | p90 ms | added vs direct, median ms | median / process |",
+            "|---|---:|---:|---:|---:|"]
     for name, values in samples.items():
         med = statistics.median(values)
-        rows.append(f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - base) * 1000:+.0f} |")
+        rows.append(f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - base) * 1000:+.0f} "
+                    f"| {med / proc:.2f} |")
     table = "\n".join(rows)
     command = f"python bench/sandbox_overhead.py -n {args.n} --rounds {args.rounds} --pool-size {args.pool_size}"
     machine = f"{platform.node() and 'this machine'}: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"

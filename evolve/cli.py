@@ -36,12 +36,14 @@ def _sandbox_choice(name: Optional[str]) -> str:
 
     if name is None:
         return default_sandbox_name()
-    if name not in ("docker", "process"):
-        fail(f"--sandbox {name!r}: choose 'docker' or 'process'")
+    if name not in ("docker", "process") and ":" not in name:
+        fail(f"--sandbox {name!r}: choose 'docker', 'process', or a plug-in as module:Class")
     return name
 
 
 def _ensure_sandbox_ready(name: str, problem) -> None:
+    if ":" in name:
+        return
     if name == "process":
         err.print("[yellow]warning:[/] the process sandbox does not isolate candidates "
                   "(shared filesystem and network); use --sandbox docker for untrusted code")

@@ -6,6 +6,7 @@ The image is built if missing (offline: from a Debian rootfs, a few minutes the 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -443,6 +444,92 @@ def test_missing_image_is_a_clear_error(engine):
     with DockerSandbox(pool_size=1) as sb:
         with pytest.raises(SandboxError, match="evolve sandbox build"):
             sb.evaluate(hostile("def main():\n    return 'ok'\n", image="evolve-python:no-such-tag"))
+    assert ours_of(sb) == []
+
+
+# -- a problem's own image -------------------------------------------------------------------------
+
+
+def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
+    import shutil
+
+    import docker
+
+    from evolve.sandbox.docker import DockerSandbox
+    from evolve.sandbox.images import ensure_problem_image, problem_image_tag
+
+    folder = tmp_path / "with_image"
+    shutil.copytree(HOSTILE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "Dockerfile").write_text(
+        f"FROM {DEFAULT_IMAGE}\nUSER 0:0\nRUN echo target-image > /etc/evolve-target\nUSER 65534:65534\n")
+    problem = load_problem(folder)
+    client = docker.from_env()
+    tag = ensure_problem_image(problem, progress=lambda line: None)
+    try:
+        assert tag == problem_image_tag("hostile", folder) and tag.startswith("evolve-problem-hostile:")
+        built = client.images.get(tag).id
+        assert ensure_problem_image(problem, progress=lambda line: None) == tag  # cached
+        assert client.images.get(tag).id == built
+        (folder / "data.txt").write_text("changed inputs")
+        assert problem_image_tag("hostile", folder) != tag  # a new build input, a new tag
+        code = "def main():\n    return open('/etc/evolve-target').read().strip()\n"
+        with DockerSandbox(pool_size=0) as sb:
+            outcome = sb.evaluate(dataclasses.replace(hostile(code), problem_dir=str(folder), image=tag))
+        assert outcome.ok and json.loads(outcome.feedback) == "target-image", outcome.reason
+    finally:
+        client.images.remove(tag, force=True)
+
+
+CHILD = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.docker import DockerSandbox
+sb = DockerSandbox(pool_size=2)
+request = EvalRequest(problem_dir={problem!r}, code="import time\ndef main():\n    time.sleep(600)\n",
+                      filename="initial_program.py", timeout=300, memory_mb=256, pids_limit=32, tmpfs_mb=16)
+sb.warm(request)
+print(sb.instance, flush=True)
+sb.evaluate(request)
+"""
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_no_leak_after_ctrl_c_term_or_kill(engine, how):
+    import signal
+    import sys
+
+    from evolve.sandbox.docker import cleanup_containers
+
+    script = CHILD.format(root=str(ROOT), problem=str(HOSTILE))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    instance = child.stdout.readline().strip()
+    assert instance
+
+    def left() -> list[str]:
+        return subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=evolve.instance={instance}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    end = time.monotonic() + 20
+    while len(left()) < 2 and time.monotonic() < end:  # the evaluation's container plus the pool
+        time.sleep(0.1)
+    time.sleep(0.5)
+    child.send_signal(getattr(signal, how))
+    child.wait(timeout=30)
+    if how == "SIGKILL":
+        assert left(), "nothing to sweep: the test did not exercise the orphan sweep"
+        cleanup_containers(orphans_only=True)  # what the next DockerSandbox() does at start
+    assert left() == []
+
+
+def test_container_that_cannot_start_is_a_sandbox_error(engine):
+    from evolve.sandbox.docker import DockerSandbox
+
+    if any("nvidia" in r for r in __import__("docker").from_env().info().get("Runtimes", {})):
+        pytest.skip("this engine has a GPU runtime")
+    with DockerSandbox(pool_size=1) as sb:
+        with pytest.raises(SandboxError, match="gpu"):
+            sb.evaluate(dataclasses.replace(hostile("def main():\n    return 'ok'\n"), gpus=1))
     assert ours_of(sb) == []
 
 

@@ -11,11 +11,9 @@ import hashlib
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
-from evolve.blocks import block_bodies
 from evolve.diff import unified_diff
 from evolve.engine.options import Progress
 from evolve.mutate.prompt import ProgramView
@@ -79,8 +77,10 @@ class PopulationDB:
         self.next_iteration = 1
         self.evaluated_since_migration = 0
         self.progress = Progress()
+        self.generations: dict[int, int] = {}
         self.run_id, self.resumed = self._open_run(run_name, run_config, seed, sandbox, mutator, iterations, resume)
         self.run_name = run_name
+        self.conn = self.engine.connect()
 
     # ---- start and resume -------------------------------------------------------------
 
@@ -124,6 +124,7 @@ class PopulationDB:
         max_iteration = 0
         for r in rows:
             self.hashes.add(r.code_hash)
+            self.generations[r.id] = r.generation
             max_iteration = max(max_iteration, r.iteration)
             if r.status == "ok" and r.score is not None:
                 member = Member(r.id, r.score, tuple(r.cell or ()), r.generation)
@@ -199,27 +200,31 @@ class PopulationDB:
             if digest in self.hashes:
                 outcome, reason = "duplicate", "the child is identical to a program already in this run"
         ticket = None
-        with self.Session.begin() as s:
-            call = LLMCall(run_id=self.run_id, iteration=proposal.iteration, model=proposal.model,
-                           mutation=proposal.mutation, prompt=proposal.prompt, answer=proposal.answer,
-                           prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
-                           cost=proposal.cost, latency=proposal.latency, attempts=proposal.attempts,
-                           error=proposal.error, outcome=outcome, reject_reason=reason,
-                           parent_id=proposal.parent_id, island=proposal.island)
-            s.add(call)
-            s.flush()
+        # SQLAlchemy Core on one connection: this is the hot path, and the ORM's unit of work
+        # costs more than the insert itself.
+        with self.conn.begin():
+            call_id = self.conn.execute(insert(LLMCall).values(
+                run_id=self.run_id, iteration=proposal.iteration, model=proposal.model,
+                mutation=proposal.mutation, prompt=proposal.prompt, answer=proposal.answer,
+                prompt_tokens=proposal.prompt_tokens, completion_tokens=proposal.completion_tokens,
+                cost=proposal.cost, latency=proposal.latency, attempts=proposal.attempts,
+                error=proposal.error, outcome=outcome, reject_reason=reason,
+                parent_id=proposal.parent_id, island=proposal.island, created_at=utcnow(),
+            )).inserted_primary_key[0]
             if outcome == "child":
                 parent = self._views([proposal.parent_id])[proposal.parent_id]
-                generation = self._generation(s, proposal.parent_id) + 1
-                program = Program(run_id=self.run_id, code=proposal.child_code, code_hash=digest,
-                                  parent_id=proposal.parent_id, inspiration_ids=list(proposal.inspiration_ids),
-                                  island=proposal.island, generation=generation, iteration=proposal.iteration,
-                                  mutation=proposal.mutation, diff=unified_diff(parent.code, proposal.child_code),
-                                  status="pending", llm_call_id=call.id, propose_seconds=proposal.latency)
-                s.add(program)
-                s.flush()
+                generation = self.generations.get(proposal.parent_id, 0) + 1
+                program_id = self.conn.execute(insert(Program).values(
+                    run_id=self.run_id, code=proposal.child_code, code_hash=digest,
+                    parent_id=proposal.parent_id, inspiration_ids=list(proposal.inspiration_ids),
+                    island=proposal.island, generation=generation, iteration=proposal.iteration,
+                    mutation=proposal.mutation, diff=unified_diff(parent.code, proposal.child_code),
+                    status="pending", llm_call_id=call_id, propose_seconds=proposal.latency,
+                    metrics={}, feedback="", created_at=utcnow(),
+                )).inserted_primary_key[0]
                 self.hashes.add(digest)
-                ticket = EvalTicket(program.id, proposal.child_code, proposal.iteration, proposal.island)
+                self.generations[program_id] = generation
+                ticket = EvalTicket(program_id, proposal.child_code, proposal.iteration, proposal.island)
         p = self.progress
         p = replace(p, cost=p.cost + proposal.cost)
         if ticket is None:
@@ -229,23 +234,21 @@ class PopulationDB:
         self.progress = p
         return Admission(ticket, p)
 
-    def _generation(self, session, program_id: int) -> int:
-        return session.scalar(select(Program.generation).where(Program.id == program_id)) or 0
-
     def submit_result(self, ticket: EvalTicket, outcome: EvalOutcome) -> Progress:
         cell = None
         if outcome.ok:
             values = feature_values(self.axes, ticket.code, outcome.metrics, self.problem.initial_code)
             cell = cell_of(self.axes, values)
-        with self.Session.begin() as s:
-            s.add(Evaluation(run_id=self.run_id, program_id=ticket.program_id, kind="train", sandbox=outcome.sandbox,
-                             ok=outcome.ok, score=outcome.score, exit_reason=outcome.reason,
-                             duration=outcome.duration, logs=outcome.logs))
-            s.execute(update(Program).where(Program.id == ticket.program_id).values(
+        with self.conn.begin():
+            self.conn.execute(insert(Evaluation).values(
+                run_id=self.run_id, program_id=ticket.program_id, kind="train", sandbox=outcome.sandbox,
+                ok=outcome.ok, score=outcome.score, exit_reason=outcome.reason, duration=outcome.duration,
+                logs=outcome.logs, created_at=utcnow()))
+            self.conn.execute(update(Program).where(Program.id == ticket.program_id).values(
                 status="ok" if outcome.ok else "failed", score=outcome.score, metrics=outcome.metrics,
                 feedback=outcome.feedback, error=None if outcome.ok else outcome.reason,
                 cell=list(cell) if cell else None, eval_seconds=outcome.duration, evaluated_at=utcnow()))
-            generation = self._generation(s, ticket.program_id)
+            generation = self.generations.get(ticket.program_id, 0)
             new_best = False
             if outcome.ok:
                 member = Member(ticket.program_id, outcome.score, cell, generation)
@@ -255,10 +258,11 @@ class PopulationDB:
                 else:
                     new_best = self.population.add(ticket.island, member)
                 if new_best:
-                    s.add(Event(run_id=self.run_id, kind="new_best",
-                                message=f"new best {outcome.score:.6g} (program {ticket.program_id})",
-                                data={"program_id": ticket.program_id, "score": outcome.score}))
-                    s.execute(update(Run).where(Run.id == self.run_id).values(
+                    self.conn.execute(insert(Event).values(
+                        run_id=self.run_id, kind="new_best", created_at=utcnow(),
+                        message=f"new best {outcome.score:.6g} (program {ticket.program_id})",
+                        data={"program_id": ticket.program_id, "score": outcome.score}))
+                    self.conn.execute(update(Run).where(Run.id == self.run_id).values(
                         best_program_id=ticket.program_id, best_score=outcome.score, updated_at=utcnow()))
                 self.last_failure.pop(ticket.island, None)
             else:
@@ -270,9 +274,10 @@ class PopulationDB:
                     self.evaluated_since_migration = 0
                     moves = self.population.migrate(self.migration_count)
                     if moves:
-                        s.add(Event(run_id=self.run_id, kind="migration",
-                                    message=f"ring migration: {len(moves)} programs moved",
-                                    data={"moves": [list(m) for m in moves]}))
+                        self.conn.execute(insert(Event).values(
+                            run_id=self.run_id, kind="migration", created_at=utcnow(),
+                            message=f"ring migration: {len(moves)} programs moved",
+                            data={"moves": [list(m) for m in moves]}))
         p = self.progress
         if ticket.iteration > 0:
             p = replace(p, completed=p.completed + 1, evaluated=p.evaluated + 1, failed=p.failed + (not outcome.ok))

@@ -105,6 +105,8 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     from evolve.engine.population_db import PopulationDB
     from evolve.engine.workers import remote_evaluator, remote_mutator
 
+    start_ray(ray_address)
+    check_resources(problem)
     run_name = run_name or new_run_name(problem)
     run_dir = runs_root / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -113,9 +115,6 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     mutator = describe_mutator(models)
     if on_start:
         on_start(mutator)
-
-    start_ray(ray_address)
-    check_resources(problem)
     ev = problem.config.evaluation
     run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
                   "models": [m.__dict__ for m in models]}

@@ -260,8 +260,10 @@ function renderTables(d) {
   } else empty("plot-failures", "No failed evaluations.");
   if (s.models.length) {
     plot("plot-models", [
-      {type: "bar", name: "cost ($)", x: s.models.map(m => m.model), y: s.models.map(m => m.cost), marker: {color: "#2f6fde"}},
-      {type: "bar", name: "improved share", x: s.models.map(m => m.model), y: s.models.map(m => m.improved_share), yaxis: "y2", marker: {color: "#2b8a3e"}}],
+      {type: "bar", name: "cost ($)", x: s.models.map(m => m.model), y: s.models.map(m => m.cost), marker: {color: "#2f6fde"},
+       offsetgroup: "cost", hovertemplate: "%{x}<br>cost $%{y:.4f}<extra></extra>"},
+      {type: "bar", name: "improved share", x: s.models.map(m => m.model), y: s.models.map(m => m.improved_share), yaxis: "y2",
+       marker: {color: "#2b8a3e"}, offsetgroup: "improved", hovertemplate: "%{x}<br>%{y:.1%} of calls improved on the parent<extra></extra>"}],
       {barmode: "group", yaxis: {title: {text: "cost ($)"}}, yaxis2: {title: {text: "improved share"}, overlaying: "y", side: "right", tickformat: ".0%"},
        margin: {l: 60, r: 60, t: 10, b: 45}});
   } else empty("plot-models", "No model calls.");

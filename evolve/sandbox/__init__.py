@@ -34,7 +34,15 @@ def make_sandbox(name: str, **options) -> Sandbox:
         from evolve.sandbox.docker import DockerSandbox
 
         return DockerSandbox(**options)
-    raise SandboxError(f"unknown sandbox {name!r} (choose 'docker' or 'process')")
+    if ":" in name:  # a plug-in: "package.module:ClassName" (a cluster scheduler, a benchmark stub)
+        import importlib
+
+        module_name, _, class_name = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), class_name)(**options)
+        except (ImportError, AttributeError) as exc:
+            raise SandboxError(f"sandbox {name!r} cannot be loaded: {exc}") from None
+    raise SandboxError(f"unknown sandbox {name!r} (choose 'docker', 'process' or module:Class)")
 
 
 __all__ = ["EvalOutcome", "EvalRequest", "Sandbox", "SandboxError", "make_sandbox", "default_sandbox_name"]

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evolve.sandbox.base import EVALUATORS_DIR, MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve.sandbox.checks import docker_ready  # noqa: F401  (re-exported: evolve.sandbox.docker.docker_ready)
 from evolve.sandbox.process import NOBODY, clean_environment
 from evolve.sandbox.result import interpret
 
@@ -216,9 +217,10 @@ class _Stream:
         self.out = bytearray()
         self.err = bytearray()
         self.out_overflow = False
+        self.complete = False  # the runner's one result line has arrived (it ends with the only newline)
 
     def read_until_eof(self, deadline: float) -> bool:
-        """True at EOF, False when the deadline passed first."""
+        """True at EOF or once the result line is complete, False when the deadline passed first."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -234,7 +236,7 @@ class _Stream:
                 return True
             self.buf += chunk
             self._frames()
-            if self.out_overflow:
+            if self.out_overflow or self.complete:
                 return True
 
     def _frames(self) -> None:
@@ -249,6 +251,8 @@ class _Stream:
                     self.out_overflow = True
                     return
                 self.out += payload
+                if b"\n" in payload:
+                    self.complete = True
             elif stream == 2 and len(self.err) < MAX_STDERR_BYTES:
                 self.err += payload[: MAX_STDERR_BYTES - len(self.err)]
 
@@ -465,6 +469,9 @@ class DockerSandbox:
         if len(request.code.encode()) > MAX_CODE_BYTES:
             return EvalOutcome(ok=False, score=None, reason=f"candidate rejected: code exceeds {MAX_CODE_BYTES} bytes",
                                sandbox=self.name)
+        if not Path(request.problem_dir).is_dir():
+            # Docker would create a missing bind source as an empty root-owned folder: refuse.
+            raise SandboxError(f"problem folder {request.problem_dir} does not exist")
         key = PoolKey.of(request)
         cpuset = self._cpusets.acquire(math.ceil(request.cpus)) if request.pin_cpus else None
         try:
@@ -476,7 +483,10 @@ class DockerSandbox:
                     except self._docker.errors.ImageNotFound:
                         raise SandboxError(f"image {request.image} not found: run `evolve sandbox build`") from None
                     except self._docker.errors.APIError as exc:
-                        return self._infra_failure(f"cannot start a container: {exc}")
+                        # Not the candidate's doing (no GPU runtime, no python3 in the image, a
+                        # broken engine): stop with the engine's words rather than fail every candidate.
+                        detail = getattr(exc, "explanation", None) or str(exc)
+                        raise SandboxError(f"cannot start a container from {request.image}: {detail}") from None
                 self._refill(key)
                 try:
                     outcome = self._run_in(cid, request, cpuset)
@@ -530,21 +540,30 @@ class DockerSandbox:
         if stream.out_overflow:
             return EvalOutcome(ok=False, score=None, duration=duration, sandbox=self.name,
                                reason=f"invalid result: the result exceeds {MAX_RESULT_BYTES} bytes")
+        stderr = stream.err.decode(errors="replace").strip()
+
+        def verdict(exit_code, oom):
+            return interpret(
+                bytes(stream.out), exit_code=exit_code, timed_out=exit_code == 124, duration=duration,
+                sandbox=self.name, memory_killed=oom, timeout=request.timeout,
+                extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
+            )
+
+        if stream.complete:
+            outcome = verdict(None, False)
+            if outcome.ok or outcome.score is not None:
+                return outcome  # the evaluator's verdict stands; no need to wait for the exit
+        # A failure: say why. Docker records an OOM kill anywhere in the container (a candidate
+        # child, the evaluator) when the container exits, so wait for that before inspecting.
         exit_code, oom = None, False
         try:
             exit_code = self.api.wait(cid, timeout=10).get("StatusCode")
-            state = self.api.inspect_container(cid).get("State", {})
-            oom = bool(state.get("OOMKilled"))
+            oom = bool(self.api.inspect_container(cid).get("State", {}).get("OOMKilled"))
         except Exception:
             pass
         if not stream.out and exit_code in (3, 4) and not stream.err:
             return None  # the bootstrap never took the job (idle expiry, broken pipe)
-        stderr = stream.err.decode(errors="replace").strip()
-        return interpret(
-            bytes(stream.out), exit_code=exit_code, timed_out=exit_code == 124, duration=duration,
-            sandbox=self.name, memory_killed=oom, timeout=request.timeout,
-            extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
-        )
+        return verdict(exit_code, oom)
 
     # -- teardown ------------------------------------------------------------------------------
 

@@ -236,6 +236,9 @@ def ensure_problem_image(problem, progress: Progress = print, force: bool = Fals
     tag = problem_image_tag(problem.name, root)
     if not force and image_exists(tag):
         return tag
+    if re.search(rf"^\s*FROM\s+{re.escape(DEFAULT_IMAGE)}\b", dockerfile.read_text(), re.M | re.I) \
+            and not image_exists(DEFAULT_IMAGE):
+        build_default_image(progress=progress)
     progress(f"building {tag} from {dockerfile}")
     _run(["docker", "build", "-t", tag, "--label", f"evolve.problem={problem.name}", str(root)], progress)
     return tag
