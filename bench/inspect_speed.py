@@ -39,13 +39,14 @@ from evolve.inspect.server import make_server  # noqa: E402
 HEADING = "## Inspecting a 10,000-candidate run"
 
 
-def _median(fn, repeat: int) -> float:
+def _median(fn, repeat: int) -> tuple[float, float]:
+    """(median, best) of `repeat` timings."""
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--write", action="store_true", help="write the table into bench/RESULTS.md")
     args = ap.parse_args(argv)
 
+    load = os.getloadavg()
     work = args.dir or Path(tempfile.mkdtemp(prefix="evolve-inspect-bench-"))
     run_dir = work / "runs" / "big-run"
     t = time.perf_counter()
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
             w, i = _median(whole, args.repeat), _median(inproc, args.repeat)
             rows.append((f"`{' '.join(['evolve', *argv_]).replace(str(out) + '/', '')}`", w, i))
-            print(f"{label:32s} whole {w:6.3f} s   in process {i:6.3f} s", flush=True)
+            print(f"{label:32s} whole {w[0]:6.3f} s   in process {i[0]:6.3f} s", flush=True)
 
         ref = locate("big-run")
         server = make_server(ref, port=0)
@@ -109,25 +111,27 @@ def main(argv: list[str] | None = None) -> None:
                     r.read()
             s = _median(get, args.repeat)
             rows.append((f"`GET /{path}` (evolve ui)", None, s))
-            print(f"GET /{path:40s} {s:6.3f} s", flush=True)
+            print(f"GET /{path:40s} {s[0]:6.3f} s", flush=True)
         server.shutdown()
     finally:
         os.chdir(old)
 
-    slowest = max(max(w or 0, i) for _, w, i in rows)
+    slowest = max(max(w[0] if w else 0, i[0]) for _, w, i in rows)
     lines = [
         HEADING, "",
         f"Run made by `python bench/make_big_run.py -n {args.n}` ({args.n:,} candidates: programs, model calls, "
         f"evaluations, events; {db.stat().st_size / 1e6:.0f} MB SQLite), timed by `python bench/inspect_speed.py"
-        f"{' -n ' + str(args.n) if args.n != 10_000 else ''}`; medians of {args.repeat}, on "
-        f"{platform.machine()} / Python {platform.python_version()} / {os.cpu_count()} CPUs.",
+        f"{' -n ' + str(args.n) if args.n != 10_000 else ''}`; "
+        f"medians of {args.repeat} (best in brackets), on {platform.machine()} / Python {platform.python_version()} / {os.cpu_count()} CPUs "
+        f"(load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: other work shared the machine).",
         "\"Whole command\" is a fresh `python -m evolve.inspect.commands ...` process (start-up and imports "
         "included); \"in process\" is the command alone (queries, rendering, output).", "",
         "| command | whole command (s) | in process (s) |", "| --- | ---: | ---: |",
     ]
     for cmd, w, i in rows:
-        lines.append(f"| {cmd} | {'' if w is None else f'{w:.3f}'} | {i:.3f} |")
-    lines += ["", f"Slowest: {slowest:.3f} s. No index was added to the models: the existing "
+        whole = "" if w is None else f"{w[0]:.3f} ({w[1]:.3f})"
+        lines.append(f"| {cmd} | {whole} | {i[0]:.3f} ({i[1]:.3f}) |")
+    lines += ["", f"Slowest median: {slowest:.3f} s. No index was added to the models: the existing "
               "(run_id, score), (run_id, iteration) and primary-key indexes serve every query.", ""]
     table = "\n".join(lines)
     print("\n" + table)

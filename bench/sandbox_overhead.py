@@ -2,10 +2,11 @@
 
 One trivial candidate (main() returns "ok") on the tiny test problem, N evaluations per sandbox,
 all in one run on one machine. "direct" is runner.py as a plain subprocess (no sandbox at all):
-each sandbox's overhead is its latency minus direct's. Blocks run in rounds (direct, process,
-fresh, pool, then again) so drift hits every sandbox alike.
+the floor. Evaluations are interleaved one by one, in a shuffled order each round, so a busy
+machine's noise hits every sandbox alike; before each timed evaluation the pool's background
+refill is allowed to finish (what an evaluation sees when candidates do not arrive back to back).
 
-    python bench/sandbox_overhead.py [-n 40] [--rounds 2] [--write bench/RESULTS.md]
+    python bench/sandbox_overhead.py [-n 60] [--write bench/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -53,18 +55,25 @@ class Direct:
         pass
 
 
-def timed(sandbox, n: int, warmup: int) -> list[float]:
-    req = request()
-    for _ in range(warmup):
-        sandbox.evaluate(req)
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        outcome = sandbox.evaluate(req)
-        samples.append(time.perf_counter() - started)
-        if outcome is not None:
-            assert outcome.ok and outcome.score == 1.0, outcome.reason
-    return samples
+def settle(sandbox, timeout: float = 10.0) -> None:
+    """Wait for a Docker pool's background refill (bench only: reads the sandbox's bookkeeping)."""
+    pending = getattr(sandbox, "_pending", None)
+    end = time.monotonic() + timeout
+    while pending is not None and sum(pending.values()) > 0 and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def timed_once(sandbox, wait_for_refill: bool = True) -> float:
+    if wait_for_refill:
+        settle(sandbox)
+    else:  # back to back: an untimed evaluation right before, so its refill overlaps the timed one
+        sandbox.evaluate(request())
+    started = time.perf_counter()
+    outcome = sandbox.evaluate(request())
+    elapsed = time.perf_counter() - started
+    if outcome is not None:
+        assert outcome.ok and outcome.score == 1.0, outcome.reason
+    return elapsed
 
 
 def p90(values: list[float]) -> float:
@@ -73,9 +82,9 @@ def p90(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=40, help="timed evaluations per sandbox per round")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("-n", type=int, default=60, help="timed evaluations per sandbox")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pool-size", type=int, default=2)
     parser.add_argument("--write", type=Path, default=None, help="replace the '## Sandbox overhead' section of this file")
     args = parser.parse_args()
@@ -89,42 +98,62 @@ def main() -> None:
         "process": ProcessSandbox(warn=False),
         "docker, fresh container (pool_size=0)": DockerSandbox(pool_size=0),
         f"docker, pool (pool_size={args.pool_size})": DockerSandbox(pool_size=args.pool_size),
+        f"docker, pool (pool_size={args.pool_size}), refill still running": DockerSandbox(pool_size=args.pool_size),
     }
     samples: dict[str, list[float]] = {name: [] for name in sandboxes}
+    rng = random.Random(args.seed)
     try:
-        for _ in range(args.rounds):
-            for name, sandbox in sandboxes.items():
-                samples[name] += timed(sandbox, args.n, args.warmup)
-                time.sleep(1.0)  # let the pool's background refills settle before the next block
+        for sandbox in sandboxes.values():
+            for _ in range(args.warmup):
+                timed_once(sandbox)
+        for _ in range(args.n):
+            order = list(sandboxes.items())
+            rng.shuffle(order)
+            for name, sandbox in order:
+                samples[name].append(timed_once(sandbox, wait_for_refill="still running" not in name))
     finally:
         for sandbox in sandboxes.values():
             sandbox.close()
 
     base = statistics.median(samples["direct (no sandbox)"])
     proc = statistics.median(samples["process"])
-    rows = ["| sandbox | median ms | p90 ms | added vs direct, median ms | median / process |",
-            "|---|---:|---:|---:|---:|"]
+    rows = ["| sandbox | median ms | p90 ms | added vs process, median ms | median / process | added vs direct, median ms |",
+            "|---|---:|---:|---:|---:|---:|"]
     for name, values in samples.items():
         med = statistics.median(values)
-        rows.append(f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - base) * 1000:+.0f} "
-                    f"| {med / proc:.2f} |")
+        rows.append(f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - proc) * 1000:+.0f} "
+                    f"| {med / proc:.2f} | {(med - base) * 1000:+.0f} |")
     table = "\n".join(rows)
-    command = f"python bench/sandbox_overhead.py -n {args.n} --rounds {args.rounds} --pool-size {args.pool_size}"
-    machine = f"{platform.node() and 'this machine'}: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+    command = f"python bench/sandbox_overhead.py -n {args.n} --pool-size {args.pool_size} --write bench/RESULTS.md"
+    machine = (f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, host Python "
+               f"{platform.python_version()}, Docker {_engine_version()}, image evolve-python:latest (Debian python3)")
     print(table)
     if args.write:
         section = (
             f"{HEADING}\n\n"
             f"Latency of one evaluation of a trivial candidate (`main()` returns \"ok\"; evaluate.py runs it in\n"
-            f"a child process through `evolve_eval.run_candidate`), {args.n * args.rounds} sequential evaluations\n"
-            f"per sandbox, in {args.rounds} interleaved rounds, in one run. Machine: {machine}.\n\n"
+            f"a child process through `evolve_eval.run_candidate`), {args.n} evaluations per sandbox, interleaved\n"
+            f"one by one in a shuffled order, in one run; the pool's refill finishes before each timed\n"
+            f"evaluation, except in the last row, where the next evaluation starts while the previous one's\n"
+            f"replacement container is still being created. Machine: {machine}; load average at the\n"
+            f"end {os.getloadavg()[0]:.1f} (other work shared the machine; the rows are side by side, so the\n"
+            f"ratios hold better than the absolute figures).\n\n"
             f"Command: `{command}`\n\n{table}\n\n"
-            "The pool hides container creation and start: what remains is the attach, the job hand-over,\n"
-            "the container's exit and its inspection (removal happens in the background). On a 2-core\n"
-            "machine the pool's background refill competes with the evaluation for CPU.\n"
+            "\"direct\" is runner.py as a plain host subprocess (no sandbox). The host's Python starts\n"
+            "slower than the image's (many site-packages), so a container can beat it: compare the\n"
+            "Docker rows with \"process\", which runs the same host interpreter as direct. The pool\n"
+            "hides container creation and start: what remains is the attach and the job hand-over\n"
+            "(removal happens in the background). When candidates arrive back to back on a small\n"
+            "machine, the refill competes with the running evaluation for CPU.\n"
         )
         write_section(args.write, section)
         print(f"\nwrote {HEADING!r} into {args.write}")
+
+
+def _engine_version() -> str:
+    import docker
+
+    return docker.from_env().version().get("Version", "?")
 
 
 def write_section(path: Path, section: str) -> None:

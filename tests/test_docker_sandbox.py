@@ -410,6 +410,13 @@ def test_cpu_pinning_gives_disjoint_cpusets(engine):
         assert set(sets[0]).isdisjoint(sets[1]), sets
         unpinned = sb.evaluate(hostile(PINNED))
         assert len(json.loads(unpinned.feedback)) == len(os.sched_getaffinity(0))
+    # Two sandboxes (as two Ray workers would have) share the host's CPUs without overlapping.
+    with DockerSandbox(pool_size=0, cpus=[0, 1]) as one, DockerSandbox(pool_size=0, cpus=[0, 1]) as two:
+        request = hostile(PINNED, pin_cpus=True)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outcomes = [pool.submit(one.evaluate, request), pool.submit(two.evaluate, request)]
+            sets = [json.loads(f.result().feedback) for f in outcomes]
+        assert set(sets[0]).isdisjoint(sets[1]), sets
 
 
 # -- clean-up and readiness ------------------------------------------------------------------------

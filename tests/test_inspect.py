@@ -110,9 +110,12 @@ def test_show_summary_matches_the_rows(cli, workdir):
     assert s["heldout_score"] is not None and s["heldout_score"] <= facts["best_score"]
     # failures grouped by reason add up to the failed programs
     assert sum(f["count"] for f in s["failures"]) == facts["failed"] == s["status_counts"]["failed"]
-    assert {f["reason"] for f in s["failures"]} <= {"timeout", "crash", "evaluator error", "invalid result",
-                                                  "memory", "candidate rejected"}
+    assert {f["kind"] for f in s["failures"]} <= {"timeout", "crash", "evaluator error", "invalid result",
+                                                "memory", "candidate rejected"}
     assert len(s["failures"]) >= 3
+    reasons = {f["reason"] for f in s["failures"]}  # numbers masked: one group per message pattern
+    assert "timeout: evaluation ran past N s and was killed" in reasons
+    assert "evaluator error: ValueError: circle N lies outside the unit square" in reasons
     # per-model figures
     assert sum(m["calls"] for m in s["models"]) == facts["calls"]
     assert sum(m["children"] for m in s["models"]) == facts["children"]
@@ -134,7 +137,7 @@ def test_show_summary_matches_the_rows(cli, workdir):
     assert sum(r["count"] for r in s["rejections"]) == facts["calls"] - facts["children"]
     text = cli("show", "small").stdout
     assert f"best score {facts['best_score']:.6f}" in text
-    assert "failures by reason" in text and "evaluator error" in text
+    assert "failures by reason" in text and "evaluator error: ValueError: circle N lies outside" in text
     assert "gpt-4.1-mini" in text and "held-out score" in text
 
 
@@ -411,3 +414,45 @@ def test_queries_on_an_empty_run(tmp_path):
     html = (write_report(ref.engine, ref.run_id, tmp_path / "r.html")).read_text()
     assert "fresh" in html
     engine.dispose()
+
+
+# ---------------------------------------------------------------- a run the real engine made
+
+
+def test_commands_on_a_real_offline_run(tmp_path):
+    """`evolve run` (offline mutator, process sandbox) writes the database; the commands read it."""
+    pytest.importorskip("evolve.engine.run", reason="the engine is not there yet")
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+
+    def evolve(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "evolve.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    out = evolve("run", str(ROOT / "problems" / "circle_packing"), "--iterations", "24", "--sandbox", "process",
+                 "--name", "real")
+    assert out.returncode == 0, out.stdout + out.stderr
+    con = sqlite3.connect(tmp_path / "runs" / "real" / "evolve.db")
+    facts = _facts(con)
+    out = evolve("show", "real", "--json")
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert s["best"]["score"] == pytest.approx(facts["best_score"])
+    assert sum(f["count"] for f in s["failures"]) == facts["failed"]
+    assert sum(m["calls"] for m in s["models"]) == facts["calls"]
+    out = evolve("lineage", "real", "--json")
+    steps = json.loads(out.stdout)
+    assert steps[-1]["program"]["id"] == s["best"]["id"] and steps[0]["program"]["parent_id"] is None
+    for args in (["runs"], ["show", "real"], ["best", "real"], ["top", "real", "-n", "3"], ["lineage", "real"],
+                 ["export", "real", "-o", "real.jsonl"], ["report", "real", "-o", "real.html"]):
+        out = evolve(*args)
+        assert out.returncode == 0, (args, out.stdout, out.stderr)
+    if s["best"]["parent_id"] is not None:
+        out = evolve("diff", "real")
+        assert out.returncode == 0 and "@@" in out.stdout, out.stderr
+    rows = [json.loads(x) for x in (tmp_path / "real.jsonl").read_text().splitlines()]
+    assert len(rows) == facts["programs"]
+    assert (tmp_path / "real.html").stat().st_size > 3_000_000

@@ -71,3 +71,27 @@ def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
         assert len(iterations) == len(set(iterations))
     assert "resum" in output.lower() or "finished" in output
     assert (run_dir / "best").is_dir()
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    run_dir = tmp_path / "runs" / "ctrlc"
+    proc = _evolve("run", str(ROOT / "problems" / "circle_packing"), "--iterations", "5000", "--name", "ctrlc",
+                   "--sandbox", "process", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if (run_dir / "evolve.db").exists() and len(_committed(sqlite_url(run_dir))) >= 5:
+            break
+        assert proc.poll() is None, proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    assert "stopped (interrupted by the user (Ctrl-C))" in output
+    Session = session_factory(open_engine(sqlite_url(run_dir), create=False))
+    with Session() as s:
+        from evolve.store import Run
+
+        run = s.scalars(select(Run)).one()
+        assert run.status == "stopped" and run.finished_at is not None
+        assert not s.scalars(select(Program).where(Program.status == "pending")).all()
+    assert (run_dir / "summary.json").is_file()

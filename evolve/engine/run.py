@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -21,7 +23,7 @@ from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.problem import Problem, load_problem
-from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.store import DB_FILENAME, Run, open_engine, session_factory, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -30,6 +32,29 @@ PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this o
     "GEMINI_API_KEY": "gemini/gemini-2.0-flash",
     "DEEPSEEK_API_KEY": "deepseek/deepseek-chat",
 }
+
+
+INTERRUPTED = "interrupted by the user (Ctrl-C)"
+
+
+class _InterruptFlag:
+    """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
 
 
 class RunError(RuntimeError):
@@ -145,7 +170,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
 
     proposals: set = set()
     admissions: set = set()
-    records: set = set()
+    records: dict = {}  # record ref -> its ticket, to record a failure if the evaluation's worker dies
     waiting_for_slot: deque = deque()
     launched = progress.completed
 
@@ -160,8 +185,14 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
         return None
 
     stopping: str | None = None
+    interrupt = _InterruptFlag()
     try:
         while True:
+            if interrupt.requested and stopping is None:
+                stopping = INTERRUPTED
+                if on_progress:
+                    on_progress(replace(progress, last_event="stopping: finishing what is in flight "
+                                                             "(Ctrl-C again to stop now)"))
             stopping = stopping or stop_reason()
             backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
             while (stopping is None and launched < options.iterations
@@ -174,7 +205,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
             while waiting_for_slot and len(records) < options.eval_workers:
                 ticket = waiting_for_slot.popleft()
                 outcome = evaluate.remote(ticket, template, *sandbox_args)
-                records.add(db.submit_result.remote(ticket, outcome))
+                records[db.submit_result.remote(ticket, outcome)] = ticket
             pending = [*proposals, *admissions, *records]
             if not pending:
                 break
@@ -190,20 +221,30 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
                     if admission.ticket is not None:
                         waiting_for_slot.append(admission.ticket)
                 else:
-                    records.discard(ref)
-                    progress = ray.get(ref)
+                    ticket = records.pop(ref)
+                    try:
+                        progress = ray.get(ref)
+                    except ray.exceptions.RayActorError as exc:
+                        raise RunError(f"the population actor died: {exc}") from None
+                    except ray.exceptions.RayError as exc:  # the evaluation's worker died (OOM, kill)
+                        lost = EvalOutcome(ok=False, score=None, sandbox=options.sandbox,
+                                           reason=f"sandbox error: the evaluation worker died: "
+                                                  f"{str(exc).splitlines()[0][:200]}")
+                        progress = ray.get(db.submit_result.remote(ticket, lost))
                 if on_progress:
                     on_progress(progress)
         if stopping:
             status, reason = "stopped", stopping
-    except KeyboardInterrupt:
-        status, reason = "stopped", "interrupted by the user (Ctrl-C)"
+    except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
+        status, reason = "stopped", INTERRUPTED
         for ref in [*proposals, *records]:
-            ray.cancel(ref, force=False)
+            ray.cancel(ref, force=True)
         _cleanup_sandbox(options.sandbox)
+    finally:
+        interrupt.restore()
 
     best = ray.get(db.best_program.remote())
-    interrupted = reason.startswith("interrupted")
+    interrupted = reason == INTERRUPTED
     if best is not None and options.heldout and ev.heldout_function and not interrupted:
         heldout = EvalRequest.for_problem(problem, code="", function=ev.heldout_function, with_cascade=False)
         from evolve.engine.population_db import EvalTicket

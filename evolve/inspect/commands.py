@@ -185,7 +185,8 @@ def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) ->
         t.add_column("share", justify="right")
         t.add_column("example", overflow="fold")
         for f in s.failures:
-            t.add_row(f.reason, f"{f.count:,}", f"{f.count / max(1, failed):.0%}", f.example)
+            example = "" if f.example == f.reason else (f.example if len(f.example) <= 100 else f.example[:99] + "…")
+            t.add_row(f.reason, f"{f.count:,}", f"{f.count / max(1, failed):.0%}", example)
         c.print(t)
     else:
         c.print("no failed evaluations")

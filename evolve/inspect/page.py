@@ -254,9 +254,10 @@ function renderTables(d) {
     {label: "example", key: "example"}], s.rejections) : el("p", {class: "note", text: "No rejected edits."}));
   if (s.failures.length) {
     const f = s.failures.slice().reverse();
-    plot("plot-failures", [{type: "bar", orientation: "h", x: f.map(r => r.count), y: f.map(r => r.reason),
-      marker: {color: "#c4320a"}, hovertemplate: "%{y}: %{x}<extra></extra>"}],
-      {margin: {l: 150, r: 20, t: 10, b: 40}, xaxis: {title: {text: "failed programs"}}});
+    const short = (t) => t.length > 42 ? t.slice(0, 40) + "…" : t;
+    plot("plot-failures", [{type: "bar", orientation: "h", x: f.map(r => r.count), y: f.map((r, i) => short(r.reason)),
+      customdata: f.map(r => r.reason), marker: {color: "#c4320a"}, hovertemplate: "%{customdata}: %{x}<extra></extra>"}],
+      {margin: {l: 20, r: 20, t: 10, b: 40}, xaxis: {title: {text: "failed programs"}}, yaxis: {automargin: true}});
   } else empty("plot-failures", "No failed evaluations.");
   if (s.models.length) {
     plot("plot-models", [

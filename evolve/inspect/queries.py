@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
@@ -92,9 +93,10 @@ class IslandBest:
 
 @dataclass(frozen=True)
 class ReasonCount:
-    reason: str
+    reason: str  # the message with its numbers masked: "candidate rejected: negative radius for circle N"
     count: int
-    example: str
+    example: str  # the most common message in the group, as written
+    kind: str = ""  # the coarse kind: "timeout", "crash", "evaluator error", "candidate rejected"...
 
 
 @dataclass(frozen=True)
@@ -365,25 +367,52 @@ def best(engine: Engine, run_id: int) -> ProgramDetail:
 # ---------------------------------------------------------------- summary
 
 
-def failure_reason(error: str | None) -> str:
+def failure_kind(error: str | None) -> str:
     """The kind of a failure: 'timeout', 'crash', 'evaluator error'... (the text before ':')."""
-    if not error:
+    if not error or not error.strip():
         return "unknown"
-    first = error.strip().splitlines()[0] if error.strip() else ""
+    first = error.strip().splitlines()[0]
     head, sep, _ = first.partition(":")
     if sep and 0 < len(head) <= 40:
         return head.strip()
-    return first[:80] or "unknown"
+    return _mask(first)[:60]
 
 
-def _group_reasons(texts: list[str | None]) -> list[ReasonCount]:
-    groups: dict[str, Counter] = {}
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _mask(text: str) -> str:
+    return _NUMBER.sub("N", text)
+
+
+def failure_reason(error: str | None) -> str:
+    """A failure's reason for grouping: its first line, numbers masked, up to the first ';'.
+
+    "candidate rejected: 107 constraint violations; worst: ..." -> "candidate rejected: N constraint
+    violations"; "timeout: evaluation ran past 60 s" -> "timeout: evaluation ran past N s".
+    """
+    if not error or not error.strip():
+        return "unknown"
+    first = _mask(error.strip().splitlines()[0]).split(";")[0].strip()
+    return first if len(first) <= 100 else first[:99] + "…"
+
+
+MAX_REASONS = 20
+
+
+def _group_reasons(texts: list[str | None], prefix: dict | None = None) -> list[ReasonCount]:
+    groups: dict[tuple[str, str], Counter] = {}
     for text in texts:
-        reason = failure_reason(text)
-        first = (text or "").strip().splitlines()[0][:200] if (text or "").strip() else ""
-        groups.setdefault(reason, Counter())[first] += 1
-    out = [ReasonCount(reason, sum(c.values()), c.most_common(1)[0][0]) for reason, c in groups.items()]
-    return sorted(out, key=lambda r: (-r.count, r.reason))
+        first = (text or "").strip().splitlines()[0][:300] if (text or "").strip() else ""
+        groups.setdefault((failure_kind(text), failure_reason(text)), Counter())[first] += 1
+    out = [ReasonCount(reason, sum(c.values()), c.most_common(1)[0][0], kind)
+           for (kind, reason), c in groups.items()]
+    out.sort(key=lambda r: (-r.count, r.reason))
+    if len(out) > MAX_REASONS:  # a long tail of one-off messages: one "other" row keeps the total
+        rest = out[MAX_REASONS - 1:]
+        out = out[:MAX_REASONS - 1] + [ReasonCount(f"other ({len(rest)} reasons)", sum(r.count for r in rest),
+                                                   rest[0].example, "other")]
+    return out
 
 
 def _failures(conn: Connection, run_id: int) -> list[ReasonCount]:
@@ -395,17 +424,17 @@ def _failures(conn: Connection, run_id: int) -> list[ReasonCount]:
 
 
 def _rejections(conn: Connection, run_id: int) -> list[ReasonCount]:
+    text = func.substr(func.coalesce(LLMCall.reject_reason, LLMCall.error), 1, 300)
     rows = conn.execute(
-        select(LLMCall.outcome, func.substr(func.coalesce(LLMCall.reject_reason, LLMCall.error), 1, 300),
-               func.count(LLMCall.id))
+        select(LLMCall.outcome, text, func.count(LLMCall.id))
         .where(LLMCall.run_id == run_id, LLMCall.outcome != "child")
-        .group_by(LLMCall.outcome, func.substr(func.coalesce(LLMCall.reject_reason, LLMCall.error), 1, 300))
+        .group_by(LLMCall.outcome, text)
     ).all()
     groups: dict[str, Counter] = {}
-    for outcome, text, count in rows:
-        key = f"{outcome}: {failure_reason(text)}" if text else outcome
-        groups.setdefault(key, Counter())[(text or "").strip()[:200]] += count
-    out = [ReasonCount(k, sum(c.values()), c.most_common(1)[0][0]) for k, c in groups.items()]
+    for outcome, message, count in rows:
+        key = f"{outcome}: {failure_reason(message)}" if message else outcome
+        groups.setdefault(key, Counter())[(message or "").strip()[:300]] += count
+    out = [ReasonCount(k, sum(c.values()), c.most_common(1)[0][0], k.split(":")[0]) for k, c in groups.items()]
     return sorted(out, key=lambda r: (-r.count, r.reason))
 
 

@@ -6,10 +6,6 @@ time, runs of 20-80 ticks) takes spot away at once in each region that is suscep
 crunch (each region independently, with a per-trace probability of 0.4-0.9 per crunch): outages
 are correlated across regions, as in real clouds.
 
-Traces come in *twins* that agree in every region up to a random cut tick and then continue
-independently from the same chains; both are scored, and the evaluator checks the policy decided
-the same way on the shared prefix (a policy that peeks at the future does not).
-
 Pure stdlib (random.Random): the same seed gives the same traces on every machine.
 """
 

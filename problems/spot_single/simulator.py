@@ -69,6 +69,8 @@ def replay(case: dict, actions) -> Replay:
         last = a
     else:
         t = n
+    if len(actions) > t:
+        raise ReplayError(f"case {case['name']}: {len(actions)} actions but the job was over after {t} ticks")
     if done < task:
         raise ReplayError(
             f"case {case['name']}: deadline missed ({done / 3600:.2f} h of {task / 3600:.0f} h done "
