@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     out = work / "out"
     out.mkdir(exist_ok=True)
     commands = [
+        ("start-up alone", None),
         ("runs", ["runs"]),
         ("show", ["show", "big-run"]),
         ("show --json", ["show", "big-run", "--json"]),
@@ -87,6 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     os.chdir(work)
     try:
         for label, argv_ in commands:
+            if argv_ is None:  # the interpreter and the imports alone, for comparison
+                def startup():
+                    subprocess.run([sys.executable, "-c", "import evolve.inspect.commands"], cwd=work, env=env,
+                                   check=True)
+                w = _median(startup, args.repeat)
+                rows.append(("`python -c 'import evolve.inspect.commands'` (start-up alone)", w, (0.0, 0.0)))
+                print(f"{label:32s} whole {w[0]:6.3f} s", flush=True)
+                continue
+
             def whole():
                 subprocess.run([sys.executable, "-m", "evolve.inspect.commands", *argv_], cwd=work, env=env,
                                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -130,7 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for cmd, w, i in rows:
         whole = "" if w is None else f"{w[0]:.3f} ({w[1]:.3f})"
-        lines.append(f"| {cmd} | {whole} | {i[0]:.3f} ({i[1]:.3f}) |")
+        inproc = "–" if i == (0.0, 0.0) else f"{i[0]:.3f} ({i[1]:.3f})"
+        lines.append(f"| {cmd} | {whole} | {inproc} |")
     lines += ["", f"Slowest median: {slowest:.3f} s. No index was added to the models: the existing "
               "(run_id, score), (run_id, iteration) and primary-key indexes serve every query.", ""]
     table = "\n".join(lines)

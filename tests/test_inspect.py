@@ -399,10 +399,10 @@ def test_queries_on_an_empty_run(tmp_path):
     folder = tmp_path / "runs" / "fresh"
     folder.mkdir(parents=True)
     engine = open_engine(sqlite_url(folder), create=True)
-    writer = make_big_run.RunWriter(engine, name="fresh", seed=1)
-    writer.run_id = None
-    from evolve.store.models import Run
     from sqlalchemy import insert
+
+    from evolve.store.models import Run
+
     with engine.begin() as conn:
         conn.execute(insert(Run).values(name="fresh", problem="p", problem_path="p", config={}, seed=0,
                                         sandbox="process", mutator="offline"))

@@ -16,15 +16,16 @@ from evolve_eval import CandidateError, run_candidate
 
 import instances as data
 
-TIMEOUT = 12  # per run of the candidate; an evaluation runs it twice
+TIMEOUT = 18  # the scored run of the candidate
+AUDIT_TIMEOUT = 9  # the audit run (one instance per group); both fit the 30 s evaluation limit
 
 
 def _public(inst: dict) -> dict:
     return {"capacity": inst["capacity"], "items": inst["items"]}
 
 
-def _run(program_path, insts):
-    out = run_candidate(program_path, "pack", args=([_public(i) for i in insts],), timeout=TIMEOUT)
+def _run(program_path, insts, timeout=TIMEOUT):
+    out = run_candidate(program_path, "pack", args=([_public(i) for i in insts],), timeout=timeout)
     if not isinstance(out, list) or len(out) != len(insts):
         raise CandidateError(f"pack must return one assignment per instance ({len(insts)})")
     return out
@@ -65,7 +66,7 @@ def audit(program_path, insts, assignments, seed) -> str | None:
     order = list(range(len(probes)))
     rng.shuffle(order)
     try:
-        shuffled = _run(program_path, [probes[i] for i in order])
+        shuffled = _run(program_path, [probes[i] for i in order], timeout=AUDIT_TIMEOUT)
     except CandidateError as exc:
         return f"audit run: {exc}"
     for pos, i in enumerate(order):
