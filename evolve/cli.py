@@ -8,9 +8,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 import json
-import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -41,23 +41,10 @@ def _sandbox_choice(name: Optional[str]) -> str:
     return name
 
 
-def _ensure_sandbox_ready(name: str, problem) -> None:
-    if ":" in name:
-        return
+def _warn_if_process(name: str) -> None:
     if name == "process":
         err.print("[yellow]warning:[/] the process sandbox does not isolate candidates "
                   "(shared filesystem and network); use --sandbox docker for untrusted code")
-        return
-    try:
-        from evolve.sandbox.docker import docker_ready
-        from evolve.sandbox.images import ensure_problem_image
-    except ImportError as exc:
-        fail(f"the Docker sandbox is not available: {exc}")
-    ok, why = docker_ready(problem.config.evaluation.image)
-    if not ok and not problem.dockerfile:
-        fail(why)
-    if problem.dockerfile:
-        ensure_problem_image(problem)
 
 
 @app.command()
@@ -65,24 +52,29 @@ def check(problem_dir: Path = typer.Argument(..., help="A problem folder (proble
           sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
           json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Validate a problem folder and evaluate its initial program once in the sandbox."""
-    from evolve.sandbox import EvalRequest, make_sandbox
+    from evolve.sandbox import make_sandbox
 
     try:
         problem = load_problem(problem_dir)
     except ProblemError as exc:
         fail(str(exc))
     name = _sandbox_choice(sandbox)
-    _ensure_sandbox_ready(name, problem)
+    _warn_if_process(name)
+    from evolve.engine.run import RunError, evaluation_template
+
+    try:
+        template = evaluation_template(problem, name, code=problem.initial_code)
+    except RunError as exc:
+        fail(str(exc))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         box = make_sandbox(name) if name == "docker" else make_sandbox(name, warn=False)
     try:
-        outcome = box.evaluate(EvalRequest.for_problem(problem, problem.initial_code))
+        outcome = box.evaluate(template)
         heldout = None
         ev = problem.config.evaluation
         if outcome.ok and ev.heldout_function:
-            heldout = box.evaluate(EvalRequest.for_problem(problem, problem.initial_code,
-                                                           function=ev.heldout_function, with_cascade=False))
+            heldout = box.evaluate(replace(template, function=ev.heldout_function, cascade=()))
     finally:
         box.close()
     if json_out:
@@ -175,7 +167,7 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
             run_name, db_url, runs_root = name, db, runs_dir
     except (ProblemError, RunError) as exc:
         fail(str(exc))
-    _ensure_sandbox_ready(options.sandbox, problem)
+    _warn_if_process(options.sandbox)
     result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
     _print_summary(result)
 

@@ -27,3 +27,20 @@ def circle_packing():
     from evolve.problem import load_problem
 
     return load_problem(ROOT / "problems" / "circle_packing")
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine with the evaluation image; CI fails (never skips) without one."""
+    if os.environ.get("EVOLVE_SKIP_DOCKER") == "1":
+        pytest.skip("EVOLVE_SKIP_DOCKER=1")
+    from evolve.sandbox.checks import docker_ready
+
+    ok, why = docker_ready()
+    if not ok and "not found" in why:
+        from evolve.sandbox.images import build_default_image
+
+        build_default_image(progress=lambda line: None)
+        ok, why = docker_ready()
+    if not ok:
+        pytest.fail(f"the Docker sandbox cannot run here: {why}")

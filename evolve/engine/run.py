@@ -117,6 +117,25 @@ def check_resources(problem: Problem) -> None:
                 f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)")
 
 
+def evaluation_template(problem: Problem, sandbox: str, code: str = "") -> EvalRequest:
+    """The request every candidate's evaluation starts from; with Docker, on the problem's own
+    image when its folder has a Dockerfile (built once, cached by the hash of its inputs)."""
+    template = EvalRequest.for_problem(problem, code=code)
+    if sandbox != "docker":
+        return template
+    from evolve.sandbox.checks import docker_ready
+    from evolve.sandbox.images import ImageError, ensure_problem_image
+
+    try:
+        image = ensure_problem_image(problem, progress=lambda message: None)
+    except ImageError as exc:
+        raise RunError(f"{problem.dockerfile}: the problem image does not build: {exc}") from None
+    ready, why = docker_ready(image)
+    if not ready:
+        raise RunError(why)
+    return replace(template, image=image)
+
+
 def new_run_name(problem: Problem) -> str:
     return f"{problem.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -152,8 +171,11 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
         models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
     mutator_pool = remote_mutator(settings, options.llm_concurrency)
     evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
-    template = EvalRequest.for_problem(problem, code="")
-    sandbox_args = (options.sandbox, options.sandbox_options)
+    template = evaluation_template(problem, options.sandbox)
+    sandbox_options = dict(options.sandbox_options)
+    if options.sandbox == "docker":
+        sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
+    sandbox_args = (options.sandbox, sandbox_options)
 
     started = time.monotonic()
     progress = info.progress
@@ -239,14 +261,13 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
         status, reason = "stopped", INTERRUPTED
         for ref in [*proposals, *records]:
             ray.cancel(ref, force=True)
-        _cleanup_sandbox(options.sandbox)
     finally:
         interrupt.restore()
 
     best = ray.get(db.best_program.remote())
     interrupted = reason == INTERRUPTED
     if best is not None and options.heldout and ev.heldout_function and not interrupted:
-        heldout = EvalRequest.for_problem(problem, code="", function=ev.heldout_function, with_cascade=False)
+        heldout = replace(template, function=ev.heldout_function, cascade=())
         from evolve.engine.population_db import EvalTicket
 
         targets = {best["id"]: best["code"], best["initial_id"]: problem.initial_code}
@@ -254,6 +275,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
             outcome = ray.get(evaluate.remote(EvalTicket(program_id, code, -1, 0), heldout, *sandbox_args))
             ray.get(db.record_heldout.remote(program_id, outcome))
         best = ray.get(db.best_program.remote())
+    _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
     progress = ray.get(db.finish.remote(status, reason))
     seconds = time.monotonic() - started
     if best is not None:
@@ -263,15 +285,13 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
 
-def _cleanup_sandbox(name: str) -> None:
-    if name != "docker":
+def _cleanup_sandbox(name: str, run_label: str | None) -> None:
+    """Remove this run's pre-started containers, whichever Ray worker made them."""
+    if name != "docker" or not run_label:
         return
-    try:
-        from evolve.sandbox.docker import cleanup_containers
+    from evolve.sandbox.docker import cleanup_containers
 
-        cleanup_containers()
-    except Exception:
-        pass
+    cleanup_containers(run=run_label)
 
 
 def write_outputs(run_dir: Path, problem: Problem, best: dict, progress: Progress, status: str, reason: str,

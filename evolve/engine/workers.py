@@ -30,6 +30,8 @@ def sandbox_for(name: str, options: dict):
     """One sandbox per worker process, reused across candidates (the Docker pool lives in it)."""
     key = (name, tuple(sorted(options.items())))
     if key not in _sandboxes:
+        for old in list(_sandboxes):  # a worker outlives a run: close the previous run's sandbox
+            _sandboxes.pop(old).close()
         _sandboxes[key] = make_sandbox(name, **options)
     return _sandboxes[key]
 

@@ -11,7 +11,8 @@ from evolve.blocks import join, split
 # Numbers not glued to identifiers (x1, 1e5 stays whole); group 1 is the literal.
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)(?![\w.])")
 _SWAPS = [("<=", "<"), ("<", "<="), (">=", ">"), (">", ">="), ("min(", "max("), ("max(", "min("),
-          (" + ", " - "), (" - ", " + "), (" * ", " / "), (" / ", " * ")]
+          (" + ", " - "), (" - ", " + "), (" * ", " / "), (" / ", " * "),
+          (" and ", " or "), (" or ", " and "), ("True", "False"), ("False", "True")]
 _SKIP_LINE = re.compile(r"^\s*(#|//|/\*|\*|\"\"\"|''')")
 
 

@@ -45,6 +45,7 @@ from evolve.sandbox.result import interpret
 LABEL = "evolve.sandbox"
 OWNER_LABEL = "evolve.owner"
 INSTANCE_LABEL = "evolve.instance"
+RUN_LABEL = "evolve.run"
 MAX_STDERR_BYTES = 16 * 1024
 MAX_CODE_BYTES = 8 * 1024 * 1024
 IDLE_SECONDS = 900  # a pooled container nobody claims ends itself after this long
@@ -211,18 +212,20 @@ def _client(timeout: int = 60):
     return docker.from_env(timeout=timeout, max_pool_size=64)
 
 
-def cleanup_containers(client=None, orphans_only: bool = False) -> int:
+def cleanup_containers(client=None, orphans_only: bool = False, run: str | None = None) -> int:
     """Remove containers labelled `evolve.sandbox=1`; returns how many.
 
     `orphans_only`: only those whose owning process (on this host) is gone, so that a second
-    run or a Ray worker on the same engine keeps its own.
+    run or a Ray worker on the same engine keeps its own. `run`: only that run's containers
+    (an engine run removes its own pools at the end, whichever worker process made them).
     """
     import docker
 
     client = client or _client()
     api = client.api
     removed = 0
-    for info in api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+    labels = [f"{LABEL}=1"] + ([f"{RUN_LABEL}={run}"] if run else [])
+    for info in api.containers(all=True, filters={"label": labels}):
         owner = (info.get("Labels") or {}).get(OWNER_LABEL, "")
         if orphans_only and owner and _owner_alive(owner):
             continue
@@ -327,7 +330,7 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(self, pool_size: int = 2, client=None, evaluators_dir: str | Path = EVALUATORS_DIR,
-                 max_pools: int = 4, cleanup: bool = True, cpus: list[int] | None = None):
+                 max_pools: int = 4, cleanup: bool = True, cpus: list[int] | None = None, run: str | None = None):
         import docker
 
         self._docker = docker
@@ -338,6 +341,7 @@ class DockerSandbox:
         self.evaluators_dir = str(Path(evaluators_dir).resolve())
         self.owner = _owner_token()
         self.instance = uuid.uuid4().hex[:12]
+        self.run = run
         self._lock = threading.Lock()
         self._ready: "collections.OrderedDict[PoolKey, collections.deque[tuple[str, float]]]" = collections.OrderedDict()
         self._pending: collections.Counter[PoolKey] = collections.Counter()
@@ -387,7 +391,8 @@ class DockerSandbox:
             user=f"{NOBODY}:{NOBODY}",
             environment=clean_environment("/tmp", key.cpus),
             working_dir="/tmp",
-            labels={LABEL: "1", OWNER_LABEL: self.owner, INSTANCE_LABEL: self.instance},
+            labels={LABEL: "1", OWNER_LABEL: self.owner, INSTANCE_LABEL: self.instance,
+                    **({RUN_LABEL: self.run} if self.run else {})},
             stdin_open=True,
             tty=False,
             network_disabled=True,
