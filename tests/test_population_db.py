@@ -1,0 +1,70 @@
+"""The population actor's logic, without Ray: seeded choices, duplicates, rebuild on resume."""
+
+from dataclasses import replace
+
+from evolve.engine.population_db import PopulationDB
+from evolve.mutate.prompt import ProblemView
+from evolve.mutate.propose import MutatorSettings, propose
+from evolve.sandbox.base import EvalOutcome
+
+SETTINGS = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
+
+
+def fake_outcome(code: str) -> EvalOutcome:
+    score = (sum(map(ord, code)) % 1000) / 1000.0  # deterministic, varies with the code
+    return EvalOutcome(ok=True, score=score, metrics={"score": score, "min_radius": score / 20}, sandbox="test")
+
+
+def drive(db: PopulationDB, n: int) -> list[tuple]:
+    trace = []
+    start = db.start()
+    if start.initial_ticket:
+        db.submit_result(start.initial_ticket, fake_outcome(start.initial_ticket.code))
+    for _ in range(n):
+        task = db.next_task()
+        proposal = propose(task, SETTINGS)
+        admission = db.submit_proposal(proposal)
+        trace.append((task.iteration, task.island, task.parent.id, tuple(p.id for p in task.inspirations),
+                      admission.ticket is not None))
+        if admission.ticket:
+            db.submit_result(admission.ticket, fake_outcome(admission.ticket.code))
+    return trace
+
+
+def open_db(tmp_path, problem, name="r", seed=1, resume=False):
+    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", name, problem, {}, seed, "test", "offline", 100, resume)
+
+
+def test_same_seed_same_choices(tmp_path, circle_packing):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = drive(open_db(tmp_path / "a", circle_packing), 60)
+    b = drive(open_db(tmp_path / "b", circle_packing), 60)
+    assert a == b
+    assert len({island for _, island, *_ in a}) == circle_packing.config.population.islands
+
+
+def test_duplicates_are_never_evaluated_twice(tmp_path, circle_packing):
+    db = open_db(tmp_path, circle_packing)
+    drive(db, 1)
+    task = db.next_task()
+    proposal = propose(task, SETTINGS)
+    first = db.submit_proposal(proposal)
+    second = db.submit_proposal(replace(proposal, iteration=proposal.iteration + 1000))
+    assert first.ticket is not None and second.ticket is None
+    assert second.progress.rejected == 1
+
+
+def test_resume_rebuilds_the_islands(tmp_path, circle_packing):
+    db = open_db(tmp_path, circle_packing)
+    drive(db, 80)
+    islands = [sorted(isl.by_id) for isl in db.population.islands]
+    cells = [dict(isl.cells) for isl in db.population.islands]
+    best, progress, next_iteration = db.population.best, db.progress, db.next_iteration
+    db.conn.close()
+    again = open_db(tmp_path, circle_packing, resume=True)
+    assert [sorted(isl.by_id) for isl in again.population.islands] == islands
+    assert [dict(isl.cells) for isl in again.population.islands] == cells
+    assert again.population.best == best and again.next_iteration == next_iteration
+    assert (again.progress.completed, again.progress.evaluated, again.progress.failed) == \
+        (progress.completed, progress.evaluated, progress.failed)
