@@ -9,7 +9,7 @@ import pytest
 
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
-from evolve.sandbox import EvalRequest, make_sandbox
+from problem_helpers import evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "bin_packing"
 
@@ -23,14 +23,6 @@ def problem():
     return load_problem(FOLDER)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    return make_sandbox("process", warn=False)
-
-
-def evaluate(sandbox, problem, code, heldout=False):
-    fn = problem.config.evaluation.heldout_function if heldout else None
-    return sandbox.evaluate(EvalRequest.for_problem(problem, code, function=fn))
 
 
 def with_harness(problem, body: str) -> str:

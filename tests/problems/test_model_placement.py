@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from evolve.problem import load_problem
-from evolve.sandbox import EvalRequest, make_sandbox
+from problem_helpers import evaluate as _evaluate
 
 ROOT = Path(__file__).resolve().parents[2] / "problems" / "model_placement"
 
@@ -15,14 +15,6 @@ def problem():
     return load_problem(ROOT)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    return make_sandbox("process", warn=False)
-
-
-def _evaluate(sandbox, problem, code, heldout=False):
-    fn = problem.config.evaluation.heldout_function if heldout else None
-    return sandbox.evaluate(EvalRequest.for_problem(problem, code, function=fn))
 
 
 def _program(body):
