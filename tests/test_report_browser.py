@@ -320,7 +320,8 @@ def test_live_page_refreshes_while_the_run_writes(browser, tmp_path):
         # the program browser: open the best program and see its code, prompt and answer
         browser.evaluate("document.getElementById('f-sort').value = 'score';"
                          "document.getElementById('f-sort').dispatchEvent(new Event('change'))")
-        browser.wait_for("document.querySelector('#program-list tr.click') !== null")
+        browser.wait_for("document.getElementById('program-list').dataset.sort === 'score' && "
+                         "document.querySelector('#program-list tr.click') !== null")
         browser.evaluate("document.querySelector('#program-list tr.click').click()")
         browser.wait_for("document.getElementById('program-code') !== null")
         detail = browser.evaluate("document.getElementById('program-detail').innerText")

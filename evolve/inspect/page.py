@@ -295,12 +295,16 @@ async function refreshView() {
     fill("live-state", "cannot reach the server (" + e.message + "); retrying");
   }
 }
+let browseSeq = 0;
 async function refreshPrograms() {
   const q = new URLSearchParams({sort: browse.sort, offset: browse.offset, limit: browse.limit});
   if (browse.status) q.set("status", browse.status);
   if (browse.island !== "") q.set("island", browse.island);
+  const sort = browse.sort, seq = ++browseSeq;
   try {
     const page = await getJSON("api/programs?" + q);
+    if (seq !== browseSeq) return;  // a newer request was made meanwhile: its answer wins
+    $("program-list").dataset.sort = sort;
     fill("program-page", `${fmt(browse.offset + 1)}–${fmt(Math.min(browse.offset + browse.limit, page.total))} of ${fmt(page.total)}`);
     fill("program-list", table([
       {label: "id", key: "id", num: true}, {label: "iter", key: "iteration", num: true}, {label: "island", key: "island", num: true},
