@@ -193,7 +193,8 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     def on_start(mutator: str) -> None:
         if mutator == "offline":
             console.print("[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
-                          "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)")
+                          "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
+                          soft_wrap=True)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(f"[bold]sandbox:[/] {options.sandbox}   [bold]evaluations at once:[/] {options.eval_workers}   "
@@ -207,8 +208,11 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
         if live is not None:
             live.update(render(p))
         elif time.monotonic() - last_print[0] > 5 or p.completed >= options.iterations:
-            last_print[0] = time.monotonic()
-            console.print(render(p))
+            last_print[0] = time.monotonic()  # not a terminal (a log file, CI): one plain line
+            best = f"{p.best_score:.6g}" if p.best_score is not None else "-"
+            console.print(f"{problem.name}: candidates {p.completed}/{options.iterations}, best {best}, "
+                          f"failed {p.failed}, rejected {p.rejected}, cost ${p.cost:.4f}, "
+                          f"{time.monotonic() - state['started']:.0f} s", soft_wrap=True, highlight=False)
 
     try:
         if live is not None:
