@@ -68,3 +68,30 @@ def test_failed_model_calls_are_recorded_and_the_run_goes_on(ray_local, circle_p
         assert [c.outcome for c in calls] == ["error"] * 3
         assert all("InternalServerError" in c.error or "500" in c.error for c in calls)
     assert result.progress.rejected == 3 and result.best["score"] == result.best["initial_score"]
+
+
+def test_cost_budget_stops_the_run(ray_local, circle_packing, tmp_path):
+    def priced(request, index):
+        from model_server import good_diff
+
+        return Reply(good_diff(request, index), prompt_tokens=10_000, completion_tokens=1_000)
+
+    with ModelServer(priced) as server:
+        # $0.012 per call (10k tokens at $1/M in, 1k at $2/M out): the budget covers about 4 calls.
+        options = RunOptions(iterations=60, llm_concurrency=2, eval_workers=2, max_cost=0.05,
+                             models=_model(server.url), sandbox="process")
+        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="budget")
+    assert result.status == "stopped" and "cost budget" in result.stop_reason
+    assert 0.05 <= result.progress.cost < 0.05 + 0.012 * 5  # stops launching, in-flight calls finish
+    assert result.progress.completed < 10
+
+
+def test_target_score_and_wall_time_stop_the_run(ray_local, circle_packing, tmp_path):
+    target = evolve_run(circle_packing, RunOptions(iterations=50, target_score=1.0, sandbox="process"),
+                        runs_root=tmp_path, run_name="target")
+    assert target.status == "stopped" and "target score 1 reached" in target.stop_reason
+    assert target.progress.completed == 0  # the initial program already scores above the target
+    timed = evolve_run(circle_packing, RunOptions(iterations=100_000, max_seconds=3, sandbox="process"),
+                       runs_root=tmp_path, run_name="timed")
+    assert timed.status == "stopped" and "wall time" in timed.stop_reason
+    assert 0 < timed.progress.completed < 100_000
