@@ -24,9 +24,21 @@ class CandidateError(RuntimeError):
 
 
 _BOOTSTRAP = r"""
-import importlib.util, json, sys
-program, function, result_path = sys.argv[1], sys.argv[2], sys.argv[3]
+import importlib.util, json, os, sys
+program, function, result_path, evaluators, confined, readable = sys.argv[1:7]
 args, kwargs = json.load(sys.stdin)
+if confined == "1":
+    sys.path.insert(0, evaluators)
+    from confine import confine
+    # Writable: the sandbox's private temporary directory (a tmpfs in Docker), which holds
+    # this call's working directory; nothing else.
+    private = os.environ.get("TMPDIR") or ""
+    workdir = os.path.dirname(result_path)
+    writable = private if private and workdir.startswith(private.rstrip("/") + "/") else workdir
+    why = confine(program, writable, [p for p in readable.split(os.pathsep) if p])
+    sys.path.remove(evaluators)
+    if why:
+        sys.stderr.write(f"evolve_eval: candidate not confined: {why}\n")
 spec = importlib.util.spec_from_file_location("candidate", program)
 module = importlib.util.module_from_spec(spec)
 sys.modules["candidate"] = module
@@ -46,18 +58,25 @@ with open(result_path, "w") as f:
 """
 
 
-def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=None):
+def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=None, confine=True, readable=()):
     """Call `function(*args, **kwargs)` of the program at `program_path` in a child process.
 
     Returns the decoded return value (numpy arrays come back as lists). Raises CandidateError
     with a one-line reason on a crash, a timeout or output that is not JSON.
+
+    With `confine` (the default) the child is locked with Landlock before the candidate runs:
+    it reads only the Python installation, system libraries and its own program file, writes only
+    the sandbox's private temporary directory, and cannot open TCP connections (see confine.py).
+    `readable` adds paths the candidate may read (say, model weights a problem image ships in
+    /models); never list the problem folder, which holds the evaluator and its held-out data.
     """
     workdir = tempfile.mkdtemp(prefix="cand-")
     result_path = os.path.join(workdir, "result.json")
     payload = json.dumps([list(args), kwargs or {}])
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path],
+        [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path,
+         os.path.dirname(os.path.abspath(__file__)), "1" if confine else "0", os.pathsep.join(map(str, readable))],
         stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE,
         cwd=workdir, text=True,  # same process group: a host-side kill of the group reaches it
     )

@@ -468,7 +468,7 @@ def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
     folder = tmp_path / "with_image"
     shutil.copytree(HOSTILE, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "Dockerfile").write_text(
-        f"FROM {DEFAULT_IMAGE}\nUSER 0:0\nRUN echo target-image > /etc/evolve-target\nUSER 65534:65534\n")
+        f"FROM {DEFAULT_IMAGE}\nUSER 0:0\nRUN echo target-image > /opt/evolve-target\nUSER 65534:65534\n")
     problem = load_problem(folder)
     client = docker.from_env()
     tag = ensure_problem_image(problem, progress=lambda line: None)
@@ -479,7 +479,7 @@ def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
         assert client.images.get(tag).id == built
         (folder / "data.txt").write_text("changed inputs")
         assert problem_image_tag("hostile", folder) != tag  # a new build input, a new tag
-        code = "def main():\n    return open('/etc/evolve-target').read().strip()\n"
+        code = "def main():\n    return open('/opt/evolve-target').read().strip()\n"
         with DockerSandbox(pool_size=0) as sb:
             outcome = sb.evaluate(dataclasses.replace(hostile(code), problem_dir=str(folder), image=tag))
         assert outcome.ok and json.loads(outcome.feedback) == "target-image", outcome.reason
