@@ -145,21 +145,26 @@ NOT_APPLYING = "<<<<<<< SEARCH\nthis line is not in the program\n=======\nx = 1\
 PROSE = "I think you should try a hexagonal arrangement, it tends to pack better."
 
 
+def wants_full_rewrite(request: dict) -> bool:
+    return any("complete new program" in m["content"] for m in request["messages"] if m["role"] == "user")
+
+
 def mixed_script(slow: float = 0.3):
-    """Good diffs most of the time, plus every kind of bad answer and fault, in a fixed cycle."""
+    """Mostly good answers in the form the prompt asks for (a diff or a whole program), plus every
+    kind of bad answer and fault, in a fixed cycle over the calls."""
 
     def script(request: dict, index: int) -> Reply:
         kind = index % 10
-        if kind == 3:
-            return Reply(NOT_APPLYING)
-        if kind == 5:
-            return Reply(PROSE)
-        if kind == 6:
-            return Reply(full_rewrite(request, index))
         if kind == 7:
             return Reply(status=429)
         if kind == 8:
             return Reply(status=500)
+        if wants_full_rewrite(request):
+            return Reply(PROSE) if kind == 5 else Reply(full_rewrite(request, index))
+        if kind == 3:
+            return Reply(NOT_APPLYING)
+        if kind == 5:
+            return Reply(PROSE)
         if kind == 9:
             return Reply(good_diff(request, index), delay=slow)
         return Reply(good_diff(request, index))

@@ -33,7 +33,9 @@ def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, t
         outcomes = {c.outcome for c in calls}
         assert {"child", "rejected"} <= outcomes
         reasons = " ".join(c.reject_reason or "" for c in calls)
-        assert "matches nothing" in reasons and "no SEARCH/REPLACE block" in reasons
+        # Which call lands on which iteration depends on thread timing; the kinds do not.
+        kinds = ("matches nothing", "no SEARCH/REPLACE block", "no fenced code block")
+        assert sum(kind in reasons for kind in kinds) >= 2, reasons
         assert any(c.mutation == "full" and c.outcome == "child" for c in calls)
 
         children = s.scalars(select(Program).where(Program.iteration > 0)).all()
