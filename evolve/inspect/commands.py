@@ -169,8 +169,11 @@ def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) ->
         c.print(f"\n[bold green]best score {b.score:.6f}[/bold green]  program {b.id} · island {b.island} · "
                 f"generation {b.generation} · iteration {b.iteration}" + (f" · {b.model}" if b.model else ""),
                 highlight=False)
-        c.print("held-out score " + (f"[bold]{s.heldout_score:.6f}[/bold]" if s.heldout_score is not None
-                                      else "[dim]not scored yet[/dim]"), highlight=False)
+        if s.heldout_score is not None:
+            held = f"[bold]{s.heldout_score:.6f}[/bold]"
+        else:
+            held = "[dim]not scored yet[/dim]" if s.has_heldout else "[dim]none (the problem has no held-out set)[/dim]"
+        c.print("held-out score " + held, highlight=False)
     t = Table(title="best per island", title_justify="left")
     for col in ("island", "best score", "program", "candidates", "ok"):
         t.add_column(col, justify="right")

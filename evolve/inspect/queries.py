@@ -137,6 +137,7 @@ class RunSummary:
     status_counts: dict[str, int]
     best: ProgramBrief | None
     heldout_score: float | None
+    has_heldout: bool
     islands: list[IslandBest]
     failures: list[ReasonCount]
     rejections: list[ReasonCount]
@@ -532,7 +533,12 @@ def _summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
         select(Program.status, func.count(Program.id))
         .where(Program.run_id == run_id).group_by(Program.status)
     ).all())
-    done = conn.execute(select(func.max(Program.iteration)).where(Program.run_id == run_id)).scalar()
+    # An iteration is done when its proposal ended without a child, or its child was evaluated.
+    no_child = conn.execute(select(func.count(LLMCall.id))
+                            .where(LLMCall.run_id == run_id, LLMCall.outcome != "child")).scalar()
+    evaluated = conn.execute(select(func.count(Program.id)).where(
+        Program.run_id == run_id, Program.iteration > 0, Program.status.in_(("ok", "failed")))).scalar()
+    done = (no_child or 0) + (evaluated or 0)
     pid = _best_id(conn, run_id)
     best_brief = _briefs(conn, run_id, Program.id == pid)[0] if pid is not None else None
     tokens, cost = conn.execute(
@@ -546,6 +552,7 @@ def _summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
         run=row, problem_path=run.problem_path, seed=run.seed, sandbox=run.sandbox,
         mutator=run.mutator, stop_reason=run.stop_reason, iterations_target=run.iterations_target,
         iterations_done=int(done or 0), status_counts=counts, best=best_brief, heldout_score=heldout,
+        has_heldout=bool(((run.config or {}).get("problem") or {}).get("evaluation", {}).get("heldout_function")),
         islands=_islands(conn, run_id), failures=_failures(conn, run_id),
         rejections=_rejections(conn, run_id), models=_models(conn, run_id),
         tokens=int(tokens or 0), cost=float(cost or 0.0), events=_events(conn, run_id),
