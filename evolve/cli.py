@@ -170,6 +170,8 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
     _warn_if_process(options.sandbox)
     result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
     _print_summary(result)
+    if result.status == "failed":
+        fail(f"run {result.run_name}: {result.stop_reason}")
 
 
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):

@@ -97,3 +97,17 @@ def test_target_score_and_wall_time_stop_the_run(ray_local, circle_packing, tmp_
                        runs_root=tmp_path, run_name="timed")
     assert timed.status == "stopped" and "wall time" in timed.stop_reason
     assert 0 < timed.progress.completed < 100_000
+
+
+def test_a_model_that_always_refuses_stops_the_run_with_the_reason(ray_local, circle_packing, tmp_path):
+    def unauthorised(request, index):
+        return Reply(status=401)
+
+    with ModelServer(unauthorised) as server:
+        options = RunOptions(iterations=200, llm_concurrency=2, eval_workers=1, models=_model(server.url),
+                             sandbox="process")
+        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="refused")
+        calls = len(server.calls)
+    assert result.status == "failed" and "model calls keep failing" in result.stop_reason
+    assert "AuthenticationError" in result.stop_reason
+    assert 6 <= result.progress.completed <= 8 and calls == result.progress.completed  # 401 is not retried

@@ -33,3 +33,5 @@ class Progress:
     best_id: int | None = None
     cost: float = 0.0
     last_event: str = ""
+    failing_calls: int = 0  # model calls that failed in a row (after their retries)
+    last_call_error: str = ""

@@ -226,7 +226,9 @@ class PopulationDB:
                 self.generations[program_id] = generation
                 ticket = EvalTicket(program_id, proposal.child_code, proposal.iteration, proposal.island)
         p = self.progress
-        p = replace(p, cost=p.cost + proposal.cost)
+        p = replace(p, cost=p.cost + proposal.cost,
+                    failing_calls=p.failing_calls + 1 if outcome == "error" else 0,
+                    last_call_error=proposal.error or p.last_call_error)
         if ticket is None:
             self.last_failure[proposal.island] = f"Your edit was rejected: {reason}"
             p = replace(p, completed=p.completed + 1, rejected=p.rejected + 1,

@@ -35,6 +35,7 @@ PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this o
 
 
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
+CALLS_FAILING = "the model calls keep failing"
 
 
 class _InterruptFlag:
@@ -197,6 +198,9 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     launched = progress.completed
 
     def stop_reason() -> str | None:
+        if progress.failing_calls >= failing_calls_limit:
+            return (f"{CALLS_FAILING}: the last {progress.failing_calls} all failed; the latest: "
+                    f"{progress.last_call_error}")
         if options.max_seconds is not None and time.monotonic() - started >= options.max_seconds:
             return f"wall time of {options.max_seconds:g} s reached"
         if options.max_cost is not None and progress.cost >= options.max_cost:
@@ -206,6 +210,8 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
             return f"target score {options.target_score:g} reached ({progress.best_score:.6g})"
         return None
 
+    # A wrong key, model name or address fails every call: say so instead of burning iterations.
+    failing_calls_limit = max(6, 2 * options.llm_concurrency)
     stopping: str | None = None
     interrupt = _InterruptFlag()
     try:
@@ -256,7 +262,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
                 if on_progress:
                     on_progress(progress)
         if stopping:
-            status, reason = "stopped", stopping
+            status, reason = "failed" if stopping.startswith(CALLS_FAILING) else "stopped", stopping
     except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
         status, reason = "stopped", INTERRUPTED
         for ref in [*proposals, *records]:
