@@ -145,6 +145,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
                db_url: str | None = None, ray_address: str | None = None, resume: bool = False,
                on_progress: Callable[[Progress], None] | None = None, on_start: Callable[[str], None] | None = None,
                ) -> RunResult:
+    """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
     import ray
 
     from evolve.engine.population_db import PopulationDB
@@ -160,135 +161,166 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     mutator = describe_mutator(models)
     if on_start:
         on_start(mutator)
+    template = evaluation_template(problem, options.sandbox)
+    sandbox_options = dict(options.sandbox_options)
+    if options.sandbox == "docker":
+        sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
+
     ev = problem.config.evaluation
     run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
                   "models": [m.__dict__ for m in models]}
     db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1).remote(
         db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume)
-    info = ray.get(db.start.remote())
     settings = MutatorSettings(
         problem=ProblemView(problem.name, problem.config.description, problem.language,
                             str(problem.prompts_dir) if problem.prompts_dir else None),
         models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
     mutator_pool = remote_mutator(settings, options.llm_concurrency)
-    evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
-    template = evaluation_template(problem, options.sandbox)
-    sandbox_options = dict(options.sandbox_options)
-    if options.sandbox == "docker":
-        sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
-    sandbox_args = (options.sandbox, sandbox_options)
-
+    driver = _Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
+                     (options.sandbox, sandbox_options), options, on_progress)
     started = time.monotonic()
-    progress = info.progress
-    status, reason = "finished", f"completed {options.iterations} iterations"
-
-    if info.initial_ticket is not None:
-        outcome = ray.get(evaluate.remote(info.initial_ticket, template, *sandbox_args))
-        progress = ray.get(db.submit_result.remote(info.initial_ticket, outcome))
-        if not outcome.ok:
-            ray.get(db.finish.remote("failed", f"the initial program failed: {outcome.reason}"))
-            raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
-    if on_progress:
-        on_progress(progress)
-
-    proposals: set = set()
-    admissions: set = set()
-    records: dict = {}  # record ref -> its ticket, to record a failure if the evaluation's worker dies
-    waiting_for_slot: deque = deque()
-    launched = progress.completed
-
-    def stop_reason() -> str | None:
-        if progress.failing_calls >= failing_calls_limit:
-            return (f"{CALLS_FAILING}: the last {progress.failing_calls} all failed; the latest: "
-                    f"{progress.last_call_error}")
-        if options.max_seconds is not None and time.monotonic() - started >= options.max_seconds:
-            return f"wall time of {options.max_seconds:g} s reached"
-        if options.max_cost is not None and progress.cost >= options.max_cost:
-            return f"cost budget of ${options.max_cost:g} reached (${progress.cost:.4f})"
-        if options.target_score is not None and progress.best_score is not None \
-                and progress.best_score >= options.target_score:
-            return f"target score {options.target_score:g} reached ({progress.best_score:.6g})"
-        return None
-
-    # A wrong key, model name or address fails every call: say so instead of burning iterations.
-    failing_calls_limit = max(6, 2 * options.llm_concurrency)
-    stopping: str | None = None
-    interrupt = _InterruptFlag()
     try:
-        while True:
-            if interrupt.requested and stopping is None:
-                stopping = INTERRUPTED
-                if on_progress:
-                    on_progress(replace(progress, last_event="stopping: finishing what is in flight "
-                                                             "(Ctrl-C again to stop now)"))
-            stopping = stopping or stop_reason()
-            backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
-            while (stopping is None and launched < options.iterations
-                   and len(proposals) < options.llm_concurrency
-                   and backlog < options.llm_concurrency + options.eval_workers):
-                task = db.next_task.remote()
-                proposals.add(mutator_pool.propose.remote(task))
-                launched += 1
-                backlog += 1
-            while waiting_for_slot and len(records) < options.eval_workers:
-                ticket = waiting_for_slot.popleft()
-                outcome = evaluate.remote(ticket, template, *sandbox_args)
-                records[db.submit_result.remote(ticket, outcome)] = ticket
-            pending = [*proposals, *admissions, *records]
-            if not pending:
-                break
-            ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
-            for ref in ready:
-                if ref in proposals:
-                    proposals.discard(ref)
-                    admissions.add(db.submit_proposal.remote(ref))
-                elif ref in admissions:
-                    admissions.discard(ref)
-                    admission = ray.get(ref)
-                    progress = admission.progress
-                    if admission.ticket is not None:
-                        waiting_for_slot.append(admission.ticket)
-                else:
-                    ticket = records.pop(ref)
-                    try:
-                        progress = ray.get(ref)
-                    except ray.exceptions.RayActorError as exc:
-                        raise RunError(f"the population actor died: {exc}") from None
-                    except ray.exceptions.RayError as exc:  # the evaluation's worker died (OOM, kill)
-                        lost = EvalOutcome(ok=False, score=None, sandbox=options.sandbox,
-                                           reason=f"sandbox error: the evaluation worker died: "
-                                                  f"{str(exc).splitlines()[0][:200]}")
-                        progress = ray.get(db.submit_result.remote(ticket, lost))
-                if on_progress:
-                    on_progress(progress)
-        if stopping:
-            status, reason = "failed" if stopping.startswith(CALLS_FAILING) else "stopped", stopping
-    except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
-        status, reason = "stopped", INTERRUPTED
-        for ref in [*proposals, *records]:
-            ray.cancel(ref, force=True)
-    finally:
-        interrupt.restore()
-
-    best = ray.get(db.best_program.remote())
-    interrupted = reason == INTERRUPTED
-    if best is not None and options.heldout and ev.heldout_function and not interrupted:
-        heldout = replace(template, function=ev.heldout_function, cascade=())
-        from evolve.engine.population_db import EvalTicket
-
-        targets = {best["id"]: best["code"], best["initial_id"]: problem.initial_code}
-        for program_id, code in targets.items():
-            outcome = ray.get(evaluate.remote(EvalTicket(program_id, code, -1, 0), heldout, *sandbox_args))
-            ray.get(db.record_heldout.remote(program_id, outcome))
+        driver.evaluate_initial(problem)
+        status, reason = driver.steady_state()
         best = ray.get(db.best_program.remote())
-    _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
-    progress = ray.get(db.finish.remote(status, reason))
+        if best is not None and options.heldout and ev.heldout_function and reason != INTERRUPTED:
+            driver.score_heldout(best, problem.initial_code, ev.heldout_function)
+            best = ray.get(db.best_program.remote())
+        progress = ray.get(db.finish.remote(status, reason))
+    finally:
+        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        ray.kill(mutator_pool)
+        ray.kill(db)
     seconds = time.monotonic() - started
     if best is not None:
         write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
-    ray.kill(mutator_pool)
-    ray.kill(db)
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
+
+
+class _Driver:
+    """The steady-state loop. It holds object references only; the population actor holds state.
+
+    A candidate moves through three sets of references: `proposals` (a model call in flight),
+    `admissions` (the actor storing the proposal and deciding whether to evaluate it) and
+    `records` (an evaluation in flight, then the actor storing its outcome).
+    """
+
+    def __init__(self, db, mutator_pool, evaluate, template: EvalRequest, sandbox_args: tuple,
+                 options: RunOptions, on_progress):
+        self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
+        self.template, self.sandbox_args, self.options = template, sandbox_args, options
+        self.on_progress = on_progress or (lambda progress: None)
+        self.progress = Progress()
+        self.started = time.monotonic()
+        # A wrong key, model name or address fails every call: say so instead of burning iterations.
+        self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
+
+    def evaluate_initial(self, problem: Problem) -> None:
+        import ray
+
+        info = ray.get(self.db.start.remote())
+        self.progress = info.progress
+        if info.initial_ticket is not None:
+            outcome = ray.get(self.evaluate.remote(info.initial_ticket, self.template, *self.sandbox_args))
+            self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
+            if not outcome.ok:
+                ray.get(self.db.finish.remote("failed", f"the initial program failed: {outcome.reason}"))
+                raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
+        self.on_progress(self.progress)
+
+    def stop_reason(self) -> str | None:
+        p, o = self.progress, self.options
+        if p.failing_calls >= self.failing_calls_limit:
+            return f"{CALLS_FAILING}: the last {p.failing_calls} all failed; the latest: {p.last_call_error}"
+        if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
+            return f"wall time of {o.max_seconds:g} s reached"
+        if o.max_cost is not None and p.cost >= o.max_cost:
+            return f"cost budget of ${o.max_cost:g} reached (${p.cost:.4f})"
+        if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
+            return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
+        return None
+
+    def steady_state(self) -> tuple[str, str]:
+        """Run until the iterations are done or a stop condition holds; returns (status, reason)."""
+        import ray
+
+        o = self.options
+        proposals: set = set()
+        admissions: set = set()
+        records: dict = {}  # record ref -> its ticket, to record a failure if the evaluation's worker dies
+        waiting_for_slot: deque = deque()
+        launched = self.progress.completed
+        stopping: str | None = None
+        interrupt = _InterruptFlag()
+        try:
+            while True:
+                if interrupt.requested and stopping is None:
+                    stopping = INTERRUPTED
+                    self.on_progress(replace(self.progress, last_event="stopping: finishing what is in "
+                                                                       "flight (Ctrl-C again to stop now)"))
+                stopping = stopping or self.stop_reason()
+                backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
+                while (stopping is None and launched < o.iterations and len(proposals) < o.llm_concurrency
+                       and backlog < o.llm_concurrency + o.eval_workers):
+                    proposals.add(self.mutator_pool.propose.remote(self.db.next_task.remote()))
+                    launched += 1
+                    backlog += 1
+                while waiting_for_slot and len(records) < o.eval_workers:
+                    ticket = waiting_for_slot.popleft()
+                    outcome = self.evaluate.remote(ticket, self.template, *self.sandbox_args)
+                    records[self.db.submit_result.remote(ticket, outcome)] = ticket
+                pending = [*proposals, *admissions, *records]
+                if not pending:
+                    break
+                ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
+                for ref in ready:
+                    if ref in proposals:
+                        proposals.discard(ref)
+                        admissions.add(self.db.submit_proposal.remote(ref))
+                    elif ref in admissions:
+                        admissions.discard(ref)
+                        admission = ray.get(ref)
+                        self.progress = admission.progress
+                        if admission.ticket is not None:
+                            waiting_for_slot.append(admission.ticket)
+                    else:
+                        self.progress = self._recorded(ref, records.pop(ref))
+                    self.on_progress(self.progress)
+        except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
+            for ref in [*proposals, *records]:
+                ray.cancel(ref, force=True)
+            return "stopped", INTERRUPTED
+        finally:
+            interrupt.restore()
+        if stopping:
+            return ("failed" if stopping.startswith(CALLS_FAILING) else "stopped"), stopping
+        return "finished", f"completed {o.iterations} iterations"
+
+    def _recorded(self, ref, ticket) -> Progress:
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            raise RunError(f"the population actor died: {exc}") from None
+        except ray.exceptions.RayError as exc:  # the evaluation's worker died (OOM, kill)
+            lost = EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
+                               reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
+            return ray.get(self.db.submit_result.remote(ticket, lost))
+
+    def score_heldout(self, best: dict, initial_code: str, function: str) -> None:
+        """Score the best and the initial program on the held-out set (once each, even on resume)."""
+        import ray
+
+        from evolve.engine.population_db import EvalTicket
+
+        request = replace(self.template, function=function, cascade=())
+        targets = {best["id"]: (best["code"], best["heldout_score"]),
+                   best["initial_id"]: (initial_code, best["initial_heldout_score"])}
+        for program_id, (code, known) in targets.items():
+            if known is None:
+                outcome = ray.get(self.evaluate.remote(EvalTicket(program_id, code, -1, 0), request, *self.sandbox_args))
+                ray.get(self.db.record_heldout.remote(program_id, outcome))
 
 
 def _cleanup_sandbox(name: str, run_label: str | None) -> None:
