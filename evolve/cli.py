@@ -43,8 +43,9 @@ def _sandbox_choice(name: Optional[str]) -> str:
 
 def _warn_if_process(name: str) -> None:
     if name == "process":
-        err.print("[yellow]warning:[/] the process sandbox does not isolate candidates "
-                  "(shared filesystem and network); use --sandbox docker for untrusted code")
+        err.print("[yellow]warning:[/] the process sandbox does not isolate: evaluate.py shares the host's "
+                  "filesystem and network, and candidates only get Landlock's confinement; "
+                  "use --sandbox docker for untrusted code")
 
 
 @app.command()

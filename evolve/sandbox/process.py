@@ -53,8 +53,9 @@ class ProcessSandbox:
         if warn and not _warned:
             _warned = True
             warnings.warn(
-                "the process sandbox does not isolate candidates (shared filesystem and network); "
-                "use the Docker sandbox for untrusted code",
+                "the process sandbox does not isolate: evaluate.py shares the host's filesystem and "
+                "network, and candidates only get Landlock's confinement; use the Docker sandbox for "
+                "untrusted code",
                 stacklevel=2,
             )
 
