@@ -1,9 +1,10 @@
 """The local process sandbox: for machines without a Docker engine. It limits, it does not isolate.
 
-The candidate runs in its own process group under resource limits (address space, processes,
-file size, CPU time), in a private temporary directory, with an environment stripped of secrets,
-and as `nobody` when we are root. It still shares the host's filesystem view and network: use the
-Docker sandbox for untrusted code.
+The runner and evaluate.py run in their own process group under resource limits (address space,
+processes, file size, CPU time), in a private temporary directory, with an environment stripped of
+secrets, and as `nobody` when we are root and `nobody` can reach the interpreter. They share the
+host's filesystem and network; the candidate itself, started by `run_candidate`, is confined with
+Landlock (evaluators/confine.py). Use the Docker sandbox for untrusted code.
 """
 
 from __future__ import annotations
