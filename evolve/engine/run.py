@@ -92,6 +92,13 @@ def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
 
 
 def start_ray(address: str | None, num_cpus: int | None = None) -> None:
+    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+        # Ray 2.60's clusters require the token that `ray start` keeps in ~/.ray/auth_token, and a
+        # driver sends it only in token mode, read when Ray's config is first loaded.
+        os.environ["RAY_AUTH_MODE"] = "token"
+        from ray._raylet import Config
+
+        Config.initialize("")
     import ray
 
     if ray.is_initialized():
