@@ -154,6 +154,7 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
                ) -> RunResult:
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.population_db import PopulationDB
     from evolve.engine.workers import remote_evaluator, remote_mutator
@@ -176,13 +177,15 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     ev = problem.config.evaluation
     run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
                   "models": [m.__dict__ for m in models]}
-    db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1).remote(
+    # The store and the prompt templates are paths on this machine: keep both actors on this node.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1, scheduling_strategy=here).remote(
         db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume)
     settings = MutatorSettings(
         problem=ProblemView(problem.name, problem.config.description, problem.language,
                             str(problem.prompts_dir) if problem.prompts_dir else None),
         models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
-    mutator_pool = remote_mutator(settings, options.llm_concurrency)
+    mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
     driver = _Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
                      (options.sandbox, sandbox_options), options, on_progress)
     started = time.monotonic()

@@ -47,8 +47,9 @@ def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, opt
                            sandbox=sandbox)
 
 
-def remote_mutator(settings: MutatorSettings, concurrency: int):
-    actor = ray.remote(MutatorPool).options(num_cpus=0, max_concurrency=max(1, concurrency))
+def remote_mutator(settings: MutatorSettings, concurrency: int, scheduling_strategy=None):
+    actor = ray.remote(MutatorPool).options(num_cpus=0, max_concurrency=max(1, concurrency),
+                                            scheduling_strategy=scheduling_strategy)
     return actor.remote(settings)
 
 
