@@ -173,6 +173,8 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     sandbox_options = dict(options.sandbox_options)
     if options.sandbox == "docker":
         sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
+        # Each Ray worker evaluates one candidate at a time: one container waiting is enough.
+        sandbox_options.setdefault("pool_size", 1)
 
     ev = problem.config.evaluation
     run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
