@@ -258,28 +258,18 @@ def _print_summary(result) -> None:
     console.print(f"continue with: evolve run --resume {result.run_dir} --iterations N")
 
 
-def _mount_optional() -> None:
-    try:
-        from evolve.sandbox.cli import sandbox_app
+def _mount_commands() -> None:
+    """The inspection commands, `evolve new` and `evolve sandbox` live in their own modules."""
+    from evolve.inspect.commands import register as register_inspect
+    from evolve.sandbox.cli import sandbox_app
+    from evolve.scaffold import register as register_new
 
-        app.add_typer(sandbox_app, name="sandbox", help="Build and manage the Docker evaluation images.")
-    except ImportError:
-        pass
-    try:
-        from evolve.inspect.commands import register
-
-        register(app)
-    except ImportError:
-        pass
-    try:
-        from evolve.scaffold import register as register_new
-
-        register_new(app)
-    except ImportError:
-        pass
+    register_inspect(app)
+    register_new(app)
+    app.add_typer(sandbox_app, name="sandbox", help="Build and manage the Docker evaluation images.")
 
 
-_mount_optional()
+_mount_commands()
 
 
 if __name__ == "__main__":
