@@ -6,6 +6,7 @@ reason that is stored and shown to the model in the next prompt; nothing fails s
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from dataclasses import dataclass
@@ -127,6 +128,30 @@ def _finish(parent: str, child: str) -> str:
     if child.strip() == parent.strip():
         raise EditRejected("the edit changes nothing (the child is identical to its parent)")
     return child
+
+
+def canonical_form(code: str, language: str) -> str:
+    """What makes two programs the same program: for Python, the syntax tree (comments, blank
+    lines and formatting do not count); for other languages, the lines without trailing spaces."""
+    if language == "python":
+        try:
+            return ast.dump(ast.parse(code))
+        except (SyntaxError, ValueError):
+            pass
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+
+
+def check_child(parent: str, child: str, language: str) -> None:
+    """Reject, before any sandbox runs, a Python child that does not parse or that changes only
+    comments and formatting (a no-op the model keeps proposing)."""
+    if language != "python":
+        return
+    try:
+        ast.parse(child)
+    except SyntaxError as exc:
+        raise EditRejected(f"the child is not valid Python: line {exc.lineno}: {exc.msg}") from None
+    if canonical_form(child, language) == canonical_form(parent, language):
+        raise EditRejected("the edit changes only comments or formatting, not the program")
 
 
 def unified_diff(parent: str, child: str) -> str:

@@ -104,3 +104,26 @@ def test_block_markers_are_validated():
     with pytest.raises(BlockError):
         check_outside_unchanged(PROGRAM, PROGRAM.replace("import math", "import os"))
     check_outside_unchanged(PROGRAM, PROGRAM.replace("x * 2.0", "x * 5.0"))
+
+
+def test_python_child_that_does_not_parse_is_rejected_before_any_sandbox():
+    from evolve.diff import check_child
+
+    child = apply_diff(PROGRAM, sr("    y = x * 2.0", "    y = (x * 2.0"))
+    with pytest.raises(EditRejected, match="not valid Python: line"):
+        check_child(PROGRAM, child, "python")
+    check_child(PROGRAM, child, "c")  # other languages are left to their evaluator
+
+
+def test_comment_or_layout_only_edit_is_rejected_and_hashes_alike():
+    from evolve.diff import check_child
+    from evolve.engine.population_db import code_hash
+
+    cosmetic = apply_diff(PROGRAM, sr("    y = x * 2.0", "    # double it\n    y = x*2.0"))
+    with pytest.raises(EditRejected, match="only comments or formatting"):
+        check_child(PROGRAM, cosmetic, "python")
+    assert code_hash(cosmetic, "python") == code_hash(PROGRAM, "python")
+    real = apply_diff(PROGRAM, sr("    y = x * 2.0", "    y = x * 2.5"))
+    check_child(PROGRAM, real, "python")
+    assert code_hash(real, "python") != code_hash(PROGRAM, "python")
+    assert code_hash(cosmetic, "text") != code_hash(PROGRAM, "text")  # only Python is parsed

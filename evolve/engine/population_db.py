@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import func, insert, select, update
 
-from evolve.diff import unified_diff
+from evolve.diff import canonical_form, unified_diff
 from evolve.engine.options import Progress
 from evolve.mutate.prompt import ProgramView
 from evolve.mutate.propose import MutationTask, Proposal
@@ -27,10 +27,9 @@ from evolve.store.models import utcnow
 CODE_CACHE = 256
 
 
-def code_hash(code: str) -> str:
-    # Trailing whitespace does not make a new program.
-    canonical = "\n".join(line.rstrip() for line in code.strip().splitlines())
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def code_hash(code: str, language: str = "text") -> str:
+    """Equal for programs that differ only in what `canonical_form` ignores (comments, layout)."""
+    return hashlib.sha256(canonical_form(code, language).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class PopulationDB:
                           iterations_target=iterations, status="running")
                 s.add(run)
                 s.flush()
-                s.add(Program(run_id=run.id, code=self.problem.initial_code, code_hash=code_hash(self.problem.initial_code),
+                s.add(Program(run_id=run.id, code=self.problem.initial_code, code_hash=code_hash(self.problem.initial_code, self.problem.language),
                               island=0, generation=0, iteration=0, mutation="initial", status="pending"))
                 s.add(Event(run_id=run.id, kind="start", message=f"run started ({mutator}, sandbox {sandbox})"))
                 return run.id, False
@@ -157,7 +156,7 @@ class PopulationDB:
             elif initial.status != "ok":
                 ticket = EvalTicket(initial.id, initial.code, 0, 0)  # retry a failed initial on resume
         if not self.resumed:
-            self.hashes.add(code_hash(self.problem.initial_code))
+            self.hashes.add(code_hash(self.problem.initial_code, self.problem.language))
         return StartInfo(self.run_id, self.run_name, self.resumed, self.progress.completed, ticket, self.progress)
 
     # ---- the hot path -------------------------------------------------------------------
@@ -196,7 +195,7 @@ class PopulationDB:
         elif proposal.child_code is None:
             outcome = "rejected"
         else:
-            digest = code_hash(proposal.child_code)
+            digest = code_hash(proposal.child_code, self.problem.language)
             if digest in self.hashes:
                 outcome, reason = "duplicate", "the child is identical to a program already in this run"
         ticket = None

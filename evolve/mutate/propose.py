@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 
 from evolve.blocks import block_bodies
-from evolve.diff import EditRejected, apply_diff, apply_full_rewrite
+from evolve.diff import EditRejected, apply_diff, apply_full_rewrite, check_child
 from evolve.mutate import offline
 from evolve.mutate.llm import Completion, ModelSpec, complete
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages
@@ -78,6 +78,11 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         reason = None
         if child.strip() == task.parent.code.strip():
             child, reason = None, f"the edit changes nothing ({description})"
+        else:
+            try:
+                check_child(task.parent.code, child, settings.problem.language)
+            except EditRejected as exc:
+                child, reason = None, f"{exc} ({description})"
         return Proposal(**base, model=OFFLINE_MODEL, mutation="offline", prompt="(offline mutator)",
                         answer=description, child_code=child, reject_reason=reason)
 
@@ -102,6 +107,7 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
             child = apply_diff(task.parent.code, result.text or "")
         else:
             child = apply_full_rewrite(task.parent.code, result.text or "")
+        check_child(task.parent.code, child, settings.problem.language)
     except EditRejected as exc:
         return Proposal(**common, child_code=None, reject_reason=str(exc))
     return Proposal(**common, child_code=child)
