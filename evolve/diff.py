@@ -32,6 +32,7 @@ _FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.DOTALL)
 
 
 def parse_search_replace(answer: str) -> list[SearchReplace]:
+    answer = answer.replace("\r\n", "\n")  # some servers answer with Windows line endings
     return [SearchReplace(m.group(1), m.group(2)) for m in _BLOCK.finditer(answer)]
 
 
@@ -102,7 +103,7 @@ def apply_diff(parent: str, answer: str) -> str:
 
 
 def apply_full_rewrite(parent: str, answer: str) -> str:
-    fences = _FENCE.findall(answer)
+    fences = _FENCE.findall(answer.replace("\r\n", "\n"))
     if not fences:
         raise EditRejected("the answer has no fenced code block")
     code = max(fences, key=len)

@@ -127,3 +127,10 @@ def test_comment_or_layout_only_edit_is_rejected_and_hashes_alike():
     check_child(PROGRAM, real, "python")
     assert code_hash(real, "python") != code_hash(PROGRAM, "python")
     assert code_hash(cosmetic, "text") != code_hash(PROGRAM, "text")  # only Python is parsed
+
+
+def test_windows_line_endings_in_the_answer():
+    answer = sr("    y = x * 2.0", "    y = x * 3.0").replace("\n", "\r\n")
+    assert "x * 3.0" in apply_diff(PROGRAM, answer)
+    rewrite = "```python\r\n" + PROGRAM.replace("x * 2.0", "x * 7.0").replace("\n", "\r\n") + "```"
+    assert "x * 7.0" in apply_full_rewrite(PROGRAM, rewrite)
