@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -125,9 +126,11 @@ def check_resources(problem: Problem) -> None:
                 f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)")
 
 
-def evaluation_template(problem: Problem, sandbox: str, code: str = "") -> EvalRequest:
+def evaluation_template(problem: Problem, sandbox: str, code: str = "",
+                        progress: Callable[[str], None] | None = None) -> EvalRequest:
     """The request every candidate's evaluation starts from; with Docker, on the problem's own
-    image when its folder has a Dockerfile (built once, cached by the hash of its inputs)."""
+    image when its folder has a Dockerfile (built once, cached by the hash of its inputs), and
+    the default image built first where it is missing (minutes: `progress` says so)."""
     template = EvalRequest.for_problem(problem, code=code)
     if sandbox != "docker":
         return template
@@ -135,13 +138,17 @@ def evaluation_template(problem: Problem, sandbox: str, code: str = "") -> EvalR
     from evolve.sandbox.images import ImageError, ensure_problem_image
 
     try:
-        image = ensure_problem_image(problem, progress=lambda message: None)
+        image = ensure_problem_image(problem, progress=progress or _to_stderr)
     except ImageError as exc:
         raise RunError(f"{problem.dockerfile}: the problem image does not build: {exc}") from None
     ready, why = docker_ready(image)
     if not ready:
         raise RunError(why)
     return replace(template, image=image)
+
+
+def _to_stderr(message: str) -> None:
+    print(f"evolve: {message}", file=sys.stderr, flush=True)
 
 
 def new_run_name(problem: Problem) -> str:
