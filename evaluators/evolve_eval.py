@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 __all__ = ["CandidateError", "run_candidate"]
@@ -30,12 +32,8 @@ args, kwargs = json.load(sys.stdin)
 if confined == "1":
     sys.path.insert(0, evaluators)
     from confine import confine
-    # Writable: the sandbox's private temporary directory (a tmpfs in Docker), which holds
-    # this call's working directory; nothing else.
-    private = os.environ.get("TMPDIR") or ""
-    workdir = os.path.dirname(result_path)
-    writable = private if private and workdir.startswith(private.rstrip("/") + "/") else workdir
-    why = confine(program, writable, [p for p in readable.split(os.pathsep) if p])
+    # Writable: this call's own working directory, nothing else (not the evaluator's files).
+    why = confine(program, os.path.dirname(result_path), [p for p in readable.split(os.pathsep) if p])
     sys.path.remove(evaluators)
     if why:
         sys.stderr.write(f"evolve_eval: candidate not confined: {why}\n")
@@ -66,30 +64,48 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
 
     With `confine` (the default) the child is locked with Landlock before the candidate runs:
     it reads only the Python installation, system libraries and its own program file, writes only
-    the sandbox's private temporary directory, and cannot open TCP connections (see confine.py).
-    `readable` adds paths the candidate may read (say, model weights a problem image ships in
-    /models); never list the problem folder, which holds the evaluator and its held-out data.
+    a working directory of its own (fresh for each call, deleted after it), and cannot open TCP
+    connections (see confine.py). `readable` adds paths the candidate may read (say, model weights
+    a problem image ships in /models); never list the problem folder, which holds the evaluator
+    and its held-out data. Whatever the candidate started is killed when the call returns.
     """
+    _become_subreaper()  # orphans of the candidate come back to us, so none outlives the call
     workdir = tempfile.mkdtemp(prefix="cand-")
     result_path = os.path.join(workdir, "result.json")
-    payload = json.dumps([list(args), kwargs or {}])
+    payload = json.dumps([list(args), kwargs or {}]).encode()
+    before = set(_children(os.getpid()))
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path,
          os.path.dirname(os.path.abspath(__file__)), "1" if confine else "0", os.pathsep.join(map(str, readable))],
-        stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE,
-        cwd=workdir, text=True,  # same process group: a host-side kill of the group reaches it
+        stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE, cwd=workdir,
+        env={**os.environ, "TMPDIR": workdir, "HOME": workdir}, start_new_session=True,
     )
+    stderr = _TailReader(proc.stderr)
+    timed_out = False
     try:
-        _, stderr = proc.communicate(payload, timeout=timeout)
+        try:
+            proc.stdin.write(payload)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        raise CandidateError(f"candidate timed out after {timeout:g} s") from None
+        timed_out = True
     finally:
-        _kill_group(proc)
-    elapsed = time.monotonic() - started
+        _kill_all_started(proc, before)
+        stderr.join()
+    try:
+        return _read_result(proc, result_path, stderr.text(), timed_out, timeout, time.monotonic() - started)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _read_result(proc, result_path, stderr, timed_out, timeout, elapsed):
+    if timed_out:
+        raise CandidateError(f"candidate timed out after {timeout:g} s")
     if proc.returncode != 0:
-        last = (stderr or "").strip().splitlines()
+        last = stderr.strip().splitlines()
         reason = last[-1] if last else f"exit code {proc.returncode}"
         if proc.returncode < 0:
             reason = f"killed by signal {-proc.returncode} ({reason})"
@@ -103,39 +119,97 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
         raise CandidateError("candidate exited without returning (os._exit or sys.exit?)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CandidateError(f"candidate returned something that is not JSON: {exc}") from None
+    except RecursionError:
+        raise CandidateError("candidate returned something nested too deeply to decode") from None
     run_candidate.last_seconds = elapsed
     return value
+
+
+class _TailReader:
+    """Reads a pipe to its end in a thread, keeping only the last bytes (a candidate may write
+    gigabytes, or bytes that are not UTF-8)."""
+
+    LIMIT = 16_000
+
+    def __init__(self, pipe):
+        self.pipe, self.tail = pipe, b""
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for chunk in iter(lambda: self.pipe.read1(65536), b""):
+            self.tail = (self.tail + chunk)[-self.LIMIT:]
+
+    def join(self):
+        self.thread.join(timeout=5)
+
+    def text(self):
+        return self.tail.decode("utf-8", errors="replace")
 
 
 run_candidate.last_seconds = 0.0
 
 
-def _descendants(pid):
-    """All live descendants of pid, found through /proc (Linux)."""
-    children = {}
+def _become_subreaper():
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def _parents():
+    """pid -> parent pid for every process we can see (Linux /proc)."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [pid]
+    return parents
+
+
+def _children(pid):
+    return _children_from(_parents(), pid) if os.path.isdir("/proc") else []
+
+
+def _tree(roots, parents):
+    found, stack = [], list(roots)
     while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
     return found
 
 
-def _kill_group(proc):
-    """Kill the candidate and everything it started (it shares our process group, so not killpg)."""
-    if proc.poll() is not None:
-        return  # already reaped: its pid may belong to someone else now
-    for pid in [proc.pid, *_descendants(proc.pid)] if os.path.isdir("/proc") else [proc.pid]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def _kill_all_started(proc, before):
+    """Kill the candidate's group, and every process it left: with us as subreaper, processes
+    it orphaned (even in a session of their own) are now our children."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if os.path.isdir("/proc"):
+        for _ in range(3):  # a dying process may orphan more children meanwhile
+            parents = _parents()
+            new = [pid for pid in _children_from(parents, os.getpid()) if pid not in before]
+            if not new:
+                break
+            for pid in _tree(new, parents):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            for pid in new:
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
     proc.wait()
+
+
+def _children_from(parents, pid):
+    return [child for child, parent in parents.items() if parent == pid]

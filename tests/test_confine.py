@@ -122,3 +122,49 @@ def evaluate(program_path):
         EvalRequest(problem_dir=str(folder), code=code, filename="program.py"))
     assert out.ok, out.reason + out.logs
     assert out.score == 42.0 and out.metrics["evaluate_blocked"] == 1.0
+
+
+SURVIVOR_EVALUATE = '''
+import os, tempfile
+from evolve_eval import CandidateError, run_candidate
+
+def evaluate(program_path):
+    path = os.path.join(tempfile.mkdtemp(), "expected.txt")
+    with open(path, "w") as f:
+        f.write("42")
+    try:
+        run_candidate(program_path, "main", args=(path,), timeout=20)
+    except CandidateError as exc:
+        pass
+    with open(path) as f:
+        return {"score": float(f.read())}
+'''
+
+SURVIVOR = """# EVOLVE-BLOCK-START
+import os, subprocess
+def main(path):
+    # A process in a session of its own, meant to outlive the call, and a write to the
+    # evaluator's own file (the path is handed over, so no listing is needed).
+    subprocess.Popen(["sleep", "31.4159"], start_new_session=True)
+    try:
+        with open(path, "w") as f:
+            f.write("1e9")
+    except OSError:
+        pass
+    return 0
+# EVOLVE-BLOCK-END
+"""
+
+
+def test_candidate_cannot_touch_the_evaluator_files_nor_outlive_its_call(tmp_path):
+    import subprocess
+
+    os.chmod(tmp_path, 0o755)
+    folder = tmp_path / "survivor"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text(SURVIVOR_EVALUATE)
+    out = make_sandbox("process", warn=False).evaluate(
+        EvalRequest(problem_dir=str(folder), code=SURVIVOR, filename="program.py"))
+    assert out.ok and out.score == 42.0, out.reason + out.logs
+    left = subprocess.run(["pgrep", "-f", "sleep 31.4159"], capture_output=True, text=True).stdout
+    assert left == "", "a process the candidate started outlived its evaluation"

@@ -147,7 +147,8 @@ def main():
 WRITES = r'''
 import os
 TARGETS = ["/problem/evaluate.py", "/problem/new_file.py", "/evolve/runner.py", "/evolve/evolve_eval.py",
-           "/etc/passwd", "/usr/lib/evil.py", "/root/x", "/x", "/var/tmp/x", "/home/x", "/tmp/fine.txt"]
+           "/etc/passwd", "/usr/lib/evil.py", "/root/x", "/x", "/var/tmp/x", "/home/x", "/tmp/shared.txt",
+           "fine.txt"]
 def main():
     out = {}
     for path in TARGETS:
@@ -285,7 +286,7 @@ def test_hostile_battery(sandbox):
     writes = results["writes"]
     assert writes.ok, writes.reason
     attempts = json.loads(writes.feedback)
-    assert attempts.pop("/tmp/fine.txt") == "written"
+    assert attempts.pop("fine.txt") == "written"  # its own working directory, nothing else
     assert all(v.startswith("denied") for v in attempts.values()), attempts
     assert digest_tree(HOSTILE, EVALUATORS_DIR) == before
     assert not (HOSTILE / "new_file.py").exists()
@@ -334,8 +335,8 @@ def test_no_container_remains_after_close(engine):
 MARK = r'''
 import os, socket
 def main():
-    seen = os.path.exists("/tmp/marker") or os.path.exists("/tmp/cand-marker")
-    with open("/tmp/marker", "w") as f:
+    seen = os.path.exists("/tmp/marker") or os.path.exists("marker")
+    with open("marker", "w") as f:
         f.write("I was here")
     return {"host": socket.gethostname(), "seen": seen}
 '''

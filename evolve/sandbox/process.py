@@ -102,7 +102,14 @@ class ProcessSandbox:
                 timed_out = True
                 raw = b""
             finally:
-                # The whole group goes, whatever the candidate left running.
+                # Everything goes, whatever the candidate left running: the runner is a subreaper,
+                # so while it lives every process the candidate started is below it, even one
+                # that left for a session of its own.
+                for pid in [*_descendants(proc.pid), proc.pid]:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -119,6 +126,24 @@ class ProcessSandbox:
 
     def close(self) -> None:
         pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below pid (Linux /proc), deepest last."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found.extend(children)
+        stack.extend(children)
+    return found
 
 
 def _reachable_by_others(path: str) -> bool:
