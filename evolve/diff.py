@@ -137,8 +137,8 @@ def canonical_form(code: str, language: str) -> str:
     if language == "python":
         try:
             return ast.dump(ast.parse(code))
-        except (SyntaxError, ValueError):
-            pass
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # not parseable here (or nested beyond the parser's depth): compare as text
     return "\n".join(line.rstrip() for line in code.strip().splitlines())
 
 
@@ -151,6 +151,8 @@ def check_child(parent: str, child: str, language: str) -> None:
         ast.parse(child)
     except SyntaxError as exc:
         raise EditRejected(f"the child is not valid Python: line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise EditRejected("the child is nested too deeply for Python's parser") from None
     if canonical_form(child, language) == canonical_form(parent, language):
         raise EditRejected("the edit changes only comments or formatting, not the program")
 

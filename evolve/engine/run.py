@@ -298,10 +298,11 @@ class _Driver:
                         admissions.add(self.db.submit_proposal.remote(ref))
                     elif ref in admissions:
                         admissions.discard(ref)
-                        admission = ray.get(ref)
-                        self.progress = admission.progress
-                        if admission.ticket is not None:
-                            waiting_for_slot.append(admission.ticket)
+                        admission = self._admitted(ref)
+                        if admission is not None:
+                            self.progress = admission.progress
+                            if admission.ticket is not None:
+                                waiting_for_slot.append(admission.ticket)
                     else:
                         self.progress = self._recorded(ref, records.pop(ref))
                     self.on_progress(self.progress)
@@ -314,6 +315,19 @@ class _Driver:
         if stopping:
             return ("failed" if stopping.startswith(CALLS_FAILING) else "stopped"), stopping
         return "finished", f"completed {o.iterations} iterations"
+
+    def _admitted(self, ref):
+        """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
+        mutator, say), which loses that one iteration and not the run."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            raise RunError(f"the population actor died: {exc}") from None
+        except ray.exceptions.RayError as exc:
+            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {str(exc).splitlines()[0][:200]}"))
+            return None
 
     def _recorded(self, ref, ticket) -> Progress:
         import ray
