@@ -63,15 +63,32 @@ def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> l
     return out
 
 
+def _whole_line_matches(code: str, search: str) -> list[int]:
+    """Offsets where `search` occurs starting at a line start and ending at a line end. A match
+    inside a line (`max = 1` inside `beta_max = 1`) does not count."""
+    found, at = [], code.find(search)
+    while at != -1:
+        starts_line = at == 0 or code[at - 1] == "\n"
+        end = at + len(search)
+        ends_line = search.endswith("\n") or end == len(code) or code[end] == "\n"
+        if starts_line and ends_line:
+            found.append(at)
+        at = code.find(search, at + 1)
+    return found
+
+
 def apply_one(code: str, edit: SearchReplace, index: int) -> str:
     search = edit.search
     if not search.strip():
         raise EditRejected(f"SEARCH block {index} is empty")
-    count = code.count(search)
-    if count == 1:
-        return code.replace(search, edit.replace, 1)
-    if count > 1:
-        raise EditRejected(f"SEARCH block {index} matches {count} places; include more context to make it unique")
+    exact = _whole_line_matches(code, search)
+    if len(exact) == 1:
+        at = exact[0]
+        return code[:at] + edit.replace + code[at + len(search):]
+    if len(exact) > 1:
+        raise EditRejected(f"SEARCH block {index} matches {len(exact)} places; include more context to make it unique")
+    # Not found verbatim as whole lines: compare line by line, ignoring indentation and trailing
+    # spaces, and re-indent the replacement to where it lands.
     lines = code.splitlines(keepends=True)
     search_lines = search.splitlines(keepends=True)
     while search_lines and not search_lines[-1].strip():

@@ -134,3 +134,25 @@ def test_windows_line_endings_in_the_answer():
     assert "x * 3.0" in apply_diff(PROGRAM, answer)
     rewrite = "```python\r\n" + PROGRAM.replace("x * 2.0", "x * 7.0").replace("\n", "\r\n") + "```"
     assert "x * 7.0" in apply_full_rewrite(PROGRAM, rewrite)
+
+
+LOOP = """# EVOLVE-BLOCK-START
+def total(xs):
+    s = 0
+    beta_max = 1
+    for x in xs:
+        s += x
+    return s
+# EVOLVE-BLOCK-END
+"""
+
+
+def test_unindented_search_lands_on_the_whole_line_and_is_reindented():
+    child = apply_diff(LOOP, sr("s += x", "s += x\ns *= 2"))
+    assert "        s += x\n        s *= 2\n    return s" in child
+
+
+def test_a_search_inside_a_longer_line_does_not_match_there():
+    with pytest.raises(EditRejected, match="matches nothing"):
+        apply_diff(LOOP, sr("max = 1", "max = 9"))
+    assert "beta_max = 9" in apply_diff(LOOP, sr("    beta_max = 1", "    beta_max = 9"))
