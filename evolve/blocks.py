@@ -1,15 +1,18 @@
 """EVOLVE-BLOCK regions: where they are, and whether a child changed anything outside them.
 
-A marker is any line that contains `EVOLVE-BLOCK-START` or `EVOLVE-BLOCK-END`, whatever the
-comment syntax of the language. Pure functions, no I/O.
+A marker is a comment line whose text starts with `EVOLVE-BLOCK-START` or `EVOLVE-BLOCK-END`,
+in any of the usual comment syntaxes (`#`, `//`, `/*`, `--`, `;`, `%`, `<!--`, `(*`, `{-`). A
+docstring or string that merely mentions the words is not a marker. Pure functions, no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 START = "EVOLVE-BLOCK-START"
 END = "EVOLVE-BLOCK-END"
+_MARKER = re.compile(r"^\s*(?:#|//|/\*|--|;|%|<!--|\(\*|\{-)\s*(EVOLVE-BLOCK-START|EVOLVE-BLOCK-END)\b")
 
 
 class BlockError(ValueError):
@@ -27,11 +30,13 @@ def find_blocks(code: str) -> list[Block]:
     blocks: list[Block] = []
     open_at: int | None = None
     for i, line in enumerate(lines):
-        if START in line:
+        marker = _MARKER.match(line)
+        kind = marker.group(1) if marker else None
+        if kind == START:
             if open_at is not None:
                 raise BlockError(f"line {i + 1}: {START} inside an open block (opened at line {open_at + 1})")
             open_at = i
-        elif END in line:
+        elif kind == END:
             if open_at is None:
                 raise BlockError(f"line {i + 1}: {END} without a matching {START}")
             blocks.append(Block(open_at, i))

@@ -132,10 +132,25 @@ def apply_full_rewrite(parent: str, answer: str) -> str:
     if has_markers:
         child = code
     elif len(parent_bodies) == 1:
+        if _carries_frozen_code(parent, code):
+            raise EditRejected("the rewrite has the code around the EVOLVE-BLOCK but not its markers: "
+                               "answer with the whole program, markers included, or the block's body alone")
         child = replace_bodies(parent, [code])  # the answer is the new body of the only block
     else:
         raise EditRejected("the rewrite has no EVOLVE-BLOCK markers and the program has several blocks")
     return _finish(parent, child)
+
+
+def _carries_frozen_code(parent: str, code: str) -> bool:
+    """Whether a marker-less answer repeats lines from outside the block (it is a whole program
+    with its markers dropped, not a block body)."""
+    outside, bodies = split(parent)
+    in_blocks = {line.strip() for body in bodies for line in body.splitlines()}
+    frozen = {line.strip() for segment in outside for line in segment.splitlines()
+              if len(line.strip()) >= 8 and line.strip() not in in_blocks and "EVOLVE-BLOCK" not in line}
+    # A body may repeat an import; a whole program repeats the frozen definitions too.
+    repeated = {line.strip() for line in code.splitlines() if line.strip() in frozen}
+    return len(repeated) >= 2 and any(not line.startswith(("import ", "from ")) for line in repeated)
 
 
 def _finish(parent: str, child: str) -> str:

@@ -156,3 +156,22 @@ def test_a_search_inside_a_longer_line_does_not_match_there():
     with pytest.raises(EditRejected, match="matches nothing"):
         apply_diff(LOOP, sr("max = 1", "max = 9"))
     assert "beta_max = 9" in apply_diff(LOOP, sr("    beta_max = 1", "    beta_max = 9"))
+
+
+def test_a_docstring_that_mentions_the_markers_is_not_a_block():
+    program = '"""Only the code between EVOLVE-BLOCK-START and\nEVOLVE-BLOCK-END lines changes."""\n' + PROGRAM
+    assert len(find_blocks(program)) == 1
+    child = apply_full_rewrite(program, "```python\ndef f(x):\n    return 3 * x\n```")
+    assert "return 3 * x" in child and child.startswith('"""Only the code')
+
+
+def test_a_whole_program_without_its_markers_is_rejected():
+    whole = PROGRAM.replace("# EVOLVE-BLOCK-START\n", "").replace("# EVOLVE-BLOCK-END\n", "")
+    with pytest.raises(EditRejected, match="not its markers"):
+        apply_full_rewrite(PROGRAM, f"```python\n{whole.replace('2.0', '3.0')}```")
+
+
+def test_a_block_body_may_repeat_an_import():
+    program = "import numpy as np\n" + PROGRAM
+    child = apply_full_rewrite(program, "```python\nimport numpy as np\ndef f(x):\n    return np.sqrt(x)\n```")
+    assert "return np.sqrt(x)" in child
