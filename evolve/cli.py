@@ -123,7 +123,7 @@ def _parse_models(models: list[str], api_base: Optional[str]) -> tuple[dict, ...
 
 @app.command()
 def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folder (problems/<name>)."),
-        iterations: Optional[int] = typer.Option(None, "--iterations", "-n", help="Candidates to propose (default 100)."),
+        iterations: Optional[int] = typer.Option(None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."),
         model: list[str] = typer.Option([], "--model", "-m", help="litellm model name, optionally @weight; repeatable."),
         api_base: Optional[str] = typer.Option(None, help="OpenAI-compatible server for the models."),
         resume: Optional[Path] = typer.Option(None, help="Continue a stopped or killed run (its folder)."),
@@ -131,8 +131,8 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
         db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store (default: SQLite in the run folder)."),
         runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
         sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
-        llm_concurrency: Optional[int] = typer.Option(None, help="Model calls in flight at once (default 8)."),
-        eval_workers: Optional[int] = typer.Option(None, help="Evaluations at once (default: CPUs / evaluation cpus)."),
+        llm_concurrency: Optional[int] = typer.Option(None, min=1, help="Model calls in flight at once (default 8)."),
+        eval_workers: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default: CPUs / evaluation cpus)."),
         max_seconds: Optional[float] = typer.Option(None, help="Stop after this wall time."),
         max_cost: Optional[float] = typer.Option(None, help="Stop when model spending reaches this many USD."),
         target_score: Optional[float] = typer.Option(None, help="Stop when the best score reaches this."),

@@ -68,3 +68,29 @@ def test_resume_rebuilds_the_islands(tmp_path, circle_packing):
     assert again.population.best == best and again.next_iteration == next_iteration
     assert (again.progress.completed, again.progress.evaluated, again.progress.failed) == \
         (progress.completed, progress.evaluated, progress.failed)
+
+
+def test_a_child_interrupted_by_a_stop_can_be_evaluated_after_resume(tmp_path, circle_packing):
+    db = open_db(tmp_path, circle_packing)
+    drive(db, 5)
+    proposal = propose(db.next_task(), SETTINGS)
+    assert db.submit_proposal(proposal).ticket is not None  # stored as pending, never evaluated
+    db.conn.close()
+    again = open_db(tmp_path, circle_packing, resume=True)
+    retry = replace(proposal, iteration=again.next_task().iteration)
+    assert again.submit_proposal(retry).ticket is not None
+
+
+def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
+    from sqlalchemy import select
+
+    from evolve.store import Run
+
+    db = open_db(tmp_path, circle_packing)
+    drive(db, 2)
+    db.conn.close()
+    again = PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, {"options": {"iterations": 200}},
+                         1, "test", "offline", 200, True)
+    with again.Session() as s:
+        run = s.scalars(select(Run)).one()
+        assert run.config["options"]["iterations"] == 200 and run.iterations_target == 200

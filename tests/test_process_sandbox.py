@@ -108,5 +108,18 @@ def test_interpret_rejects_garbage():
     assert interpret(b"", exit_code=-9, timed_out=False, duration=0, sandbox="x").reason.startswith("crash")
     no_score = interpret(b'{"result": {"speed": 1}}', exit_code=0, timed_out=False, duration=0, sandbox="x")
     assert "no numeric 'score'" in no_score.reason
-    ok = interpret(b'{"result": {"score": true, "name": "x"}}', exit_code=0, timed_out=False, duration=0, sandbox="x")
-    assert ok.ok and ok.score == 1.0 and "name" not in ok.metrics
+    ok = interpret(b'{"result": {"score": 2, "valid": true, "name": "x"}}', exit_code=0, timed_out=False,
+                   duration=0, sandbox="x")
+    assert ok.ok and ok.score == 2.0 and ok.metrics["valid"] == 1.0 and "name" not in ok.metrics
+
+
+def test_interpret_checks_the_score_whatever_comes_before_it():
+    import json as _json
+
+    many = {f"m{i}": i for i in range(100)}
+    for bad in ("Infinity", "NaN"):
+        raw = '{"result": ' + _json.dumps(many)[:-1] + f', "score": {bad}}}}}'
+        out = interpret(raw.encode(), exit_code=0, timed_out=False, duration=0, sandbox="x")
+        assert not out.ok and "score is not finite" in out.reason
+    boolean = interpret(b'{"result": {"score": true}}', exit_code=0, timed_out=False, duration=0, sandbox="x")
+    assert not boolean.ok and "no numeric 'score'" in boolean.reason

@@ -99,6 +99,7 @@ class PopulationDB:
                 s.add(Event(run_id=run.id, kind="start", message=f"run started ({mutator}, sandbox {sandbox})"))
                 return run.id, False
             run.status = "running"
+            run.config = config  # the options this resume runs with, so the next resume keeps them
             if iterations is not None:
                 run.iterations_target = iterations
             s.add(Event(run_id=run.id, kind="resume", message="run resumed"))
@@ -122,7 +123,8 @@ class PopulationDB:
         evaluated = failed = 0
         max_iteration = 0
         for r in rows:
-            self.hashes.add(r.code_hash)
+            if r.status in ("ok", "failed"):  # an interrupted child may be proposed and run again
+                self.hashes.add(r.code_hash)
             self.generations[r.id] = r.generation
             max_iteration = max(max_iteration, r.iteration)
             if r.status == "ok" and r.score is not None:

@@ -17,8 +17,8 @@ class Axis:
     def bin(self, value: float) -> int:
         if value != value:  # NaN
             return 0
-        fraction = (value - self.min) / (self.max - self.min)
-        return min(self.bins - 1, max(0, int(fraction * self.bins)))
+        fraction = min(1.0, max(0.0, (value - self.min) / (self.max - self.min)))  # also clamps +-inf
+        return min(self.bins - 1, int(fraction * self.bins))
 
 
 def axes_for(features, initial_code: str) -> tuple[Axis, ...]:

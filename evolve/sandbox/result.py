@@ -52,11 +52,14 @@ def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: f
     feedback = feedback[:MAX_FEEDBACK]
     if isinstance(result.get("error"), str):
         return failure(f"candidate rejected: {result['error'][:500]}", logs=logs, feedback=feedback)
-    score = _number(result.get("score"))
+    raw_score = result.get("score")
+    score = None if isinstance(raw_score, bool) else _number(raw_score)
     if score is None:
         return failure("invalid result: no numeric 'score' in the result", logs=logs, feedback=feedback)
+    if not math.isfinite(score):
+        return failure(f"invalid result: score is not finite ({raw_score})", logs=logs, feedback=feedback)
     metrics: dict[str, float] = {}
-    for key, value in list(result.items())[: MAX_METRICS + 2]:
+    for key, value in result.items():
         if key in ("feedback", "error"):
             continue
         number = _number(value)
@@ -64,7 +67,8 @@ def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: f
             continue  # non-numeric extras are allowed and ignored
         if not math.isfinite(number):
             return failure(f"invalid result: metric {key!r} is not finite ({value})", logs=logs, feedback=feedback)
-        metrics[str(key)[:64]] = number
+        if len(metrics) < MAX_METRICS or key == "score":
+            metrics[str(key)[:64]] = number
     stopped = report.get("cascade_stopped")
     return EvalOutcome(
         ok=stopped is None, score=score, metrics=metrics, feedback=feedback,
