@@ -240,7 +240,7 @@ class _Driver:
         info = ray.get(self.db.start.remote())
         self.progress = info.progress
         if info.initial_ticket is not None:
-            outcome = ray.get(self.evaluate.remote(info.initial_ticket, self.template, *self.sandbox_args))
+            outcome = self._evaluate_now(info.initial_ticket, self.template)
             self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
             if not outcome.ok:
                 ray.get(self.db.finish.remote("failed", f"the initial program failed: {outcome.reason}"))
@@ -316,6 +316,15 @@ class _Driver:
             return ("failed" if stopping.startswith(CALLS_FAILING) else "stopped"), stopping
         return "finished", f"completed {o.iterations} iterations"
 
+    def _evaluate_now(self, ticket, request: EvalRequest) -> EvalOutcome:
+        import ray
+
+        try:
+            return ray.get(self.evaluate.remote(ticket, request, *self.sandbox_args))
+        except ray.exceptions.RayError as exc:  # the worker died (OOM, kill): a recorded failure
+            return EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
+                               reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
+
     def _admitted(self, ref):
         """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
         mutator, say), which loses that one iteration and not the run."""
@@ -341,6 +350,7 @@ class _Driver:
                                reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
             return ray.get(self.db.submit_result.remote(ticket, lost))
 
+
     def score_heldout(self, best: dict, initial_code: str, function: str) -> None:
         """Score the best and the initial program on the held-out set (once each, even on resume)."""
         import ray
@@ -352,7 +362,7 @@ class _Driver:
                    best["initial_id"]: (initial_code, best["initial_heldout_score"])}
         for program_id, (code, known) in targets.items():
             if known is None:
-                outcome = ray.get(self.evaluate.remote(EvalTicket(program_id, code, -1, 0), request, *self.sandbox_args))
+                outcome = self._evaluate_now(EvalTicket(program_id, code, -1, 0), request)
                 ray.get(self.db.record_heldout.remote(program_id, outcome))
 
 
