@@ -28,7 +28,8 @@ _BLOCK = re.compile(
     r"^[ \t]*<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)^[ \t]*={5,9}[ \t]*\n(.*?)^[ \t]*>{5,9}[ \t]*REPLACE[ \t]*$",
     re.DOTALL | re.MULTILINE,
 )
-_FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)```", re.DOTALL)
+# A fence of three or more backticks, closed by a fence of the same length on its own line.
+_FENCE = re.compile(r"^[ \t]*(`{3,})[\w+-]*[ \t]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
 
 
 def parse_search_replace(answer: str) -> list[SearchReplace]:
@@ -120,7 +121,7 @@ def apply_diff(parent: str, answer: str) -> str:
 
 
 def apply_full_rewrite(parent: str, answer: str) -> str:
-    fences = _FENCE.findall(answer.replace("\r\n", "\n"))
+    fences = [body for _, body in _FENCE.findall(answer.replace("\r\n", "\n"))]
     if not fences:
         raise EditRejected("the answer has no fenced code block")
     code = max(fences, key=len)

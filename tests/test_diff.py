@@ -175,3 +175,14 @@ def test_a_block_body_may_repeat_an_import():
     program = "import numpy as np\n" + PROGRAM
     child = apply_full_rewrite(program, "```python\nimport numpy as np\ndef f(x):\n    return np.sqrt(x)\n```")
     assert "return np.sqrt(x)" in child
+
+
+def test_code_with_backtick_fences_inside_survives_prompt_and_rewrite():
+    from evolve.mutate.prompt import fence
+
+    program = PROGRAM.replace("def f(x):", 'def f(x):\n    """Example:\n    ```\n    f(1)\n    ```\n    """')
+    outer = fence(program)
+    assert outer == "````"
+    answer = f"New version:\n{outer}python\n{program.replace('x * 2.0', 'x * 4.0')}{outer}\n"
+    child = apply_full_rewrite(program, answer)
+    assert "x * 4.0" in child and "```\n    f(1)" in child

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,16 +32,25 @@ class ProblemView:
     prompts_dir: str | None = None
 
 
+def fence(code: str) -> str:
+    """A Markdown fence longer than any run of backticks inside the code, so code that contains
+    ``` (in a docstring, say) cannot close its own fence."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    return "`" * max(3, longest + 1)
+
+
 @lru_cache(maxsize=16)
 def _environment(override_dir: str | None) -> jinja2.Environment:
     search = [override_dir, str(PROMPTS_DIR)] if override_dir else [str(PROMPTS_DIR)]
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,  # a typo in a template is an error, not an empty string
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["fence"] = fence
+    return env
 
 
 def render(template: str, problem: ProblemView, **context) -> str:
