@@ -33,11 +33,14 @@ def _mutable_lines(body: str) -> list[int]:
     return out
 
 
+STEP_SIZES = (0.01, 0.03, 0.1, 0.3)  # relative; small steps refine, large ones explore
+
+
 def _perturb_number(text: str, rng: random.Random) -> str:
     if "." in text or "e" in text.lower():
         value = float(text)
         scale = abs(value) if value else 0.1
-        new = value + rng.gauss(0.0, 0.1) * scale
+        new = value + rng.gauss(0.0, rng.choice(STEP_SIZES)) * scale
         if value >= 0 and new < 0:
             new = -new
         return f"{new:.6g}" if ("e" in f"{new:.6g}" or "." in f"{new:.6g}") else f"{new:.6g}.0"
@@ -47,7 +50,7 @@ def _perturb_number(text: str, rng: random.Random) -> str:
 
 def _mutate_line(line: str, rng: random.Random) -> str:
     numbers = list(_NUMBER.finditer(line.split("#", 1)[0]))
-    if numbers and rng.random() < 0.85:
+    if numbers and rng.random() < 0.9:  # operator swaps mostly break a program: keep them rare
         m = rng.choice(numbers)
         return line[: m.start()] + _perturb_number(m.group(1), rng) + line[m.end():]
     swaps = [(a, b) for a, b in _SWAPS if a in line]
