@@ -137,10 +137,11 @@ def main() -> None:
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         report = {"error": f"{type(exc).__name__}: {exc}"[:1000], "traceback": "".join(tb)[-4000:]}
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.close(1)
-    os.close(2)
+    for close in (sys.stdout.flush, sys.stderr.flush, lambda: os.close(1), lambda: os.close(2)):
+        try:  # evaluate.py (or a library) may have closed them already
+            close()
+        except (OSError, ValueError):
+            pass
     capture.thread.join(timeout=1.0)
     report["logs"] = capture.text()
     try:

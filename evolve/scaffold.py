@@ -31,7 +31,7 @@ class ScaffoldError(ValueError):
 
 
 def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ScaffoldError(
             f"problem name {name!r} is not valid: use letters, digits, '_' or '-', starting with a letter, "
             "at most 64 characters (e.g. my_problem); choose the parent folder with --dir")
@@ -56,7 +56,7 @@ def shipped_problems() -> list[str]:
 def resolve_source(source: str, problems_dir: Path) -> Path:
     """A template name, a problem folder name (in --dir, then the shipped problems/), or a path."""
     candidates = []
-    if NAME_PATTERN.match(source):
+    if NAME_PATTERN.fullmatch(source):
         candidates += [TEMPLATES_DIR / source, problems_dir / source, SHIPPED_PROBLEMS_DIR / source]
     candidates.append(Path(source))
     for folder in candidates:
@@ -107,6 +107,8 @@ def create_problem(name: str, source: str = DEFAULT_TEMPLATE, problems_dir: str 
     if dest.exists():
         raise ScaffoldError(f"{dest}: already exists (choose another name, or remove the folder first)")
     origin = resolve_source(source, problems_dir)
+    if problems_dir.resolve().is_relative_to(origin.resolve()):
+        raise ScaffoldError(f"--dir {problems_dir}: inside the source folder {origin} (the copy would contain itself)")
     try:
         old_name = tomllib.loads((origin / "problem.toml").read_text()).get("name", "")
     except tomllib.TOMLDecodeError as exc:

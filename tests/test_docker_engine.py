@@ -77,3 +77,17 @@ def test_hostile_children_are_recorded_failures(docker_engine, ray_local, circle
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in before}
     assert after == before  # the problem folder on the host is untouched
     assert not containers(f"evolve.run=hostile-{os.getpid()}")  # the run removed its pool
+
+
+def test_a_problem_folder_whose_path_has_a_colon(docker_engine, tmp_path):
+    import shutil
+
+    from evolve.problem import load_problem
+    from evolve.sandbox import EvalRequest, make_sandbox
+
+    folder = tmp_path / "odd:name with space"
+    shutil.copytree(ROOT / "problems" / "circle_packing", folder)
+    problem = load_problem(folder)
+    with make_sandbox("docker", pool_size=0) as box:
+        outcome = box.evaluate(EvalRequest.for_problem(problem, problem.initial_code))
+    assert outcome.ok and abs(outcome.score - 1.80038) < 1e-4, outcome.reason

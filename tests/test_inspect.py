@@ -456,3 +456,28 @@ def test_commands_on_a_real_offline_run(tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "real.jsonl").read_text().splitlines()]
     assert len(rows) == facts["programs"]
     assert (tmp_path / "real.html").stat().st_size > 3_000_000
+
+
+def test_server_refuses_foreign_hosts_and_bad_ids(workdir):
+    import http.client
+
+    _db(workdir)
+    server = make_server(locate(str(workdir / "runs" / "small")), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+
+        def get(path, host):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path, headers={"Host": host})
+            response = conn.getresponse()
+            return response.status, response.read()
+
+        assert get("/api/health", f"127.0.0.1:{port}")[0] == 200
+        assert get("/api/health", f"localhost:{port}")[0] == 200
+        # DNS rebinding: a page on evil.example resolved to 127.0.0.1 must not read the run.
+        assert get("/api/health", "evil.example")[0] == 403
+        assert get("/api/program/99999999999999999999", f"127.0.0.1:{port}")[0] == 400
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -123,3 +123,14 @@ def test_interpret_checks_the_score_whatever_comes_before_it():
         assert not out.ok and "score is not finite" in out.reason
     boolean = interpret(b'{"result": {"score": true}}', exit_code=0, timed_out=False, duration=0, sandbox="x")
     assert not boolean.ok and "no numeric 'score'" in boolean.reason
+
+
+def test_an_evaluator_that_closes_stdout_keeps_its_score(tmp_path):
+    folder = tmp_path / "closer"
+    folder.mkdir()
+    os.chmod(tmp_path, 0o755)
+    (folder / "evaluate.py").write_text("import sys\ndef evaluate(p):\n    print('hi')\n    sys.stdout.close()\n"
+                                        "    return {'score': 5.0}\n")
+    out = make_sandbox("process", warn=False).evaluate(
+        EvalRequest(problem_dir=str(folder), code="# EVOLVE-BLOCK-START\n# EVOLVE-BLOCK-END\n", filename="p.py"))
+    assert out.ok and out.score == 5.0, out.reason

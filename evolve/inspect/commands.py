@@ -10,6 +10,7 @@ out, it is the newest run under ./runs/. `--json` prints the same facts for scri
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -322,6 +323,9 @@ def export_cmd(run: RunArg = None, db: DbOpt = None,
         for row in queries.export_rows(ref.engine, ref.run_id, include_code=code):
             out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             count += 1
+    except BrokenPipeError:  # `evolve export RUN | head`: the reader has what it wanted
+        sys.stderr.close()
+        os._exit(0)
     finally:
         if output is not None:
             out.close()

@@ -695,7 +695,8 @@ def export_rows(engine: Engine, run_id: int, include_code: bool = True) -> Itera
                 "status": r[7], "score": score, "heldout_score": r[9], "metrics": r[10] or {},
                 "feedback": r[11] or "", "error": r[12], "cell": r[13], "diff": r[14],
                 "created_at": _iso(r[15]), "parent_score": parent_score,
-                "improved": (score is not None and parent_score is not None and score > parent_score),
+                "improved": (r[7] == "ok" and score is not None and parent_score is not None
+                             and score > parent_score),
                 "model": r[17], "prompt": r[18], "answer": r[19], "prompt_tokens": r[20],
                 "completion_tokens": r[21], "cost": r[22], "latency": r[23], "outcome": r[24],
             }

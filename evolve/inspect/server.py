@@ -89,7 +89,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
 
+    def _host_allowed(self) -> bool:
+        """Answer only requests addressed to this machine's loopback names: a web page that
+        rebinds its own domain to 127.0.0.1 (DNS rebinding) must not read the run."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+        allowed = {"127.0.0.1", "localhost", "[::1]", str(self.server.server_address[0]).lower()}
+        return name in allowed
+
     def do_GET(self) -> None:  # noqa: N802
+        if not self._host_allowed():
+            self._json({"error": "forbidden host"}, 403)
+            return
         url = urlparse(self.path)
         path, qs = url.path, parse_qs(url.query)
         ref = self.server.ref
@@ -121,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json({"error": f"no such page: {path}"}, 404)
         except queries.QueryError as exc:
             self._json({"error": str(exc)}, 404)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             self._json({"error": f"bad request: {exc}"}, 400)
         except OperationalError as exc:  # e.g. the database is locked for longer than busy_timeout
             self._json({"error": f"database busy: {exc.orig}"}, int(HTTPStatus.SERVICE_UNAVAILABLE))

@@ -367,8 +367,9 @@ class DockerSandbox:
         if key.gpus > 0:
             device_requests = [docker.types.DeviceRequest(count=max(1, math.ceil(key.gpus)), capabilities=[["gpu"]])]
         host_config = self.api.create_host_config(
-            binds={key.problem_dir: {"bind": CONTAINER_PROBLEM, "mode": "ro"},
-                   self.evaluators_dir: {"bind": CONTAINER_EVALUATORS, "mode": "ro"}},
+            # Mount objects, not "src:dst:ro" strings: a ':' in a host path would break those.
+            mounts=[docker.types.Mount(CONTAINER_PROBLEM, key.problem_dir, type="bind", read_only=True),
+                    docker.types.Mount(CONTAINER_EVALUATORS, self.evaluators_dir, type="bind", read_only=True)],
             network_mode="none",
             read_only=True,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={key.tmpfs_mb}m,mode=1777"},
