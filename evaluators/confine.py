@@ -7,7 +7,10 @@ After `confine(...)` this process and everything it starts can only:
 - nothing else of the filesystem: not the problem folder (held-out data, evaluate.py), not
   evaluators/, not the host's home directories or /proc of other processes;
 - no TCP connect or bind (Landlock ABI 4+), no signals to processes outside the domain and no
-  abstract unix sockets (ABI 6+).
+  abstract unix sockets (ABI 6+);
+- no System V or POSIX message queues, shared memory or semaphores, no kernel keyrings, no
+  ptrace (a seccomp filter): the channels through which one run of a candidate could leave data
+  for a later run (an evaluator that runs a candidate twice to catch peeking relies on this).
 
 It is a second wall inside the Docker sandbox and the main one in the process sandbox. Where the
 kernel has no Landlock it does nothing and says so (`confine` returns the reason).
@@ -76,6 +79,52 @@ def _python_dirs() -> set[str]:
     return {os.path.realpath(d) for d in dirs if d and d != "/"}
 
 
+# Syscalls that let a process leave state behind it or reach into another one, per architecture.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_DENIED_SYSCALLS = {
+    # shm*, sem*, msg*, mq_*, add_key/request_key/keyctl, ptrace, process_vm_readv/writev
+    "x86_64": (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71, 240, 241, 242, 243, 244, 245,
+               248, 249, 250, 101, 310, 311),
+    "aarch64": (194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189, 180, 181, 182, 183, 184, 185,
+                217, 218, 219, 117, 270, 271),
+}
+_X32_BIT = 0x40000000  # x86_64's x32 ABI: the same syscalls under other numbers
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def deny_ipc() -> str | None:
+    """Install the seccomp filter (needs no_new_privs); returns None, or why it could not."""
+    import platform
+
+    machine = platform.machine()
+    if machine not in _AUDIT_ARCH:
+        return f"no seccomp filter for {machine}"
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    denied = _DENIED_SYSCALLS[machine]
+    n = len(denied) + (1 if machine == "x86_64" else 0)
+    program = [(ld_abs, 0, 0, 4),  # seccomp_data.arch
+               (jeq, 0, n + 1, _AUDIT_ARCH[machine]),  # another ABI (32-bit): leave it to Docker
+               (ld_abs, 0, 0, 0)]  # seccomp_data.nr
+    checks = [(jge, _X32_BIT)] if machine == "x86_64" else []
+    checks += [(jeq, nr) for nr in denied]
+    for k, (op, value) in enumerate(checks):
+        program.append((op, n - k, 0, value))
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*ins) for ins in program])
+    fprog = _SockFprog(len(program), filters)
+    if _libc().prctl(22, 2, ctypes.byref(fprog), 0, 0):  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        return f"seccomp filter refused: {os.strerror(ctypes.get_errno())}"
+    return None
+
+
 def confine(program_path: str, writable_dir: str, readable: list[str] | tuple[str, ...] = ()) -> str | None:
     """Apply the ruleset to this process; returns None when confined, else why it is not."""
     abi = abi_version()
@@ -118,4 +167,4 @@ def confine(program_path: str, writable_dir: str, readable: list[str] | tuple[st
             return f"Landlock restrict_self refused: {os.strerror(ctypes.get_errno())}"
     finally:
         os.close(ruleset)
-    return None
+    return deny_ipc()

@@ -38,6 +38,9 @@ def main(target):
     out["read_home_blocked"] = blocked(lambda: os.listdir(os.path.expanduser("~root")))
     out["tcp_blocked"] = blocked(lambda: socket.create_connection(("127.0.0.1", target["port"]), timeout=2))
     out["signal_parent_blocked"] = blocked(lambda: os.kill(os.getppid(), 0))
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    out["shared_memory_blocked"] = int(libc.shmget(0x5107C0DE, 4096, 0o1600) == -1)
     def write_here():
         with open("scratch.txt", "w") as f:
             f.write("ok")
@@ -74,6 +77,7 @@ def check(outcome, network_namespace):
     assert m["read_evaluate_blocked"] == 1 and m["list_problem_blocked"] == 1
     assert m["read_home_blocked"] == 1
     assert m["signal_parent_blocked"] == 1
+    assert m["shared_memory_blocked"] == 1  # no state can pass from one run of a candidate to the next
     assert m["tcp_blocked"] == 1 or network_namespace
 
 

@@ -13,6 +13,7 @@ returns only the action log of each case. Everything else happens here:
 
 from __future__ import annotations
 
+import os
 import random
 
 from evolve_eval import CandidateError, run_candidate
@@ -38,10 +39,11 @@ def _run(program_path, cases):
     return logs
 
 
-def audit(program_path, cases, logs, seed) -> str | None:
+def audit(program_path, cases, logs) -> str | None:
     """Rerun on traces that keep only what the policy observed before a random cut; None if the
     decisions before each cut are unchanged, else the reason."""
-    rng = random.Random(seed)
+    # Unpredictable cuts: a candidate that knew where they fall could peek past them elsewhere.
+    rng = random.Random(os.urandom(16))
     probes, cuts = [], []
     for case, log in zip(cases, logs):
         cut = rng.randint(1, max(1, len(log)))
@@ -70,7 +72,7 @@ def audit(program_path, cases, logs, seed) -> str | None:
     return None
 
 
-def score_cases(program_path, cases, seed) -> dict:
+def score_cases(program_path, cases) -> dict:
     try:
         logs = _run(program_path, [_public(c) for c in cases])
     except CandidateError as exc:
@@ -80,7 +82,7 @@ def score_cases(program_path, cases, seed) -> dict:
         results = [simulator.replay(case, log) for case, log in zip(cases, logs)]
     except simulator.ReplayError as exc:
         return {"error": str(exc)}
-    problem = audit(program_path, cases, logs, seed)
+    problem = audit(program_path, cases, logs)
     if problem:
         return {"error": problem}
 
@@ -121,8 +123,8 @@ def score_cases(program_path, cases, seed) -> dict:
 
 
 def evaluate(program_path):
-    return score_cases(program_path, traces.training_cases(), seed=1)
+    return score_cases(program_path, traces.training_cases())
 
 
 def evaluate_heldout(program_path):
-    return score_cases(program_path, traces.heldout_cases(), seed=2)
+    return score_cases(program_path, traces.heldout_cases())
