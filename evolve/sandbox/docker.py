@@ -583,7 +583,10 @@ class DockerSandbox:
 
         def verdict(exit_code, oom):
             return interpret(
-                bytes(stream.out), exit_code=exit_code, timed_out=exit_code == 124, duration=duration,
+                # 124 is the bootstrap's own kill at the deadline; an evaluator that exits 124 early
+                # (or a candidate that signals the bootstrap) is a crash, not a timeout.
+                bytes(stream.out), exit_code=exit_code, duration=duration,
+                timed_out=exit_code == 124 and duration >= request.timeout,
                 sandbox=self.name, memory_killed=oom, timeout=request.timeout,
                 extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
             )
