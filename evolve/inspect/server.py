@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import socket
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,12 +41,14 @@ class InspectServer(ThreadingHTTPServer):
         self.ref, self.poll_ms, self.quiet = ref, poll_ms, quiet
         self._static: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        if ":" in host:  # an IPv6 address such as ::1
+            self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def static(self, name: str) -> bytes:
         with self._lock:
