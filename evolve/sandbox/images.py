@@ -11,7 +11,6 @@ folder's build inputs: `evolve-problem-<name>:<hash12>`.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import re
@@ -191,23 +190,17 @@ def check_image(tag: str = DEFAULT_IMAGE) -> None:
 # -- a problem's own image ---------------------------------------------------------------------
 
 
-def _dockerignore(folder: Path) -> list[str]:
-    path = folder / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-
-
 def build_inputs_hash(folder: str | Path) -> str:
-    """A hash of everything `docker build` would send from this folder (names and contents)."""
+    """A hash of the folder's files (names and contents), caches and run outputs aside.
+
+    `.dockerignore` is deliberately not applied: matching Docker's rules exactly (per-segment
+    globs, `**`, `!` exceptions) is easy to get subtly wrong, and a wrong guess reuses a stale
+    image. Hashing a little more than the build sends only costs an extra rebuild."""
     folder = Path(folder)
-    ignore = _dockerignore(folder)
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if any(part in _SKIP_PARTS for part in rel.parts) or not path.is_file():
-            continue
-        if any(fnmatch.fnmatch(rel.as_posix(), pattern) for pattern in ignore):
             continue
         digest.update(rel.as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
