@@ -32,19 +32,7 @@ FAKE_SECRET = "sk-evolve-test-NEVER-LEAK-4f9c2a"
 
 
 @pytest.fixture(scope="module")
-def engine():
-    if os.environ.get("EVOLVE_SKIP_DOCKER") == "1":
-        pytest.skip("EVOLVE_SKIP_DOCKER=1")
-    from evolve.sandbox.checks import docker_ready
-
-    ok, why = docker_ready()
-    if not ok and "not found" in why:
-        from evolve.sandbox.images import build_default_image
-
-        build_default_image(progress=lambda line: None)
-        ok, why = docker_ready()
-    if not ok:
-        pytest.fail(f"the Docker sandbox cannot run here: {why}")
+def engine(docker_engine):
     from evolve.sandbox.docker import cleanup_containers
 
     cleanup_containers(orphans_only=True)
