@@ -1,5 +1,7 @@
 """End to end through litellm's real HTTP path against a scripted model server on loopback."""
 
+from pathlib import Path
+
 from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
@@ -111,3 +113,25 @@ def test_a_model_that_always_refuses_stops_the_run_with_the_reason(ray_local, ci
     assert result.status == "failed" and "model calls keep failing" in result.stop_reason
     assert "AuthenticationError" in result.stop_reason
     assert 6 <= result.progress.completed <= 8 and calls == result.progress.completed  # 401 is not retried
+
+
+def test_a_mutator_that_raises_is_recorded_not_lost(ray_local, tmp_path):
+    import shutil
+
+    from evolve.problem import load_problem
+
+    folder = tmp_path / "typo"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "problems" / "circle_packing", folder)
+    (folder / "prompts").mkdir()
+    (folder / "prompts" / "system.j2").write_text("Problem: {{ problem.nmae }}\n")  # a typo in an override
+    with ModelServer(lambda request, index: Reply("unused")) as server:
+        options = RunOptions(iterations=30, llm_concurrency=2, eval_workers=1, models=_model(server.url),
+                             sandbox="process")
+        result = evolve_run(load_problem(folder), options, runs_root=tmp_path, run_name="typo")
+        assert not server.calls  # the prompt never rendered, so no call was made
+    assert result.status == "failed" and "nmae" in result.stop_reason
+    Session = session_factory(open_engine(result.db_url, create=False))
+    with Session() as s:
+        calls = s.scalars(select(LLMCall)).all()
+        assert len(calls) == result.progress.completed >= 6
+        assert all(c.outcome == "error" and "the mutator raised" in c.error for c in calls)

@@ -22,7 +22,7 @@ from typing import Callable
 from evolve.engine.options import Progress, RunOptions
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
-from evolve.mutate.propose import MutatorSettings
+from evolve.mutate.propose import MutatorSettings, Proposal
 from evolve.problem import Problem, load_problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.store import DB_FILENAME, Run, open_engine, session_factory, sqlite_url
@@ -264,7 +264,7 @@ class _Driver:
         import ray
 
         o = self.options
-        proposals: set = set()
+        proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
         admissions: set = set()
         records: dict = {}  # record ref -> its ticket, to record a failure if the evaluation's worker dies
         waiting_for_slot: deque = deque()
@@ -281,7 +281,8 @@ class _Driver:
                 backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
                 while (stopping is None and launched < o.iterations and len(proposals) < o.llm_concurrency
                        and backlog < o.llm_concurrency + o.eval_workers):
-                    proposals.add(self.mutator_pool.propose.remote(self.db.next_task.remote()))
+                    task = self.db.next_task.remote()
+                    proposals[self.mutator_pool.propose.remote(task)] = task
                     launched += 1
                     backlog += 1
                 while waiting_for_slot and len(records) < o.eval_workers:
@@ -294,8 +295,7 @@ class _Driver:
                 ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
                 for ref in ready:
                     if ref in proposals:
-                        proposals.discard(ref)
-                        admissions.add(self.db.submit_proposal.remote(ref))
+                        admissions.add(self.db.submit_proposal.remote(self._proposal(ref, proposals.pop(ref))))
                     elif ref in admissions:
                         admissions.discard(ref)
                         admission = self._admitted(ref)
@@ -324,6 +324,24 @@ class _Driver:
         except ray.exceptions.RayError as exc:  # the worker died (OOM, kill): a recorded failure
             return EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
                                reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
+
+    def _proposal(self, ref, task_ref):
+        """The proposal, or, when the mutator raised (our bug, or a library's), a proposal that
+        records the error: the iteration is counted and its reason stored, not lost."""
+        import ray
+
+        try:
+            ray.get(ref)
+            return ref
+        except ray.exceptions.RayActorError as exc:
+            raise RunError(f"the mutator pool died: {exc}") from None
+        except ray.exceptions.RayError as exc:
+            task = ray.get(task_ref)
+            error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400]}"
+            return Proposal(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
+                            inspiration_ids=tuple(p.id for p in task.inspirations), model="(mutator)",
+                            mutation="error", prompt="", answer=None, child_code=None,
+                            reject_reason=error, error=error)
 
     def _admitted(self, ref):
         """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
