@@ -141,7 +141,7 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
         ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
-    from evolve.engine.run import RunError, evolve_run, load_run_for_resume
+    from evolve.engine.run import RunError, load_run_for_resume
 
     overrides = {k: v for k, v in dict(iterations=iterations, llm_concurrency=llm_concurrency, eval_workers=eval_workers,
                                        max_seconds=max_seconds, max_cost=max_cost, target_score=target_score,
