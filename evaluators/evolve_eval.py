@@ -73,7 +73,7 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
     workdir = tempfile.mkdtemp(prefix="cand-")
     result_path = os.path.join(workdir, "result.json")
     payload = json.dumps([list(args), kwargs or {}]).encode()
-    before = set(_children(os.getpid()))
+    before = set(_children_from(_parents(), os.getpid())) if os.path.isdir("/proc") else set()
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path,
@@ -170,10 +170,6 @@ def _parents():
             except (OSError, ValueError, IndexError):
                 continue
     return parents
-
-
-def _children(pid):
-    return _children_from(_parents(), pid) if os.path.isdir("/proc") else []
 
 
 def _tree(roots, parents):

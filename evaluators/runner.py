@@ -67,17 +67,6 @@ def _undumpable():
         pass
 
 
-def _subreaper():
-    # Processes a candidate orphans are re-parented to us, not to init: the sandbox can find and
-    # kill all of them (see evolve_eval.run_candidate and the process sandbox's clean-up).
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except Exception:
-        pass
-
-
 def _plain(obj):
     if hasattr(obj, "item") and callable(obj.item):
         try:
@@ -111,7 +100,6 @@ def main() -> None:
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     capture = _BoundedCapture(read_end)
     _undumpable()
-    _subreaper()
 
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:0] = [here, problem_dir]

@@ -178,6 +178,7 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):
     from rich.live import Live
 
+    from evolve.engine.options import Progress
     from evolve.engine.run import RunError, evolve_run
 
     state = {"started": time.monotonic()}
@@ -204,7 +205,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
                       f"[bold]model calls at once:[/] {options.llm_concurrency}")
 
     interactive = console.is_terminal
-    live = Live(render(_empty_progress()), console=console, refresh_per_second=4, transient=False) if interactive else None
+    live = Live(render(Progress()), console=console, refresh_per_second=4, transient=False) if interactive else None
     last_print = [0.0]
 
     def on_progress(p) -> None:
@@ -229,12 +230,6 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     finally:
         if live is not None:
             live.stop()
-
-
-def _empty_progress():
-    from evolve.engine.options import Progress
-
-    return Progress()
 
 
 def _print_summary(result) -> None:

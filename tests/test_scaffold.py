@@ -42,8 +42,7 @@ def test_new_minimal_scores_and_has_a_heldout_score(tmp_path, sandbox):
 
     heldout_fn = problem.config.evaluation.heldout_function
     assert heldout_fn == "evaluate_heldout"
-    heldout = sandbox.evaluate(EvalRequest.for_problem(problem, problem.initial_code, function=heldout_fn,
-                                                       with_cascade=False))
+    heldout = sandbox.evaluate(EvalRequest.for_problem(problem, problem.initial_code, function=heldout_fn))
     assert heldout.ok, heldout.reason
     assert heldout.score == pytest.approx(-0.6560, abs=5e-4)
 

@@ -12,7 +12,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from evolve.diff import canonical_form, unified_diff
 from evolve.engine.options import Progress
@@ -48,11 +48,7 @@ class Admission:
 
 @dataclass(frozen=True)
 class StartInfo:
-    run_id: int
-    run_name: str
-    resumed: bool
-    completed: int
-    initial_ticket: EvalTicket | None
+    initial_ticket: EvalTicket | None  # the initial program, when it still needs an evaluation
     progress: Progress
 
 
@@ -77,13 +73,13 @@ class PopulationDB:
         self.evaluated_since_migration = 0
         self.progress = Progress()
         self.generations: dict[int, int] = {}
-        self.run_id, self.resumed = self._open_run(run_name, run_config, seed, sandbox, mutator, iterations, resume)
+        self.run_id = self._open_run(run_name, run_config, seed, sandbox, mutator, iterations, resume)
         self.run_name = run_name
         self.conn = self.engine.connect()
 
     # ---- start and resume -------------------------------------------------------------
 
-    def _open_run(self, name, config, seed, sandbox, mutator, iterations, resume) -> tuple[int, bool]:
+    def _open_run(self, name, config, seed, sandbox, mutator, iterations, resume) -> int:
         with self.Session.begin() as s:
             run = s.scalars(select(Run).where(Run.name == name)).first()
             if run is not None and not resume:
@@ -94,10 +90,12 @@ class PopulationDB:
                           iterations_target=iterations, status="running")
                 s.add(run)
                 s.flush()
-                s.add(Program(run_id=run.id, code=self.problem.initial_code, code_hash=code_hash(self.problem.initial_code, self.problem.language),
+                initial_hash = code_hash(self.problem.initial_code, self.problem.language)
+                self.hashes.add(initial_hash)
+                s.add(Program(run_id=run.id, code=self.problem.initial_code, code_hash=initial_hash,
                               island=0, generation=0, iteration=0, mutation="initial", status="pending"))
                 s.add(Event(run_id=run.id, kind="start", message=f"run started ({mutator}, sandbox {sandbox})"))
-                return run.id, False
+                return run.id
             run.status = "running"
             run.config = config  # the options this resume runs with, so the next resume keeps them
             if iterations is not None:
@@ -105,7 +103,7 @@ class PopulationDB:
             s.add(Event(run_id=run.id, kind="resume", message="run resumed"))
             run_id = run.id
         self._rebuild(run_id)
-        return run_id, True
+        return run_id
 
     def _rebuild(self, run_id: int) -> None:
         with self.Session.begin() as s:
@@ -150,16 +148,11 @@ class PopulationDB:
                                  best_id=best.id if best else None, cost=sum(c.cost for c in calls))
 
     def start(self) -> StartInfo:
-        ticket = None
         with self.Session() as s:
             initial = s.scalars(select(Program).where(Program.run_id == self.run_id, Program.iteration == 0)).first()
-            if initial.status == "pending":
-                ticket = EvalTicket(initial.id, initial.code, 0, 0)
-            elif initial.status != "ok":
-                ticket = EvalTicket(initial.id, initial.code, 0, 0)  # retry a failed initial on resume
-        if not self.resumed:
-            self.hashes.add(code_hash(self.problem.initial_code, self.problem.language))
-        return StartInfo(self.run_id, self.run_name, self.resumed, self.progress.completed, ticket, self.progress)
+            # Pending on a new run; failed on a resume whose first try failed: evaluate it (again).
+            ticket = EvalTicket(initial.id, initial.code, 0, 0) if initial.status != "ok" else None
+        return StartInfo(ticket, self.progress)
 
     # ---- the hot path -------------------------------------------------------------------
 
@@ -325,9 +318,3 @@ class PopulationDB:
             s.add(Event(run_id=self.run_id, kind="stop", message=reason))
         return self.progress
 
-    def get_progress(self) -> Progress:
-        return self.progress
-
-    def count_programs(self) -> int:
-        with self.Session() as s:
-            return s.scalar(select(func.count()).select_from(Program).where(Program.run_id == self.run_id))

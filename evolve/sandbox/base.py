@@ -28,14 +28,17 @@ class EvalRequest:
     pin_cpus: bool = False
 
     @classmethod
-    def for_problem(cls, problem, code: str, function: str | None = None, with_cascade: bool = True):
+    def for_problem(cls, problem, code: str, function: str | None = None):
+        """The request for `problem`; the cascade runs before the main function only (a held-out
+        evaluation scores the best program in full)."""
         ev = problem.config.evaluation
+        function = function or ev.function
         return cls(
             problem_dir=str(problem.root),
             code=code,
             filename=Path(problem.config.program).name,
-            function=function or ev.function,
-            cascade=tuple((s.function, s.threshold) for s in ev.cascade) if with_cascade else (),
+            function=function,
+            cascade=tuple((s.function, s.threshold) for s in ev.cascade) if function == ev.function else (),
             timeout=ev.timeout,
             cpus=ev.cpus,
             memory_mb=ev.memory_mb,
