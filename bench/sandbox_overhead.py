@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evolve.sandbox.base import RUNNER, EvalRequest  # noqa: E402
+from evolve.resources import runner_path
+from evolve.sandbox.base import EvalRequest  # noqa: E402
 
 PROBLEM = ROOT / "tests" / "fixtures" / "hostile_problem"
 CODE = 'def main():\n    return "ok"\n'
@@ -47,7 +48,7 @@ class Direct:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / req.filename
             path.write_text(req.code)
-            out = subprocess.run([sys.executable, "-I", str(RUNNER), req.problem_dir, str(path), req.spec_json()],
+            out = subprocess.run([sys.executable, "-I", str(runner_path()), req.problem_dir, str(path), req.spec_json()],
                                  capture_output=True, cwd=tmp)
         assert b'"score": 1.0' in out.stdout, out.stdout[-300:]
 

@@ -18,9 +18,8 @@ import typer
 from rich.console import Console
 
 from evolve.problem import ProblemError, load_problem
+from evolve.resources import shipped_problems_dir, templates_dir
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-SHIPPED_PROBLEMS_DIR = Path(__file__).resolve().parents[1] / "problems"
 DEFAULT_TEMPLATE = "minimal"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "runs", ".git")
@@ -42,22 +41,22 @@ def _is_problem(folder: Path) -> bool:
 
 
 def templates() -> list[str]:
-    if not TEMPLATES_DIR.is_dir():
+    if not templates_dir().is_dir():
         return []
-    return sorted(p.name for p in TEMPLATES_DIR.iterdir() if _is_problem(p))
+    return sorted(p.name for p in templates_dir().iterdir() if _is_problem(p))
 
 
 def shipped_problems() -> list[str]:
-    if not SHIPPED_PROBLEMS_DIR.is_dir():
+    if not shipped_problems_dir().is_dir():
         return []
-    return sorted(p.name for p in SHIPPED_PROBLEMS_DIR.iterdir() if _is_problem(p))
+    return sorted(p.name for p in shipped_problems_dir().iterdir() if _is_problem(p))
 
 
 def resolve_source(source: str, problems_dir: Path) -> Path:
     """A template name, a problem folder name (in --dir, then the shipped problems/), or a path."""
     candidates = []
     if NAME_PATTERN.fullmatch(source):
-        candidates += [TEMPLATES_DIR / source, problems_dir / source, SHIPPED_PROBLEMS_DIR / source]
+        candidates += [templates_dir() / source, problems_dir / source, shipped_problems_dir() / source]
     candidates.append(Path(source))
     for folder in candidates:
         if _is_problem(folder):

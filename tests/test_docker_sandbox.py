@@ -21,7 +21,8 @@ import pytest
 
 from evolve.problem import load_problem
 from evolve.sandbox import SandboxError
-from evolve.sandbox.base import EVALUATORS_DIR, EvalRequest
+from evolve.resources import evaluators_dir
+from evolve.sandbox.base import EvalRequest
 from evolve.sandbox.images import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
@@ -232,7 +233,7 @@ def main():
 
 
 def test_hostile_battery(sandbox):
-    before = digest_tree(HOSTILE, EVALUATORS_DIR)
+    before = digest_tree(HOSTILE, evaluators_dir())
     cases = {
         "network": hostile(NETWORK),
         "environment": hostile(ENVIRONMENT),
@@ -276,7 +277,7 @@ def test_hostile_battery(sandbox):
     attempts = json.loads(writes.feedback)
     assert attempts.pop("fine.txt") == "written"  # its own working directory, nothing else
     assert all(v.startswith("denied") for v in attempts.values()), attempts
-    assert digest_tree(HOSTILE, EVALUATORS_DIR) == before
+    assert digest_tree(HOSTILE, evaluators_dir()) == before
     assert not (HOSTILE / "new_file.py").exists()
 
     assert results["fork_bomb"].ok is False
@@ -304,7 +305,7 @@ def test_hostile_battery(sandbox):
     # ... and the run goes on: a normal candidate right after scores normally.
     after = sandbox.evaluate(hostile("def main():\n    return 'ok'\n"))
     assert after.ok and after.score == 1.0, after.reason
-    assert digest_tree(HOSTILE, EVALUATORS_DIR) == before
+    assert digest_tree(HOSTILE, evaluators_dir()) == before
 
 
 def test_no_container_remains_after_close(engine):

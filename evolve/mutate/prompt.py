@@ -9,7 +9,8 @@ from pathlib import Path
 
 import jinja2
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+from evolve.resources import prompts_dir
+
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def fence(code: str) -> str:
 
 @lru_cache(maxsize=16)
 def _environment(override_dir: str | None) -> jinja2.Environment:
-    search = [override_dir, str(PROMPTS_DIR)] if override_dir else [str(PROMPTS_DIR)]
+    search = [override_dir, str(prompts_dir())] if override_dir else [str(prompts_dir())]
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(search),
         undefined=jinja2.StrictUndefined,  # a typo in a template is an error, not an empty string

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-EVALUATORS_DIR = Path(__file__).resolve().parents[2] / "evaluators"
-RUNNER = EVALUATORS_DIR / "runner.py"
 MAX_RESULT_BYTES = 4 * 1024 * 1024
 
 

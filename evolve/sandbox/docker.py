@@ -37,7 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from evolve.sandbox.base import EVALUATORS_DIR, MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve import resources
+from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
 from evolve.sandbox.checks import docker_ready  # noqa: F401  (re-exported: evolve.sandbox.docker.docker_ready)
 from evolve.sandbox.process import NOBODY, clean_environment
 from evolve.sandbox.result import interpret
@@ -329,7 +330,7 @@ class DockerSandbox:
 
     name = "docker"
 
-    def __init__(self, pool_size: int = 2, client=None, evaluators_dir: str | Path = EVALUATORS_DIR,
+    def __init__(self, pool_size: int = 2, client=None, evaluators_dir: str | Path | None = None,
                  max_pools: int = 4, cleanup: bool = True, cpus: list[int] | None = None, run: str | None = None):
         import docker
 
@@ -338,7 +339,7 @@ class DockerSandbox:
         self.api = self.client.api
         self.pool_size = max(0, int(pool_size))
         self.max_pools = max(1, int(max_pools))
-        self.evaluators_dir = str(Path(evaluators_dir).resolve())
+        self.evaluators_dir = str(Path(evaluators_dir or resources.evaluators_dir()).resolve())
         self.owner = _owner_token()
         self.instance = uuid.uuid4().hex[:12]
         self.run = run

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from evolve.sandbox.base import EVALUATORS_DIR
+from evolve.resources import evaluators_dir
 
 DEFAULT_IMAGE = "evolve-python:latest"
 DEBIAN_SUITE = "bookworm"
@@ -107,7 +107,7 @@ def _run(cmd: list[str], progress: Progress, **kwargs) -> None:
 
 def build_from_registry(tag: str = DEFAULT_IMAGE, progress: Progress = print) -> str:
     """`docker build` evaluators/Dockerfile (needs Docker Hub for python:3.11-slim)."""
-    _run(["docker", "build", "-t", tag, "-f", str(EVALUATORS_DIR / "Dockerfile"), str(EVALUATORS_DIR)], progress)
+    _run(["docker", "build", "-t", tag, "-f", str(evaluators_dir() / "Dockerfile"), str(evaluators_dir())], progress)
     return tag
 
 

@@ -20,7 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
-from evolve.sandbox.base import MAX_RESULT_BYTES, RUNNER, EvalOutcome, EvalRequest
+from evolve.resources import runner_path
+from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
 from evolve.sandbox.result import interpret
 
 NOBODY = 65534
@@ -90,7 +91,7 @@ class ProcessSandbox:
             os.chmod(candidate, 0o444)
             started = time.monotonic()
             proc = subprocess.Popen(
-                [self.python, "-I", str(RUNNER), request.problem_dir, str(candidate), request.spec_json()],
+                [self.python, "-I", str(runner_path()), request.problem_dir, str(candidate), request.spec_json()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 cwd=tmpdir, env=clean_environment(tmpdir, request.cpus), start_new_session=True,
                 preexec_fn=self._limits(request, drop),

@@ -1,0 +1,1 @@
+"""Package data: evaluators (see evolve/resources.py)."""

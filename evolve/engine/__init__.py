@@ -1,0 +1,1 @@
+"""The run engine: Ray actors and tasks, the steady-state loop, budgets, resume."""

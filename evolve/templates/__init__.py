@@ -1,0 +1,1 @@
+"""Package data: evolve/templates (see evolve/resources.py)."""

@@ -1,0 +1,1 @@
+"""Package data: problems (see evolve/resources.py)."""
