@@ -1,0 +1,71 @@
+"""The statuses and kinds a run records: values, not string literals scattered over modules.
+
+Each is a `StrEnum`, so it is stored as its plain value ("ok", "timeout"...) and compares equal to
+it, which keeps databases written before these enums readable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"  # all iterations done
+    STOPPED = "stopped"  # a budget, a target, Ctrl-C
+    FAILED = "failed"  # the initial program failed, the model calls kept failing, the machinery broke
+
+
+class ProgramStatus(StrEnum):
+    PENDING = "pending"  # stored, its evaluation not finished
+    OK = "ok"
+    FAILED = "failed"  # the candidate's own failure (see FailureKind)
+    INTERRUPTED = "interrupted"  # the run stopped during its evaluation; may be proposed again
+
+
+class CallOutcome(StrEnum):
+    """What a model call (or an offline proposal) led to."""
+
+    CHILD = "child"  # a new program, sent to evaluation
+    REJECTED = "rejected"  # the answer gave no valid child
+    DUPLICATE = "duplicate"  # the child is a program the run already has
+    ERROR = "error"  # the call itself failed after its retries
+
+
+class Mutation(StrEnum):
+    INITIAL = "initial"
+    DIFF = "diff"
+    FULL = "full"
+    OFFLINE = "offline"
+    MIGRANT = "migrant"
+
+
+class FailureKind(StrEnum):
+    """Why an evaluation did not give a score. All but INFRASTRUCTURE are the candidate's doing."""
+
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    CRASH = "crash"
+    INVALID_RESULT = "invalid result"
+    EVALUATOR_ERROR = "evaluator error"  # evaluate.py raised while scoring this candidate
+    CANDIDATE_REJECTED = "candidate rejected"  # evaluate.py returned an error for it
+    CASCADE = "cascade"  # stopped at an early cascade stage
+    SANDBOX_ERROR = "sandbox error"  # the sandbox could not run this candidate
+    WORKER_DIED = "worker died"  # the Ray worker running the evaluation died (OOM kill, node loss)
+    INTERRUPTED = "interrupted"
+    INFRASTRUCTURE = "infrastructure"  # the machinery broke; never counted against a candidate
+
+
+class EvaluationKind(StrEnum):
+    TRAIN = "train"
+    HELDOUT = "heldout"
+
+
+class EventKind(StrEnum):
+    START = "start"
+    RESUME = "resume"
+    MIGRATION = "migration"
+    NEW_BEST = "new_best"
+    STOP = "stop"
+    HELDOUT = "heldout"
+    PAUSE = "pause"  # the machinery failed; the run waits and retries
