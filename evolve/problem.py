@@ -14,10 +14,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evolve.blocks import BlockError, find_blocks
+from evolve.errors import ProblemError
 
-
-class ProblemError(ValueError):
-    """A problem folder that cannot be used; the message is one line a user can act on."""
+__all__ = ["Problem", "ProblemError", "load_problem"]
 
 
 class _Strict(BaseModel):

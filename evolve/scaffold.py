@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from evolve.errors import UserError
 from evolve.problem import ProblemError, load_problem
 from evolve.resources import shipped_problems_dir, templates_dir
 
@@ -25,7 +26,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "runs", ".git")
 
 
-class ScaffoldError(ValueError):
+class ScaffoldError(UserError):
     """`evolve new` cannot do what was asked; the message is one line a user can act on."""
 
 

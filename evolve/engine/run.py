@@ -59,8 +59,7 @@ class _InterruptFlag:
             self.previous = None
 
 
-class RunError(RuntimeError):
-    """The run cannot start or go on; the message says why, in one line."""
+from evolve.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ still be writing.
 
 from __future__ import annotations
 
+from evolve.errors import RunNotFound
+
 import difflib
 import math
 import re
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session, aliased
 from evolve.store.models import Evaluation, Event, LLMCall, Program, Run
 
 
-class QueryError(Exception):
+class QueryError(RunNotFound):
     """A program or run that the user named is not there (one-line message)."""
 
 

@@ -1,0 +1,77 @@
+"""Logging for the driver and the Ray workers: warnings, errors and tracebacks go to the run's
+`evolve.log`; `-v` shows them live on stderr too. Ray's own banners go to the log, not the terminal.
+
+Every process of a run (the driver, the population actor, the model pool, each evaluation worker)
+calls `log_to_file` with the run's log path once; it is idempotent, so a reused Ray worker moves
+to the newest run's file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+LOG_FILENAME = "evolve.log"
+FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
+_OURS = ("evolve", "ray")  # the loggers whose records belong in a run's log
+
+_file_handler: logging.FileHandler | None = None
+_stderr_handler: logging.Handler | None = None
+
+
+def _loggers() -> list[logging.Logger]:
+    return [logging.getLogger(name) for name in _OURS]
+
+
+def configure(verbose: bool = False) -> None:
+    """The CLI's choice: with `verbose`, warnings and errors also appear on stderr as they happen."""
+    global _stderr_handler
+    for logger in _loggers():
+        logger.setLevel(logging.INFO if verbose else logging.WARNING)
+        # Without a handler of its own, a library logger falls through to Python's last-resort
+        # handler and prints to the terminal; the run's file (or nothing) takes its place.
+        logger.propagate = False
+        if _stderr_handler is not None:
+            logger.removeHandler(_stderr_handler)
+    if verbose:
+        _stderr_handler = logging.StreamHandler()
+        _stderr_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        for logger in _loggers():
+            logger.addHandler(_stderr_handler)
+    else:
+        _stderr_handler = None
+        for logger in _loggers():
+            if not logger.handlers:
+                logger.addHandler(logging.NullHandler())
+
+
+def log_to_file(path: str | Path | None) -> None:
+    """Send warnings and errors of this process to `path` (the run's evolve.log)."""
+    global _file_handler
+    if path is None:
+        return
+    path = str(path)
+    if _file_handler is not None and _file_handler.baseFilename == str(Path(path).resolve()):
+        return
+    for logger in _loggers():
+        if _file_handler is not None:
+            logger.removeHandler(_file_handler)
+    if _file_handler is not None:
+        _file_handler.close()
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    except OSError:  # a node that cannot write there (no shared filesystem): keep Ray's own log
+        _file_handler = None
+        return
+    _file_handler.setLevel(logging.WARNING)
+    _file_handler.setFormatter(logging.Formatter(FORMAT))
+    for logger in _loggers():
+        logger.addHandler(_file_handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
+def run_log_path(run_dir: str | Path) -> Path:
+    return Path(run_dir).resolve() / LOG_FILENAME
