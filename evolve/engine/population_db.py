@@ -309,6 +309,11 @@ class PopulationDB:
                     "heldout_score": row.heldout_score, "initial_id": initial.id, "initial_score": initial.score,
                     "initial_heldout_score": initial.heldout_score}
 
+    def add_event(self, kind: str, message: str) -> None:
+        """A run event the driver reports (a pause for an infrastructure fault, its end)."""
+        with self.Session.begin() as s:
+            s.add(Event(run_id=self.run_id, kind=str(kind), message=message))
+
     def finish(self, status: str, reason: str) -> Progress:
         with self.Session.begin() as s:
             s.execute(update(Program).where(Program.run_id == self.run_id, Program.status == "pending")

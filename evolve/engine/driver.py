@@ -1,0 +1,298 @@
+"""The steady-state loop of a run: it holds object references only; the population actor holds state.
+
+No generation barrier: a new mutation starts whenever a model slot frees, a new evaluation whenever
+an evaluation slot frees. The driver waits on each evaluation itself and hands the population actor
+only finished outcomes, so one slow evaluation never queues the actor's other calls behind it.
+
+A fault of the machinery (the Docker engine gone, an image missing, a node lost) is not the
+candidate's: its ticket goes back to the queue, the run pauses (no new model calls, which cost
+money) and retries with a growing delay; if the machinery is still broken after `infra_wait`
+seconds, the run stops as failed with the cause.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from evolve.engine.options import Progress, RunOptions
+from evolve.errors import InfrastructureError, NodeLost, RunError
+from evolve.kinds import EventKind, RunStatus
+from evolve.mutate.propose import Proposal
+from evolve.problem import Problem
+from evolve.sandbox.base import EvalOutcome, EvalRequest
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted by the user (Ctrl-C)"
+CALLS_FAILING = "the model calls keep failing"
+INFRA_BROKEN = "the machinery keeps failing"
+MAX_RETRY_DELAY = 30.0
+
+
+class _InterruptFlag:
+    """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+
+@dataclass
+class _Outage:
+    """A run of infrastructure faults with no success in between."""
+
+    since: float
+    faults: int
+    cause: str
+    retry_at: float
+
+
+def _worker_lost(exc: Exception) -> bool:
+    """A Ray failure that is the cluster's (a node or its raylet gone), not the candidate's."""
+    import ray
+
+    return isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.ActorUnavailableError,
+                            ray.exceptions.ObjectLostError, ray.exceptions.RaySystemError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "cause", None) or exc).strip()
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+class Driver:
+    """Drives a run's references. A candidate moves through `proposals` (a model call in flight),
+    `admissions` (the actor storing the proposal and deciding whether to evaluate it),
+    `evaluations` (in a sandbox) and `records` (the actor storing a finished outcome)."""
+
+    def __init__(self, db, mutator_pool, evaluate, template: EvalRequest, sandbox_args: tuple,
+                 options: RunOptions, on_progress: Callable[[Progress], None] | None):
+        self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
+        self.template, self.sandbox_args, self.options = template, sandbox_args, options
+        self.on_progress = on_progress or (lambda progress: None)
+        self.progress = Progress()
+        self.started = time.monotonic()
+        # A wrong key, model name or address fails every call: say so instead of burning iterations.
+        self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
+        self.outage: _Outage | None = None
+
+    # ---- infrastructure faults ----------------------------------------------------------
+
+    def _infra_fault(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        cause = _first_line(exc)
+        if self.outage is None:
+            self.outage = _Outage(since=now, faults=0, cause=cause, retry_at=now)
+            log.warning("infrastructure fault, pausing the run: %s", cause)
+            self.db.add_event.remote(EventKind.PAUSE, f"paused: {cause}")
+        self.outage.faults += 1
+        self.outage.cause = cause
+        self.outage.retry_at = now + min(MAX_RETRY_DELAY, 2.0 ** (self.outage.faults - 1))
+        self.on_progress(replace(self.progress, last_event=f"paused (machinery fault, retrying): {cause[:100]}"))
+
+    def _infra_recovered(self) -> None:
+        if self.outage is not None:
+            log.warning("infrastructure recovered after %.0f s", time.monotonic() - self.outage.since)
+            self.db.add_event.remote(EventKind.RESUME, "the machinery answers again: run resumed")
+            self.outage = None
+
+    def _paused(self) -> bool:
+        return self.outage is not None and time.monotonic() < self.outage.retry_at
+
+    def _infra_gave_up(self) -> str | None:
+        o = self.outage
+        if o is not None and time.monotonic() - o.since >= self.options.infra_wait:
+            return f"{INFRA_BROKEN} ({o.faults} tries over {time.monotonic() - o.since:.0f} s): {o.cause}"
+        return None
+
+    # ---- the run ------------------------------------------------------------------------
+
+    def evaluate_initial(self, problem: Problem) -> None:
+        import ray
+
+        info = ray.get(self.db.start.remote())
+        self.progress = info.progress
+        if info.initial_ticket is not None:
+            outcome = self.evaluate_now(info.initial_ticket, self.template)
+            self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
+            if not outcome.ok:
+                ray.get(self.db.finish.remote(RunStatus.FAILED, f"the initial program failed: {outcome.reason}"))
+                raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
+        self.on_progress(self.progress)
+
+    def stop_reason(self) -> str | None:
+        p, o = self.progress, self.options
+        if p.failing_calls >= self.failing_calls_limit:
+            return f"{CALLS_FAILING}: the last {p.failing_calls} all failed; the latest: {p.last_call_error}"
+        if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
+            return f"wall time of {o.max_seconds:g} s reached"
+        if o.max_cost is not None and p.cost >= o.max_cost:
+            return f"cost budget of ${o.max_cost:g} reached (${p.cost:.4f})"
+        if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
+            return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
+        return self._infra_gave_up()
+
+    def steady_state(self) -> tuple[RunStatus, str]:
+        """Run until the iterations are done or a stop condition holds; returns (status, reason)."""
+        import ray
+
+        o = self.options
+        proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
+        admissions: set = set()
+        evaluations: dict = {}  # evaluation ref -> its ticket
+        records: set = set()
+        waiting_for_slot: deque = deque()
+        launched = self.progress.completed
+        stopping: str | None = None
+        interrupt = _InterruptFlag()
+        try:
+            while True:
+                if interrupt.requested and stopping is None:
+                    stopping = INTERRUPTED
+                    self.on_progress(replace(self.progress, last_event="stopping: finishing what is in "
+                                                                       "flight (Ctrl-C again to stop now)"))
+                stopping = stopping or self.stop_reason()
+                if stopping and stopping.startswith(INFRA_BROKEN):
+                    waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
+                paused = self._paused() or self.outage is not None and bool(evaluations)
+                backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
+                while (stopping is None and not paused and launched < o.iterations
+                       and len(proposals) < o.llm_concurrency and backlog < o.llm_concurrency + o.eval_workers):
+                    task = self.db.next_task.remote()
+                    proposals[self.mutator_pool.propose.remote(task)] = task
+                    launched += 1
+                    backlog += 1
+                # In an outage one evaluation at a time probes the machinery.
+                slots = 1 if self.outage is not None else o.eval_workers
+                while waiting_for_slot and not self._paused() and len(evaluations) < slots:
+                    ticket = waiting_for_slot.popleft()
+                    evaluations[self.evaluate.remote(ticket, self.template, *self.sandbox_args)] = ticket
+                pending = [*proposals, *admissions, *evaluations, *records]
+                if not pending:
+                    if waiting_for_slot:  # paused: wait for the retry time
+                        time.sleep(min(1.0, max(0.05, self.outage.retry_at - time.monotonic()))
+                                   if self.outage else 0.05)
+                        continue
+                    break
+                ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
+                for ref in ready:
+                    if ref in proposals:
+                        admissions.add(self.db.submit_proposal.remote(self._proposal(ref, proposals.pop(ref))))
+                    elif ref in admissions:
+                        admissions.discard(ref)
+                        admission = self._admitted(ref)
+                        if admission is not None:
+                            self.progress = admission.progress
+                            if admission.ticket is not None:
+                                waiting_for_slot.append(admission.ticket)
+                    elif ref in evaluations:
+                        ticket = evaluations.pop(ref)
+                        outcome = self._finished(ref)
+                        if outcome is None:
+                            waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again
+                        else:
+                            records.add(self.db.submit_result.remote(ticket, outcome))
+                    else:
+                        records.discard(ref)
+                        self.progress = self._recorded(ref)
+                    self.on_progress(self.progress)
+        except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
+            for ref in [*proposals, *evaluations]:
+                ray.cancel(ref, force=True)
+            return RunStatus.STOPPED, INTERRUPTED
+        finally:
+            interrupt.restore()
+        if stopping:
+            failed = stopping.startswith((CALLS_FAILING, INFRA_BROKEN))
+            return (RunStatus.FAILED if failed else RunStatus.STOPPED), stopping
+        return RunStatus.FINISHED, f"completed {o.iterations} iterations"
+
+    def _finished(self, ref) -> EvalOutcome | None:
+        """The outcome of a finished evaluation; None when the machinery failed (retry it)."""
+        import ray
+
+        try:
+            outcome = ray.get(ref)
+        except InfrastructureError as exc:
+            self._infra_fault(exc)
+            return None
+        except ray.exceptions.RayError as exc:
+            if _worker_lost(exc):
+                self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
+                return None
+            # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
+            return EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
+                               reason=f"worker died: the evaluation worker died: {_first_line(exc)[:200]}")
+        self._infra_recovered()
+        return outcome
+
+    def evaluate_now(self, ticket, request: EvalRequest) -> EvalOutcome:
+        """Evaluate one program outside the loop (the initial program, a held-out score), riding out
+        an outage the same way; raises the InfrastructureError when it lasts past `infra_wait`."""
+        while True:
+            outcome = self._finished(self.evaluate.remote(ticket, request, *self.sandbox_args))
+            if outcome is not None:
+                return outcome
+            assert self.outage is not None
+            if self._infra_gave_up():
+                raise InfrastructureError(f"{INFRA_BROKEN}: {self.outage.cause}")
+            time.sleep(max(0.0, self.outage.retry_at - time.monotonic()))
+
+    def _proposal(self, ref, task_ref):
+        """The proposal, or, when the mutator raised (our bug, or a library's), a proposal that
+        records the error: the iteration is counted and its reason stored, not lost."""
+        import ray
+
+        try:
+            ray.get(ref)
+            return ref
+        except ray.exceptions.RayActorError as exc:
+            raise RunError(f"the mutator pool died: {_first_line(exc)}") from None
+        except ray.exceptions.RayError as exc:
+            log.error("the mutator raised: %s", exc)
+            task = ray.get(task_ref)
+            error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400]}"
+            return Proposal(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
+                            inspiration_ids=tuple(p.id for p in task.inspirations), model="(mutator)",
+                            mutation="error", prompt="", answer=None, child_code=None,
+                            reject_reason=error, error=error)
+
+    def _admitted(self, ref):
+        """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
+        mutator, say), which loses that one iteration and not the run."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            raise RunError(f"the population actor died: {_first_line(exc)}") from None
+        except ray.exceptions.RayError as exc:
+            log.error("a proposal failed: %s", exc)
+            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {_first_line(exc)[:200]}"))
+            return None
+
+    def _recorded(self, ref) -> Progress:
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as exc:
+            raise RunError(f"the population actor failed to store a result: {_first_line(exc)}") from None
