@@ -1,391 +1,43 @@
-"""The HTML, CSS and JavaScript shared by the report (data embedded) and the live page (data polled).
+"""Render the report (data embedded) and the live page (data polled) from the files in assets/.
 
-One `render(data)` in the page's JavaScript draws every view from the dict that
-`evolve.inspect.views.collect` returns, so the report and the live page cannot drift apart.
-Text from the database is always put in the page with `textContent`, never as HTML.
+The HTML is Jinja2 templates, the CSS and JavaScript are files of their own: `page.html.j2` is
+the page both share, `report.html.j2` and `live.html.j2` fill it in. One `render(data)` in
+`page.js` draws every view from the dict that `evolve.inspect.views.collect` returns, so the
+report and the live page cannot drift apart. Text from the database is always put in the page
+with `textContent`, never as HTML.
 """
 
 from __future__ import annotations
 
-import html
 import json
+from functools import cache
+from importlib.resources import files
 
-CSS = r"""
-:root { --fg:#1d2430; --muted:#667085; --line:#e4e7ec; --bg:#f7f8fa; --card:#fff; --accent:#2f6fde;
-        --good:#12805c; --bad:#c4320a; }
-* { box-sizing: border-box; }
-body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg);
-       background:var(--bg); }
-header { background:#14213d; color:#fff; padding:14px 24px; }
-header h1 { margin:0; font-size:20px; font-weight:600; }
-header .sub { color:#c9d2e3; font-size:13px; margin-top:2px; }
-main { max-width:1400px; margin:0 auto; padding:16px 24px 48px; }
-.stats { display:flex; flex-wrap:wrap; gap:10px; margin:0 0 16px; }
-.stat { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:8px 14px; min-width:120px; }
-.stat b { display:block; font-size:18px; }
-.stat span { color:var(--muted); font-size:12px; }
-.grid2 { display:grid; grid-template-columns:repeat(auto-fit,minmax(560px,1fr)); gap:16px; }
-section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 16px; margin-bottom:16px; min-width:0; }
-section h2 { font-size:15px; margin:0 0 8px; }
-.note { color:var(--muted); font-size:12px; }
-.plot { width:100%; height:360px; }
-.plot.tall { height:440px; }
-table { border-collapse:collapse; width:100%; font-size:13px; }
-th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { color:var(--muted); font-weight:600; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-tr.click { cursor:pointer; } tr.click:hover { background:#eef3fd; } tr.sel { background:#dde8fc; }
-pre { background:#0f172a; color:#e2e8f0; padding:10px 12px; border-radius:6px; overflow:auto; max-height:520px;
-      font:12px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; margin:6px 0; white-space:pre; }
-pre.wrap { white-space:pre-wrap; word-break:break-word; }
-pre .add { color:#86efac; } pre .del { color:#fca5a5; } pre .hunk { color:#93c5fd; } pre .meta { color:#94a3b8; }
-details { border-bottom:1px solid var(--line); padding:4px 0; }
-summary { cursor:pointer; }
-.up { color:var(--good); } .down { color:var(--bad); }
-.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; background:#e4e7ec; color:#344054; }
-.badge.ok,.badge.finished { background:#d1fadf; color:#05603a; } .badge.failed { background:#fee4e2; color:#912018; }
-.badge.running,.badge.pending { background:#d1e9ff; color:#194185; }
-.controls { display:flex; gap:8px; align-items:center; flex-wrap:wrap; margin-bottom:8px; }
-.browser { display:grid; grid-template-columns:minmax(380px,1fr) 2fr; gap:16px; }
-.browser > div { min-width:0; }
-#live-dot { display:inline-block; width:9px; height:9px; border-radius:50%; background:#32d583; margin-right:6px; }
-#live-dot.stale { background:#f79009; }
-a { color:var(--accent); cursor:pointer; }
-"""
+from jinja2 import Environment, FunctionLoader, StrictUndefined
+from markupsafe import Markup
 
-JS = r"""
-"use strict";
-const $ = (id) => document.getElementById(id);
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid !== null && kid !== undefined)
-    e.appendChild(typeof kid === "string" ? document.createTextNode(kid) : kid);
-  return e;
-}
-function fill(id, ...kids) { const e = $(id); if (!e) return; e.replaceChildren(...kids.filter(k => k)); }
-const isNum = (x) => typeof x === "number" && isFinite(x);
-function fmt(x, d) {
-  if (x === null || x === undefined) return "–";
-  if (!isNum(x)) return String(x);
-  if (Number.isInteger(x)) return x.toLocaleString("en-US");
-  return x.toFixed(d === undefined ? 4 : d);
-}
-const pct = (x) => isNum(x) ? (100 * x).toFixed(1) + "%" : "–";
-const money = (x) => isNum(x) ? "$" + x.toFixed(x < 1 ? 4 : 2) : "–";
-function dur(s) {
-  if (!isNum(s)) return "–";
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.floor(s % 60);
-  return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
-}
-function delta(x) {
-  if (!isNum(x)) return el("span", {class: "note", text: "–"});
-  return el("span", {class: x > 0 ? "up" : x < 0 ? "down" : "", text: (x > 0 ? "+" : "") + x.toFixed(4)});
-}
-function table(cols, rows, onclick, selected) {
-  const head = el("tr", {}, ...cols.map(c => el("th", {class: c.num ? "num" : "", text: c.label})));
-  const body = rows.map(r => {
-    const tr = el("tr", {class: (onclick ? "click" : "") + (selected !== undefined && r.id === selected ? " sel" : "")},
-      ...cols.map(c => {
-        const v = c.fn ? c.fn(r) : r[c.key];
-        return el("td", {class: c.num ? "num" : ""}, v instanceof Node ? v : fmt(v, c.digits));
-      }));
-    if (onclick) tr.addEventListener("click", () => onclick(r));
-    return tr;
-  });
-  return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
-}
-function codePre(text, cls) { return el("pre", {class: cls || "", text: text || ""}); }
-function diffPre(text) {
-  const pre = el("pre");
-  for (const line of (text || "(no difference)").split("\n")) {
-    const cls = line.startsWith("+++") || line.startsWith("---") ? "meta" : line.startsWith("+") ? "add"
-      : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "";
-    pre.appendChild(el("span", {class: cls, text: line + "\n"}));
-  }
-  return pre;
-}
-function badge(s) { return el("span", {class: "badge " + s, text: s}); }
-const CONFIG = {displaylogo: false, responsive: true};
-function plot(id, traces, layout) {
-  const e = $(id); if (!e) return;
-  const base = {margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest", paper_bgcolor: "#fff",
-                plot_bgcolor: "#fff", font: {size: 12}, legend: {orientation: "h", y: -0.18}};
-  Plotly.react(e, traces, Object.assign(base, layout), CONFIG);
-}
-function empty(id, message) { fill(id, el("p", {class: "note", text: message})); }
+ASSETS = "assets"
 
-function renderHeader(d) {
-  const s = d.summary, r = s.run;
-  fill("title", `${r.name}`);
-  fill("subtitle", `problem ${r.problem} · ${s.mutator} · sandbox ${s.sandbox} · seed ${s.seed} · started ${r.created_at || "–"}`);
-  const counts = s.status_counts;
-  const stat = (v, label) => el("div", {class: "stat"}, el("b", {text: v}), el("span", {text: label}));
-  fill("stats",
-    el("div", {class: "stat"}, badge(r.status), el("span", {text: s.stop_reason ? " " + s.stop_reason : " status"})),
-    stat(fmt(s.best ? s.best.score : null), "best score" + (s.best ? ` (program ${s.best.id})` : "")),
-    stat(fmt(s.heldout_score), "held-out score"),
-    stat(fmt(r.candidates), "candidates"),
-    stat(fmt(counts.ok || 0), "evaluated ok"),
-    stat(fmt(counts.failed || 0), "failed"),
-    stat(fmt(s.iterations_done) + (s.iterations_target ? " / " + fmt(s.iterations_target) : ""), "iterations"),
-    stat(money(s.cost), "model cost"),
-    stat(fmt(s.tokens), "tokens"),
-    stat(dur(r.duration_s), "duration"));
-}
 
-const COLORS = ["#2f6fde", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285", "#5f3dc4", "#e67700"];
-function renderTimeline(d) {
-  const t = d.timeline, traces = [];
-  t.islands.forEach((s, i) => traces.push({x: s.x, y: s.y, customdata: s.ids, name: `island ${s.island}`,
-    type: "scatter", mode: "lines", line: {shape: "hv", width: 1.5, color: COLORS[i % COLORS.length]},
-    hovertemplate: `island ${s.island}<br>iteration %{x}<br>best %{y:.4f}<br>program %{customdata}<extra></extra>`}));
-  traces.push({x: t.overall.x, y: t.overall.y, customdata: t.overall.ids, name: "best overall", type: "scatter",
-    mode: "lines", line: {shape: "hv", width: 3, color: "#111"},
-    hovertemplate: "iteration %{x}<br>best %{y:.4f}<br>program %{customdata}<extra></extra>"});
-  if (t.heldout.x.length) traces.push({x: t.heldout.x, y: t.heldout.y, customdata: t.heldout.ids, name: "held-out",
-    type: "scatter", mode: "markers", marker: {symbol: "diamond", size: 10, color: "#f59f00", line: {color: "#111", width: 1}},
-    hovertemplate: "program %{customdata}<br>held-out %{y:.4f}<extra></extra>"});
-  if (!t.overall.x.length) return empty("plot-timeline", "No program has been scored yet.");
-  plot("plot-timeline", traces, {xaxis: {title: {text: "iteration"}}, yaxis: {title: {text: "best score so far"}}});
-}
-function renderHistogram(d) {
-  const h = d.histogram;
-  if (!h.counts.length) return empty("plot-hist", "No scores yet.");
-  const mids = h.counts.map((_, i) => (h.edges[i] + h.edges[i + 1]) / 2);
-  const width = h.edges[1] - h.edges[0];
-  plot("plot-hist", [{type: "bar", x: mids, y: h.counts, width: width * 0.95, marker: {color: "#2f6fde"},
-    customdata: h.counts.map((_, i) => [h.edges[i], h.edges[i + 1]]),
-    hovertemplate: "%{customdata[0]:.4f} – %{customdata[1]:.4f}<br>%{y} programs<extra></extra>"}],
-    {xaxis: {title: {text: "score"}}, yaxis: {title: {text: "programs"}}, bargap: 0.02});
-}
-function renderGrid(d) {
-  const g = d.grid;
-  if (!g) return empty("plot-grid", "No program has MAP-Elites cell coordinates yet.");
-  fill("grid-note", `${g.filled} of ${g.cells} cells filled` + (g.folded ? " · further feature axes folded in (best over them)" : ""));
-  const text = g.z.map((row, y) => row.map((v, x) => v === null ? "empty" :
-    `program ${g.ids[y][x]}<br>best ${v.toFixed(4)}<br>${g.counts[y][x]} programs`));
-  plot("plot-grid", [{type: "heatmap", z: g.z, x: g.x.labels, y: g.y.labels, text: text, customdata: g.ids,
-    colorscale: "Viridis", hoverongaps: false, hovertemplate: "%{x} × %{y}<br>%{text}<extra></extra>",
-    colorbar: {title: {text: "score"}}}],
-    {xaxis: {title: {text: g.x.name}, type: "category"}, yaxis: {title: {text: g.y.name}, type: "category"},
-     margin: {l: 90, r: 20, t: 10, b: 70}});
-}
-function renderTree(d) {
-  const nodes = d.tree.nodes;
-  if (!nodes.length) return empty("plot-tree", "No best program yet.");
-  const byId = new Map(nodes.map(n => [n.id, n]));
-  const ex = [], ey = [], px = [], py = [];
-  for (const n of nodes) {
-    const p = byId.get(n.parent_id);
-    if (!p || p.score === null || n.score === null) continue;
-    const xs = n.on_path ? px : ex, ys = n.on_path ? py : ey;
-    xs.push(p.generation, n.generation, null); ys.push(p.score, n.score, null);
-  }
-  const off = nodes.filter(n => !n.on_path), on = nodes.filter(n => n.on_path && n.score !== null);
-  plot("plot-tree", [
-    {x: ex, y: ey, type: "scatter", mode: "lines", line: {color: "#cbd5e1", width: 1}, hoverinfo: "skip", name: "branches"},
-    {x: off.map(n => n.generation), y: off.map(n => n.score), customdata: off.map(n => n.id), type: "scatter",
-     mode: "markers", marker: {size: 5, color: "#94a3b8"}, name: "siblings (best few)",
-     hovertemplate: "program %{customdata}<br>generation %{x}<br>score %{y:.4f}<extra></extra>"},
-    {x: px, y: py, type: "scatter", mode: "lines", line: {color: "#2f6fde", width: 2.5}, hoverinfo: "skip", name: "lineage"},
-    {x: on.map(n => n.generation), y: on.map(n => n.score), customdata: on.map(n => [n.id, n.mutation, n.model || "", n.children]),
-     type: "scatter", mode: "markers", marker: {size: 8, color: "#2f6fde", line: {color: "#fff", width: 1}}, name: "ancestors of the best",
-     hovertemplate: "program %{customdata[0]} (%{customdata[1]} %{customdata[2]})<br>generation %{x}<br>score %{y:.4f}<br>%{customdata[3]} children<extra></extra>"},
-  ], {xaxis: {title: {text: "generation"}}, yaxis: {title: {text: "score"}}});
-  const e = $("plot-tree");
-  if (window.LIVE && e && !e.dataset.clicks) {
-    e.dataset.clicks = "1";
-    e.on("plotly_click", (ev) => { const c = ev.points[0].customdata; if (c !== undefined) openProgram(Array.isArray(c) ? c[0] : c); });
-  }
-}
-let shownLineage = null;
-function renderLineage(d) {
-  const steps = d.lineage;
-  const key = steps.length ? steps[steps.length - 1].program.id : null;
-  if (key === shownLineage) return;  // keep open <details> while the best is unchanged
-  shownLineage = key;
-  if (!steps.length) return empty("lineage", "No best program yet.");
-  const items = steps.map((s, i) => {
-    const p = s.program;
-    const head = el("summary", {},
-      el("b", {text: `#${p.id}`}), ` gen ${p.generation} · iteration ${p.iteration} · island ${p.island} · ${p.mutation}` +
-      (p.model ? ` by ${p.model}` : "") + ` · score ${fmt(p.score)} `, delta(s.delta));
-    const box = el("details", {}, head, s.diff ? diffPre(s.diff) : el("p", {class: "note", text: i === 0 ? "the initial program" : "no diff recorded"}));
-    if (window.LIVE) box.appendChild(el("a", {text: `open program ${p.id}`, onclick: () => openProgram(p.id)}));
-    return box;
-  });
-  fill("lineage", el("p", {class: "note", text: `${steps.length} steps from the initial program to the best; expand a step to see its diff.`}), ...items.reverse());
-}
-function renderBest(d) {
-  const b = d.best;
-  if (!b) return empty("best", "No program has been scored yet.");
-  const p = b.brief;
-  const metrics = Object.entries(b.metrics || {}).map(([k, v]) => ({k, v}));
-  fill("best",
-    el("p", {}, el("b", {text: `Program ${p.id}`}), ` · score ${fmt(p.score)} · held-out ${fmt(p.heldout_score)} · island ${p.island} · generation ${p.generation} · iteration ${p.iteration}` + (p.model ? ` · ${p.model}` : "")),
-    metrics.length ? table([{label: "metric", key: "k"}, {label: "value", key: "v", num: true, digits: 6}], metrics) : null,
-    b.feedback ? el("div", {}, el("h3", {text: "Feedback"}), codePre(b.feedback, "wrap")) : null,
-    el("h3", {text: `Code (${d.language})`}), el("pre", {id: "best-code", text: b.code}),
-    b.diff ? el("details", {}, el("summary", {text: "Diff against its parent"}), diffPre(b.diff)) : null);
-}
-function renderTables(d) {
-  const s = d.summary;
-  fill("islands", table([
-    {label: "island", key: "island"}, {label: "best score", key: "score", num: true},
-    {label: "best program", key: "program_id", num: true}, {label: "candidates", key: "candidates", num: true},
-    {label: "ok", key: "ok", num: true}], s.islands));
-  fill("models", s.models.length ? table([
-    {label: "model", key: "model"}, {label: "calls", key: "calls", num: true}, {label: "errors", key: "errors", num: true},
-    {label: "prompt tokens", key: "prompt_tokens", num: true}, {label: "completion tokens", key: "completion_tokens", num: true},
-    {label: "cost", fn: r => money(r.cost), num: true}, {label: "mean latency (s)", key: "mean_latency", num: true, digits: 1},
-    {label: "applied", fn: r => pct(r.applied_share), num: true}, {label: "improved", fn: r => pct(r.improved_share), num: true},
-  ], s.models) : el("p", {class: "note", text: "No model calls (offline mutator)."}));
-  const failed = s.failures.reduce((a, f) => a + f.count, 0);
-  fill("failures", s.failures.length ? table([{label: "reason", key: "reason"}, {label: "programs", key: "count", num: true},
-    {label: "share", fn: r => pct(r.count / failed), num: true}, {label: "example", key: "example"}], s.failures)
-    : el("p", {class: "note", text: "No failed evaluations."}));
-  fill("rejections", s.rejections.length ? table([{label: "outcome: reason", key: "reason"}, {label: "calls", key: "count", num: true},
-    {label: "example", key: "example"}], s.rejections) : el("p", {class: "note", text: "No rejected edits."}));
-  if (s.failures.length) {
-    const f = s.failures.slice().reverse();
-    const short = (t) => t.length > 42 ? t.slice(0, 40) + "…" : t;
-    plot("plot-failures", [{type: "bar", orientation: "h", x: f.map(r => r.count), y: f.map((r, i) => short(r.reason)),
-      customdata: f.map(r => r.reason), marker: {color: "#c4320a"}, hovertemplate: "%{customdata}: %{x}<extra></extra>"}],
-      {margin: {l: 20, r: 20, t: 10, b: 40}, xaxis: {title: {text: "failed programs"}}, yaxis: {automargin: true}});
-  } else empty("plot-failures", "No failed evaluations.");
-  if (s.models.length) {
-    plot("plot-models", [
-      {type: "bar", name: "cost ($)", x: s.models.map(m => m.model), y: s.models.map(m => m.cost), marker: {color: "#2f6fde"},
-       offsetgroup: "cost", hovertemplate: "%{x}<br>cost $%{y:.4f}<extra></extra>"},
-      {type: "bar", name: "improved share", x: s.models.map(m => m.model), y: s.models.map(m => m.improved_share), yaxis: "y2",
-       marker: {color: "#2b8a3e"}, offsetgroup: "improved", hovertemplate: "%{x}<br>%{y:.1%} of calls improved on the parent<extra></extra>"}],
-      {barmode: "group", yaxis: {title: {text: "cost ($)"}}, yaxis2: {title: {text: "improved share"}, overlaying: "y", side: "right", tickformat: ".0%"},
-       margin: {l: 60, r: 60, t: 10, b: 45}});
-  } else empty("plot-models", "No model calls.");
-  fill("events", s.events.length ? table([{label: "time", key: "created_at"}, {label: "kind", key: "kind"}, {label: "message", key: "message"}], s.events)
-    : el("p", {class: "note", text: "No events."}));
-}
-function render(d) {
-  renderHeader(d); renderTimeline(d); renderHistogram(d); renderGrid(d); renderTree(d);
-  renderLineage(d); renderBest(d); renderTables(d);
-  fill("generated", `data as of ${d.generated_at} UTC`);
-  document.body.dataset.rendered = String((+document.body.dataset.rendered || 0) + 1);
-}
+def _asset(name: str) -> str:
+    # Through importlib.resources, so an installed wheel finds them as a checkout does.
+    return (files("evolve.inspect") / ASSETS / name).read_text(encoding="utf-8")
 
-// ---------------------------------------------------------------- live page only
-let browse = {status: "", island: "", sort: "-id", offset: 0, limit: 50, selected: null};
-async function getJSON(url) {
-  const r = await fetch(url, {cache: "no-store"});
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return r.json();
-}
-async function refreshView() {
-  try {
-    render(await getJSON("api/view"));
-    $("live-dot").className = "";
-    fill("live-state", "live · refreshing every " + (window.POLL_MS / 1000) + " s");
-  } catch (e) {
-    $("live-dot").className = "stale";
-    fill("live-state", "cannot reach the server (" + e.message + "); retrying");
-  }
-}
-let browseSeq = 0;
-async function refreshPrograms() {
-  const q = new URLSearchParams({sort: browse.sort, offset: browse.offset, limit: browse.limit});
-  if (browse.status) q.set("status", browse.status);
-  if (browse.island !== "") q.set("island", browse.island);
-  const sort = browse.sort, seq = ++browseSeq;
-  try {
-    const page = await getJSON("api/programs?" + q);
-    if (seq !== browseSeq) return;  // a newer request was made meanwhile: its answer wins
-    $("program-list").dataset.sort = sort;
-    fill("program-page", `${fmt(browse.offset + 1)}–${fmt(Math.min(browse.offset + browse.limit, page.total))} of ${fmt(page.total)}`);
-    fill("program-list", table([
-      {label: "id", key: "id", num: true}, {label: "iter", key: "iteration", num: true}, {label: "island", key: "island", num: true},
-      {label: "gen", key: "generation", num: true}, {label: "status", fn: r => badge(r.status)}, {label: "score", key: "score", num: true},
-      {label: "model", fn: r => r.model || r.mutation}], page.programs, (r) => openProgram(r.id), browse.selected));
-  } catch (e) { fill("program-page", "cannot load programs: " + e.message); }
-}
-async function openProgram(id) {
-  browse.selected = id;
-  let p;
-  try { p = await getJSON("api/program/" + id); } catch (e) { return fill("program-detail", el("p", {text: e.message})); }
-  const b = p.brief;
-  const sec = (title, node) => node ? el("div", {}, el("h3", {text: title}), node) : null;
-  const metrics = Object.entries(p.metrics || {}).map(([k, v]) => ({k, v}));
-  fill("program-detail",
-    el("p", {}, el("b", {text: `Program ${b.id} `}), badge(b.status),
-      ` score ${fmt(b.score)} (parent ${fmt(p.parent_score)}) · island ${b.island} · generation ${b.generation} · iteration ${b.iteration} · ${b.mutation}`,
-      b.parent_id !== null ? el("span", {}, " · parent ", el("a", {text: String(b.parent_id), onclick: () => openProgram(b.parent_id)})) : null),
-    p.llm ? el("p", {class: "note", text: `${p.llm.model} · ${p.llm.prompt_tokens} + ${p.llm.completion_tokens} tokens · ${money(p.llm.cost)} · ${fmt(p.llm.latency, 1)} s · outcome ${p.llm.outcome}`}) : null,
-    metrics.length ? sec("Metrics", table([{label: "metric", key: "k"}, {label: "value", key: "v", num: true, digits: 6}], metrics)) : null,
-    p.error ? sec("Failure", codePre(p.error, "wrap")) : null,
-    p.feedback ? sec("Feedback", codePre(p.feedback, "wrap")) : null,
-    p.diff ? sec("Diff against its parent", diffPre(p.diff)) : null,
-    sec("Code", el("pre", {id: "program-code", text: p.code})),
-    p.prompt ? el("details", {}, el("summary", {text: "Prompt"}), codePre(p.prompt, "wrap")) : null,
-    p.answer ? el("details", {}, el("summary", {text: "Answer"}), codePre(p.answer, "wrap")) : null,
-    p.evaluations.length ? sec("Evaluations", table([{label: "kind", key: "kind"}, {label: "ok", fn: r => r.ok ? "yes" : "no"},
-      {label: "score", key: "score", num: true}, {label: "reason", key: "exit_reason"}, {label: "seconds", key: "duration", num: true, digits: 2}], p.evaluations)) : null);
-  refreshPrograms();
-  $("browser").scrollIntoView({block: "start"});
-}
-function startLive() {
-  const set = (k, v) => { browse[k] = v; browse.offset = 0; refreshPrograms(); };
-  $("f-status").addEventListener("change", (e) => set("status", e.target.value));
-  $("f-island").addEventListener("change", (e) => set("island", e.target.value));
-  $("f-sort").addEventListener("change", (e) => set("sort", e.target.value));
-  $("f-prev").addEventListener("click", () => { browse.offset = Math.max(0, browse.offset - browse.limit); refreshPrograms(); });
-  $("f-next").addEventListener("click", () => { browse.offset += browse.limit; refreshPrograms(); });
-  refreshView(); refreshPrograms();
-  setInterval(() => { refreshView(); if (browse.offset === 0) refreshPrograms(); }, window.POLL_MS);
-}
-"""
 
-BODY = """
-<header><h1 id="title">evolve run</h1><div class="sub" id="subtitle"></div>
-<div class="sub"><span id="live-state-wrap">__LIVE__</span> <span id="generated"></span></div></header>
-<main>
-<div class="stats" id="stats"></div>
-<div class="grid2">
-<section><h2>Best score over time</h2><div class="note">per island, the best score found so far; diamonds: held-out scores</div><div id="plot-timeline" class="plot"></div></section>
-<section><h2>Score distribution</h2><div class="note">every program that evaluated ok</div><div id="plot-hist" class="plot"></div></section>
-<section><h2>MAP-Elites grid</h2><div class="note" id="grid-note"></div><div id="plot-grid" class="plot"></div></section>
-<section><h2>Lineage of the best program</h2><div class="note">ancestors of the best (blue) and the best few siblings at each step (grey)</div><div id="plot-tree" class="plot tall"></div></section>
-</div>
-<section><h2>Steps from the initial program to the best</h2><div id="lineage"></div></section>
-<section><h2>Best program</h2><div id="best"></div></section>
-<div class="grid2">
-<section><h2>Models and cost</h2><div id="models"></div><div id="plot-models" class="plot"></div></section>
-<section><h2>Failures by reason</h2><div id="failures"></div><div id="plot-failures" class="plot"></div></section>
-<section><h2>Rejected edits and failed model calls</h2><div id="rejections"></div></section>
-<section><h2>Islands</h2><div id="islands"></div></section>
-</div>
-__BROWSER__
-<section><h2>Recent events</h2><div id="events"></div></section>
-</main>
-"""
+@cache
+def _environment() -> Environment:
+    return Environment(loader=FunctionLoader(_asset), autoescape=True, undefined=StrictUndefined,
+                       keep_trailing_newline=True)
 
-BROWSER = """
-<section id="browser"><h2>Programs</h2>
-<div class="controls">
-<label>status <select id="f-status"><option value="">all</option><option>ok</option><option>failed</option>
-<option>pending</option><option>interrupted</option></select></label>
-<label>island <select id="f-island"><option value="">all</option>__ISLANDS__</select></label>
-<label>sort <select id="f-sort"><option value="-id">newest</option><option value="score">best score</option>
-<option value="-score">worst score</option><option value="iteration">oldest</option></select></label>
-<button id="f-prev">&larr;</button><button id="f-next">&rarr;</button><span class="note" id="program-page"></span>
-</div>
-<div class="browser"><div id="program-list"></div><div id="program-detail"><p class="note">Select a program to see its code,
-metrics, feedback, and the prompt and answer that made it.</p></div></div>
-</section>
-"""
+
+@cache
+def _code(name: str) -> Markup:
+    """A CSS or JavaScript file, for inlining in <style> or <script> as it is (no HTML escaping)."""
+    text = _asset(name)
+    closing = "</style" if name.endswith(".css") else "</script"
+    if closing in text.lower():  # would end the element early; a bug in our asset, caught here
+        raise ValueError(f"{name} contains {closing}")
+    return Markup(text)
 
 
 def _json_for_script(data) -> str:
@@ -397,24 +49,18 @@ def _json_for_script(data) -> str:
 
 def render_report(data: dict, plotly_js: str) -> str:
     """The self-contained report: plotly.js, the page code and the data, all inline."""
-    title = f"evolve report: {data['summary']['run']['name']}"
-    body = BODY.replace("__LIVE__", "report").replace("__BROWSER__", "")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<link rel=\"icon\" href=\"data:,\"><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style>\n<script>{plotly_js}</script>\n</head><body>{body}"
-            f"<script>window.LIVE = false;\n{JS}\nconst DATA = {_json_for_script(data)};\nrender(DATA);</script>"
-            f"</body></html>\n")
+    if "</script" in plotly_js.lower():
+        raise ValueError("plotly.js contains </script and cannot be inlined")
+    return _environment().get_template("report.html.j2").render(
+        title=f"evolve report: {data['summary']['run']['name']}",
+        css=_code("page.css"), js=_code("page.js"), plotly_js=Markup(plotly_js),
+        data_json=Markup(_json_for_script(data)),
+    )
 
 
 def render_live(run_name: str, islands: int, poll_ms: int = 3000) -> str:
     """The live page: plotly.js and data come from the server that serves it."""
-    options = "".join(f"<option>{i}</option>" for i in range(islands))
-    body = (BODY.replace("__LIVE__", '<span id="live-dot"></span><span id="live-state">connecting</span> ·')
-            .replace("__BROWSER__", BROWSER.replace("__ISLANDS__", options)))
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<link rel=\"icon\" href=\"data:,\"><title>evolve: {html.escape(run_name)} (live)</title>"
-            f"<style>{CSS}</style>\n<script src=\"static/plotly.js\"></script>\n</head><body>{body}"
-            f"<script>window.LIVE = true; window.POLL_MS = {int(poll_ms)};\n{JS}\nstartLive();</script>"
-            f"</body></html>\n")
+    return _environment().get_template("live.html.j2").render(
+        title=f"evolve: {run_name} (live)", css=_code("page.css"), js=_code("page.js"),
+        islands=int(islands), poll_ms=int(poll_ms),
+    )
