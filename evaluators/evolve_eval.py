@@ -25,35 +25,8 @@ class CandidateError(RuntimeError):
     """The candidate crashed, timed out, or returned something that is not plain data."""
 
 
-_BOOTSTRAP = r"""
-import importlib.util, json, os, sys
-program, function, result_path, evaluators, confined, readable = sys.argv[1:7]
-args, kwargs = json.load(sys.stdin)
-if confined == "1":
-    sys.path.insert(0, evaluators)
-    from confine import confine
-    # Writable: this call's own working directory, nothing else (not the evaluator's files).
-    why = confine(program, os.path.dirname(result_path), [p for p in readable.split(os.pathsep) if p])
-    sys.path.remove(evaluators)
-    if why:
-        sys.stderr.write(f"evolve_eval: candidate not confined: {why}\n")
-spec = importlib.util.spec_from_file_location("candidate", program)
-module = importlib.util.module_from_spec(spec)
-sys.modules["candidate"] = module
-spec.loader.exec_module(module)
-value = getattr(module, function)(*args, **kwargs)
-
-def plain(obj):
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    raise TypeError(f"cannot return a {type(obj).__name__}")
-
-text = json.dumps(value, default=plain)
-with open(result_path, "w") as f:
-    f.write(text)
-"""
+# The candidate's process runs this file (a file, not a string: readable, linted, tested).
+_CANDIDATE_BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "candidate_bootstrap.py")
 
 
 def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=None, confine=True, readable=()):
@@ -76,8 +49,8 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
     before = set(_children_from(_parents(), os.getpid())) if os.path.isdir("/proc") else set()
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-c", _BOOTSTRAP, str(program_path), function, result_path,
-         os.path.dirname(os.path.abspath(__file__)), "1" if confine else "0", os.pathsep.join(map(str, readable))],
+        [sys.executable, "-I", _CANDIDATE_BOOTSTRAP, str(program_path), function, result_path,
+         "1" if confine else "0", os.pathsep.join(map(str, readable))],
         stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE, cwd=workdir,
         env={**os.environ, "TMPDIR": workdir, "HOME": workdir}, start_new_session=True,
     )

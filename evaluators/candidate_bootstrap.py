@@ -1,0 +1,49 @@
+"""The candidate's own process: confine it, import the program, call one function, write the result.
+
+Usage (by `evolve_eval.run_candidate`, never by hand):
+    python -I candidate_bootstrap.py PROGRAM FUNCTION RESULT_PATH CONFINED READABLE
+with the call's `[args, kwargs]` as JSON on stdin. CONFINED is "1" to lock the process with
+Landlock first (confine.py); READABLE is extra readable paths joined by os.pathsep. The return
+value goes to RESULT_PATH as JSON, which the evaluator reads and checks.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+
+def _plain(obj):
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"cannot return a {type(obj).__name__}")
+
+
+def main() -> None:
+    program, function, result_path, confined, readable = sys.argv[1:6]
+    args, kwargs = json.load(sys.stdin)
+    here = os.path.dirname(os.path.abspath(__file__))
+    if confined == "1":
+        sys.path.insert(0, here)
+        from confine import confine
+
+        # Writable: this call's own working directory, nothing else (not the evaluator's files).
+        why = confine(program, os.path.dirname(result_path), [p for p in readable.split(os.pathsep) if p])
+        if why:
+            sys.stderr.write(f"evolve_eval: candidate not confined: {why}\n")
+    # The candidate imports nothing of ours (a Python without -I implying -P put our folder first).
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    spec = importlib.util.spec_from_file_location("candidate", program)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["candidate"] = module
+    spec.loader.exec_module(module)
+    value = getattr(module, function)(*args, **kwargs)
+    text = json.dumps(value, default=_plain)
+    with open(result_path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
