@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evolve.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
+from evolve.sandbox.images import DEFAULT_IMAGE
 
 __all__ = ["Problem", "ProblemError", "load_problem"]
 
@@ -30,12 +31,14 @@ class CascadeStage(_Strict):
 
 
 class EvaluationConfig(_Strict):
+    # timeout .. tmpfs_mb, image and pin_cpus are one evaluation's limits: declared here, once;
+    # `evolve.sandbox.base.Limits` carries the same set to the sandbox.
     timeout: Annotated[float, Field(gt=0)] = 60.0
     cpus: Annotated[float, Field(gt=0)] = 1.0
     memory_mb: Annotated[int, Field(ge=64)] = 1024
     gpus: Annotated[float, Field(ge=0)] = 0.0
     resources: dict[str, float] = Field(default_factory=dict)
-    image: str = "evolve-python:latest"
+    image: str = DEFAULT_IMAGE
     pin_cpus: bool = False
     pids_limit: Annotated[int, Field(ge=8)] = 64
     tmpfs_mb: Annotated[int, Field(ge=1)] = 64

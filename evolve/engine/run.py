@@ -143,7 +143,7 @@ def evaluation_template(problem: Problem, sandbox: str, code: str = "",
     ready, why = docker_ready(image)
     if not ready:
         raise RunError(why)
-    return replace(template, image=image)
+    return template.on_image(image)
 
 
 def _to_stderr(message: str) -> None:

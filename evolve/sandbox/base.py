@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evolve.kinds import FailureKind
+
+if TYPE_CHECKING:
+    from evolve.problem import EvaluationConfig, Problem
 
 MAX_RESULT_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one evaluation may use. `EvaluationConfig` (problem.toml) declares and validates
+    these; this is the same set as a plain value, built from it, so their defaults live there."""
+
+    timeout: float
+    cpus: float
+    memory_mb: int
+    pids_limit: int
+    tmpfs_mb: int
+    gpus: float
+    image: str
+    pin_cpus: bool
+
+    @classmethod
+    def of(cls, evaluation: EvaluationConfig) -> Limits:
+        return cls(**{f.name: getattr(evaluation, f.name) for f in fields(cls)})
+
+    @classmethod
+    def default(cls, **overrides: Any) -> Limits:
+        """The limits of a problem.toml that sets none, with `overrides` (tests, benchmarks)."""
+        from evolve.problem import EvaluationConfig  # evolve.problem imports the sandbox package
+
+        return replace(cls.of(EvaluationConfig()), **overrides)
 
 
 @dataclass(frozen=True)
@@ -16,17 +48,10 @@ class EvalRequest:
     filename: str  # the candidate is written under this name (the problem's program file name)
     function: str = "evaluate"
     cascade: tuple[tuple[str, float], ...] = ()
-    timeout: float = 60.0
-    cpus: float = 1.0
-    memory_mb: int = 1024
-    pids_limit: int = 64
-    tmpfs_mb: int = 64
-    gpus: float = 0.0
-    image: str = "evolve-python:latest"
-    pin_cpus: bool = False
+    limits: Limits = field(default_factory=Limits.default)
 
     @classmethod
-    def for_problem(cls, problem, code: str, function: str | None = None):
+    def for_problem(cls, problem: Problem, code: str, function: str | None = None) -> EvalRequest:
         """The request for `problem`; the cascade runs before the main function only (a held-out
         evaluation scores the best program in full)."""
         ev = problem.config.evaluation
@@ -37,22 +62,34 @@ class EvalRequest:
             filename=Path(problem.config.program).name,
             function=function,
             cascade=tuple((s.function, s.threshold) for s in ev.cascade) if function == ev.function else (),
-            timeout=ev.timeout,
-            cpus=ev.cpus,
-            memory_mb=ev.memory_mb,
-            pids_limit=ev.pids_limit,
-            tmpfs_mb=ev.tmpfs_mb,
-            gpus=ev.gpus,
-            image=ev.image,
-            pin_cpus=ev.pin_cpus,
+            limits=Limits.of(ev),
         )
 
-    def spec_json(self) -> str:
-        import json
+    def on_image(self, image: str) -> EvalRequest:
+        return replace(self, limits=replace(self.limits, image=image))
 
+    def spec_json(self) -> str:
         return json.dumps(
             {"function": self.function, "cascade": [{"function": f, "threshold": t} for f, t in self.cascade]}
         )
+
+    # Transitional: evolve/sandbox/process.py still reads the limits off the request itself.
+    # Remove these once it reads `request.limits`.
+    @property
+    def timeout(self) -> float:
+        return self.limits.timeout
+
+    @property
+    def cpus(self) -> float:
+        return self.limits.cpus
+
+    @property
+    def memory_mb(self) -> int:
+        return self.limits.memory_mb
+
+    @property
+    def pids_limit(self) -> int:
+        return self.limits.pids_limit
 
 
 @dataclass(frozen=True)
@@ -61,10 +98,17 @@ class EvalOutcome:
     score: float | None
     metrics: dict[str, float] = field(default_factory=dict)
     feedback: str = ""
-    reason: str = "ok"  # ok | timeout | memory | crash | invalid result | candidate rejected: ... | cascade: ...
+    reason: str = "ok"  # "ok", or the failure's kind and what happened: "timeout: ran past 60 s ..."
     logs: str = ""
     duration: float = 0.0
     sandbox: str = ""
+    kind: FailureKind | None = None  # None when ok
+
+    @classmethod
+    def failure(cls, kind: FailureKind, detail: str, **values: Any) -> EvalOutcome:
+        """A failed evaluation: its kind is stored as a value, and also opens the reason people read."""
+        values.setdefault("score", None)
+        return cls(ok=False, reason=f"{kind}: {detail}", kind=kind, **values)
 
 
 class Sandbox(Protocol):

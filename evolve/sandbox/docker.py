@@ -34,11 +34,11 @@ import time
 import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evolve import resources
-from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest, Limits
 from evolve.sandbox.checks import docker_ready  # noqa: F401  (re-exported: evolve.sandbox.docker.docker_ready)
 from evolve.sandbox.process import NOBODY, clean_environment
 from evolve.sandbox.result import interpret
@@ -113,18 +113,14 @@ os._exit(code if code >= 0 else 128 - code)
 class PoolKey:
     """Everything a container is created with; pooled containers are only used for an equal key."""
 
-    image: str
     problem_dir: str
-    cpus: float
-    memory_mb: int
-    pids_limit: int
-    tmpfs_mb: int
-    gpus: float
+    limits: Limits  # the image among them
 
     @classmethod
     def of(cls, request: EvalRequest) -> "PoolKey":
-        return cls(request.image, str(Path(request.problem_dir).resolve()), float(request.cpus),
-                   int(request.memory_mb), int(request.pids_limit), int(request.tmpfs_mb), float(request.gpus))
+        # The deadline and CPU pinning are applied per evaluation, not when the container is made.
+        made_with = replace(request.limits, timeout=0.0, pin_cpus=False)
+        return cls(str(Path(request.problem_dir).resolve()), made_with)
 
 
 class CpuSets:
@@ -365,20 +361,21 @@ class DockerSandbox:
     def _start_container(self, key: PoolKey) -> str:
         docker = self._docker
         device_requests = None
-        if key.gpus > 0:
-            device_requests = [docker.types.DeviceRequest(count=max(1, math.ceil(key.gpus)), capabilities=[["gpu"]])]
+        limits = key.limits
+        if limits.gpus > 0:
+            device_requests = [docker.types.DeviceRequest(count=max(1, math.ceil(limits.gpus)), capabilities=[["gpu"]])]
         host_config = self.api.create_host_config(
             # Mount objects, not "src:dst:ro" strings: a ':' in a host path would break those.
             mounts=[docker.types.Mount(CONTAINER_PROBLEM, key.problem_dir, type="bind", read_only=True),
                     docker.types.Mount(CONTAINER_EVALUATORS, self.evaluators_dir, type="bind", read_only=True)],
             network_mode="none",
             read_only=True,
-            tmpfs={"/tmp": f"rw,nosuid,nodev,size={key.tmpfs_mb}m,mode=1777"},
-            shm_size=f"{max(1, min(key.tmpfs_mb, 64))}m",
-            mem_limit=f"{key.memory_mb}m",
-            memswap_limit=f"{key.memory_mb}m",
-            nano_cpus=int(key.cpus * 1e9),
-            pids_limit=key.pids_limit,
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777"},
+            shm_size=f"{max(1, min(limits.tmpfs_mb, 64))}m",
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids_limit,
             security_opt=["no-new-privileges"],
             cap_drop=["ALL"],
             ipc_mode="private",
@@ -387,11 +384,11 @@ class DockerSandbox:
             device_requests=device_requests,
         )
         created = self.api.create_container(
-            key.image,
+            limits.image,
             entrypoint=["python3"],
             command=["-I", "-c", BOOTSTRAP, str(IDLE_SECONDS)],
             user=f"{NOBODY}:{NOBODY}",
-            environment=clean_environment("/tmp", key.cpus),
+            environment=clean_environment("/tmp", limits.cpus),
             working_dir="/tmp",
             labels={LABEL: "1", OWNER_LABEL: self.owner, INSTANCE_LABEL: self.instance,
                     **({RUN_LABEL: self.run} if self.run else {})},
@@ -513,7 +510,8 @@ class DockerSandbox:
             # Docker would create a missing bind source as an empty root-owned folder: refuse.
             raise SandboxError(f"problem folder {request.problem_dir} does not exist")
         key = PoolKey.of(request)
-        cpuset = self._cpusets.acquire(math.ceil(request.cpus)) if request.pin_cpus else None
+        limits = request.limits
+        cpuset = self._cpusets.acquire(math.ceil(limits.cpus)) if limits.pin_cpus else None
         try:
             for attempt in range(2):
                 cid = self._take(key) if attempt == 0 else None
@@ -521,12 +519,12 @@ class DockerSandbox:
                     try:
                         cid = self._start_container(key)
                     except self._docker.errors.ImageNotFound:
-                        raise SandboxError(f"image {request.image} not found: run `evolve sandbox build`") from None
+                        raise SandboxError(f"image {limits.image} not found: run `evolve sandbox build`") from None
                     except self._docker.errors.APIError as exc:
                         # Not the candidate's doing (no GPU runtime, no python3 in the image, a
                         # broken engine): stop with the engine's words rather than fail every candidate.
                         detail = getattr(exc, "explanation", None) or str(exc)
-                        raise SandboxError(f"cannot start a container from {request.image}: {detail}") from None
+                        raise SandboxError(f"cannot start a container from {limits.image}: {detail}") from None
                 self._refill(key)
                 try:
                     outcome = self._run_in(cid, request, cpuset)
@@ -554,7 +552,7 @@ class DockerSandbox:
         raw = _raw_socket(sock)
         job = json.dumps({
             "code": request.code, "filename": os.path.basename(request.filename) or "candidate.py",
-            "spec": request.spec_json(), "deadline": request.timeout + 5,
+            "spec": request.spec_json(), "deadline": request.limits.timeout + 5,
         }).encode() + b"\n"
         try:
             started = time.monotonic()
@@ -563,7 +561,7 @@ class DockerSandbox:
             except OSError:
                 return None
             stream = _Stream(raw)
-            finished = stream.read_until_eof(started + request.timeout)
+            finished = stream.read_until_eof(started + request.limits.timeout)
             duration = time.monotonic() - started
         finally:
             try:
@@ -576,7 +574,7 @@ class DockerSandbox:
             except docker.errors.APIError:
                 pass
             return interpret(b"", exit_code=None, timed_out=True, duration=duration, sandbox=self.name,
-                             timeout=request.timeout)
+                             timeout=request.limits.timeout)
         if stream.out_overflow:
             return EvalOutcome(ok=False, score=None, duration=duration, sandbox=self.name,
                                reason=f"invalid result: the result exceeds {MAX_RESULT_BYTES} bytes")
@@ -587,8 +585,8 @@ class DockerSandbox:
                 # 124 is the bootstrap's own kill at the deadline; an evaluator that exits 124 early
                 # (or a candidate that signals the bootstrap) is a crash, not a timeout.
                 bytes(stream.out), exit_code=exit_code, duration=duration,
-                timed_out=exit_code == 124 and duration >= request.timeout,
-                sandbox=self.name, memory_killed=oom, timeout=request.timeout,
+                timed_out=exit_code == 124 and duration >= request.limits.timeout,
+                sandbox=self.name, memory_killed=oom, timeout=request.limits.timeout,
                 extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+from evolve.kinds import FailureKind
 from evolve.sandbox.base import EvalOutcome
 
 MAX_FEEDBACK = 4000
@@ -21,43 +22,44 @@ def _number(value) -> float | None:
 
 def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: float, sandbox: str,
               memory_killed: bool = False, timeout: float = 0.0, extra_logs: str = "") -> EvalOutcome:
-    def failure(reason: str, logs: str = extra_logs, feedback: str = "") -> EvalOutcome:
-        return EvalOutcome(ok=False, score=None, reason=reason, logs=logs[-16000:], feedback=feedback,
-                           duration=duration, sandbox=sandbox)
+    def failure(kind: FailureKind, detail: str, logs: str = extra_logs, feedback: str = "") -> EvalOutcome:
+        return EvalOutcome.failure(kind, detail, logs=logs[-16000:], feedback=feedback, duration=duration,
+                                   sandbox=sandbox)
 
     if timed_out:
-        return failure(f"timeout: evaluation ran past {timeout:g} s and was killed")
+        return failure(FailureKind.TIMEOUT, f"evaluation ran past {timeout:g} s and was killed")
     if memory_killed:
-        return failure("memory: the evaluation exceeded its memory limit and was killed")
+        return failure(FailureKind.MEMORY, "the evaluation exceeded its memory limit and was killed")
     line = raw.strip().splitlines()[-1] if raw.strip() else b""
     if not line:
         how = f"exit code {exit_code}" if exit_code is not None and exit_code >= 0 else f"signal {-(exit_code or 0)}"
-        return failure(f"crash: the evaluation ended without a result ({how})")
+        return failure(FailureKind.CRASH, f"the evaluation ended without a result ({how})")
     try:
         report = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return failure("invalid result: the sandbox output is not JSON")
+        return failure(FailureKind.INVALID_RESULT, "the sandbox output is not JSON")
     if not isinstance(report, dict):
-        return failure("invalid result: the sandbox output is not an object")
+        return failure(FailureKind.INVALID_RESULT, "the sandbox output is not an object")
     logs = str(report.get("logs", ""))
     if extra_logs:
         logs = extra_logs + logs
     if "error" in report:
-        return failure(f"evaluator error: {report['error']}", logs=logs)
+        return failure(FailureKind.EVALUATOR_ERROR, str(report["error"]), logs=logs)
     result = report.get("result")
     if not isinstance(result, dict):
-        return failure(f"invalid result: evaluate() returned {type(result).__name__}, not a dict", logs=logs)
+        returned = type(result).__name__
+        return failure(FailureKind.INVALID_RESULT, f"evaluate() returned {returned}, not a dict", logs=logs)
     feedback = result.get("feedback", "")
     feedback = feedback if isinstance(feedback, str) else json.dumps(feedback, default=str)
     feedback = feedback[:MAX_FEEDBACK]
     if isinstance(result.get("error"), str):
-        return failure(f"candidate rejected: {result['error'][:500]}", logs=logs, feedback=feedback)
+        return failure(FailureKind.CANDIDATE_REJECTED, result["error"][:500], logs=logs, feedback=feedback)
     raw_score = result.get("score")
     score = None if isinstance(raw_score, bool) else _number(raw_score)
     if score is None:
-        return failure("invalid result: no numeric 'score' in the result", logs=logs, feedback=feedback)
+        return failure(FailureKind.INVALID_RESULT, "no numeric 'score' in the result", logs=logs, feedback=feedback)
     if not math.isfinite(score):
-        return failure(f"invalid result: score is not finite ({raw_score})", logs=logs, feedback=feedback)
+        return failure(FailureKind.INVALID_RESULT, f"score is not finite ({raw_score})", logs=logs, feedback=feedback)
     metrics: dict[str, float] = {}
     for key, value in result.items():
         if key in ("feedback", "error"):
@@ -66,12 +68,14 @@ def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: f
         if number is None:
             continue  # non-numeric extras are allowed and ignored
         if not math.isfinite(number):
-            return failure(f"invalid result: metric {key!r} is not finite ({value})", logs=logs, feedback=feedback)
+            return failure(FailureKind.INVALID_RESULT, f"metric {key!r} is not finite ({value})", logs=logs,
+                           feedback=feedback)
         if len(metrics) < MAX_METRICS or key == "score":
             metrics[str(key)[:64]] = number
     stopped = report.get("cascade_stopped")
-    return EvalOutcome(
-        ok=stopped is None, score=score, metrics=metrics, feedback=feedback,
-        reason=f"cascade: stopped at stage {stopped!r} (score {score:g})" if stopped else "ok",
-        logs=logs[-16000:], duration=duration, sandbox=sandbox,
-    )
+    if stopped is not None:  # scored, but stopped at an early stage: a failure that keeps its score
+        return EvalOutcome.failure(FailureKind.CASCADE, f"stopped at stage {stopped!r} (score {score:g})",
+                                   score=score, metrics=metrics, feedback=feedback, logs=logs[-16000:],
+                                   duration=duration, sandbox=sandbox)
+    return EvalOutcome(ok=True, score=score, metrics=metrics, feedback=feedback, logs=logs[-16000:],
+                       duration=duration, sandbox=sandbox)
