@@ -22,7 +22,7 @@ import pytest
 from evolve.problem import load_problem
 from evolve.sandbox import SandboxError
 from evolve.resources import evaluators_dir
-from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.base import EvalRequest, Limits
 from evolve.sandbox.images import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
@@ -69,9 +69,9 @@ def sandbox(engine):
 
 
 def hostile(code: str, timeout: float = 8.0, **limits) -> EvalRequest:
-    return EvalRequest(problem_dir=str(HOSTILE), code=code, filename="initial_program.py", timeout=timeout,
-                       cpus=1, memory_mb=limits.pop("memory_mb", 256), pids_limit=limits.pop("pids_limit", 32),
-                       tmpfs_mb=16, **limits)
+    limits = {"cpus": 1, "memory_mb": 256, "pids_limit": 32, "tmpfs_mb": 16, **limits}
+    return EvalRequest(problem_dir=str(HOSTILE), code=code, filename="initial_program.py",
+                       limits=Limits.default(timeout=timeout, **limits))
 
 
 def digest_tree(*folders: Path) -> dict[str, str]:
@@ -471,7 +471,7 @@ def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
         assert problem_image_tag("hostile", folder) != tag  # a new build input, a new tag
         code = "def main():\n    return open('/opt/evolve-target').read().strip()\n"
         with DockerSandbox(pool_size=0) as sb:
-            outcome = sb.evaluate(dataclasses.replace(hostile(code), problem_dir=str(folder), image=tag))
+            outcome = sb.evaluate(dataclasses.replace(hostile(code), problem_dir=str(folder)).on_image(tag))
         assert outcome.ok and json.loads(outcome.feedback) == "target-image", outcome.reason
     finally:
         client.images.remove(tag, force=True)
@@ -480,11 +480,12 @@ def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
 CHILD = r"""
 import sys, time
 sys.path.insert(0, {root!r})
-from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.base import EvalRequest, Limits
 from evolve.sandbox.docker import DockerSandbox
 sb = DockerSandbox(pool_size=2)
 request = EvalRequest(problem_dir={problem!r}, code="import time\ndef main():\n    time.sleep(600)\n",
-                      filename="initial_program.py", timeout=300, memory_mb=256, pids_limit=32, tmpfs_mb=16)
+                      filename="initial_program.py",
+                      limits=Limits.default(timeout=300, memory_mb=256, pids_limit=32, tmpfs_mb=16))
 sb.warm(request)
 print(sb.instance, flush=True)
 sb.evaluate(request)
@@ -526,7 +527,7 @@ def test_container_that_cannot_start_is_a_sandbox_error(engine):
         pytest.skip("this engine has a GPU runtime")
     with DockerSandbox(pool_size=1) as sb:
         with pytest.raises(SandboxError, match="gpu"):
-            sb.evaluate(dataclasses.replace(hostile("def main():\n    return 'ok'\n"), gpus=1))
+            sb.evaluate(hostile("def main():\n    return 'ok'\n", gpus=1))
     assert ours_of(sb) == []
 
 

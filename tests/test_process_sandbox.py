@@ -6,6 +6,7 @@ import os
 import pytest
 
 from evolve.sandbox import EvalRequest, make_sandbox
+from evolve.sandbox.base import Limits
 from evolve.sandbox.result import interpret
 
 EVALUATE = '''
@@ -39,9 +40,10 @@ def sandbox():
     return make_sandbox("process", warn=False)
 
 
-def run(sandbox, problem_dir, body, **kw):
+def run(sandbox, problem_dir, body, cascade=(), **limits):
     code = f"# EVOLVE-BLOCK-START\n{body}\n# EVOLVE-BLOCK-END\n"
-    return sandbox.evaluate(EvalRequest(problem_dir=problem_dir, code=code, filename="program.py", **kw))
+    return sandbox.evaluate(EvalRequest(problem_dir=problem_dir, code=code, filename="program.py", cascade=cascade,
+                                        limits=Limits.default(**limits)))
 
 
 def test_good_candidate(sandbox, problem_dir):
@@ -134,3 +136,16 @@ def test_an_evaluator_that_closes_stdout_keeps_its_score(tmp_path):
     out = make_sandbox("process", warn=False).evaluate(
         EvalRequest(problem_dir=str(folder), code="# EVOLVE-BLOCK-START\n# EVOLVE-BLOCK-END\n", filename="p.py"))
     assert out.ok and out.score == 5.0, out.reason
+
+
+def test_the_machinerys_faults_are_infrastructure_errors(problem_dir, monkeypatch, tmp_path):
+    from evolve.errors import InfrastructureError
+
+    # No interpreter to run: not the candidate's fault, so not an outcome of it.
+    broken = make_sandbox("process", warn=False, python=str(tmp_path / "no-such-python"))
+    with pytest.raises(InfrastructureError, match="no-such-python"):
+        run(broken, problem_dir, "def main():\n    return 1")
+    # No temporary folder to run in.
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing" / "tmp"))
+    with pytest.raises(InfrastructureError, match="temporary folder"):
+        run(make_sandbox("process", warn=False), problem_dir, "def main():\n    return 1")

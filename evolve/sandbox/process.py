@@ -20,6 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
+from evolve.errors import InfrastructureError
 from evolve.resources import runner_path
 from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
 from evolve.sandbox.result import interpret
@@ -62,8 +63,10 @@ class ProcessSandbox:
             )
 
     def _limits(self, request: EvalRequest, drop_to_nobody: bool):
-        memory = request.memory_mb * 1024 * 1024
-        cpu_seconds = int(request.timeout * max(1.0, request.cpus)) + 5
+        limits = request.limits
+        memory = limits.memory_mb * 1024 * 1024
+        cpu_seconds = int(limits.timeout * max(1.0, limits.cpus)) + 5
+        pids = limits.pids_limit
 
         def apply() -> None:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -75,30 +78,44 @@ class ProcessSandbox:
                 os.setgid(NOBODY)
                 os.setuid(NOBODY)
             # RLIMIT_NPROC counts every process of the user; it is enforced for non-root only.
-            resource.setrlimit(resource.RLIMIT_NPROC, (request.pids_limit, request.pids_limit))
+            resource.setrlimit(resource.RLIMIT_NPROC, (pids, pids))
 
         return apply
 
     def evaluate(self, request: EvalRequest) -> EvalOutcome:
+        """The candidate's outcome; InfrastructureError when this machine cannot run it at all."""
+        limits = request.limits
         drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
-        tmpdir = tempfile.mkdtemp(prefix="evolve-sbx-")
+        try:
+            tmpdir = tempfile.mkdtemp(prefix="evolve-sbx-")
+        except OSError as exc:
+            raise InfrastructureError(f"cannot make a temporary folder for the evaluation ({exc}): "
+                                      f"free space or fix permissions in {tempfile.gettempdir()}") from exc
         try:
             candidate = Path(tmpdir) / request.filename
-            candidate.write_text(request.code)
-            if drop:
-                os.chown(tmpdir, NOBODY, NOBODY)
-                os.chown(candidate, NOBODY, NOBODY)
-            os.chmod(candidate, 0o444)
+            try:
+                candidate.write_text(request.code)
+                if drop:
+                    os.chown(tmpdir, NOBODY, NOBODY)
+                    os.chown(candidate, NOBODY, NOBODY)
+                os.chmod(candidate, 0o444)
+            except OSError as exc:
+                raise InfrastructureError(f"cannot write the candidate to {candidate} ({exc}): "
+                                          f"free space in {tempfile.gettempdir()}") from exc
             started = time.monotonic()
-            proc = subprocess.Popen(
-                [self.python, "-I", str(runner_path()), request.problem_dir, str(candidate), request.spec_json()],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=tmpdir, env=clean_environment(tmpdir, request.cpus), start_new_session=True,
-                preexec_fn=self._limits(request, drop),
-            )
+            try:
+                proc = subprocess.Popen(
+                    [self.python, "-I", str(runner_path()), request.problem_dir, str(candidate), request.spec_json()],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    cwd=tmpdir, env=clean_environment(tmpdir, limits.cpus), start_new_session=True,
+                    preexec_fn=self._limits(request, drop),
+                )
+            except (OSError, subprocess.SubprocessError) as exc:  # before any code of the candidate ran
+                raise InfrastructureError(f"cannot start the evaluation's interpreter {self.python} ({exc}): "
+                                          f"check that it exists and runs, or pass another python") from exc
             timed_out = False
             try:
-                raw, _ = proc.communicate(timeout=request.timeout)
+                raw, _ = proc.communicate(timeout=limits.timeout)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 raw = b""
@@ -119,7 +136,7 @@ class ProcessSandbox:
             duration = time.monotonic() - started
             return interpret(
                 raw[:MAX_RESULT_BYTES], exit_code=proc.returncode, timed_out=timed_out,
-                duration=duration, sandbox=self.name, timeout=request.timeout,
+                duration=duration, sandbox=self.name, timeout=limits.timeout,
                 memory_killed=_looks_like_memory_error(raw),
             )
         finally:
@@ -150,10 +167,7 @@ def _descendants(pid: int) -> list[int]:
 def _reachable_by_others(path: str) -> bool:
     """Whether `nobody` could use this path: every parent directory must be world-searchable."""
     current = Path(path).resolve()
-    for part in [current, *current.parents]:
-        if part.is_dir() and not os.stat(part).st_mode & 0o001:
-            return False
-    return True
+    return all(os.stat(part).st_mode & 0o001 for part in [current, *current.parents] if part.is_dir())
 
 
 def _looks_like_memory_error(raw: bytes) -> bool:
