@@ -123,7 +123,10 @@ def main() -> None:
                 break
     except BaseException as exc:  # the evaluator itself failed: report, do not crash silently
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        report = {"error": f"{type(exc).__name__}: {exc}"[:1000], "traceback": "".join(tb)[-4000:]}
+        # Name the line of evaluate.py that raised (the innermost frame in it), so a user can go to it.
+        where = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.basename(f.filename) == "evaluate.py"]
+        at = f"evaluate.py line {where[-1].lineno}: " if where else ""
+        report = {"error": f"{at}{type(exc).__name__}: {exc}"[:1000], "traceback": "".join(tb)[-4000:]}
 
     for close in (sys.stdout.flush, sys.stderr.flush, lambda: os.close(1), lambda: os.close(2)):
         try:  # evaluate.py (or a library) may have closed them already

@@ -8,6 +8,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 import json
+import logging
+import sys
 import time
 import warnings
 from dataclasses import replace
@@ -18,7 +20,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evolve.problem import ProblemError, load_problem
+from evolve import __version__, logs
+from evolve.errors import EvolveError, OptionError
+from evolve.problem import Problem, load_problem
+
+log = logging.getLogger("evolve.cli")
 
 app = typer.Typer(help="Evolve better programs: LLM mutations, sandboxed evaluation, a Ray engine.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -31,13 +37,49 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def main() -> None:
+    """The console script: an expected error is one line and exit 1; our bugs log a traceback."""
+    try:
+        app()
+    except EvolveError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as exc:
+        log.exception("internal error")
+        where = logs.current_log_file()
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}"
+                  + (f" (traceback in {where})" if where else ""), highlight=False, soft_wrap=True)
+        if where is None:
+            raise
+        sys.exit(2)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"evolve {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit."),
+             verbose: bool = typer.Option(False, "--verbose", "-v",
+                                          help="Show warnings and errors as they happen (they always go to the "
+                                               "run's evolve.log).")) -> None:
+    logs.configure(verbose)
+
+
+def _warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def _sandbox_choice(name: Optional[str]) -> str:
     from evolve.sandbox import default_sandbox_name
 
     if name is None:
         return default_sandbox_name()
     if name not in ("docker", "process") and ":" not in name:
-        fail(f"--sandbox {name!r}: choose 'docker', 'process', or a plug-in as module:Class")
+        raise OptionError(f"--sandbox {name!r}: choose 'docker', 'process', or a plug-in as module:Class")
     return name
 
 
@@ -53,20 +95,42 @@ def check(problem_dir: Path = typer.Argument(..., help="A problem folder (proble
           sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
           json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
     """Validate a problem folder and evaluate its initial program once in the sandbox."""
+    problem = load_problem(problem_dir)
+    _score(problem, problem.initial_code, problem.program_path, "initial program", sandbox, json_out)
+
+
+@app.command("eval")
+def eval_file(problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
+              program: Path = typer.Argument(..., help="A candidate program file to score (any path)."),
+              sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine "
+                                                                "answers)."),
+              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Score any candidate file with a problem's evaluator, as `evolve check` scores the initial program."""
+    problem = load_problem(problem_dir)
+    try:
+        code = program.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OptionError(f"{program}: cannot read the program ({exc.__class__.__name__}: {exc})") from None
+    _score(problem, code, program, program.name, sandbox, json_out)
+
+
+def _problem_warnings(problem: Problem) -> None:
+    from evolve import problem as problem_module
+
+    for message in getattr(problem_module, "problem_warnings", lambda p: [])(problem):
+        _warn(message)
+
+
+def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox: Optional[str],
+           json_out: bool) -> None:
+    """Evaluate `code` once (and on the held-out set when it passes); print the figures."""
+    from evolve.engine.run import evaluation_template
     from evolve.sandbox import make_sandbox
 
-    try:
-        problem = load_problem(problem_dir)
-    except ProblemError as exc:
-        fail(str(exc))
+    _problem_warnings(problem)
     name = _sandbox_choice(sandbox)
     _warn_if_process(name)
-    from evolve.engine.run import RunError, evaluation_template
-
-    try:
-        template = evaluation_template(problem, name, code=problem.initial_code)
-    except RunError as exc:
-        fail(str(exc))
+    template = evaluation_template(problem, name, code=code)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         box = make_sandbox(name) if name == "docker" else make_sandbox(name, warn=False)
@@ -83,7 +147,7 @@ def check(problem_dir: Path = typer.Argument(..., help="A problem folder (proble
                           "metrics": outcome.metrics, "seconds": outcome.duration, "sandbox": outcome.sandbox,
                           "heldout_score": heldout.score if heldout and heldout.ok else None}))
     else:
-        table = Table(title=f"{problem.name}: initial program", show_header=False)
+        table = Table(title=f"{problem.name}: {label}", show_header=False)
         table.add_row("sandbox", outcome.sandbox)
         table.add_row("time", f"{outcome.duration:.2f} s")
         table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{outcome.reason}[/]")
@@ -98,10 +162,11 @@ def check(problem_dir: Path = typer.Argument(..., help="A problem folder (proble
             table.add_row("feedback", outcome.feedback[:500])
         console.print(table)
     if not outcome.ok:
-        tail = outcome.logs.strip().splitlines()[-5:]
+        # The evaluator's traceback (when evaluate.py raised) and the last lines it printed.
+        tail = outcome.logs.strip().splitlines()[-40:]
         if tail and not json_out:
             err.print("\n".join(tail), markup=False, highlight=False)
-        fail(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
+        fail(f"{program_path}: the {label} fails its evaluation: {outcome.reason}")
     if heldout is not None and not heldout.ok:
         fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
 
@@ -113,7 +178,7 @@ def _parse_models(models: list[str], api_base: Optional[str]) -> tuple[dict, ...
         try:
             w = float(weight) if weight else 1.0
         except ValueError:
-            fail(f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)")
+            raise OptionError(f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)") from None
         entry = {"name": name, "weight": w}
         if api_base:
             entry["api_base"] = api_base
@@ -138,36 +203,36 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
         target_score: Optional[float] = typer.Option(None, help="Stop when the best score reaches this."),
         seed: Optional[int] = typer.Option(None, help="Seed for every random choice (default 0)."),
         ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting one."),
+        infra_wait: Optional[float] = typer.Option(None, min=0, help="Seconds to wait for broken machinery (the Docker "
+                                                   "engine, a Ray node) before the run stops (default 300)."),
         ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
-    from evolve.engine.run import RunError, load_run_for_resume
+    from evolve.engine.run import load_run_for_resume
 
     overrides = {k: v for k, v in dict(iterations=iterations, llm_concurrency=llm_concurrency, eval_workers=eval_workers,
                                        max_seconds=max_seconds, max_cost=max_cost, target_score=target_score,
-                                       seed=seed).items() if v is not None}
+                                       seed=seed, infra_wait=infra_wait).items() if v is not None}
     if model:
         overrides["models"] = _parse_models(model, api_base)
-    try:
-        if resume is not None:
-            problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
-            saved = dict(config.get("options", {}))
-            saved["models"] = tuple(saved.get("models") or ())
-            saved.update(overrides)
-            if sandbox is not None:
-                saved["sandbox"] = _sandbox_choice(sandbox)
-            options = RunOptions(**saved)
-            runs_root = run_dir.parent
-        else:
-            if problem_dir is None:
-                fail("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
-            problem = load_problem(problem_dir)
-            cpus = os.cpu_count() or 1
-            overrides.setdefault("eval_workers", max(1, int(cpus // problem.config.evaluation.cpus)))
-            options = RunOptions(sandbox=_sandbox_choice(sandbox), **overrides)
-            run_name, db_url, runs_root = name, db, runs_dir
-    except (ProblemError, RunError) as exc:
-        fail(str(exc))
+    if resume is not None:
+        problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
+        saved = dict(config.get("options", {}))
+        saved["models"] = tuple(saved.get("models") or ())
+        saved.update(overrides)
+        if sandbox is not None:
+            saved["sandbox"] = _sandbox_choice(sandbox)
+        options = RunOptions(**saved)
+        runs_root = run_dir.parent
+    else:
+        if problem_dir is None:
+            raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
+        problem = load_problem(problem_dir)
+        cpus = os.cpu_count() or 1
+        overrides.setdefault("eval_workers", max(1, int(cpus // problem.config.evaluation.cpus)))
+        options = RunOptions(sandbox=_sandbox_choice(sandbox), **overrides)
+        run_name, db_url, runs_root = name, db, runs_dir
+    _problem_warnings(problem)
     _warn_if_process(options.sandbox)
     result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
     _print_summary(result)
@@ -179,7 +244,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     from rich.live import Live
 
     from evolve.engine.options import Progress
-    from evolve.engine.run import RunError, evolve_run
+    from evolve.engine.run import evolve_run
 
     state = {"started": time.monotonic()}
 
@@ -223,10 +288,6 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
             live.start()
         return evolve_run(problem, options, runs_root=runs_root, run_name=run_name, db_url=db_url,
                           ray_address=ray_address, resume=resume, on_progress=on_progress, on_start=on_start)
-    except (RunError, ValueError, ProblemError) as exc:
-        if live is not None:
-            live.stop()
-        fail(str(exc))
     finally:
         if live is not None:
             live.stop()
@@ -268,4 +329,4 @@ _mount_commands()
 
 
 if __name__ == "__main__":
-    app()
+    main()

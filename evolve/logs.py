@@ -14,6 +14,8 @@ from pathlib import Path
 LOG_FILENAME = "evolve.log"
 FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 _OURS = ("evolve", "ray")  # the loggers whose records belong in a run's log
+RAY_STARTUP_LOGGERS = ("ray._private.authentication.authentication_token_setup", "ray._private.worker",
+                       "ray._private.services", "ray._private.node")
 
 _file_handler: logging.FileHandler | None = None
 _stderr_handler: logging.Handler | None = None
@@ -71,6 +73,29 @@ def log_to_file(path: str | Path | None) -> None:
         logger.propagate = False
         if logger.level == logging.NOTSET or logger.level > logging.WARNING:
             logger.setLevel(logging.WARNING)
+
+
+def adopt_ray_logger() -> None:
+    """Ray puts a stderr handler of its own on the "ray" logger when it is imported: its banners
+    ("Started a local Ray instance", token-auth notices) go to the run's log instead."""
+    # ray.init() reconfigures the "ray" logger itself, so the loggers that speak during start-up
+    # are taken over one by one as well.
+    for name in ("ray", *RAY_STARTUP_LOGGERS):
+        ray_logger = logging.getLogger(name)
+        for handler in list(ray_logger.handlers):
+            if handler not in (_file_handler, _stderr_handler):
+                ray_logger.removeHandler(handler)
+        for handler in (_file_handler, _stderr_handler):
+            if handler is not None and handler not in ray_logger.handlers:
+                ray_logger.addHandler(handler)
+        if not ray_logger.handlers:
+            ray_logger.addHandler(logging.NullHandler())
+        ray_logger.propagate = False
+
+
+def current_log_file() -> str | None:
+    """The file this process logs to now (the run's evolve.log), if any."""
+    return _file_handler.baseFilename if _file_handler is not None else None
 
 
 def run_log_path(run_dir: str | Path) -> Path:

@@ -18,6 +18,7 @@ class RunOptions:
     sandbox: str = "process"
     sandbox_options: dict = field(default_factory=dict)
     heldout: bool = True
+    infra_wait: float = 300.0  # seconds a run waits for broken machinery (Docker, a node) before it stops
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,30 +1,30 @@
-"""Drive one evolution run on Ray: start or resume, the steady-state loop, the stop, the outputs.
-
-No generation barrier: a new mutation starts whenever a model slot frees, a new evaluation
-whenever an evaluation slot frees. The driver only moves object references around; the population
-actor owns all state and the store.
+"""One evolution run on Ray: start or resume it, hand it to the driver's loop, score the best on
+held-out data, write its outputs. The loop itself is `evolve.engine.driver`; the population actor
+owns all state and the store.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import signal
 import sys
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.options import Progress, RunOptions
+from evolve.errors import EvolveError, InfrastructureError, RunError
+from evolve.kinds import RunStatus
+from evolve.logs import log_to_file, run_log_path
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
-from evolve.mutate.propose import MutatorSettings, Proposal
+from evolve.mutate.propose import MutatorSettings
 from evolve.problem import Problem, load_problem
-from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.sandbox.base import EvalRequest
 from evolve.store import DB_FILENAME, Run, open_engine, session_factory, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -34,32 +34,8 @@ PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this o
     "DEEPSEEK_API_KEY": "deepseek/deepseek-chat",
 }
 
-
-INTERRUPTED = "interrupted by the user (Ctrl-C)"
-CALLS_FAILING = "the model calls keep failing"
-
-
-class _InterruptFlag:
-    """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
-
-    def __init__(self):
-        self.requested = False
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-
-
-from evolve.errors import RunError  # noqa: E402  (re-exported)
+log = logging.getLogger(__name__)
+__all__ = ["RunError", "RunResult", "evolve_run", "load_run_for_resume"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +77,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
         Config.initialize("")
     import ray
 
+    from evolve.logs import adopt_ray_logger
+
+    adopt_ray_logger()
     if ray.is_initialized():
         return
     if address:
@@ -170,6 +149,8 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     run_name = run_name or new_run_name(problem)
     run_dir = runs_root / run_name
     run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_log_path(run_dir)
+    log_to_file(log_path)
     db_url = db_url or sqlite_url(run_dir)
     models = resolve_models(problem, options.models)
     mutator = describe_mutator(models)
@@ -194,17 +175,29 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
                             str(problem.prompts_dir) if problem.prompts_dir else None),
         models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
-    driver = _Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
-                     (options.sandbox, sandbox_options), options, on_progress)
+    driver = Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
+                    (options.sandbox, sandbox_options, str(log_path)), options, on_progress)
     started = time.monotonic()
     try:
-        driver.evaluate_initial(problem)
+        try:
+            driver.evaluate_initial(problem)
+        except InfrastructureError as exc:
+            ray.get(db.finish.remote(RunStatus.FAILED, str(exc)))
+            raise
         status, reason = driver.steady_state()
         best = ray.get(db.best_program.remote())
         if best is not None and options.heldout and ev.heldout_function and reason != INTERRUPTED:
-            driver.score_heldout(best, problem.initial_code, ev.heldout_function)
+            try:
+                score_heldout(driver, best, problem.initial_code, ev.heldout_function)
+            except InfrastructureError as exc:  # the training result stands; say why held-out is missing
+                log.warning("no held-out score: %s", exc)
             best = ray.get(db.best_program.remote())
         progress = ray.get(db.finish.remote(status, reason))
+    except EvolveError:
+        raise
+    except Exception:
+        log.exception("the run %s stopped on an internal error", run_name)
+        raise
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         ray.kill(mutator_pool)
@@ -215,172 +208,19 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
 
-class _Driver:
-    """The steady-state loop. It holds object references only; the population actor holds state.
+def score_heldout(driver: Driver, best: dict, initial_code: str, function: str) -> None:
+    """Score the best and the initial program on the held-out set (once each, even on resume)."""
+    import ray
 
-    A candidate moves through three sets of references: `proposals` (a model call in flight),
-    `admissions` (the actor storing the proposal and deciding whether to evaluate it) and
-    `records` (an evaluation in flight, then the actor storing its outcome).
-    """
+    from evolve.engine.population_db import EvalTicket
 
-    def __init__(self, db, mutator_pool, evaluate, template: EvalRequest, sandbox_args: tuple,
-                 options: RunOptions, on_progress):
-        self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
-        self.template, self.sandbox_args, self.options = template, sandbox_args, options
-        self.on_progress = on_progress or (lambda progress: None)
-        self.progress = Progress()
-        self.started = time.monotonic()
-        # A wrong key, model name or address fails every call: say so instead of burning iterations.
-        self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
-
-    def evaluate_initial(self, problem: Problem) -> None:
-        import ray
-
-        info = ray.get(self.db.start.remote())
-        self.progress = info.progress
-        if info.initial_ticket is not None:
-            outcome = self._evaluate_now(info.initial_ticket, self.template)
-            self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
-            if not outcome.ok:
-                ray.get(self.db.finish.remote("failed", f"the initial program failed: {outcome.reason}"))
-                raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
-        self.on_progress(self.progress)
-
-    def stop_reason(self) -> str | None:
-        p, o = self.progress, self.options
-        if p.failing_calls >= self.failing_calls_limit:
-            return f"{CALLS_FAILING}: the last {p.failing_calls} all failed; the latest: {p.last_call_error}"
-        if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
-            return f"wall time of {o.max_seconds:g} s reached"
-        if o.max_cost is not None and p.cost >= o.max_cost:
-            return f"cost budget of ${o.max_cost:g} reached (${p.cost:.4f})"
-        if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
-            return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
-        return None
-
-    def steady_state(self) -> tuple[str, str]:
-        """Run until the iterations are done or a stop condition holds; returns (status, reason)."""
-        import ray
-
-        o = self.options
-        proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
-        admissions: set = set()
-        records: dict = {}  # record ref -> its ticket, to record a failure if the evaluation's worker dies
-        waiting_for_slot: deque = deque()
-        launched = self.progress.completed
-        stopping: str | None = None
-        interrupt = _InterruptFlag()
-        try:
-            while True:
-                if interrupt.requested and stopping is None:
-                    stopping = INTERRUPTED
-                    self.on_progress(replace(self.progress, last_event="stopping: finishing what is in "
-                                                                       "flight (Ctrl-C again to stop now)"))
-                stopping = stopping or self.stop_reason()
-                backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
-                while (stopping is None and launched < o.iterations and len(proposals) < o.llm_concurrency
-                       and backlog < o.llm_concurrency + o.eval_workers):
-                    task = self.db.next_task.remote()
-                    proposals[self.mutator_pool.propose.remote(task)] = task
-                    launched += 1
-                    backlog += 1
-                while waiting_for_slot and len(records) < o.eval_workers:
-                    ticket = waiting_for_slot.popleft()
-                    outcome = self.evaluate.remote(ticket, self.template, *self.sandbox_args)
-                    records[self.db.submit_result.remote(ticket, outcome)] = ticket
-                pending = [*proposals, *admissions, *records]
-                if not pending:
-                    break
-                ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
-                for ref in ready:
-                    if ref in proposals:
-                        admissions.add(self.db.submit_proposal.remote(self._proposal(ref, proposals.pop(ref))))
-                    elif ref in admissions:
-                        admissions.discard(ref)
-                        admission = self._admitted(ref)
-                        if admission is not None:
-                            self.progress = admission.progress
-                            if admission.ticket is not None:
-                                waiting_for_slot.append(admission.ticket)
-                    else:
-                        self.progress = self._recorded(ref, records.pop(ref))
-                    self.on_progress(self.progress)
-        except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
-            for ref in [*proposals, *records]:
-                ray.cancel(ref, force=True)
-            return "stopped", INTERRUPTED
-        finally:
-            interrupt.restore()
-        if stopping:
-            return ("failed" if stopping.startswith(CALLS_FAILING) else "stopped"), stopping
-        return "finished", f"completed {o.iterations} iterations"
-
-    def _evaluate_now(self, ticket, request: EvalRequest) -> EvalOutcome:
-        import ray
-
-        try:
-            return ray.get(self.evaluate.remote(ticket, request, *self.sandbox_args))
-        except ray.exceptions.RayError as exc:  # the worker died (OOM, kill): a recorded failure
-            return EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
-                               reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
-
-    def _proposal(self, ref, task_ref):
-        """The proposal, or, when the mutator raised (our bug, or a library's), a proposal that
-        records the error: the iteration is counted and its reason stored, not lost."""
-        import ray
-
-        try:
-            ray.get(ref)
-            return ref
-        except ray.exceptions.RayActorError as exc:
-            raise RunError(f"the mutator pool died: {exc}") from None
-        except ray.exceptions.RayError as exc:
-            task = ray.get(task_ref)
-            error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400]}"
-            return Proposal(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
-                            inspiration_ids=tuple(p.id for p in task.inspirations), model="(mutator)",
-                            mutation="error", prompt="", answer=None, child_code=None,
-                            reject_reason=error, error=error)
-
-    def _admitted(self, ref):
-        """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
-        mutator, say), which loses that one iteration and not the run."""
-        import ray
-
-        try:
-            return ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
-            raise RunError(f"the population actor died: {exc}") from None
-        except ray.exceptions.RayError as exc:
-            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {str(exc).splitlines()[0][:200]}"))
-            return None
-
-    def _recorded(self, ref, ticket) -> Progress:
-        import ray
-
-        try:
-            return ray.get(ref)
-        except ray.exceptions.RayActorError as exc:
-            raise RunError(f"the population actor died: {exc}") from None
-        except ray.exceptions.RayError as exc:  # the evaluation's worker died (OOM, kill)
-            lost = EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
-                               reason=f"sandbox error: the evaluation worker died: {str(exc).splitlines()[0][:200]}")
-            return ray.get(self.db.submit_result.remote(ticket, lost))
-
-
-    def score_heldout(self, best: dict, initial_code: str, function: str) -> None:
-        """Score the best and the initial program on the held-out set (once each, even on resume)."""
-        import ray
-
-        from evolve.engine.population_db import EvalTicket
-
-        request = replace(self.template, function=function, cascade=())
-        targets = {best["id"]: (best["code"], best["heldout_score"]),
-                   best["initial_id"]: (initial_code, best["initial_heldout_score"])}
-        for program_id, (code, known) in targets.items():
-            if known is None:
-                outcome = self._evaluate_now(EvalTicket(program_id, code, -1, 0), request)
-                ray.get(self.db.record_heldout.remote(program_id, outcome))
+    request = replace(driver.template, function=function, cascade=())
+    targets = {best["id"]: (best["code"], best["heldout_score"]),
+               best["initial_id"]: (initial_code, best["initial_heldout_score"])}
+    for program_id, (code, known) in targets.items():
+        if known is None:
+            outcome = driver.evaluate_now(EvalTicket(program_id, code, -1, 0), request)
+            ray.get(driver.db.record_heldout.remote(program_id, outcome))
 
 
 def _cleanup_sandbox(name: str, run_label: str | None) -> None:
@@ -389,7 +229,10 @@ def _cleanup_sandbox(name: str, run_label: str | None) -> None:
         return
     from evolve.sandbox.docker import cleanup_containers
 
-    cleanup_containers(run=run_label)
+    try:
+        cleanup_containers(run=run_label)
+    except Exception as exc:  # the engine is gone: the run's outputs matter more than its pool
+        log.warning("could not remove this run's containers (label evolve.run=%s): %s", run_label, exc)
 
 
 def write_outputs(run_dir: Path, problem: Problem, best: dict, progress: Progress, status: str, reason: str,

@@ -8,13 +8,18 @@ them. The two never share a slot, so a slow model never leaves an evaluator idle
 
 from __future__ import annotations
 
+import logging
+
 import ray
 
 from evolve.engine.population_db import EvalTicket
+from evolve.errors import DockerUnavailable, InfrastructureError
+from evolve.logs import log_to_file
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.sandbox import make_sandbox
 from evolve.sandbox.base import EvalOutcome, EvalRequest
 
+log = logging.getLogger(__name__)
 _sandboxes: dict = {}
 
 
@@ -36,13 +41,46 @@ def sandbox_for(name: str, options: dict):
     return _sandboxes[key]
 
 
-def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict) -> EvalOutcome:
+def _drop_sandboxes() -> None:
+    for box in _sandboxes.values():
+        try:
+            box.close()
+        except Exception as exc:  # the engine that broke cannot remove its containers either
+            log.warning("could not close a %s sandbox: %s", box.name, exc)
+    _sandboxes.clear()
+
+
+def _engine_gone(exc: Exception) -> bool:
+    """The Docker SDK's ways of saying the daemon does not answer (a sandbox should raise
+    DockerUnavailable itself; this catches what slips through)."""
+    import requests
+
+    try:
+        from docker.errors import DockerException
+    except ImportError:  # pragma: no cover - docker is a dependency
+        return False
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)) or (
+        isinstance(exc, DockerException) and "connection" in str(exc).lower())
+
+
+def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict,
+                    log_path: str | None = None) -> EvalOutcome:
+    """Evaluate one candidate. Raises InfrastructureError when the machinery failed (the driver
+    retries the candidate later); anything else that goes wrong is this candidate's failure."""
     from dataclasses import replace
 
+    log_to_file(log_path)
     request = replace(template, code=ticket.code)
     try:
         return sandbox_for(sandbox, options).evaluate(request)
-    except Exception as exc:  # a sandbox fault is this candidate's failure, not the run's end
+    except InfrastructureError:
+        _drop_sandboxes()  # a sandbox whose engine broke starts afresh on the retry
+        raise
+    except Exception as exc:
+        if _engine_gone(exc):
+            _drop_sandboxes()
+            raise DockerUnavailable(f"the Docker engine stopped answering: {type(exc).__name__}: {exc}"[:400]) from None
+        log.exception("the %s sandbox raised on program %s", sandbox, ticket.program_id)
         return EvalOutcome(ok=False, score=None, reason=f"sandbox error: {type(exc).__name__}: {exc}"[:500],
                            sandbox=sandbox)
 
