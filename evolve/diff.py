@@ -56,7 +56,7 @@ def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> l
     out = []
     for line in replace_lines:
         if line.strip() and line.startswith(have):
-            out.append(want + line[len(have):])
+            out.append(want + line[len(have) :])
         elif line.strip():
             out.append(want + line.lstrip())
         else:
@@ -85,7 +85,7 @@ def apply_one(code: str, edit: SearchReplace, index: int) -> str:
     exact = _whole_line_matches(code, search)
     if len(exact) == 1:
         at = exact[0]
-        return code[:at] + edit.replace + code[at + len(search):]
+        return code[:at] + edit.replace + code[at + len(search) :]
     if len(exact) > 1:
         raise EditRejected(f"SEARCH block {index} matches {len(exact)} places; include more context to make it unique")
     # Not found verbatim as whole lines: compare line by line, ignoring indentation and trailing
@@ -101,13 +101,15 @@ def apply_one(code: str, edit: SearchReplace, index: int) -> str:
         first = search_lines[0].strip()[:60] if search_lines else ""
         raise EditRejected(f"SEARCH block {index} matches nothing in the program (first line: {first!r})")
     if len(matches) > 1:
-        raise EditRejected(f"SEARCH block {index} matches {len(matches)} places; include more context to make it unique")
+        raise EditRejected(
+            f"SEARCH block {index} matches {len(matches)} places; include more context to make it unique"
+        )
     start = matches[0]
     replace_lines = edit.replace.splitlines(keepends=True)
     replace_lines = _reindent(replace_lines, search_lines[0], lines[start])
     if replace_lines and not replace_lines[-1].endswith("\n"):
         replace_lines[-1] += "\n"
-    return "".join(lines[:start] + replace_lines + lines[start + len(search_lines):])
+    return "".join(lines[:start] + replace_lines + lines[start + len(search_lines) :])
 
 
 def apply_diff(parent: str, answer: str) -> str:
@@ -134,8 +136,10 @@ def apply_full_rewrite(parent: str, answer: str) -> str:
         child = code
     elif len(parent_bodies) == 1:
         if _carries_frozen_code(parent, code):
-            raise EditRejected("the rewrite has the code around the EVOLVE-BLOCK but not its markers: "
-                               "answer with the whole program, markers included, or the block's body alone")
+            raise EditRejected(
+                "the rewrite has the code around the EVOLVE-BLOCK but not its markers: "
+                "answer with the whole program, markers included, or the block's body alone"
+            )
         child = replace_bodies(parent, [code])  # the answer is the new body of the only block
     else:
         raise EditRejected("the rewrite has no EVOLVE-BLOCK markers and the program has several blocks")
@@ -147,8 +151,12 @@ def _carries_frozen_code(parent: str, code: str) -> bool:
     with its markers dropped, not a block body)."""
     outside, bodies = split(parent)
     in_blocks = {line.strip() for body in bodies for line in body.splitlines()}
-    frozen = {line.strip() for segment in outside for line in segment.splitlines()
-              if len(line.strip()) >= 8 and line.strip() not in in_blocks and "EVOLVE-BLOCK" not in line}
+    frozen = {
+        line.strip()
+        for segment in outside
+        for line in segment.splitlines()
+        if len(line.strip()) >= 8 and line.strip() not in in_blocks and "EVOLVE-BLOCK" not in line
+    }
     # A body may repeat an import; a whole program repeats the frozen definitions too.
     repeated = {line.strip() for line in code.splitlines() if line.strip() in frozen}
     return len(repeated) >= 2 and any(not line.startswith(("import ", "from ")) for line in repeated)

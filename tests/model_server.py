@@ -50,18 +50,37 @@ class ModelServer:
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status != 200:
-                    body = json.dumps({"error": {"message": f"scripted fault {reply.status}",
-                                                 "type": "server_error", "code": reply.status}}).encode()
+                    body = json.dumps(
+                        {
+                            "error": {
+                                "message": f"scripted fault {reply.status}",
+                                "type": "server_error",
+                                "code": reply.status,
+                            }
+                        }
+                    ).encode()
                     self._send(reply.status, body, retry_after=reply.status == 429)
                     return
-                body = json.dumps({
-                    "id": f"chatcmpl-{index}", "object": "chat.completion", "created": int(time.time()),
-                    "model": request.get("model", "test-model"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": reply.text}}],
-                    "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-                              "total_tokens": reply.prompt_tokens + reply.completion_tokens},
-                }).encode()
+                body = json.dumps(
+                    {
+                        "id": f"chatcmpl-{index}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": request.get("model", "test-model"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": reply.text},
+                            }
+                        ],
+                        "usage": {
+                            "prompt_tokens": reply.prompt_tokens,
+                            "completion_tokens": reply.completion_tokens,
+                            "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                        },
+                    }
+                ).encode()
                 self._send(200, body)
 
             def _send(self, status, body, retry_after=False):
@@ -124,7 +143,7 @@ def good_diff(request: dict, index: int) -> str:
     match = _NUMBER.search(line)
     value = float(match.group(1))
     factor = 1.0 + (0.02 if index % 2 else -0.02) * (1 + index % 3)
-    new = line[: match.start()] + f"{value * factor:.6g}" + line[match.end():]
+    new = line[: match.start()] + f"{value * factor:.6g}" + line[match.end() :]
     if new == line:
         new = line + "  # tweak"
     return f"Nudge a constant.\n<<<<<<< SEARCH\n{line}\n=======\n{new}\n>>>>>>> REPLACE\n"
@@ -137,7 +156,7 @@ def full_rewrite(request: dict, index: int) -> str:
         return "no code"
     line = lines[index % len(lines)]
     match = _NUMBER.search(line)
-    new = line[: match.start()] + f"{float(match.group(1)) * 1.01:.6g}" + line[match.end():]
+    new = line[: match.start()] + f"{float(match.group(1)) * 1.01:.6g}" + line[match.end() :]
     return "Here is the whole program:\n```python\n" + code.replace(line, new, 1) + "```\n"
 
 

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def evolve(*args, cwd, timeout=600):
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    return subprocess.run([sys.executable, "-m", "evolve.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "evolve.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_check_passes_on_circle_packing(tmp_path):
@@ -44,8 +45,17 @@ def test_check_fails_when_the_initial_program_is_invalid(tmp_path):
 
 
 def test_offline_run_of_40_candidates(tmp_path):
-    out = evolve("run", str(ROOT / "problems" / "circle_packing"), "--iterations", "40", "--sandbox", "process",
-                 "--name", "offline", cwd=tmp_path)
+    out = evolve(
+        "run",
+        str(ROOT / "problems" / "circle_packing"),
+        "--iterations",
+        "40",
+        "--sandbox",
+        "process",
+        "--name",
+        "offline",
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mutator: offline" in out.stdout.splitlines()[0]
     summary = json.loads((tmp_path / "runs" / "offline" / "summary.json").read_text())

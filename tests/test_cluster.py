@@ -28,9 +28,21 @@ def ray_head():
     port = _free_port()
     ray = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     started = subprocess.run(
-        [ray, "start", "--head", f"--port={port}", "--num-cpus=2", '--resources={"accelerator_x": 1}',
-         "--include-dashboard=false", f"--temp-dir={temp_dir}", "--disable-usage-stats"],
-        capture_output=True, text=True, timeout=180)
+        [
+            ray,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            '--resources={"accelerator_x": 1}',
+            "--include-dashboard=false",
+            f"--temp-dir={temp_dir}",
+            "--disable-usage-stats",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield f"127.0.0.1:{port}"
@@ -51,11 +63,32 @@ def test_run_on_an_existing_cluster_with_a_custom_resource(ray_head, tmp_path):
     folder = tmp_path / "accel"
     shutil.copytree(ROOT / "problems" / "circle_packing", folder)
     toml = (folder / "problem.toml").read_text()
-    (folder / "problem.toml").write_text(toml.replace("memory_mb = 1024", "memory_mb = 1024\nresources = { accelerator_x = 1 }"))
+    (folder / "problem.toml").write_text(
+        toml.replace("memory_mb = 1024", "memory_mb = 1024\nresources = { accelerator_x = 1 }")
+    )
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "RAY_ADDRESS"}
-    out = subprocess.run([sys.executable, "-m", "evolve.cli", "run", str(folder), "-n", "6", "--sandbox", "process",
-                          "--name", "on-cluster", "--ray-address", ray_head],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evolve.cli",
+            "run",
+            str(folder),
+            "-n",
+            "6",
+            "--sandbox",
+            "process",
+            "--name",
+            "on-cluster",
+            "--ray-address",
+            ray_head,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     summary = json.loads((tmp_path / "runs" / "on-cluster" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["candidates"] == 6

@@ -3,6 +3,7 @@
 import random
 
 from evolve.mutate.llm import ModelSpec, complete
+
 from model_server import ModelServer, Reply
 
 MESSAGES = [{"role": "user", "content": "hello"}]

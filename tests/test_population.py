@@ -79,8 +79,10 @@ def test_ring_migration_moves_each_island_best_to_the_next():
 
 
 def test_fixed_bins_do_not_drift():
-    axes = axes_for([FeatureDimension(name="code_length", max=100, bins=10),
-                     FeatureDimension(name="speed", min=0, max=1, bins=4)], "x" * 10)
+    axes = axes_for(
+        [FeatureDimension(name="code_length", max=100, bins=10), FeatureDimension(name="speed", min=0, max=1, bins=4)],
+        "x" * 10,
+    )
     assert cell_of(axes, feature_values(axes, "x" * 55, {"speed": 0.6}, "")) == (5, 2)
     assert cell_of(axes, feature_values(axes, "x" * 5000, {"speed": -3}, "")) == (9, 0)
     open_axes = axes_for([FeatureDimension(name="code_length")], "x" * 10)

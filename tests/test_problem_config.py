@@ -57,7 +57,7 @@ def test_shipped_problem_loads():
 def test_missing_program_file(tmp_path):
     folder = copy_problem(tmp_path)
     (folder / "initial_program.py").unlink()
-    with pytest.raises(ProblemError, match="key 'program': file 'initial_program.py' not found"):
+    with pytest.raises(ProblemError, match=r"key 'program': file 'initial_program\.py' not found"):
         load_problem(folder)
 
 

@@ -3,10 +3,10 @@ from jinja2 import UndefinedError
 
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, render
 
-PARENT = ProgramView(1, "# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n", 0.5, {"score": 0.5, "speed": 2.0},
-                     "case 3 is slow")
-INSPIRATION = ProgramView(2, "# EVOLVE-BLOCK-START\nx = 2\n# EVOLVE-BLOCK-END\n", 0.7, {"score": 0.7}, "",
-                          "x = 2\n")
+PARENT = ProgramView(
+    1, "# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n", 0.5, {"score": 0.5, "speed": 2.0}, "case 3 is slow"
+)
+INSPIRATION = ProgramView(2, "# EVOLVE-BLOCK-START\nx = 2\n# EVOLVE-BLOCK-END\n", 0.7, {"score": 0.7}, "", "x = 2\n")
 
 
 def test_diff_prompt_shows_parent_metrics_feedback_inspirations_and_failure():

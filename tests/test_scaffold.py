@@ -80,7 +80,9 @@ def test_the_commented_cascade_works_when_enabled(tmp_path, sandbox):
     assert [s.function for s in problem.config.evaluation.cascade] == ["evaluate_quick"]
     passes = sandbox.evaluate(EvalRequest.for_problem(problem, problem.initial_code))
     assert passes.ok and passes.score == pytest.approx(-0.7200, abs=5e-4)
-    way_off = problem.initial_code.replace("return np.vander(query_x, DEGREE + 1) @ coeffs", "return query_x * 0 + 100.0")
+    way_off = problem.initial_code.replace(
+        "return np.vander(query_x, DEGREE + 1) @ coeffs", "return query_x * 0 + 100.0"
+    )
     stopped = sandbox.evaluate(EvalRequest.for_problem(problem, way_off))
     assert not stopped.ok and "cascade" in stopped.reason and "evaluate_quick" in stopped.reason
 

@@ -45,8 +45,16 @@ def _status(exc: Exception) -> int | None:
 def _retryable(exc: Exception) -> bool:
     import litellm
 
-    if isinstance(exc, (litellm.RateLimitError, litellm.Timeout, litellm.APIConnectionError,
-                        litellm.InternalServerError, litellm.ServiceUnavailableError)):
+    if isinstance(
+        exc,
+        (
+            litellm.RateLimitError,
+            litellm.Timeout,
+            litellm.APIConnectionError,
+            litellm.InternalServerError,
+            litellm.ServiceUnavailableError,
+        ),
+    ):
         return True
     status = _status(exc)
     return status in RETRYABLE_STATUS
@@ -74,9 +82,14 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Compl
         attempt += 1
         try:
             response = litellm.completion(
-                model=spec.name, messages=messages, api_base=spec.api_base,
-                temperature=spec.temperature, max_tokens=spec.max_tokens,
-                timeout=spec.timeout, num_retries=0, api_key=api_key,
+                model=spec.name,
+                messages=messages,
+                api_base=spec.api_base,
+                temperature=spec.temperature,
+                max_tokens=spec.max_tokens,
+                timeout=spec.timeout,
+                num_retries=0,
+                api_key=api_key,
             )
         except Exception as exc:  # litellm maps provider errors onto its own exception types
             if attempt < spec.max_attempts and _retryable(exc):
@@ -90,7 +103,10 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Compl
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         text = response.choices[0].message.content or ""
         return Completion(
-            text, prompt_tokens, completion_tokens,
+            text,
+            prompt_tokens,
+            completion_tokens,
             _cost(spec, response, prompt_tokens, completion_tokens),
-            time.monotonic() - started, attempt,
+            time.monotonic() - started,
+            attempt,
         )

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
 from evolve.resources import prompts_dir
-
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,9 @@ def render(template: str, problem: ProblemView, **context) -> str:
     return env.get_template(template).render(problem=problem, **context).strip() + "\n"
 
 
-def build_messages(mutation: str, problem: ProblemView, parent: ProgramView,
-                   inspirations: list[ProgramView], last_failure: str | None) -> list[dict]:
+def build_messages(
+    mutation: str, problem: ProblemView, parent: ProgramView, inspirations: list[ProgramView], last_failure: str | None
+) -> list[dict]:
     context = dict(parent=parent, inspirations=inspirations, last_failure=last_failure)
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},

@@ -7,7 +7,7 @@ same seed and the same model answers give the same child.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evolve.blocks import block_bodies
 from evolve.diff import EditRejected, apply_diff, apply_full_rewrite, check_child
@@ -71,20 +71,8 @@ def _pick_model(models: tuple[ModelSpec, ...], rng: random.Random) -> ModelSpec:
 
 def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     rng = _rng(task)
-    base = dict(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
-                inspiration_ids=tuple(p.id for p in task.inspirations))
     if settings.offline:
-        child, description = offline.mutate(task.parent.code, rng)
-        reason = None
-        if child.strip() == task.parent.code.strip():
-            child, reason = None, f"the edit changes nothing ({description})"
-        else:
-            try:
-                check_child(task.parent.code, child, settings.problem.language)
-            except EditRejected as exc:
-                child, reason = None, f"{exc} ({description})"
-        return Proposal(**base, model=OFFLINE_MODEL, mutation="offline", prompt="(offline mutator)",
-                        answer=description, child_code=child, reject_reason=reason)
+        return _propose_offline(task, settings, rng)
 
     model = _pick_model(settings.models, rng)
     total = settings.diff_weight + settings.full_weight
@@ -96,12 +84,17 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     messages = build_messages(mutation, settings.problem, task.parent, inspirations, task.last_failure)
     prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
     result: Completion = complete(model, messages, rng)
-    common = dict(**base, model=model.name, mutation=mutation, prompt=prompt, answer=result.text,
-                  prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                  cost=result.cost, latency=result.latency, attempts=result.attempts)
+    called = replace(
+        _unanswered(task, model.name, mutation, prompt),
+        answer=result.text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost=result.cost,
+        latency=result.latency,
+        attempts=result.attempts,
+    )
     if result.error is not None:
-        return Proposal(**common, child_code=None, error=result.error,
-                        reject_reason=f"the model call failed: {result.error}")
+        return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
     try:
         if mutation == "diff":
             child = apply_diff(task.parent.code, result.text or "")
@@ -109,5 +102,33 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
             child = apply_full_rewrite(task.parent.code, result.text or "")
         check_child(task.parent.code, child, settings.problem.language)
     except EditRejected as exc:
-        return Proposal(**common, child_code=None, reject_reason=str(exc))
-    return Proposal(**common, child_code=child)
+        return replace(called, reject_reason=str(exc))
+    return replace(called, child_code=child)
+
+
+def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> Proposal:
+    """The proposal before any answer: who asked, with what; no child yet."""
+    return Proposal(
+        iteration=task.iteration,
+        island=task.island,
+        parent_id=task.parent.id,
+        inspiration_ids=tuple(p.id for p in task.inspirations),
+        model=model,
+        mutation=mutation,
+        prompt=prompt,
+        answer=None,
+        child_code=None,
+    )
+
+
+def _propose_offline(task: MutationTask, settings: MutatorSettings, rng: random.Random) -> Proposal:
+    proposal = _unanswered(task, OFFLINE_MODEL, "offline", "(offline mutator)")
+    child, description = offline.mutate(task.parent.code, rng)
+    proposal = replace(proposal, answer=description)
+    if child.strip() == task.parent.code.strip():
+        return replace(proposal, reject_reason=f"the edit changes nothing ({description})")
+    try:
+        check_child(task.parent.code, child, settings.problem.language)
+    except EditRejected as exc:
+        return replace(proposal, reject_reason=f"{exc} ({description})")
+    return replace(proposal, child_code=child)

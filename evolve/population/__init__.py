@@ -3,5 +3,14 @@
 from evolve.population.features import Axis, axes_for, cell_of, feature_values, novelty
 from evolve.population.islands import Island, Member, Population, SelectionPolicy
 
-__all__ = ["Axis", "Island", "Member", "Population", "SelectionPolicy", "axes_for", "cell_of",
-           "feature_values", "novelty"]
+__all__ = [
+    "Axis",
+    "Island",
+    "Member",
+    "Population",
+    "SelectionPolicy",
+    "axes_for",
+    "cell_of",
+    "feature_values",
+    "novelty",
+]

@@ -38,7 +38,9 @@ def novelty(initial_code: str, code: str) -> float:
     return 1.0 - matcher.ratio()
 
 
-def feature_values(axes: tuple[Axis, ...], code: str, metrics: dict[str, float], initial_code: str) -> tuple[float, ...]:
+def feature_values(
+    axes: tuple[Axis, ...], code: str, metrics: dict[str, float], initial_code: str
+) -> tuple[float, ...]:
     values = []
     for axis in axes:
         if axis.name == "code_length":

@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import random
 
-from evolve_eval import CandidateError, run_candidate
-
 import instances as data
+from evolve_eval import CandidateError, run_candidate
 
 TIMEOUT = 14  # the scored run of the candidate; with the audit, within the 30 s evaluation limit
 AUDIT_TIMEOUT = 11  # the audit run (every instance again, cut at random points)
@@ -74,7 +73,9 @@ def audit(program_path, insts, assignments) -> str | None:
         k, cut = picked[i], cuts[i]
         again, first = shuffled[pos], assignments[k]
         if not isinstance(again, list) or again[:cut] != first[:cut]:
-            t = next((j for j in range(cut) if not isinstance(again, list) or j >= len(again) or again[j] != first[j]), cut)
+            t = next(
+                (j for j in range(cut) if not isinstance(again, list) or j >= len(again) or again[j] != first[j]), cut
+            )
             return (
                 f"{insts[k]['name']}: with the same first {cut} items but different items afterwards, item {t} went "
                 "into a different bin: placement must depend only on the items seen so far (online packing; no "
@@ -107,8 +108,13 @@ def score_instances(program_path, insts) -> dict:
         by_group.setdefault(inst["group"], []).append(excess)
     means = {g: sum(v) / len(v) for g, v in by_group.items()}
     mean_excess = sum(means.values()) / len(means)
-    result = {"score": -mean_excess, "mean_excess_pct": mean_excess, "seconds": seconds,
-              "bins_used": sum(r[1] for r in rows), "l1_bound": sum(r[2] for r in rows)}
+    result = {
+        "score": -mean_excess,
+        "mean_excess_pct": mean_excess,
+        "seconds": seconds,
+        "bins_used": sum(r[1] for r in rows),
+        "l1_bound": sum(r[2] for r in rows),
+    }
     for g, v in means.items():
         result[f"excess_{g}"] = v
     worst = sorted(rows, key=lambda r: r[3], reverse=True)[:3]
@@ -117,8 +123,11 @@ def score_instances(program_path, insts) -> dict:
         f"{mean_excess:.2f}% (score = minus that). Per group: "
         + ", ".join(f"{g} {m:.2f}%" for g, m in means.items())
         + ".\nWorst instances:\n- "
-        + "\n- ".join(f"{inst['name']} ({len(inst['items'])} items, capacity {inst['capacity']}): {used} bins, "
-                      f"L1 bound {bound}, excess {excess:.2f}%" for inst, used, bound, excess in worst)
+        + "\n- ".join(
+            f"{inst['name']} ({len(inst['items'])} items, capacity {inst['capacity']}): {used} bins, "
+            f"L1 bound {bound}, excess {excess:.2f}%"
+            for inst, used, bound, excess in worst
+        )
     )
     return result
 

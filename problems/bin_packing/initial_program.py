@@ -17,6 +17,8 @@ import numpy as np
 def priority(item: float, bins: np.ndarray) -> np.ndarray:
     """Best fit: prefer the bin that the item leaves with the least room."""
     return -(bins - item)
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -41,11 +41,16 @@ def make(seed: int, per_or: int, per_weibull: int) -> list[dict]:
     out = []
     for group, n in OR_CLASSES.items():
         for k in range(per_or):
-            out.append({"name": f"{group}-{k:02d}", "group": group, "capacity": OR_CAPACITY,
-                        "items": or_items(rng, n)})
+            out.append({"name": f"{group}-{k:02d}", "group": group, "capacity": OR_CAPACITY, "items": or_items(rng, n)})
     for k in range(per_weibull):
-        out.append({"name": f"weibull5k-{k:02d}", "group": "weibull", "capacity": WEIBULL_CAPACITY,
-                    "items": weibull_items(rng, WEIBULL_ITEMS)})
+        out.append(
+            {
+                "name": f"weibull5k-{k:02d}",
+                "group": "weibull",
+                "capacity": WEIBULL_CAPACITY,
+                "items": weibull_items(rng, WEIBULL_ITEMS),
+            }
+        )
     return out
 
 

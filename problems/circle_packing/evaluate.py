@@ -27,8 +27,10 @@ def evaluate(program_path):
     except (TypeError, ValueError):
         return {"error": "centers and radii must be numeric arrays"}
     if centers.shape != (N, 2) or radii.shape != (N,):
-        return {"error": f"expected centers of shape ({N}, 2) and radii of shape ({N},), "
-                         f"got {centers.shape} and {radii.shape}"}
+        return {
+            "error": f"expected centers of shape ({N}, 2) and radii of shape ({N},), "
+            f"got {centers.shape} and {radii.shape}"
+        }
     if not (np.isfinite(centers).all() and np.isfinite(radii).all()):
         return {"error": "centers and radii must be finite"}
     if (radii < 0).any():

@@ -32,6 +32,8 @@ def radii_for(centers):
                     radii[i] *= scale
                     radii[j] *= scale
     return radii
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -5,9 +5,10 @@ destination, every hop an existing link, no region twice); egress, transfer time
 computed here from the evaluator's own graph (network.broadcast_cost).
 """
 
-from evolve_eval import CandidateError, run_candidate
+import itertools
 
 import network as N
+from evolve_eval import CandidateError, run_candidate
 
 TIMEOUT = 40
 INPUT_KEYS = ("source", "destinations", "graph", "regions", "data_gb", "num_partitions", "num_vms")
@@ -37,7 +38,7 @@ def _check_plan(case, plan):
                 return f"{dst} partition {p}: path ends at {path[-1]!r}, not at the destination"
             if len(set(path)) != len(path):
                 return f"{dst} partition {p}: path visits a region twice"
-            for u, v in zip(path, path[1:]):
+            for u, v in itertools.pairwise(path):
                 if u not in graph or v not in graph[u]:
                     return f"{dst} partition {p}: no link {u} -> {v} in the graph"
     return None

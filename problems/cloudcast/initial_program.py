@@ -42,6 +42,8 @@ def search_algorithm(source, destinations, graph, regions, data_gb, num_partitio
         path.reverse()
         plan[dst] = [path] * num_partitions
     return plan
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -10,6 +10,7 @@ and VM prices are jittered around realistic levels, and a few links are missing:
 - each region runs NUM_VMS VMs with a per-VM egress and ingress limit and an hourly price.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -41,8 +42,8 @@ REGIONS = [
     ("gcp:southamerica-east1", "gcp", "sa", -23.5, -46.6),
 ]
 
-VM_PRICE = {"aws": 1.536, "azure": 1.52, "gcp": 1.35}          # $/h, 32-vCPU class VM
-VM_EGRESS_GBPS = {"aws": 5.0, "azure": 12.5, "gcp": 7.0}       # per-VM egress limit
+VM_PRICE = {"aws": 1.536, "azure": 1.52, "gcp": 1.35}  # $/h, 32-vCPU class VM
+VM_EGRESS_GBPS = {"aws": 5.0, "azure": 12.5, "gcp": 7.0}  # per-VM egress limit
 VM_INGRESS_GBPS = 12.5
 INTERNET_EGRESS = {"na": 0.09, "eu": 0.09, "as": 0.12, "sa": 0.14}
 
@@ -129,7 +130,7 @@ def broadcast_cost(case, paths):
         used = set()
         for dst in case["destinations"]:
             path = paths[dst][p]
-            used.update(zip(path, path[1:]))
+            used.update(itertools.pairwise(path))
         for edge in used:
             link_gb[edge] = link_gb.get(edge, 0.0) + part_gb
     egress = sum(gb * graph[u][v]["cost"] for (u, v), gb in link_gb.items())

@@ -11,9 +11,8 @@ import shutil
 import tempfile
 
 import numpy as np
-from evolve_eval import CandidateError, run_candidate
-
 import workload as W
+from evolve_eval import CandidateError, run_candidate
 
 BALANCE_WEIGHT = 0.9
 SPEED_WEIGHT = 0.1
@@ -45,8 +44,10 @@ def _check(phy2log, num_layers):
         counts = np.bincount(arr[layer], minlength=W.NUM_EXPERTS)
         missing = np.flatnonzero(counts == 0)
         if missing.size:
-            return None, (f"layer {layer}: logical expert {int(missing[0])} has no replica "
-                          f"({missing.size} experts unplaced); every expert needs at least one slot")
+            return None, (
+                f"layer {layer}: logical expert {int(missing[0])} has no replica "
+                f"({missing.size} experts unplaced); every expert needs at least one slot"
+            )
     return arr, None
 
 
@@ -54,7 +55,7 @@ def balancedness(arr, loads):
     """Per-layer mean/max GPU load when each expert's tokens split evenly over its replicas."""
     loads = np.asarray(loads, dtype=float)
     layers = arr.shape[0]
-    counts = np.stack([np.bincount(arr[l], minlength=W.NUM_EXPERTS) for l in range(layers)])
+    counts = np.stack([np.bincount(arr[layer], minlength=W.NUM_EXPERTS) for layer in range(layers)])
     share = loads / counts  # counts >= 1 (checked)
     slot_load = np.take_along_axis(share, arr, axis=1)
     gpu_load = slot_load.reshape(layers, W.NUM_GPUS, W.NUM_REPLICAS // W.NUM_GPUS).sum(axis=2)
@@ -109,8 +110,8 @@ def _score(program_path, seeds):
 
     worst.sort(key=lambda w: w[0])
     worst_text = "; ".join(
-        f"case {i} (skew {c['skew']:.2f}, drift {c['drift']:.2f}) layer {l}: {b:.3f}"
-        for b, i, l, c in worst[:3]
+        f"case {i} (skew {c['skew']:.2f}, drift {c['drift']:.2f}) layer {layer}: {b:.3f}"
+        for b, i, layer, c in worst[:3]
     )
     return {
         "score": score,
@@ -124,8 +125,7 @@ def _score(program_path, seeds):
             f"Balancedness on the next window {bal_next:.4f} (on the window you saw {bal_seen:.4f}); "
             f"algorithm time {ms_per_layer:.3f} ms per layer (speed term {speed:.3f}). "
             f"score = {BALANCE_WEIGHT} * balancedness + {SPEED_WEIGHT} * speed. "
-            f"Worst layers: {worst_text}. Per case: "
-            + ", ".join(f"{i}: {b:.3f}" for i, (b, _) in enumerate(per_case))
+            f"Worst layers: {worst_text}. Per case: " + ", ".join(f"{i}: {b:.3f}" for i, (b, _) in enumerate(per_case))
         ),
     }
 

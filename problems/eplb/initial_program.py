@@ -32,12 +32,13 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
         gpu_load = [0.0] * num_gpus
         gpu_slots = [[] for _ in range(num_gpus)]
         for share, e in replicas:
-            g = min((g for g in range(num_gpus) if len(gpu_slots[g]) < slots_per_gpu),
-                    key=lambda g: gpu_load[g])
+            g = min((g for g in range(num_gpus) if len(gpu_slots[g]) < slots_per_gpu), key=lambda g: gpu_load[g])
             gpu_slots[g].append(e)
             gpu_load[g] += share
         phy2log.append([e for slots in gpu_slots for e in slots])
     return phy2log
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -8,13 +8,13 @@ popularity has drifted and token counts carry sampling noise.
 
 import numpy as np
 
-NUM_EXPERTS = 256     # logical experts per layer (DeepSeek-V3)
-NUM_REPLICAS = 288    # physical expert slots per layer (256 + 32 redundant)
-NUM_GROUPS = 8        # expert groups (group-limited routing)
+NUM_EXPERTS = 256  # logical experts per layer (DeepSeek-V3)
+NUM_REPLICAS = 288  # physical expert slots per layer (256 + 32 redundant)
+NUM_GROUPS = 8  # expert groups (group-limited routing)
 NUM_NODES = 4
-NUM_GPUS = 32         # 9 slots per GPU, 8 GPUs per node
-NUM_LAYERS = 58        # MoE layers of DeepSeek-V3
-TOKENS = 8192 * 8     # routed token-expert assignments per layer per window (top-8)
+NUM_GPUS = 32  # 9 slots per GPU, 8 GPUs per node
+NUM_LAYERS = 58  # MoE layers of DeepSeek-V3
+TOKENS = 8192 * 8  # routed token-expert assignments per layer per window (top-8)
 
 TRAIN_SEEDS = tuple(range(4))
 HELDOUT_SEEDS = tuple(range(1000, 1004))

@@ -5,17 +5,19 @@ the table's rows and every field order a permutation of its columns, then serial
 itself from its own copy of the table and measures the shared prefixes (tables.prefix_hits).
 """
 
-from evolve_eval import CandidateError, run_candidate
-
 import tables as T
+from evolve_eval import CandidateError, run_candidate
 
 TIMEOUT = 40
 
 
 def _is_perm(xs, n):
-    return (isinstance(xs, list) and len(xs) == n
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in xs)
-            and sorted(xs) == list(range(n)))
+    return (
+        isinstance(xs, list)
+        and len(xs) == n
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in xs)
+        and sorted(xs) == list(range(n))
+    )
 
 
 def _check(table, answer):

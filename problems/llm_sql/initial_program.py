@@ -22,6 +22,8 @@ def reorder(columns, rows):
     field_order = sorted(range(ncols), key=lambda j: distinct[j])
     row_order = sorted(range(len(rows)), key=lambda i: [rows[i][j] for j in field_order])
     return row_order, field_order
+
+
 # EVOLVE-BLOCK-END
 
 

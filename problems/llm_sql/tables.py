@@ -12,8 +12,34 @@ import random
 TRAIN_SEED = 7
 HELDOUT_SEED = 7007
 
-_SYLLABLES = ["ka", "lo", "mi", "ren", "tor", "sa", "vel", "qui", "dan", "mor", "pe", "lin", "zu",
-              "ar", "bel", "cor", "fi", "gan", "hu", "jas", "nor", "os", "pra", "sil", "tem", "ur"]
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ren",
+    "tor",
+    "sa",
+    "vel",
+    "qui",
+    "dan",
+    "mor",
+    "pe",
+    "lin",
+    "zu",
+    "ar",
+    "bel",
+    "cor",
+    "fi",
+    "gan",
+    "hu",
+    "jas",
+    "nor",
+    "os",
+    "pra",
+    "sil",
+    "tem",
+    "ur",
+]
 
 
 class _Gen:
@@ -35,9 +61,15 @@ class _Gen:
 
 
 def _movies(g, n_rows):
-    movies = [(g.words(1, 4).title(), g.words(25, 45), g.rng.choice(["Drama", "Comedy", "Action",
-              "Horror", "Documentary", "Animation", "Thriller", "Romance"]), str(g.rng.randint(1950, 2024)))
-              for _ in range(80)]
+    movies = [
+        (
+            g.words(1, 4).title(),
+            g.words(25, 45),
+            g.rng.choice(["Drama", "Comedy", "Action", "Horror", "Documentary", "Animation", "Thriller", "Romance"]),
+            str(g.rng.randint(1950, 2024)),
+        )
+        for _ in range(80)
+    ]
     critics = [(g.words(2, 2).title(), g.words(1, 3).title()) for _ in range(150)]
     publishers = sorted({c[1] for c in critics})
     critics = [(name, g.rng.choice(publishers[:40])) for name, _ in critics]
@@ -45,25 +77,75 @@ def _movies(g, n_rows):
     for _ in range(n_rows):
         title, info, genre, year = g.zipf_pick(movies, 0.8)
         critic, publisher = g.zipf_pick(critics, 0.6)
-        rows.append([title, info, genre, year, critic, publisher, g.rng.choice(["Fresh", "Rotten"]),
-                     f"{g.rng.randint(1, 10)}/10", g.words(15, 40)])
-    cols = ["movie_title", "movie_info", "genre", "year", "critic_name", "publisher_name",
-            "review_type", "review_score", "review_content"]
+        rows.append(
+            [
+                title,
+                info,
+                genre,
+                year,
+                critic,
+                publisher,
+                g.rng.choice(["Fresh", "Rotten"]),
+                f"{g.rng.randint(1, 10)}/10",
+                g.words(15, 40),
+            ]
+        )
+    cols = [
+        "movie_title",
+        "movie_info",
+        "genre",
+        "year",
+        "critic_name",
+        "publisher_name",
+        "review_type",
+        "review_score",
+        "review_content",
+    ]
     return cols, rows
 
 
 def _products(g, n_rows):
     categories = [g.words(1, 2).title() for _ in range(15)]
-    products = [(f"B0{g.rng.randint(10**7, 10**8 - 1)}", g.words(3, 8).title(), g.rng.choice(categories),
-                 g.words(20, 50), f"{g.rng.randint(5, 500)}.{g.rng.randint(0, 99):02d}") for _ in range(200)]
+    products = [
+        (
+            f"B0{g.rng.randint(10**7, 10**8 - 1)}",
+            g.words(3, 8).title(),
+            g.rng.choice(categories),
+            g.words(20, 50),
+            f"{g.rng.randint(5, 500)}.{g.rng.randint(0, 99):02d}",
+        )
+        for _ in range(200)
+    ]
     users = [f"U{g.rng.randint(10**9, 10**10 - 1)}" for _ in range(600)]
     rows = []
     for _ in range(n_rows):
         pid, title, cat, desc, price = g.zipf_pick(products, 0.9)
-        rows.append([pid, title, cat, desc, price, g.rng.choice(users), str(g.rng.randint(1, 5)),
-                     g.words(2, 6), g.words(10, 35), g.rng.choice(["true", "false"])])
-    cols = ["product_id", "product_title", "category", "description", "price", "user_id", "rating",
-            "review_title", "review_text", "verified_purchase"]
+        rows.append(
+            [
+                pid,
+                title,
+                cat,
+                desc,
+                price,
+                g.rng.choice(users),
+                str(g.rng.randint(1, 5)),
+                g.words(2, 6),
+                g.words(10, 35),
+                g.rng.choice(["true", "false"]),
+            ]
+        )
+    cols = [
+        "product_id",
+        "product_title",
+        "category",
+        "description",
+        "price",
+        "user_id",
+        "rating",
+        "review_title",
+        "review_text",
+        "verified_purchase",
+    ]
     return cols, rows
 
 
@@ -81,8 +163,20 @@ def _beer(g, n_rows):
         name, brewery, city, style, sdesc, abv = g.zipf_pick(beers, 1.0)
         scores = [f"{g.rng.randint(2, 10) / 2:.1f}" for _ in range(4)]
         rows.append([name, brewery, city, style, sdesc, abv, g.rng.choice(reviewers), *scores, g.words(20, 45)])
-    cols = ["beer_name", "brewery", "brewery_city", "style", "style_description", "abv", "reviewer",
-            "appearance", "aroma", "palate", "taste", "review_text"]
+    cols = [
+        "beer_name",
+        "brewery",
+        "brewery_city",
+        "style",
+        "style_description",
+        "abv",
+        "reviewer",
+        "appearance",
+        "aroma",
+        "palate",
+        "taste",
+        "review_text",
+    ]
     return cols, rows
 
 
@@ -95,14 +189,23 @@ def _logs(g, n_rows):
         host, service = g.zipf_pick(hosts, 0.5)
         code, template = g.zipf_pick(templates, 1.2)
         level = g.rng.choices(["INFO", "WARN", "ERROR", "DEBUG"], [60, 20, 10, 10])[0]
-        rows.append([service, host, level, code, template, f"req-{g.rng.getrandbits(48):012x}",
-                     f"{g.rng.randint(1, 5000)}ms", g.rng.choice(["eu", "us", "ap"])])
+        rows.append(
+            [
+                service,
+                host,
+                level,
+                code,
+                template,
+                f"req-{g.rng.getrandbits(48):012x}",
+                f"{g.rng.randint(1, 5000)}ms",
+                g.rng.choice(["eu", "us", "ap"]),
+            ]
+        )
     cols = ["service", "host", "level", "event_code", "event_template", "request_id", "latency", "zone"]
     return cols, rows
 
 
-_SCHEMAS = [("movies", _movies, 1500), ("products", _products, 1000), ("beer", _beer, 800),
-            ("logs", _logs, 2000)]
+_SCHEMAS = [("movies", _movies, 1500), ("products", _products, 1000), ("beer", _beer, 800), ("logs", _logs, 2000)]
 
 
 def make_tables(seed):
@@ -114,8 +217,9 @@ def make_tables(seed):
         perm = list(range(len(cols)))
         g.rng.shuffle(perm)
         g.rng.shuffle(rows)
-        tables.append({"name": name, "columns": [cols[i] for i in perm],
-                       "rows": [[row[i] for i in perm] for row in rows]})
+        tables.append(
+            {"name": name, "columns": [cols[i] for i in perm], "rows": [[row[i] for i in perm] for row in rows]}
+        )
     return tables
 
 

@@ -5,9 +5,8 @@ every model is placed exactly once on a valid GPU and that no GPU holds 80 GB or
 then computes every pressure from its own case data (cases.py).
 """
 
-from evolve_eval import CandidateError, run_candidate
-
 import cases as C
+from evolve_eval import CandidateError, run_candidate
 
 TIMEOUT = 40
 

@@ -31,6 +31,8 @@ def compute_model_placement(gpu_num, models):
         used[g] += m["size"]
         demand[g] += m["rate"] / m["slo"]
     return gpus
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -38,8 +38,7 @@ class Replay:
 
 
 def _action(case, t, a, k):
-    if (not isinstance(a, list) or len(a) != 2
-            or any(isinstance(x, bool) or not isinstance(x, int) for x in a)):
+    if not isinstance(a, list) or len(a) != 2 or any(isinstance(x, bool) or not isinstance(x, int) for x in a):
         raise ReplayError(f"case {case['name']} tick {t}: action {a!r} is not a pair [region, kind] of integers")
     region, kind = a
     if not 0 <= region < k:
@@ -72,7 +71,9 @@ def replay(case: dict, actions) -> Replay:
                     f"region {here} (move there first; only the current region's availability is known)"
                 )
             if avail[region][t] != "1":
-                raise ReplayError(f"case {case['name']} tick {t}: SPOT chosen in region {region} while spot is unavailable there")
+                raise ReplayError(
+                    f"case {case['name']} tick {t}: SPOT chosen in region {region} while spot is unavailable there"
+                )
         if region != here:
             moves += 1
         if kind == NONE:
@@ -96,8 +97,15 @@ def replay(case: dict, actions) -> Replay:
             f"case {case['name']}: deadline missed ({done / 3600:.2f} h of {task / 3600:.0f} h done "
             f"by the {case['deadline'] / 3600:.0f} h deadline)"
         )
-    return Replay(cost=cost, finish_tick=t, spot_seconds=used_by[SPOT], on_demand_seconds=used_by[ON_DEMAND],
-                  restarts=restarts, moves=moves, slack_seconds=case["deadline"] - t * tick)
+    return Replay(
+        cost=cost,
+        finish_tick=t,
+        spot_seconds=used_by[SPOT],
+        on_demand_seconds=used_by[ON_DEMAND],
+        restarts=restarts,
+        moves=moves,
+        slack_seconds=case["deadline"] - t * tick,
+    )
 
 
 def case_score(case: dict, cost: float) -> float:

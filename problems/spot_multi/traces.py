@@ -73,15 +73,17 @@ def make_cases(seed: int, count: int) -> list[dict]:
         chains = _Chains(rng, k)
         rows = [chains.tick(rng) for _ in range(n)]
         avail = ["".join(str(row[r]) for row in rows) for r in range(k)]
-        cases.append({
-            "name": f"m{p:02d}",
-            "avail": avail,
-            "deadline": deadline_h * 3600,
-            "task": TASK_SECONDS,
-            "overhead": OVERHEAD_SECONDS,
-            "tick": TICK_SECONDS,
-            "availability": [round(a.count("1") / n, 2) for a in avail],
-        })
+        cases.append(
+            {
+                "name": f"m{p:02d}",
+                "avail": avail,
+                "deadline": deadline_h * 3600,
+                "task": TASK_SECONDS,
+                "overhead": OVERHEAD_SECONDS,
+                "tick": TICK_SECONDS,
+                "availability": [round(a.count("1") / n, 2) for a in avail],
+            }
+        )
     return cases
 
 

@@ -16,10 +16,9 @@ from __future__ import annotations
 import os
 import random
 
-from evolve_eval import CandidateError, run_candidate
-
 import simulator
 import traces
+from evolve_eval import CandidateError, run_candidate
 
 TIMEOUT = 12  # per run of the candidate; an evaluation runs it twice
 
@@ -117,7 +116,8 @@ def score_cases(program_path, cases) -> dict:
         "feedback": (
             f"All {n} jobs met their deadlines. Score {score:.2f} (0 = all on-demand ${48 * traces.PRICE_ON_DEMAND:.2f}, "
             f"100 = all spot ${48 * traces.PRICE_SPOT:.2f}); mean cost ${mean_cost:.2f}; on-demand share of paid "
-            f"time {od / max(1, od + spot):.0%}. Mean score by deadline: {split}.\nWorst cases:\n- " + "\n- ".join(lines)
+            f"time {od / max(1, od + spot):.0%}. Mean score by deadline: {split}.\nWorst cases:\n- "
+            + "\n- ".join(lines)
         ),
     }
 

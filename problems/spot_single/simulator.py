@@ -79,8 +79,12 @@ def replay(case: dict, actions) -> Replay:
     finish = t
     # time of completion: the last running tick may have ended early
     return Replay(
-        cost=cost, finish_tick=finish, spot_seconds=used_by[SPOT], on_demand_seconds=used_by[ON_DEMAND],
-        restarts=restarts, slack_seconds=case["deadline"] - finish * tick,
+        cost=cost,
+        finish_tick=finish,
+        spot_seconds=used_by[SPOT],
+        on_demand_seconds=used_by[ON_DEMAND],
+        restarts=restarts,
+        slack_seconds=case["deadline"] - finish * tick,
     )
 
 

@@ -48,16 +48,18 @@ def make_cases(seed: int, count: int) -> list[dict]:
         n = deadline_h * 3600 // TICK_SECONDS
         first = 1 if rng.random() < availability else 0
         trace = _chain(rng, n, first, 1.0 / up_run, 1.0 / down_run)
-        cases.append({
-            "name": f"t{k:02d}",
-            "avail": "".join(map(str, trace)),
-            "deadline": deadline_h * 3600,
-            "task": TASK_SECONDS,
-            "overhead": overhead,
-            "tick": TICK_SECONDS,
-            "availability": round(sum(trace) / n, 3),
-            "mean_run": round(up_run, 1),
-        })
+        cases.append(
+            {
+                "name": f"t{k:02d}",
+                "avail": "".join(map(str, trace)),
+                "deadline": deadline_h * 3600,
+                "task": TASK_SECONDS,
+                "overhead": overhead,
+                "tick": TICK_SECONDS,
+                "availability": round(sum(trace) / n, 3),
+                "mean_run": round(up_run, 1),
+            }
+        )
     return cases
 
 

@@ -8,9 +8,8 @@ Score: the mean speedup over the arrival order (arrival makespan / makespan) acr
 
 from __future__ import annotations
 
-from evolve_eval import CandidateError, run_candidate
-
 import workload
+from evolve_eval import CandidateError, run_candidate
 
 TIME_LIMIT = 3.0  # seconds the candidate is asked to stay within, for all workloads together
 TIMEOUT = 15.0  # hard limit for the candidate process
@@ -51,7 +50,7 @@ def score_workloads(program_path, named) -> dict:
 
     speedups = [arrival / span for _, span, arrival, _ in rows]
     families: dict = {}
-    for (name, span, arrival, _), s in zip(rows, speedups):
+    for (name, *_), s in zip(rows, speedups):
         families.setdefault(name.split("-")[0], []).append(s)
     result = {
         "score": sum(speedups) / len(speedups),
@@ -72,7 +71,8 @@ def score_workloads(program_path, named) -> dict:
         f"the arrival order {result['score']:.3f}x; total makespan {result['total_makespan']} "
         f"(arrival {result['arrival_makespan']}). Per family: "
         + ", ".join(f"{f} {sum(v) / len(v):.2f}x" for f, v in families.items())
-        + ".\nFurthest from the lower bound:\n- " + "\n- ".join(lines)
+        + ".\nFurthest from the lower bound:\n- "
+        + "\n- ".join(lines)
     )
     return result
 

@@ -35,6 +35,8 @@ def get_schedule(txns, deadline):
         left.remove(best)
         sched.add(best)
     return sched.order
+
+
 # EVOLVE-BLOCK-END
 
 

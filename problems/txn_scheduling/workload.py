@@ -24,8 +24,17 @@ from __future__ import annotations
 import random
 
 TRAIN = [("skewed", 101), ("skewed", 102), ("tpcc", 201), ("tpcc", 202), ("rw_pair", 301), ("rw_pair", 302)]
-HELDOUT = [("skewed", 1101), ("skewed", 1102), ("skewed", 1103), ("tpcc", 1201), ("tpcc", 1202),
-           ("tpcc", 1203), ("rw_pair", 1301), ("rw_pair", 1302), ("rw_pair", 1303)]
+HELDOUT = [
+    ("skewed", 1101),
+    ("skewed", 1102),
+    ("skewed", 1103),
+    ("tpcc", 1201),
+    ("tpcc", 1202),
+    ("tpcc", 1203),
+    ("rw_pair", 1301),
+    ("rw_pair", 1302),
+    ("rw_pair", 1303),
+]
 SIZE = 100
 
 
@@ -80,8 +89,15 @@ def tpcc(rng: random.Random) -> list[list]:
                 ops += [["r", base + 5000 + i], ["w", base + 5000 + i]]
             ops.append(["w", base + 20_000 + rng.randrange(100_000)])  # new order row, no conflict
         else:  # Payment
-            ops = [["r", warehouse], ["w", warehouse], ["r", district], ["w", district],
-                   ["r", customer], ["w", customer], ["w", base + 50_000 + rng.randrange(100_000)]]
+            ops = [
+                ["r", warehouse],
+                ["w", warehouse],
+                ["r", district],
+                ["w", district],
+                ["r", customer],
+                ["w", customer],
+                ["w", base + 50_000 + rng.randrange(100_000)],
+            ]
         txns.append(ops)
     return txns
 

@@ -9,6 +9,7 @@ import pytest
 
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "bin_packing"
@@ -21,8 +22,6 @@ TOLERANCE = 0.001
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(FOLDER)
-
-
 
 
 def with_harness(problem, body: str) -> str:
@@ -78,7 +77,9 @@ def test_reporting_a_bin_count_gets_no_score(problem, sandbox):
 
 def test_offline_packing_is_caught_by_the_online_audit(problem, sandbox):
     # Best fit decreasing: sorts all items first, which an online heuristic cannot do.
-    code = with_harness(problem, """def pack(instances):
+    code = with_harness(
+        problem,
+        """def pack(instances):
     out = []
     for inst in instances:
         items = inst["items"]
@@ -90,7 +91,8 @@ def test_offline_packing_is_caught_by_the_online_audit(problem, sandbox):
             bins[best] -= items[k]
             assignment[k] = best
         out.append(assignment)
-    return out""")
+    return out""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "online packing" in out.reason

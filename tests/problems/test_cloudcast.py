@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate as _evaluate
 
 ROOT = Path(__file__).resolve().parents[2] / "problems" / "cloudcast"
@@ -14,8 +15,6 @@ HEADER = "def run(cases):\n    out = []\n    for c in cases:\n        src, dsts,
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(ROOT)
-
-
 
 
 def test_initial_program_scores_what_the_readme_says(problem, sandbox):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate as _evaluate
 
 ROOT = Path(__file__).resolve().parents[2] / "problems" / "eplb"
@@ -16,8 +17,6 @@ HEADER = "def run(cases, num_replicas, num_groups, num_nodes, num_gpus):\n"
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(ROOT)
-
-
 
 
 def test_initial_program_scores_what_the_readme_says(problem, sandbox):
@@ -42,7 +41,10 @@ def test_a_valid_naive_placement_is_scored(problem, sandbox):
 
 
 def test_an_expert_without_a_replica_is_invalid(problem, sandbox):
-    code = HEADER + "    return [[[1 if s % 256 == 0 else s % 256 for s in range(num_replicas)] for _ in w] for w in cases]\n"
+    code = (
+        HEADER
+        + "    return [[[1 if s % 256 == 0 else s % 256 for s in range(num_replicas)] for _ in w] for w in cases]\n"
+    )
     outcome = _evaluate(sandbox, problem, code)
     assert not outcome.ok and outcome.score is None
     assert "no replica" in outcome.reason

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate as _evaluate
 
 ROOT = Path(__file__).resolve().parents[2] / "problems" / "llm_sql"
@@ -15,13 +16,13 @@ def problem():
     return load_problem(ROOT)
 
 
-
-
 def _program(expr):
     """A candidate answering `expr` for every table (n = rows, m = columns)."""
-    return ("def run(tables):\n    out = []\n    for t in tables:\n"
-            "        n, m = len(t['rows']), len(t['columns'])\n"
-            f"        out.append({expr})\n    return out\n")
+    return (
+        "def run(tables):\n    out = []\n    for t in tables:\n"
+        "        n, m = len(t['rows']), len(t['columns'])\n"
+        f"        out.append({expr})\n    return out\n"
+    )
 
 
 def test_initial_program_scores_what_the_readme_says(problem, sandbox):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate as _evaluate
 
 ROOT = Path(__file__).resolve().parents[2] / "problems" / "model_placement"
@@ -15,12 +16,13 @@ def problem():
     return load_problem(ROOT)
 
 
-
-
 def _program(body):
     """A candidate whose placement for one case is computed by `body` (g = gpu_num, ms = models)."""
-    return "def run(cases):\n    out = []\n    for c in cases:\n        g, ms = c['gpu_num'], c['models']\n" \
-        + "".join(f"        {line}\n" for line in body.splitlines()) + "    return out\n"
+    return (
+        "def run(cases):\n    out = []\n    for c in cases:\n        g, ms = c['gpu_num'], c['models']\n"
+        + "".join(f"        {line}\n" for line in body.splitlines())
+        + "    return out\n"
+    )
 
 
 def test_initial_program_scores_what_the_readme_says(problem, sandbox):
@@ -39,8 +41,9 @@ def test_heldout_evaluation_works(problem, sandbox):
 
 def test_round_robin_is_valid_and_scored(problem, sandbox):
     # round-robin over models sorted by size keeps every GPU under 80 GB here
-    code = _program("order = sorted(range(len(ms)), key=lambda i: ms[i]['size'])\n"
-                    "out.append([order[k::g] for k in range(g)])")
+    code = _program(
+        "order = sorted(range(len(ms)), key=lambda i: ms[i]['size'])\nout.append([order[k::g] for k in range(g)])"
+    )
     outcome = _evaluate(sandbox, problem, code)
     assert outcome.ok, outcome.reason
     assert 0 < outcome.score <= 1

@@ -9,6 +9,7 @@ import pytest
 
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "spot_multi"
@@ -22,8 +23,6 @@ TOLERANCE = 0.05
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(FOLDER)
-
-
 
 
 def with_policy(problem, body: str) -> str:
@@ -51,20 +50,25 @@ def test_round_robin_uniform_progress_baseline(problem, sandbox):
 
 
 def test_spot_when_unavailable_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return obs.region, SPOT
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "while spot is unavailable" in out.reason
 
 
 def test_blind_spot_in_another_region_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
@@ -72,20 +76,24 @@ def test_blind_spot_in_another_region_is_invalid(problem, sandbox):
         if obs.has_spot:
             return obs.region, SPOT
         return (obs.region + 1) % obs.n_regions, SPOT
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "move there first" in out.reason
 
 
 def test_missing_the_deadline_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return (obs.region, SPOT) if obs.has_spot else ((obs.region + 1) % obs.n_regions, NONE)
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "deadline missed" in out.reason
@@ -113,7 +121,9 @@ def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, s
 def test_a_policy_that_peeks_at_other_regions_and_the_future_is_caught(problem, sandbox):
     # Reads every region's whole trace from the harness's frame and jumps straight to the region
     # whose spot capacity lasts longest from now on.
-    code = with_policy(problem, """import sys
+    code = with_policy(
+        problem,
+        """import sys
 
 
 class Policy:
@@ -129,20 +139,24 @@ class Policy:
         t = obs.tick_index + 1
         run = [len(a[t:]) - len(a[t:].lstrip("1")) for a in self.avail]
         return max(range(obs.n_regions), key=run.__getitem__), NONE
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "decided differently" in out.reason
 
 
 def test_bad_action_shape_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return obs.n_regions, NONE
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "not a region and a kind" in out.reason

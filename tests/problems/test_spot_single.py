@@ -9,6 +9,7 @@ import pytest
 
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "spot_single"
@@ -22,8 +23,6 @@ TOLERANCE = 0.05
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(FOLDER)
-
-
 
 
 def with_policy(problem, body: str) -> str:
@@ -51,26 +50,32 @@ def test_uniform_progress_baseline_beats_greedy(problem, sandbox):
 
 
 def test_spot_when_unavailable_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return SPOT
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "SPOT chosen while spot is unavailable" in out.reason
 
 
 def test_missing_the_deadline_is_invalid(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return SPOT if obs.has_spot else NONE
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "deadline missed" in out.reason
@@ -97,7 +102,9 @@ def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, s
 
 def test_a_policy_that_peeks_at_future_availability_is_caught(problem, sandbox):
     # Reads the whole trace from the harness's frame and waits whenever spot returns soon.
-    code = with_policy(problem, """import sys
+    code = with_policy(
+        problem,
+        """import sys
 
 
 class Policy:
@@ -112,19 +119,23 @@ class Policy:
             return SPOT
         soon = self.avail[obs.tick_index:obs.tick_index + 12]
         return NONE if "1" in soon else ON_DEMAND
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and out.score is None
     assert "decided differently" in out.reason
 
 
 def test_crashing_policy_is_a_recorded_failure(problem, sandbox):
-    code = with_policy(problem, """class Policy:
+    code = with_policy(
+        problem,
+        """class Policy:
     def __init__(self, job):
         pass
 
     def step(self, obs):
         return 1 / 0
-""")
+""",
+    )
     out = evaluate(sandbox, problem, code)
     assert not out.ok and "ZeroDivisionError" in out.reason

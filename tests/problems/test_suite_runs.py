@@ -8,8 +8,9 @@ from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.problem import load_problem
 
-PROBLEMS = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "problems").iterdir()
-                  if (p / "problem.toml").is_file())
+PROBLEMS = sorted(
+    p.name for p in (Path(__file__).resolve().parents[2] / "problems").iterdir() if (p / "problem.toml").is_file()
+)
 
 
 def test_every_problem_is_listed():
@@ -19,8 +20,9 @@ def test_every_problem_is_listed():
 @pytest.mark.parametrize("name", PROBLEMS)
 def test_short_offline_run(name, ray_local, tmp_path):
     problem = load_problem(Path(__file__).resolve().parents[2] / "problems" / name)
-    result = evolve_run(problem, RunOptions(iterations=4, eval_workers=2, sandbox="process"),
-                        runs_root=tmp_path, run_name=name)
+    result = evolve_run(
+        problem, RunOptions(iterations=4, eval_workers=2, sandbox="process"), runs_root=tmp_path, run_name=name
+    )
     assert result.status == "finished" and result.progress.completed == 4
     assert result.best["score"] >= result.best["initial_score"]
     if problem.config.evaluation.heldout_function:

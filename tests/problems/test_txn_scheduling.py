@@ -9,6 +9,7 @@ import pytest
 
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
+
 from problem_helpers import evaluate
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "txn_scheduling"
@@ -22,8 +23,6 @@ TOLERANCE = 0.001
 @pytest.fixture(scope="module")
 def problem():
     return load_problem(FOLDER)
-
-
 
 
 def with_scheduler(problem, body: str) -> str:
@@ -88,7 +87,10 @@ def test_reporting_a_makespan_instead_of_an_order_gets_no_score(problem, sandbox
 def test_a_faked_helper_does_not_change_the_score(problem, sandbox):
     # A candidate that rewrites the frozen makespan helper to report zero still gets the makespan
     # the evaluator computes.
-    code = problem.initial_code.replace("        return self.end", "        return 0") + "\n\nmakespan = lambda txns, order: 0\n"
+    code = (
+        problem.initial_code.replace("        return self.end", "        return 0")
+        + "\n\nmakespan = lambda txns, order: 0\n"
+    )
     out = evaluate(sandbox, problem, code)
     assert out.ok, out.reason
     assert out.score == pytest.approx(GREEDY_TRAIN, abs=TOLERANCE)

@@ -17,6 +17,8 @@ import numpy as np
 def priority(item: float, bins: np.ndarray) -> np.ndarray:
     """First fit: prefer the bin opened earliest (bins are listed in the order they open)."""
     return -np.arange(len(bins), dtype=float)
+
+
 # EVOLVE-BLOCK-END
 
 

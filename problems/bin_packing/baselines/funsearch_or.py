@@ -23,6 +23,8 @@ def priority(item: float, bins: np.ndarray) -> np.ndarray:
     thresholds = [2, 3, 5, 7, 9, 12, 15, 18, 20, 21]
     values = [4, 3, 2, 1, 0.9, 0.95, 0.97, 0.98, 0.98, 0.98]
     return np.select([d <= t for t in thresholds], values, default=0.99)
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -18,11 +18,13 @@ def priority(item: float, bins: np.ndarray) -> np.ndarray:
     """The heuristic FunSearch discovered for the Weibull datasets (Romera-Paredes et al.,
     Nature 2024; google-deepmind/funsearch, bin_packing notebook), transcribed."""
     max_bin_cap = max(bins)
-    score = (bins - max_bin_cap) ** 2 / item + bins ** 2 / (item ** 2)
-    score += bins ** 2 / item ** 3
+    score = (bins - max_bin_cap) ** 2 / item + bins**2 / (item**2)
+    score += bins**2 / item**3
     score[bins > item] = -score[bins > item]
     score[1:] -= score[:-1]
     return score
+
+
 # EVOLVE-BLOCK-END
 
 

@@ -48,12 +48,26 @@ class Policy:
         elif behind:
             return obs.region, ON_DEMAND
         return (obs.region + 1) % obs.n_regions, NONE
+
+
 # EVOLVE-BLOCK-END
 
 
 class Observation:
-    __slots__ = ("tick_index", "elapsed", "region", "n_regions", "has_spot", "last_action", "work_done",
-                 "overhead_left", "task", "deadline", "overhead", "tick")
+    __slots__ = (
+        "deadline",
+        "elapsed",
+        "has_spot",
+        "last_action",
+        "n_regions",
+        "overhead",
+        "overhead_left",
+        "region",
+        "task",
+        "tick",
+        "tick_index",
+        "work_done",
+    )
 
 
 def run_policy(cases):

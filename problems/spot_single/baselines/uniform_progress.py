@@ -47,12 +47,24 @@ class Policy:
 
     def margin(self, obs):
         return max(2 * obs.overhead, obs.tick)
+
+
 # EVOLVE-BLOCK-END
 
 
 class Observation:
-    __slots__ = ("tick_index", "elapsed", "has_spot", "last_action", "work_done", "overhead_left",
-                 "task", "deadline", "overhead", "tick")
+    __slots__ = (
+        "deadline",
+        "elapsed",
+        "has_spot",
+        "last_action",
+        "overhead",
+        "overhead_left",
+        "task",
+        "tick",
+        "tick_index",
+        "work_done",
+    )
 
 
 def run_policy(cases):

@@ -17,7 +17,8 @@ folder = pathlib.Path(__file__).resolve().parents[1]
 problem = load_problem(folder)
 sandbox = make_sandbox("process", warn=False)
 programs = [pathlib.Path(p) for p in sys.argv[1:]] or [
-    problem.program_path, *sorted(p for p in (folder / "baselines").glob("*.py") if p.name != "measure.py")
+    problem.program_path,
+    *sorted(p for p in (folder / "baselines").glob("*.py") if p.name != "measure.py"),
 ]
 for path in programs:
     code = path.read_text()

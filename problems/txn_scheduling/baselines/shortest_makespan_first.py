@@ -12,7 +12,6 @@ Evolve `get_schedule`. `Schedule` and `makespan` below the block are fixed helpe
 the evaluator recomputes every makespan itself from the orders you return.
 """
 
-import random
 import time
 
 
@@ -28,6 +27,8 @@ def get_schedule(txns, deadline):
         left.remove(best)
         sched.add(best)
     return sched.order
+
+
 # EVOLVE-BLOCK-END
 
 
