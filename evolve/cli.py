@@ -217,7 +217,7 @@ def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folde
         overrides["models"] = _parse_models(model, api_base)
     if resume is not None:
         problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
-        saved = dict(config.get("options", {}))
+        saved = dict(config.options)
         saved["models"] = tuple(saved.get("models") or ())
         saved.update(overrides)
         if sandbox is not None:
@@ -304,9 +304,9 @@ def _print_summary(result) -> None:
         return f"{value:.6g}" if value is not None else "-"
 
     if best:
-        table.add_row("initial program", fmt(best["initial_score"]), fmt(best["initial_heldout_score"]))
-        table.add_row(f"best program (#{best['id']}, iteration {best['iteration']})", fmt(best["score"]),
-                      fmt(best["heldout_score"]))
+        table.add_row("initial program", fmt(best.initial_score), fmt(best.initial_heldout_score))
+        table.add_row(f"best program (#{best.id}, iteration {best.iteration})", fmt(best.score),
+                      fmt(best.heldout_score))
     console.print(table)
     console.print(f"candidates {p.completed} (evaluated {p.evaluated}, failed {p.failed}, rejected {p.rejected}), "
                   f"cost ${p.cost:.4f}, {result.seconds:.1f} s")

@@ -51,7 +51,7 @@ def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, t
         bests = [e.data["score"] for e in s.scalars(select(Event).where(Event.kind == "new_best").order_by(Event.id))]
         assert bests == sorted(bests) and len(set(bests)) == len(bests)
         initial = s.scalars(select(Program).where(Program.iteration == 0)).one()
-        assert result.best["score"] >= initial.score
+        assert result.best.score >= initial.score
         # Rejected edits are shown to the model next time on that island.
         assert any("Your edit was rejected" in c.prompt or "failed its evaluation" in c.prompt for c in calls)
     assert (result.run_dir / "best" / "initial_program.py").is_file()
@@ -71,7 +71,7 @@ def test_failed_model_calls_are_recorded_and_the_run_goes_on(ray_local, circle_p
         calls = s.scalars(select(LLMCall)).all()
         assert [c.outcome for c in calls] == ["error"] * 3
         assert all("InternalServerError" in c.error or "500" in c.error for c in calls)
-    assert result.progress.rejected == 3 and result.best["score"] == result.best["initial_score"]
+    assert result.progress.rejected == 3 and result.best.score == result.best.initial_score
 
 
 def test_cost_budget_stops_the_run(ray_local, circle_packing, tmp_path):

@@ -6,6 +6,7 @@ from evolve.engine.population_db import PopulationDB
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
 from evolve.sandbox.base import EvalOutcome
+from evolve.store import RunConfig
 
 SETTINGS = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
 
@@ -32,7 +33,8 @@ def drive(db: PopulationDB, n: int) -> list[tuple]:
 
 
 def open_db(tmp_path, problem, name="r", seed=1, resume=False):
-    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", name, problem, {}, seed, "test", "offline", 100, resume)
+    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline",
+                        100, resume)
 
 
 def test_same_seed_same_choices(tmp_path, circle_packing):
@@ -61,7 +63,7 @@ def test_resume_rebuilds_the_islands(tmp_path, circle_packing):
     islands = [sorted(isl.by_id) for isl in db.population.islands]
     cells = [dict(isl.cells) for isl in db.population.islands]
     best, progress, next_iteration = db.population.best, db.progress, db.next_iteration
-    db.conn.close()
+    db.close()
     again = open_db(tmp_path, circle_packing, resume=True)
     assert [sorted(isl.by_id) for isl in again.population.islands] == islands
     assert [dict(isl.cells) for isl in again.population.islands] == cells
@@ -75,7 +77,7 @@ def test_a_child_interrupted_by_a_stop_can_be_evaluated_after_resume(tmp_path, c
     drive(db, 5)
     proposal = propose(db.next_task(), SETTINGS)
     assert db.submit_proposal(proposal).ticket is not None  # stored as pending, never evaluated
-    db.conn.close()
+    db.close()
     again = open_db(tmp_path, circle_packing, resume=True)
     retry = replace(proposal, iteration=again.next_task().iteration)
     assert again.submit_proposal(retry).ticket is not None
@@ -88,9 +90,9 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
 
     db = open_db(tmp_path, circle_packing)
     drive(db, 2)
-    db.conn.close()
-    again = PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, {"options": {"iterations": 200}},
-                         1, "test", "offline", 200, True)
+    db.close()
+    again = PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing,
+                         RunConfig(problem={}, options={"iterations": 200}), 1, "test", "offline", 200, True)
     with again.Session() as s:
         run = s.scalars(select(Run)).one()
         assert run.config["options"]["iterations"] == 200 and run.iterations_target == 200

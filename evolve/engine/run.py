@@ -25,7 +25,7 @@ from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.problem import Problem, load_problem
 from evolve.sandbox.base import EvalRequest
-from evolve.store import DB_FILENAME, Run, open_engine, session_factory, sqlite_url
+from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
     "OPENAI_API_KEY": "openai/gpt-4o-mini",
@@ -46,7 +46,7 @@ class RunResult:
     status: str
     stop_reason: str
     progress: Progress
-    best: dict | None
+    best: BestProgram | None
     seconds: float
 
 
@@ -164,8 +164,8 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
         sandbox_options.setdefault("pool_size", 1)
 
     ev = problem.config.evaluation
-    run_config = {"problem": problem.config.model_dump(), "options": options.to_dict(),
-                  "models": [m.__dict__ for m in models]}
+    run_config = RunConfig(problem=problem.config.model_dump(), options=options.to_dict(),
+                           models=tuple(dict(m.__dict__) for m in models))
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1, scheduling_strategy=here).remote(
@@ -208,15 +208,15 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
 
-def score_heldout(driver: Driver, best: dict, initial_code: str, function: str) -> None:
+def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function: str) -> None:
     """Score the best and the initial program on the held-out set (once each, even on resume)."""
     import ray
 
     from evolve.engine.population_db import EvalTicket
 
     request = replace(driver.template, function=function, cascade=())
-    targets = {best["id"]: (best["code"], best["heldout_score"]),
-               best["initial_id"]: (initial_code, best["initial_heldout_score"])}
+    targets = {best.id: (best.code, best.heldout_score),
+               best.initial_id: (initial_code, best.initial_heldout_score)}
     for program_id, (code, known) in targets.items():
         if known is None:
             outcome = driver.evaluate_now(EvalTicket(program_id, code, -1, 0), request)
@@ -235,25 +235,24 @@ def _cleanup_sandbox(name: str, run_label: str | None) -> None:
         log.warning("could not remove this run's containers (label evolve.run=%s): %s", run_label, exc)
 
 
-def write_outputs(run_dir: Path, problem: Problem, best: dict, progress: Progress, status: str, reason: str,
+def write_outputs(run_dir: Path, problem: Problem, best: BestProgram, progress: Progress, status: str, reason: str,
                   seconds: float, run_name: str, db_url: str, mutator: str) -> None:
     best_dir = run_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
-    (best_dir / Path(problem.config.program).name).write_text(best["code"])
-    (best_dir / "metrics.json").write_text(json.dumps(
-        {k: best[k] for k in ("id", "score", "heldout_score", "metrics", "iteration", "generation")}, indent=2))
+    (best_dir / Path(problem.config.program).name).write_text(best.code)
+    (best_dir / "metrics.json").write_text(json.dumps(best.metrics_json(), indent=2))
     summary = {
         "run": run_name, "problem": problem.name, "status": status, "stop_reason": reason,
         "mutator": mutator, "db": db_url, "seconds": round(seconds, 2),
         "candidates": progress.completed, "evaluated": progress.evaluated, "failed": progress.failed,
         "rejected": progress.rejected, "cost_usd": round(progress.cost, 6),
-        "initial_score": best["initial_score"], "initial_heldout_score": best["initial_heldout_score"],
-        "best_score": best["score"], "best_heldout_score": best["heldout_score"], "best_program_id": best["id"],
+        "initial_score": best.initial_score, "initial_heldout_score": best.initial_heldout_score,
+        "best_score": best.score, "best_heldout_score": best.heldout_score, "best_program_id": best.id,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
-def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, dict, str, str, Path]:
+def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunConfig, str, str, Path]:
     """Find a run to resume: a run folder, or a run name inside --db. Returns what evolve_run needs."""
     path = Path(target)
     if db_url is None:
@@ -268,7 +267,7 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, dict,
             s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None)
         if run is None:
             raise RunError(f"{target}: no run of that name in {db_url}")
-        config = dict(run.config)
+        config = RunConfig.from_json(run.config)
         name, problem_path = run.name, run.problem_path
     engine.dispose()
     problem = load_problem(problem_path)

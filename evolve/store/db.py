@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import sessionmaker
 
 from evolve.store.models import Base
 
 DB_FILENAME = "evolve.db"
+
+# Nullable columns added to a table after databases already existed: (table, column). Opening an
+# older database adds them (`create_all` makes missing tables, never missing columns), so a run
+# written before them can still be resumed; readers treat their NULLs as "not recorded".
+ADDED_COLUMNS = (
+    ("programs", "failure_kind"),
+    ("evaluations", "failure_kind"),
+)
 
 
 def sqlite_url(run_dir: str | Path) -> str:
@@ -27,12 +35,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def has_column(conn: Connection, table: str, column: str) -> bool:
+    return column in {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for each of ADDED_COLUMNS an older database lacks; returns
+    "table.column" for each one added."""
+    added = []
+    with engine.begin() as conn:
+        tables = set(inspect(conn).get_table_names())
+        for table, column in ADDED_COLUMNS:
+            if table not in tables or has_column(conn, table, column):
+                continue
+            sql_type = Base.metadata.tables[table].columns[column].type.compile(engine.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            added.append(f"{table}.{column}")
+    return added
+
+
 def open_engine(url: str, create: bool = True) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     return engine
 
 

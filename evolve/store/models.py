@@ -1,7 +1,9 @@
 """The run database: one row per run, program, evaluation, model call and event.
 
 SQLAlchemy 2.0 declarative models; JSON columns hold metrics and configs so that a problem's own
-metrics need no schema change. Everything a run learns is here, so a run can be replayed,
+metrics need no schema change. Statuses and kinds are stored as the plain values of the enums in
+`evolve.kinds`. A column added after the first release is nullable and listed in
+`evolve.store.db.ADDED_COLUMNS`, so older databases are brought up to date when opened. Everything a run learns is here, so a run can be replayed,
 resumed and inspected from this file alone.
 """
 
@@ -9,8 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, DateTime
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from evolve.kinds import CallOutcome, EvaluationKind, ProgramStatus, RunStatus
 
 
 def utcnow() -> datetime:
@@ -32,7 +36,7 @@ class Run(Base):
     seed: Mapped[int] = mapped_column(Integer)
     sandbox: Mapped[str] = mapped_column(String(32))
     mutator: Mapped[str] = mapped_column(String(200))  # "llm: model-a, model-b" or "offline"
-    status: Mapped[str] = mapped_column(String(32), default="running")  # running|finished|stopped|failed
+    status: Mapped[str] = mapped_column(String(32), default=RunStatus.RUNNING)  # a RunStatus
     stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     iterations_target: Mapped[int | None] = mapped_column(Integer, nullable=True)
     best_program_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -60,13 +64,14 @@ class Program(Base):
     island: Mapped[int] = mapped_column(Integer)
     generation: Mapped[int] = mapped_column(Integer)
     iteration: Mapped[int] = mapped_column(Integer)  # 0 for the initial program
-    mutation: Mapped[str] = mapped_column(String(32))  # initial|diff|full|offline|migrant
+    mutation: Mapped[str] = mapped_column(String(32))  # a Mutation
     diff: Mapped[str | None] = mapped_column(Text, nullable=True)  # unified diff against the parent
-    status: Mapped[str] = mapped_column(String(32), default="pending")  # pending|ok|failed|interrupted
+    status: Mapped[str] = mapped_column(String(32), default=ProgramStatus.PENDING)  # a ProgramStatus
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     feedback: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a FailureKind; None when ok
     cell: Mapped[list | None] = mapped_column(JSON, nullable=True)  # MAP-Elites cell coordinates
     heldout_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     llm_call_id: Mapped[int | None] = mapped_column(ForeignKey("llm_calls.id"), nullable=True)
@@ -84,7 +89,7 @@ class LLMCall(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     iteration: Mapped[int] = mapped_column(Integer)
     model: Mapped[str] = mapped_column(String(200))
-    mutation: Mapped[str] = mapped_column(String(32))  # diff|full|offline
+    mutation: Mapped[str] = mapped_column(String(32))  # a Mutation
     prompt: Mapped[str] = mapped_column(Text)
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
@@ -93,7 +98,7 @@ class LLMCall(Base):
     latency: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the call failed (after retries)
-    outcome: Mapped[str] = mapped_column(String(32), default="child")  # child|rejected|duplicate|error
+    outcome: Mapped[str] = mapped_column(String(32), default=CallOutcome.CHILD)  # a CallOutcome
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     island: Mapped[int] = mapped_column(Integer, default=0)
@@ -107,11 +112,12 @@ class Evaluation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
-    kind: Mapped[str] = mapped_column(String(16), default="train")  # train|heldout
+    kind: Mapped[str] = mapped_column(String(16), default=EvaluationKind.TRAIN)  # an EvaluationKind
     sandbox: Mapped[str] = mapped_column(String(32))
     ok: Mapped[bool] = mapped_column(default=False)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     exit_reason: Mapped[str] = mapped_column(Text)
+    failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a FailureKind; None when ok
     duration: Mapped[float] = mapped_column(Float)
     logs: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -122,7 +128,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
-    kind: Mapped[str] = mapped_column(String(32))  # start|resume|migration|new_best|stop|heldout
+    kind: Mapped[str] = mapped_column(String(32))  # an EventKind
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
