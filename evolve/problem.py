@@ -17,7 +17,7 @@ from evolve.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
 from evolve.sandbox.images import DEFAULT_IMAGE
 
-__all__ = ["Problem", "ProblemError", "load_problem"]
+__all__ = ["Problem", "ProblemError", "load_problem", "problem_warnings"]
 
 
 class _Strict(BaseModel):
@@ -72,7 +72,7 @@ class PopulationConfig(_Strict):
     inspirations: Annotated[int, Field(ge=0, le=10)] = 3
 
     @model_validator(mode="after")
-    def _ratios(self) -> "PopulationConfig":
+    def _ratios(self) -> PopulationConfig:
         if self.exploration + self.exploitation > 1.0:
             raise ValueError("exploration + exploitation must be at most 1")
         return self
@@ -106,8 +106,17 @@ class ProblemConfig(_Strict):
 
 
 LANGUAGES = {
-    ".py": "python", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".rs": "rust",
-    ".go": "go", ".js": "javascript", ".ts": "typescript", ".java": "java", ".jl": "julia",
+    ".py": "python",
+    ".c": "c",
+    ".h": "c",
+    ".cc": "cpp",
+    ".cpp": "cpp",
+    ".rs": "rust",
+    ".go": "go",
+    ".js": "javascript",
+    ".ts": "typescript",
+    ".java": "java",
+    ".jl": "julia",
 }
 
 
@@ -181,8 +190,7 @@ def load_problem(folder: str | Path) -> Problem:
         raise ProblemError(f"{program_path}: {exc}") from None
     if not blocks:
         raise ProblemError(
-            f"{program_path}: no EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers "
-            "(mark the part evolution may change)"
+            f"{program_path}: no EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers (mark the part evolution may change)"
         )
 
     evaluate_path = root / "evaluate.py"
@@ -203,3 +211,15 @@ def load_problem(folder: str | Path) -> Problem:
         if dim.max is not None and dim.max <= dim.min:
             raise ProblemError(f"{toml_path}: feature '{dim.name}': max must exceed min")
     return Problem(root=root, config=config, initial_code=code)
+
+
+def problem_warnings(problem: Problem) -> list[str]:
+    """What loads but is probably a mistake, one line each; `evolve check` and `run` show them."""
+    found = []
+    if problem.name != problem.root.name:
+        # Runs and reports are named after problem.toml's name: a copied folder would pass as its original.
+        found.append(
+            f"{problem.root / 'problem.toml'}: name {problem.name!r} differs from the folder's name "
+            f"{problem.root.name!r} (runs are named {problem.name}-...; make the two match)"
+        )
+    return found

@@ -34,7 +34,8 @@ def check_name(name: str) -> None:
     if not NAME_PATTERN.fullmatch(name):
         raise ScaffoldError(
             f"problem name {name!r} is not valid: use letters, digits, '_' or '-', starting with a letter, "
-            "at most 64 characters (e.g. my_problem); choose the parent folder with --dir")
+            "at most 64 characters (e.g. my_problem); choose the parent folder with --dir"
+        )
 
 
 def _is_problem(folder: Path) -> bool:
@@ -63,8 +64,10 @@ def resolve_source(source: str, problems_dir: Path) -> Path:
         if _is_problem(folder):
             return folder.resolve()
     known = ", ".join([*templates(), *shipped_problems()]) or "none found"
-    raise ScaffoldError(f"--from {source!r}: no template or problem folder of that name (choose from: {known}, "
-                        "or give the path of a folder with a problem.toml)")
+    raise ScaffoldError(
+        f"--from {source!r}: no template or problem folder of that name (choose from: {known}, "
+        "or give the path of a folder with a problem.toml)"
+    )
 
 
 def rename_in_toml(text: str, new_name: str) -> str:
@@ -127,8 +130,10 @@ def create_problem(name: str, source: str = DEFAULT_TEMPLATE, problems_dir: str 
         except ProblemError as exc:
             raise ScaffoldError(f"the copy of {origin} does not load: {exc}") from None
         if problem.name != name:
-            raise ScaffoldError(f"{origin / 'problem.toml'}: could not set its name to {name!r} (a top-level "
-                                "`name = ...` line before the first [table] is needed)")
+            raise ScaffoldError(
+                f"{origin / 'problem.toml'}: could not set its name to {name!r} (a top-level "
+                "`name = ...` line before the first [table] is needed)"
+            )
         if dest.exists():
             raise ScaffoldError(f"{dest}: already exists (choose another name, or remove the folder first)")
         work.rename(dest)
@@ -139,22 +144,28 @@ def create_problem(name: str, source: str = DEFAULT_TEMPLATE, problems_dir: str 
 
 def register(app: typer.Typer) -> None:
     @app.command("new")
-    def new(name: str = typer.Argument(..., help="The problem's name; also its folder's name."),
-            source: str = typer.Option(DEFAULT_TEMPLATE, "--from",
-                                       help="A template (minimal) or an existing problem folder to copy "
-                                            "(e.g. circle_packing)."),
-            directory: Path = typer.Option(Path("problems"), "--dir", help="Where the problem folder goes."),
-            ) -> None:
+    def new(
+        name: str = typer.Argument(..., help="The problem's name; also its folder's name."),
+        source: str = typer.Option(
+            DEFAULT_TEMPLATE,
+            "--from",
+            help="A template (minimal) or an existing problem folder to copy (e.g. circle_packing).",
+        ),
+        directory: Path = typer.Option(Path("problems"), "--dir", help="Where the problem folder goes."),
+    ) -> None:
         """Create a problem folder that passes `evolve check` as generated, ready to edit."""
         try:
             dest = create_problem(name, source, directory)
         except ScaffoldError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         console = Console()
         console.print(f"created [bold]{dest}[/] from {source}:", highlight=False)
         for path in sorted(dest.rglob("*")):
             if path.is_file():
                 console.print(f"  {path.relative_to(dest)}", highlight=False)
-        console.print(f"next: edit the files (docs/problems.md explains the contract), then\n"
-                      f"  evolve check {dest}\n  evolve run {dest} --iterations 50", highlight=False)
+        console.print(
+            f"next: edit the files (docs/problems.md explains the contract), then\n"
+            f"  evolve check {dest}\n  evolve run {dest} --iterations 50",
+            highlight=False,
+        )

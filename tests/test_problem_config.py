@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve.problem import ProblemError, load_problem, parse_config
+from evolve.problem import ProblemError, load_problem, parse_config, problem_warnings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,3 +81,16 @@ def test_named_function_must_exist(tmp_path):
     (folder / "problem.toml").write_text(toml)
     with pytest.raises(ProblemError, match="no function 'later'"):
         load_problem(folder)
+
+
+def test_a_name_that_matches_its_folder_warns_of_nothing():
+    assert problem_warnings(load_problem(ROOT / "problems" / "circle_packing")) == []
+
+
+def test_a_name_that_differs_from_its_folder_is_a_warning(tmp_path):
+    folder = tmp_path / "my_copy"
+    shutil.copytree(ROOT / "problems" / "circle_packing", folder, ignore=shutil.ignore_patterns("runs", "__pycache__"))
+    [warning] = problem_warnings(load_problem(folder))
+    assert warning.startswith(
+        f"{folder / 'problem.toml'}: name 'circle_packing' differs from the folder's name 'my_copy'"
+    )
