@@ -22,6 +22,7 @@ from evolve.inspect import queries
 from evolve.inspect.commands import build_app
 from evolve.inspect.locate import RunNotFound, locate
 from evolve.inspect.report import write_report
+from evolve.inspect.summary import summary
 from evolve.inspect.server import make_server
 from evolve.store.db import open_engine, sqlite_url
 
@@ -407,7 +408,7 @@ def test_queries_on_an_empty_run(tmp_path):
         conn.execute(insert(Run).values(name="fresh", problem="p", problem_path="p", config={}, seed=0,
                                         sandbox="process", mutator="offline"))
     ref = locate(str(folder))
-    s = queries.summary(ref.engine, ref.run_id)
+    s = summary(ref.engine, ref.run_id)
     assert s.best is None and s.failures == [] and s.models == []
     with pytest.raises(queries.QueryError, match="no program has been scored yet"):
         queries.best(ref.engine, ref.run_id)

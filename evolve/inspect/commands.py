@@ -21,6 +21,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from evolve.inspect import queries
+from evolve.inspect.export import export_rows
+from evolve.inspect.rows import ProgramBrief, RunRow, to_jsonable
+from evolve.inspect.summary import summary
+from evolve.kinds import ProgramStatus
 from evolve.inspect.locate import RUNS_ROOT, RunNotFound, RunRef, locate, open_reader, run_folders
 from evolve.store.db import sqlite_url
 
@@ -57,7 +61,7 @@ def _print_code(c: Console, text: str, lexer: str, line_numbers: bool = False) -
 
 
 def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(queries.to_jsonable(data), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
 
 
 def _f(x, digits: int = 4) -> str:
@@ -89,7 +93,7 @@ def _money(x: float) -> str:
     return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
 
 
-def _program_table(rows: list[queries.ProgramBrief], title: str) -> Table:
+def _program_table(rows: list[ProgramBrief], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     for col, kw in (("rank", {"justify": "right"}), ("program", {"justify": "right"}),
                     ("score", {"justify": "right"}), ("held-out", {"justify": "right"}),
@@ -117,7 +121,7 @@ def _int_arg(value: str | None, what: str) -> int | None:
 def runs_cmd(db: DbOpt = None, json_out: JsonOpt = False,
              root: Annotated[Path, typer.Option(help="the folder holding run folders")] = RUNS_ROOT) -> None:
     """List runs: name, problem, status, candidates, best score, cost, start and duration."""
-    rows: list[queries.RunRow] = []
+    rows: list[RunRow] = []
     try:
         if db:
             rows = queries.list_runs(open_reader(db), db)
@@ -151,7 +155,7 @@ def runs_cmd(db: DbOpt = None, json_out: JsonOpt = False,
 def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """The run's summary: best and held-out scores, best per island, failures by reason, models."""
     ref = _locate(run, db)
-    s = queries.summary(ref.engine, ref.run_id, ref.url)
+    s = summary(ref.engine, ref.run_id, ref.url)
     if json_out:
         return _print_json(s)
     c, r = _console(), s.run
@@ -181,7 +185,7 @@ def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) ->
     for i in s.islands:
         t.add_row(str(i.island), _f(i.score, 6), _f(i.program_id), _f(i.candidates), _f(i.ok))
     c.print(t)
-    failed = s.status_counts.get("failed", 0)
+    failed = s.status_counts.get(ProgramStatus.FAILED, 0)
     if s.failures:
         t = Table(title=f"failures by reason ({failed:,} failed)", title_justify="left")
         t.add_column("reason")
@@ -242,7 +246,7 @@ def best_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False,
         c.print("metrics: " + ", ".join(f"{k}={_f(v, 6)}" for k, v in d.metrics.items()), highlight=False)
     if d.feedback:
         c.print(f"feedback: {d.feedback}", highlight=False)
-    lang = queries.language(queries.run_config(ref.engine, ref.run_id))
+    lang = queries.run_config(ref.engine, ref.run_id).language
     _print_code(c, d.code, lang, line_numbers=True)
 
 
@@ -320,7 +324,7 @@ def export_cmd(run: RunArg = None, db: DbOpt = None,
     out = open(output, "w", encoding="utf-8") if output is not None else sys.stdout
     count = 0
     try:
-        for row in queries.export_rows(ref.engine, ref.run_id, include_code=code):
+        for row in export_rows(ref.engine, ref.run_id, include_code=code):
             out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             count += 1
     except BrokenPipeError:  # `evolve export RUN | head`: the reader has what it wanted

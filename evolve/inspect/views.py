@@ -14,6 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from evolve.inspect import queries
+from evolve.inspect.rows import LineageStep, to_jsonable
+from evolve.inspect.summary import collect_summary
+from evolve.kinds import ProgramStatus
 from evolve.store.models import Program
 
 TREE_CHILDREN = 6  # siblings shown per lineage node in the tree (the best-scoring ones)
@@ -104,7 +107,7 @@ def _grid(cells: list[tuple], features: list[dict]) -> dict | None:
             "cells": nx * ny, "folded": max(len(c[1]) for c in coords) > 2}
 
 
-def _tree(conn, run_id: int, path: list[queries.LineageStep]) -> dict:
+def _tree(conn, run_id: int, path: list[LineageStep]) -> dict:
     """The best program's lineage plus the best few siblings at each step (the branches not taken)."""
     path_ids = [s.program.id for s in path]
     on_path = set(path_ids)
@@ -119,13 +122,13 @@ def _tree(conn, run_id: int, path: list[queries.LineageStep]) -> dict:
                    Program.mutation)
             .where(Program.run_id == run_id, Program.parent_id.in_(path_ids[chunk:chunk + 500]))
         ).all()
-        for pid, parent_id, score, generation, status, mutation in rows:
-            if pid in on_path:
+        for r in rows:
+            if r.id in on_path:
                 continue
-            if score is None:
-                failed[parent_id] = failed.get(parent_id, 0) + (status == "failed")
+            if r.score is None:
+                failed[r.parent_id] = failed.get(r.parent_id, 0) + (r.status == ProgramStatus.FAILED)
                 continue
-            children.setdefault(parent_id, []).append((score, pid, generation, status, mutation))
+            children.setdefault(r.parent_id, []).append((r.score, r.id, r.generation, r.status, r.mutation))
     for parent_id, kids in children.items():
         for score, pid, generation, status, mutation in sorted(kids, reverse=True)[:TREE_CHILDREN]:
             nodes.append({"id": pid, "parent_id": parent_id, "score": score, "generation": generation,
@@ -140,11 +143,11 @@ def _tree(conn, run_id: int, path: list[queries.LineageStep]) -> dict:
 
 def collect(engine: Engine, run_id: int, url: str = "") -> dict:
     with engine.connect() as conn:  # one read snapshot for every figure on the page
-        summary = queries._summary(conn, run_id, url)
-        config = dict(queries._run(conn, run_id).config or {})
+        summary = collect_summary(conn, run_id, url)
+        config = queries.stored_config(conn, run_id)
         ok_rows = conn.execute(
             select(Program.id, Program.island, Program.iteration, Program.score, Program.cell)
-            .where(Program.run_id == run_id, Program.status == "ok", Program.score.is_not(None))
+            .where(Program.run_id == run_id, Program.status == ProgramStatus.OK, Program.score.is_not(None))
             .order_by(Program.iteration, Program.id)
         ).all()
         heldout = conn.execute(
@@ -153,30 +156,30 @@ def collect(engine: Engine, run_id: int, url: str = "") -> dict:
             .order_by(Program.iteration)
         ).all()
         best_detail = None
-        lineage: list[queries.LineageStep] = []
+        lineage: list[LineageStep] = []
         tree = {"nodes": []}
         if summary.best is not None:
-            best_detail = queries._detail(conn, run_id, summary.best.id)
-            lineage = queries._lineage(conn, run_id, summary.best.id, with_diffs=True)
+            best_detail = queries.detail(conn, run_id, summary.best.id)
+            lineage = queries.ancestry(conn, run_id, summary.best.id, with_diffs=True)
             tree = _tree(conn, run_id, lineage)
-    features = list(((config.get("problem") or {}).get("population") or {}).get("features") or [])
-    timeline = _timeline([(r[0], r[1], r[2], r[3]) for r in ok_rows], summary.iterations_done)
-    timeline["heldout"] = {"x": [r[1] for r in heldout], "y": [r[2] for r in heldout],
-                           "ids": [r[0] for r in heldout], "train": [r[3] for r in heldout]}
+    features = config.features
+    timeline = _timeline([(r.id, r.island, r.iteration, r.score) for r in ok_rows], summary.iterations_done)
+    timeline["heldout"] = {"x": [r.iteration for r in heldout], "y": [r.heldout_score for r in heldout],
+                           "ids": [r.id for r in heldout], "train": [r.score for r in heldout]}
     best = None
     if best_detail is not None:
-        best = queries.to_jsonable(best_detail)
+        best = to_jsonable(best_detail)
         best.pop("prompt", None)  # the report shows the program; the live page fetches the rest
         best.pop("answer", None)
     return {
         "generated_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
-        "summary": queries.to_jsonable(summary),
-        "language": queries.language(config),
+        "summary": to_jsonable(summary),
+        "language": config.language,
         "features": features,
         "timeline": timeline,
-        "histogram": _histogram([r[3] for r in ok_rows]),
-        "grid": _grid([(r[0], r[4], r[3]) for r in ok_rows], features),
-        "lineage": queries.to_jsonable(lineage),
+        "histogram": _histogram([r.score for r in ok_rows]),
+        "grid": _grid([(r.id, r.cell, r.score) for r in ok_rows], features),
+        "lineage": to_jsonable(lineage),
         "tree": tree,
         "best": best,
     }
