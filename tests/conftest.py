@@ -44,3 +44,11 @@ def docker_engine():
         ok, why = docker_ready()
     if not ok:
         pytest.fail(f"the Docker sandbox cannot run here: {why}")
+
+
+def pytest_collection_modifyitems(items):
+    # A test that asks for the Docker engine (directly or through another fixture) needs Docker,
+    # whether or not its file says so: `-m "not docker"` must leave it out.
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.docker)

@@ -92,6 +92,7 @@ def test_process_sandbox_confines_the_candidate(tmp_path, listener):
           network_namespace=False)
 
 
+@pytest.mark.docker
 def test_docker_sandbox_confines_the_candidate(docker_engine, tmp_path, listener):
     from evolve.sandbox.docker import CONTAINER_PROBLEM
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from evolve.engine.options import RunOptions
@@ -14,10 +15,13 @@ from evolve.engine.run import evolve_run
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
 from model_server import ModelServer, Reply, current_program
 
+pytestmark = pytest.mark.docker
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def containers(label="evolve.sandbox"):
+def containers(label):
+    """Containers with `label` (a run's or an instance's: never count other runs on this machine)."""
     out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
                          capture_output=True, text=True, check=True).stdout
     return out.split()

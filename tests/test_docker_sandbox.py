@@ -42,8 +42,10 @@ def engine(docker_engine):
     cleanup_containers(orphans_only=True)
 
 
-def ours() -> list[str]:
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", "label=evolve.sandbox"],
+def ours(sandbox) -> list[str]:
+    """Containers of this test process (every sandbox it made shares `sandbox`'s owner label);
+    another run on this machine may have its own."""
+    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=evolve.owner={sandbox.owner}"],
                          capture_output=True, text=True, check=True).stdout
     return out.split()
 
@@ -533,4 +535,4 @@ def test_container_that_cannot_start_is_a_sandbox_error(engine):
 
 def test_after_everything_no_container_of_ours(engine, sandbox):
     sandbox.close()
-    assert ours() == []
+    assert ours(sandbox) == []
