@@ -10,7 +10,7 @@ import pytest
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
 
-from problem_helpers import evaluate
+from problem_helpers import evaluate, rejection
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "bin_packing"
 
@@ -52,27 +52,19 @@ def test_funsearch_heuristics_reproduce_their_published_figures(problem, sandbox
 
 def test_overfull_bins_are_invalid(problem, sandbox):
     code = with_harness(problem, "def pack(instances):\n    return [[0] * len(i['items']) for i in instances]")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "overflows" in out.reason
+    assert "overflows" in rejection(sandbox, problem, code)
 
 
 def test_placing_nothing_is_invalid(problem, sandbox):
     code = with_harness(problem, "def pack(instances):\n    return [[] for i in instances]")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "every item must be placed exactly once" in out.reason
+    assert "every item must be placed exactly once" in rejection(sandbox, problem, code)
 
 
 def test_reporting_a_bin_count_gets_no_score(problem, sandbox):
     code = with_harness(problem, "def pack(instances):\n    return [{'bins': 1} for i in instances]")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "not a list" in out.reason
+    assert "not a list" in rejection(sandbox, problem, code)
     code = with_harness(problem, "def pack(instances):\n    return 42")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "one assignment per instance" in out.reason
+    assert "one assignment per instance" in rejection(sandbox, problem, code)
 
 
 def test_offline_packing_is_caught_by_the_online_audit(problem, sandbox):
@@ -93,9 +85,7 @@ def test_offline_packing_is_caught_by_the_online_audit(problem, sandbox):
         out.append(assignment)
     return out""",
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "online packing" in out.reason
+    assert "online packing" in rejection(sandbox, problem, code)
 
 
 def test_priority_with_wrong_types_is_a_recorded_failure(problem, sandbox):

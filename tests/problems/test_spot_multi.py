@@ -10,7 +10,7 @@ import pytest
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
 
-from problem_helpers import evaluate
+from problem_helpers import evaluate, rejection
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "spot_multi"
 
@@ -60,9 +60,7 @@ def test_spot_when_unavailable_is_invalid(problem, sandbox):
         return obs.region, SPOT
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "while spot is unavailable" in out.reason
+    assert "while spot is unavailable" in rejection(sandbox, problem, code)
 
 
 def test_blind_spot_in_another_region_is_invalid(problem, sandbox):
@@ -78,9 +76,7 @@ def test_blind_spot_in_another_region_is_invalid(problem, sandbox):
         return (obs.region + 1) % obs.n_regions, SPOT
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "move there first" in out.reason
+    assert "move there first" in rejection(sandbox, problem, code)
 
 
 def test_missing_the_deadline_is_invalid(problem, sandbox):
@@ -94,18 +90,14 @@ def test_missing_the_deadline_is_invalid(problem, sandbox):
         return (obs.region, SPOT) if obs.has_spot else ((obs.region + 1) % obs.n_regions, NONE)
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "deadline missed" in out.reason
+    assert "deadline missed" in rejection(sandbox, problem, code)
 
 
 def test_a_harness_that_reports_a_score_gets_none(problem, sandbox):
     code = problem.initial_code.replace(
         "def run_policy(cases):", "def run_policy(cases):\n    return 100.0\n\n\ndef _unused(cases):"
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "one action log per case" in out.reason
+    assert "one action log per case" in rejection(sandbox, problem, code)
 
 
 def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, sandbox):
@@ -113,9 +105,7 @@ def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, s
         "def run_policy(cases):",
         "def run_policy(cases):\n    return [[[0, SPOT]] * (c['task'] // c['tick']) for c in cases]\n\n\ndef _unused(cases):",
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "while spot is unavailable" in out.reason
+    assert "while spot is unavailable" in rejection(sandbox, problem, code)
 
 
 def test_a_policy_that_peeks_at_other_regions_and_the_future_is_caught(problem, sandbox):
@@ -141,9 +131,7 @@ class Policy:
         return max(range(obs.n_regions), key=run.__getitem__), NONE
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "decided differently" in out.reason
+    assert "decided differently" in rejection(sandbox, problem, code)
 
 
 def test_bad_action_shape_is_invalid(problem, sandbox):
@@ -157,6 +145,4 @@ def test_bad_action_shape_is_invalid(problem, sandbox):
         return obs.n_regions, NONE
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "not a region and a kind" in out.reason
+    assert "not a region and a kind" in rejection(sandbox, problem, code)

@@ -10,7 +10,7 @@ import pytest
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
 
-from problem_helpers import evaluate
+from problem_helpers import evaluate, rejection
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "spot_single"
 
@@ -60,9 +60,7 @@ def test_spot_when_unavailable_is_invalid(problem, sandbox):
         return SPOT
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "SPOT chosen while spot is unavailable" in out.reason
+    assert "SPOT chosen while spot is unavailable" in rejection(sandbox, problem, code)
 
 
 def test_missing_the_deadline_is_invalid(problem, sandbox):
@@ -76,18 +74,14 @@ def test_missing_the_deadline_is_invalid(problem, sandbox):
         return SPOT if obs.has_spot else NONE
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "deadline missed" in out.reason
+    assert "deadline missed" in rejection(sandbox, problem, code)
 
 
 def test_a_harness_that_reports_a_score_gets_none(problem, sandbox):
     code = problem.initial_code.replace(
         "def run_policy(cases):", "def run_policy(cases):\n    return {'score': 100.0}\n\n\ndef _unused(cases):"
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "one action log per case" in out.reason
+    assert "one action log per case" in rejection(sandbox, problem, code)
 
 
 def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, sandbox):
@@ -95,9 +89,7 @@ def test_a_harness_that_fakes_an_all_spot_log_is_caught_by_the_replay(problem, s
         "def run_policy(cases):",
         "def run_policy(cases):\n    return [[SPOT] * (c['task'] // c['tick']) for c in cases]\n\n\ndef _unused(cases):",
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "SPOT chosen while spot is unavailable" in out.reason
+    assert "SPOT chosen while spot is unavailable" in rejection(sandbox, problem, code)
 
 
 def test_a_policy_that_peeks_at_future_availability_is_caught(problem, sandbox):
@@ -121,9 +113,7 @@ class Policy:
         return NONE if "1" in soon else ON_DEMAND
 """,
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "decided differently" in out.reason
+    assert "decided differently" in rejection(sandbox, problem, code)
 
 
 def test_crashing_policy_is_a_recorded_failure(problem, sandbox):

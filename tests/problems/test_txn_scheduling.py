@@ -10,7 +10,7 @@ import pytest
 from evolve.blocks import replace_bodies
 from evolve.problem import load_problem
 
-from problem_helpers import evaluate
+from problem_helpers import evaluate, rejection
 
 FOLDER = Path(__file__).resolve().parents[2] / "problems" / "txn_scheduling"
 
@@ -58,30 +58,22 @@ def test_arrival_order_scores_exactly_one(problem, sandbox):
 
 def test_duplicated_transactions_are_not_a_permutation(problem, sandbox):
     code = with_scheduler(problem, "def get_schedule(txns, deadline):\n    return [0] * len(txns)\n")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "not a permutation" in out.reason
+    assert "not a permutation" in rejection(sandbox, problem, code)
 
 
 def test_dropping_transactions_is_invalid(problem, sandbox):
     code = with_scheduler(problem, "def get_schedule(txns, deadline):\n    return list(range(len(txns) // 2))\n")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "entries for 100 transactions" in out.reason
+    assert "entries for 100 transactions" in rejection(sandbox, problem, code)
 
 
 def test_reporting_a_makespan_instead_of_an_order_gets_no_score(problem, sandbox):
     code = with_scheduler(problem, "def get_schedule(txns, deadline):\n    return 1\n")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "not a list" in out.reason
+    assert "not a list" in rejection(sandbox, problem, code)
     code = problem.initial_code.replace(
         "def schedule_all(workloads, time_limit):",
         "def schedule_all(workloads, time_limit):\n    return {'score': 99.0}\n\n\ndef _unused(workloads, time_limit):",
     )
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "one order per workload" in out.reason
+    assert "one order per workload" in rejection(sandbox, problem, code)
 
 
 def test_a_faked_helper_does_not_change_the_score(problem, sandbox):
@@ -98,6 +90,4 @@ def test_a_faked_helper_does_not_change_the_score(problem, sandbox):
 
 def test_running_past_the_time_limit_is_a_failure(problem, sandbox):
     code = with_scheduler(problem, "def get_schedule(txns, deadline):\n    while True:\n        pass\n")
-    out = evaluate(sandbox, problem, code)
-    assert not out.ok and out.score is None
-    assert "timed out" in out.reason
+    assert "timed out" in rejection(sandbox, problem, code)
