@@ -1,16 +1,16 @@
 """Write a realistic run database: N candidates over islands, with lineage, diffs, failures, model
 calls (prompts, answers, tokens, cost), evaluations and events. Seeded: the same arguments write
-the same rows.
+the same rows. The rows go through the store's own `RunWriter`, as the engine's do.
 
     python bench/make_big_run.py                      # runs/big-run/evolve.db, 10,000 candidates
     python bench/make_big_run.py -n 200 --out /tmp/r  # a small one
 
-`RunWriter` is importable (tests use it to write a run while commands read it):
+`SyntheticRun` is importable (tests use it to write a run while commands read it):
 
-    writer = RunWriter(engine, name="live", seed=1)
-    writer.start()
-    writer.add(batch=1)        # one candidate per call, committed
-    writer.finish()
+    run = SyntheticRun(engine, name="live", seed=1)
+    run.start()
+    run.add(batch=1)        # one candidate per call, committed
+    run.finish()
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, update  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from evolve.store.db import open_engine, sqlite_url  # noqa: E402
-from evolve.store.models import Evaluation, Event, LLMCall, Program, Run  # noqa: E402
+from evolve.kinds import CallOutcome, EventKind, FailureKind, Mutation, RunStatus  # noqa: E402
+from evolve.sandbox.base import EvalOutcome  # noqa: E402
+from evolve.store import RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
 
 INITIAL = '''"""Pack 26 circles in the unit square, maximising the sum of their radii."""
 import numpy as np
@@ -105,21 +105,21 @@ IDEAS = [
     "Alternate row offsets to pack rows tighter",
 ]
 
-FAILURES = [
-    ("timeout: evaluation ran past 60 s and was killed", 0.25),
-    ("crash: the evaluation ended without a result (exit code 1)", 0.2),
-    ("evaluator error: ValueError: circle 7 lies outside the unit square", 0.2),
-    ("evaluator error: AssertionError: circles 3 and 11 overlap", 0.15),
-    ("invalid result: no numeric 'score' in the result", 0.1),
-    ("memory: the evaluation exceeded its memory limit and was killed", 0.05),
-    ("candidate rejected: construct_packing returned 25 circles, expected 26", 0.05),
+FAILURES = [  # (kind, what happened, weight)
+    (FailureKind.TIMEOUT, "evaluation ran past 60 s and was killed", 0.25),
+    (FailureKind.CRASH, "the evaluation ended without a result (exit code 1)", 0.2),
+    (FailureKind.EVALUATOR_ERROR, "ValueError: circle 7 lies outside the unit square", 0.2),
+    (FailureKind.EVALUATOR_ERROR, "AssertionError: circles 3 and 11 overlap", 0.15),
+    (FailureKind.INVALID_RESULT, "no numeric 'score' in the result", 0.1),
+    (FailureKind.MEMORY, "the evaluation exceeded its memory limit and was killed", 0.05),
+    (FailureKind.CANDIDATE_REJECTED, "construct_packing returned 25 circles, expected 26", 0.05),
 ]
 
 REJECTS = [
-    ("rejected", "SEARCH block not found in the parent program"),
-    ("rejected", "edit outside EVOLVE-BLOCK"),
-    ("rejected", "no-op edit: the child equals its parent"),
-    ("duplicate", "duplicate of program already in the archive"),
+    (CallOutcome.REJECTED, "SEARCH block not found in the parent program"),
+    (CallOutcome.REJECTED, "edit outside EVOLVE-BLOCK"),
+    (CallOutcome.REJECTED, "no-op edit: the child equals its parent"),
+    (CallOutcome.DUPLICATE, "duplicate of program already in the archive"),
 ]
 
 MODELS = [("gpt-4.1-mini", 0.6, 0.4e-6, 1.6e-6), ("claude-sonnet-4", 0.3, 3e-6, 15e-6),
@@ -174,188 +174,156 @@ def _bin(value: float, dim: dict) -> int:
     return max(0, min(dim["bins"] - 1, int(frac * dim["bins"])))
 
 
-class RunWriter:
-    """Writes one synthetic run, candidate by candidate, the way the engine commits them."""
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+Parent = tuple[float, int, str, int]  # (score, program id, code, generation)
+
+
+class SyntheticRun:
+    """Proposes and evaluates synthetic candidates and writes them through the store's RunWriter,
+    candidate by candidate, the way the engine does."""
 
     def __init__(self, engine: Engine, name: str = "big-run", seed: int = 0, islands: int = 4,
                  target: int | None = None, start: datetime | None = None):
         self.engine, self.name, self.rng, self.islands = engine, name, random.Random(seed), islands
         self.seed, self.target = seed, target
-        self.clock = start or datetime(2026, 1, 5, 9, 0, 0)
-        self.run_id: int | None = None
+        self.clock = start or datetime(2026, 1, 5, 9, 0, 0)  # synthetic time: realistic durations, same rows
+        self.writer: RunWriter | None = None
         self.iteration = 0
-        self.next_program = self.next_call = self.next_eval = 1
-        self.archive: dict[int, list[tuple[float, int, str, int]]] = {i: [] for i in range(islands)}
+        self.archive: dict[int, list[Parent]] = {i: [] for i in range(islands)}
         self.best: tuple[float, int] | None = None
-        self.pending: dict[str, list[dict]] = {}
 
-    # ------------------------------------------------------------ rows
+    def _now(self) -> datetime:
+        return self.clock
+
     def _tick(self, seconds: float) -> datetime:
         self.clock += timedelta(seconds=seconds)
         return self.clock
 
-    def _queue(self, table: str, row: dict) -> None:
-        self.pending.setdefault(table, []).append(row)
-
-    def _flush(self) -> None:
-        tables = {"programs": Program, "llm_calls": LLMCall, "evaluations": Evaluation, "events": Event}
-        with self.engine.begin() as conn:
-            for table in ("llm_calls", "programs", "evaluations", "events"):
-                rows = self.pending.get(table)
-                if rows:
-                    conn.execute(insert(tables[table]), rows)
-            if self.best is not None:
-                conn.execute(update(Run).where(Run.id == self.run_id).values(
-                    best_program_id=self.best[1], best_score=self.best[0], updated_at=self.clock))
-        self.pending = {}
+    def _store(self) -> RunWriter:
+        assert self.writer is not None, "start() first"
+        return self.writer
 
     def start(self) -> int:
-        config = {
-            "problem": {"name": "circle_packing", "description": "Pack 26 circles.",
-                        "program": "initial_program.py", "language": "python",
-                        "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
-                        "population": {"islands": self.islands, "features": FEATURES,
-                                       "migration_interval": 20},
-                        "models": [{"name": m, "weight": w} for m, w, *_ in MODELS]},
-            "run": {"iterations": self.target, "seed": self.seed, "sandbox": "process",
-                    "concurrency": {"llm": 8, "eval": 4}},
-        }
-        with self.engine.begin() as conn:
-            self.run_id = conn.execute(insert(Run).values(
-                name=self.name, problem="circle_packing", problem_path="problems/circle_packing",
-                config=config, seed=self.seed, sandbox="process",
-                mutator="llm: " + ", ".join(m for m, *_ in MODELS), status="running",
-                iterations_target=self.target, created_at=self.clock, updated_at=self.clock,
-            )).inserted_primary_key[0]
-            # ids continue after whatever the database already holds (several runs in one database)
-            self.next_program = (conn.execute(select(Program.id).order_by(Program.id.desc()).limit(1))
-                                 .scalar() or 0) + 1
-            self.next_call = (conn.execute(select(LLMCall.id).order_by(LLMCall.id.desc()).limit(1))
-                              .scalar() or 0) + 1
-            self.next_eval = (conn.execute(select(Evaluation.id).order_by(Evaluation.id.desc()).limit(1))
-                              .scalar() or 0) + 1
-        self._queue("events", dict(run_id=self.run_id, kind="start", message=f"run {self.name} started",
-                                   data={"seed": self.seed}, created_at=self.clock))
-        pid = self._program(code=INITIAL, parent=None, island=0, generation=0, mutation="initial",
-                            call_id=None, score=1.52)
+        models = tuple({"name": m, "weight": w} for m, w, *_ in MODELS)
+        config = RunConfig(
+            problem={"name": "circle_packing", "description": "Pack 26 circles.",
+                     "program": "initial_program.py", "language": "python",
+                     "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
+                     "population": {"islands": self.islands, "features": FEATURES, "migration_interval": 20},
+                     "models": list(models)},
+            options={"iterations": self.target, "seed": self.seed, "sandbox": "process",
+                     "llm_concurrency": 8, "eval_workers": 4},
+            models=models,
+        )
+        self.writer = RunWriter.start_run(
+            self.engine, name=self.name, problem="circle_packing", problem_path="problems/circle_packing",
+            config=config, seed=self.seed, sandbox="process", mutator="llm: " + ", ".join(m for m, *_ in MODELS),
+            iterations_target=self.target, initial_code=INITIAL, initial_hash=_hash(INITIAL), clock=self._now)
+        initial = self.writer.initial_id
+        assert initial is not None
+        with self.writer.transaction():
+            self._evaluate(initial, INITIAL, 1.52)
         for island in range(self.islands):
-            self.archive[island].append((1.52, pid, INITIAL, 0))
-        self._flush()
-        return self.run_id
+            self.archive[island].append((1.52, initial, INITIAL, 0))
+        return self.writer.run_id
 
-    def _program(self, code: str, parent: tuple | None, island: int, generation: int, mutation: str,
-                 call_id: int | None, score: float | None, failure: str | None = None,
-                 status: str | None = None) -> int:
-        pid = self.next_program
-        self.next_program += 1
-        rng = self.rng
-        diff = None
-        if parent is not None:
-            diff = "".join(difflib.unified_diff(parent[2].splitlines(keepends=True),
-                                                code.splitlines(keepends=True),
-                                                fromfile=f"program {parent[1]}", tofile=f"program {pid}"))
-        status = status or ("ok" if score is not None else "failed")
+    def _evaluate(self, pid: int, code: str, score: float | None, failure: tuple | None = None) -> None:
+        """The evaluation of program `pid`: a score, or `failure` (kind, detail, weight)."""
+        rng, writer = self.rng, self._store()
         min_radius = rng.uniform(0.0, 0.09)
-        metrics, cell, feedback = {}, None, ""
-        if status == "ok":
-            metrics = {"score": score, "sum_radii": score, "min_radius": min_radius,
-                       "code_length": len(code), "valid": 1.0}
-            cell = [_bin(len(code), FEATURES[0]), _bin(min_radius, FEATURES[1])]
-            feedback = (f"Sum of radii {score:.4f} (best known 2.635). Smallest circle r={min_radius:.4f}; "
-                        f"{rng.randint(0, 6)} circles touch a wall.")
-        elif status == "failed":
-            feedback = "The evaluation failed: " + (failure or "")
-        created = self._tick(rng.uniform(0.5, 4.0))
-        eval_seconds = rng.uniform(0.5, 20.0)
-        self._queue("programs", dict(
-            id=pid, run_id=self.run_id, code=code, code_hash=hashlib.sha256(code.encode()).hexdigest(),
-            parent_id=parent[1] if parent else None,
-            inspiration_ids=[p[1] for p in rng.sample(self.archive[island], min(2, len(self.archive[island])))]
-            if parent else [],
-            island=island, generation=generation, iteration=self.iteration, mutation=mutation, diff=diff,
-            status=status, score=score, metrics=metrics, feedback=feedback, error=failure, cell=cell,
-            heldout_score=None, llm_call_id=call_id, propose_seconds=rng.uniform(2, 30) if call_id else None,
-            eval_seconds=eval_seconds if status in ("ok", "failed") else None, created_at=created,
-            evaluated_at=created + timedelta(seconds=eval_seconds) if status in ("ok", "failed") else None,
-        ))
-        if status in ("ok", "failed"):
-            eid = self.next_eval
-            self.next_eval += 1
-            self._queue("evaluations", dict(
-                id=eid, run_id=self.run_id, program_id=pid, kind="train", sandbox="process",
-                ok=status == "ok", score=score, exit_reason="ok" if status == "ok" else failure,
-                duration=eval_seconds,
-                logs="" if status == "ok" else f"Traceback (most recent call last):\n  ...\n{failure}\n",
-                created_at=created,
-            ))
-        if score is not None and (self.best is None or score > self.best[0]):
+        duration = rng.uniform(0.5, 20.0)
+        if failure is not None:
+            kind, detail, _ = failure
+            writer.record_evaluation(pid, EvalOutcome.failure(
+                kind, detail, feedback=f"The evaluation failed: {kind}: {detail}", duration=duration,
+                sandbox="process", logs=f"Traceback (most recent call last):\n  ...\n{kind}: {detail}\n"))
+            return
+        assert score is not None
+        metrics = {"score": score, "sum_radii": score, "min_radius": min_radius, "code_length": float(len(code)),
+                   "valid": 1.0}
+        feedback = (f"Sum of radii {score:.4f} (best known 2.635). Smallest circle r={min_radius:.4f}; "
+                    f"{rng.randint(0, 6)} circles touch a wall.")
+        writer.record_evaluation(pid, EvalOutcome(ok=True, score=score, metrics=metrics, feedback=feedback,
+                                                  duration=duration, sandbox="process"),
+                                 cell=(_bin(len(code), FEATURES[0]), _bin(min_radius, FEATURES[1])))
+        if self.best is None or score > self.best[0]:
             self.best = (score, pid)
-            self._queue("events", dict(run_id=self.run_id, kind="new_best",
-                                       message=f"new best {score:.4f} by program {pid}",
-                                       data={"program_id": pid, "score": score}, created_at=created))
-        return pid
+            writer.add_event(EventKind.NEW_BEST, f"new best {score:.4f} by program {pid}",
+                             {"program_id": pid, "score": score})
+            writer.set_best(pid, score)
 
-    def _parent(self, island: int) -> tuple[float, int, str, int]:
+    def _child(self, code: str, parent: Parent, island: int, mutation: Mutation, call_id: int | None) -> int:
+        rng = self.rng
+        self._tick(rng.uniform(0.5, 4.0))
+        diff = "".join(difflib.unified_diff(parent[2].splitlines(keepends=True), code.splitlines(keepends=True),
+                                            fromfile=f"program {parent[1]}", tofile="child"))
+        inspirations = [p[1] for p in rng.sample(self.archive[island], min(2, len(self.archive[island])))]
+        return self._store().add_child(
+            code=code, code_hash=_hash(code), parent_id=parent[1], inspiration_ids=inspirations, island=island,
+            generation=parent[3] + 1, iteration=self.iteration, mutation=mutation, diff=diff, llm_call_id=call_id,
+            propose_seconds=rng.uniform(2, 30) if call_id else None)
+
+    def _parent(self, island: int) -> Parent:
         pool = sorted(self.archive[island], reverse=True)[:20]
         return pool[min(len(pool) - 1, int(self.rng.expovariate(0.4)))]
 
     def add(self, batch: int = 1) -> None:
         """Propose and evaluate `batch` more candidates, then commit them together."""
-        rng = self.rng
-        for _ in range(batch):
-            self.iteration += 1
-            island = self.iteration % self.islands
-            parent = self._parent(island)
-            model, _, price_in, price_out = _pick(rng, MODELS, lambda m: m[1])
-            full = rng.random() < 0.25
-            mutation = "full" if full else "diff"
+        with self._store().transaction():
+            for _ in range(batch):
+                self._add_one()
+
+    def _add_one(self) -> None:
+        rng, writer = self.rng, self._store()
+        self.iteration += 1
+        island = self.iteration % self.islands
+        parent = self._parent(island)
+        model, _, price_in, price_out = _pick(rng, MODELS, lambda m: m[1])
+        full = rng.random() < 0.25
+        mutation = Mutation.FULL if full else Mutation.DIFF
+        code = _mutate(rng, parent[2], full)
+        while code == parent[2]:  # the engine rejects no-op edits before they become programs
             code = _mutate(rng, parent[2], full)
-            while code == parent[2]:  # the engine rejects no-op edits before they become programs
-                code = _mutate(rng, parent[2], full)
-            call_id = self.next_call
-            self.next_call += 1
-            prompt = PROMPT.format(score=parent[0], island=island, generation=parent[3], code=parent[2],
-                                   feedback=f"Sum of radii {parent[0]:.4f}.",
-                                   inspirations="\n".join(rng.sample(IDEAS, 2)))
-            answer = (f"{rng.choice(IDEAS)}.\n\n<<<<<<< SEARCH\n{parent[2].splitlines()[8]}\n=======\n"
-                      f"{code.splitlines()[8]}\n>>>>>>> REPLACE\n")
-            ptok, ctok = len(prompt) // 4, len(answer) // 4 + rng.randint(50, 400)
-            roll = rng.random()
-            outcome, reason, error = "child", None, None
-            if roll < 0.03:
-                outcome, error, answer = "error", rng.choice(
-                    ["litellm.RateLimitError: 429 Too Many Requests", "timeout: no answer after 120 s"]), None
-                ctok = 0
-            elif roll < 0.13:
-                outcome, reason = rng.choice(REJECTS)
-            self._queue("llm_calls", dict(
-                id=call_id, run_id=self.run_id, iteration=self.iteration, model=model, mutation=mutation,
-                prompt=prompt, answer=answer, prompt_tokens=ptok, completion_tokens=ctok,
-                cost=ptok * price_in + ctok * price_out, latency=rng.uniform(2, 40),
-                attempts=1 if error is None else 3, error=error, outcome=outcome, reject_reason=reason,
-                parent_id=parent[1], island=island, created_at=self._tick(rng.uniform(0.1, 1.0)),
-            ))
-            if outcome != "child":
-                continue
-            if rng.random() < 0.2:
-                failure = _pick(rng, FAILURES, lambda f: f[1])[0]
-                self._program(code, parent, island, parent[3] + 1, mutation, call_id, None, failure)
-                continue
-            # scores creep towards 2.635 with diminishing steps; most edits are a little worse
-            gap = 2.64 - parent[0]
-            score = parent[0] + gap * (rng.gauss(-0.03, 0.03) + (0.05 if rng.random() < 0.08 else 0.0))
-            score = round(max(0.5, score), 6)
-            pid = self._program(code, parent, island, parent[3] + 1, mutation, call_id, score)
-            self.archive[island].append((score, pid, code, parent[3] + 1))
-            if self.iteration % 20 == 0 and self.islands > 1:  # migration: an island's best moves on
-                src = max(self.archive[island])
-                dst = (island + 1) % self.islands
-                self.archive[dst].append(src)
-                self._queue("events", dict(run_id=self.run_id, kind="migration",
-                                           message=f"program {src[1]} migrated from island {island} to {dst}",
-                                           data={"program_id": src[1], "from": island, "to": dst},
-                                           created_at=self.clock))
-        self._flush()
+        prompt = PROMPT.format(score=parent[0], island=island, generation=parent[3], code=parent[2],
+                               feedback=f"Sum of radii {parent[0]:.4f}.",
+                               inspirations="\n".join(rng.sample(IDEAS, 2)))
+        answer: str | None = (f"{rng.choice(IDEAS)}.\n\n<<<<<<< SEARCH\n{parent[2].splitlines()[8]}\n=======\n"
+                              f"{code.splitlines()[8]}\n>>>>>>> REPLACE\n")
+        ptok, ctok = len(prompt) // 4, len(answer or "") // 4 + rng.randint(50, 400)
+        roll = rng.random()
+        outcome, reason, error = CallOutcome.CHILD, None, None
+        if roll < 0.03:
+            outcome, answer, ctok = CallOutcome.ERROR, None, 0
+            error = rng.choice(["litellm.RateLimitError: 429 Too Many Requests", "timeout: no answer after 120 s"])
+        elif roll < 0.13:
+            outcome, reason = rng.choice(REJECTS)
+        self._tick(rng.uniform(0.1, 1.0))
+        call_id = writer.add_call(
+            iteration=self.iteration, model=model, mutation=mutation, prompt=prompt, answer=answer,
+            prompt_tokens=ptok, completion_tokens=ctok, cost=ptok * price_in + ctok * price_out,
+            latency=rng.uniform(2, 40), attempts=1 if error is None else 3, error=error, outcome=outcome,
+            reject_reason=reason, parent_id=parent[1], island=island)
+        if outcome != CallOutcome.CHILD:
+            return
+        pid = self._child(code, parent, island, mutation, call_id)
+        if rng.random() < 0.2:
+            self._evaluate(pid, code, None, _pick(rng, FAILURES, lambda f: f[2]))
+            return
+        # scores creep towards 2.635 with diminishing steps; most edits are a little worse
+        gap = 2.64 - parent[0]
+        score = parent[0] + gap * (rng.gauss(-0.03, 0.03) + (0.05 if rng.random() < 0.08 else 0.0))
+        score = round(max(0.5, score), 6)
+        self._evaluate(pid, code, score)
+        self.archive[island].append((score, pid, code, parent[3] + 1))
+        if self.iteration % 20 == 0 and self.islands > 1:  # migration: an island's best moves on
+            src = max(self.archive[island])
+            dst = (island + 1) % self.islands
+            self.archive[dst].append(src)
+            writer.add_event(EventKind.MIGRATION, f"program {src[1]} migrated from island {island} to {dst}",
+                             {"moves": [[island, dst, src[1]]]})
 
     def add_pending(self) -> int:
         """A candidate being evaluated right now (status pending), as a live run shows."""
@@ -365,40 +333,27 @@ class RunWriter:
         code = _mutate(self.rng, parent[2], False)
         while code == parent[2]:
             code = _mutate(self.rng, parent[2], False)
-        pid = self._program(code, parent, island, parent[3] + 1, "diff",
-                            None, None, status="pending")
-        self._flush()
-        return pid
+        with self._store().transaction():
+            return self._child(code, parent, island, Mutation.DIFF, None)
 
-    def finish(self, status: str = "finished") -> None:
+    def finish(self, status: RunStatus = RunStatus.FINISHED) -> None:
         """Score the top programs on held-out inputs and close the run."""
+        writer = self._store()
         top = sorted((p[0], -p[1]) for ps in self.archive.values() for p in ps)[::-1]
         chosen = [-p for _, p in top[:5]] + ([self.best[1]] if self.best else [])
         scores = {p[1]: p[0] for ps in self.archive.values() for p in ps}
-        seen, heldout = set(), None
-        with self.engine.begin() as conn:
-            for pid in chosen:
-                score = scores[pid]
-                if pid in seen:
-                    continue
-                seen.add(pid)
-                h = round(score - abs(self.rng.gauss(0.01, 0.01)), 6)
-                conn.execute(update(Program).where(Program.id == pid).values(heldout_score=h))
-                conn.execute(insert(Evaluation).values(
-                    run_id=self.run_id, program_id=pid, kind="heldout", sandbox="process", ok=True,
-                    score=h, exit_reason="ok", duration=5.0, logs="", created_at=self.clock))
+        heldout = None
+        with writer.transaction():
+            for pid in dict.fromkeys(chosen):  # once each, in order
+                h = round(scores[pid] - abs(self.rng.gauss(0.01, 0.01)), 6)
+                writer.record_heldout(pid, EvalOutcome(ok=True, score=h, duration=5.0, sandbox="process"))
                 if self.best and pid == self.best[1]:
                     heldout = h
-            conn.execute(insert(Event).values(run_id=self.run_id, kind="heldout",
-                                              message=f"held-out score of the best: {heldout}",
-                                              data={"score": heldout}, created_at=self._tick(30)))
-            conn.execute(insert(Event).values(run_id=self.run_id, kind="stop", message=f"run {status}",
-                                              data={}, created_at=self._tick(1)))
-            conn.execute(update(Run).where(Run.id == self.run_id).values(
-                status=status, stop_reason="iterations reached", heldout_score=heldout,
-                best_program_id=self.best[1] if self.best else None,
-                best_score=self.best[0] if self.best else None,
-                updated_at=self.clock, finished_at=self.clock))
+            self._tick(30)
+            writer.add_event(EventKind.HELDOUT, f"held-out score of the best: {heldout}", {"score": heldout})
+            self._tick(1)
+            writer.finish(status, "iterations reached")
+        writer.close()
 
 
 def make_run(out: Path, n: int = 10_000, seed: int = 0, name: str | None = None, islands: int = 4,
@@ -409,11 +364,11 @@ def make_run(out: Path, n: int = 10_000, seed: int = 0, name: str | None = None,
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_file) + suffix).unlink(missing_ok=True)
     engine = open_engine(sqlite_url(out), create=True)
-    writer = RunWriter(engine, name=name or out.name, seed=seed, islands=islands, target=n)
-    writer.start()
-    while writer.iteration < n:
-        writer.add(min(batch, n - writer.iteration))
-    writer.finish()
+    run = SyntheticRun(engine, name=name or out.name, seed=seed, islands=islands, target=n)
+    run.start()
+    while run.iteration < n:
+        run.add(min(batch, n - run.iteration))
+    run.finish()
     engine.dispose()
     return db_file
 

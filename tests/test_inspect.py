@@ -1,7 +1,8 @@
 """The inspection commands against a generated run database, finished and still being written.
 
-The database comes from bench/make_big_run.py (small N). Every figure the commands print is
-checked against the rows themselves, read with plain sqlite3.
+The database comes from bench/make_big_run.py (small N), which writes through the store's own
+RunWriter, as the engine does. Every figure the commands print is checked against the rows
+themselves, read with plain sqlite3.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from evolve.inspect.locate import RunNotFound, locate
 from evolve.inspect.report import write_report
 from evolve.inspect.summary import summary
 from evolve.inspect.server import make_server
+from evolve.kinds import FailureKind, Mutation, RunStatus
+from evolve.sandbox.base import EvalOutcome
+from evolve.store import RunConfig, RunWriter
 from evolve.store.db import open_engine, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -322,7 +326,7 @@ def test_commands_while_the_run_is_written(tmp_path, monkeypatch):
     folder = tmp_path / "runs" / "live"
     folder.mkdir(parents=True)
     engine = open_engine(sqlite_url(folder), create=True)
-    writer = make_big_run.RunWriter(engine, name="live", seed=11, target=400)
+    writer = make_big_run.SyntheticRun(engine, name="live", seed=11, target=400)
     writer.start()
     writer.add(20)
     errors: list[BaseException] = []
@@ -389,7 +393,8 @@ def test_commands_while_the_run_is_written(tmp_path, monkeypatch):
     best_score, = con.execute("select max(score) from programs where status='ok'").fetchone()
     s = json.loads(runner.invoke(app, ["show", "live", "--json"]).stdout)
     assert s["run"]["status"] == "finished" and s["best"]["score"] == pytest.approx(best_score)
-    assert s["status_counts"].get("pending") == 400 // 25
+    # what was still being evaluated when the run finished is marked so, not left pending
+    assert s["status_counts"].get("interrupted") == 400 // 25 and "pending" not in s["status_counts"]
     steps = json.loads(runner.invoke(app, ["lineage", "live", "--json"]).stdout)
     assert steps[-1]["program"]["id"] == s["best"]["id"]
     engine.dispose()
@@ -400,16 +405,12 @@ def test_queries_on_an_empty_run(tmp_path):
     folder = tmp_path / "runs" / "fresh"
     folder.mkdir(parents=True)
     engine = open_engine(sqlite_url(folder), create=True)
-    from sqlalchemy import insert
-
-    from evolve.store.models import Run
-
-    with engine.begin() as conn:
-        conn.execute(insert(Run).values(name="fresh", problem="p", problem_path="p", config={}, seed=0,
-                                        sandbox="process", mutator="offline"))
+    RunWriter.start_run(engine, name="fresh", problem="p", problem_path="p", config=RunConfig({}, {}), seed=0,
+                        sandbox="process", mutator="offline", iterations_target=None, initial_code="x = 1\n",
+                        initial_hash="h").close()
     ref = locate(str(folder))
     s = summary(ref.engine, ref.run_id)
-    assert s.best is None and s.failures == [] and s.models == []
+    assert s.best is None and s.failures == [] and s.models == [] and s.status_counts == {"pending": 1}
     with pytest.raises(queries.QueryError, match="no program has been scored yet"):
         queries.best(ref.engine, ref.run_id)
     html = (write_report(ref.engine, ref.run_id, tmp_path / "r.html")).read_text()
@@ -482,3 +483,66 @@ def test_server_refuses_foreign_hosts_and_bad_ids(workdir):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- failure kinds, old databases
+
+
+def test_a_failure_kind_is_read_from_its_column(tmp_path):
+    """The stored kind decides the group, whatever the reason's text says."""
+    folder = tmp_path / "runs" / "kinds"
+    folder.mkdir(parents=True)
+    engine = open_engine(sqlite_url(folder), create=True)
+    writer = RunWriter.start_run(engine, name="kinds", problem="p", problem_path="p", config=RunConfig({}, {}),
+                                 seed=0, sandbox="process", mutator="offline", iterations_target=None,
+                                 initial_code="x = 1\n", initial_hash="h0")
+    assert writer.initial_id is not None
+    writer.record_evaluation(writer.initial_id, EvalOutcome(ok=True, score=1.0, sandbox="process"))
+    for i, outcome in enumerate([
+        EvalOutcome.failure(FailureKind.TIMEOUT, "ran past 5 s", sandbox="process"),
+        EvalOutcome(ok=False, score=None, reason="the box fell over: no result", kind=FailureKind.SANDBOX_ERROR),
+        EvalOutcome(ok=False, score=None, reason="crash: a sandbox that sets no kind"),  # read off the text
+    ], start=1):
+        pid = writer.add_child(code=f"x = {i + 1}\n", code_hash=f"h{i}", parent_id=writer.initial_id,
+                               inspiration_ids=(), island=0, generation=1, iteration=i, mutation=Mutation.DIFF,
+                               diff=None, llm_call_id=None, propose_seconds=None)
+        writer.record_evaluation(pid, outcome)
+    writer.finish(RunStatus.FINISHED, "done")
+    writer.close()
+    kinds = {f.kind: f.count for f in summary(locate(str(folder)).engine, 1).failures}
+    assert kinds == {"timeout": 1, "sandbox error": 1, "crash": 1}
+    con = sqlite3.connect(folder / "evolve.db")
+    stored = [k for k, in con.execute("select failure_kind from evaluations where not ok order by id")]
+    assert stored == ["timeout", "sandbox error", None]
+    engine.dispose()
+
+
+def test_a_database_from_before_the_failure_kind_column(workdir, tmp_path, monkeypatch):
+    """Readers of an older database take kinds from the reasons; opening it to write adds the columns."""
+    folder = tmp_path / "runs" / "old"
+    folder.mkdir(parents=True)
+    source = sqlite3.connect(workdir / "runs" / "small" / "evolve.db")
+    copy = sqlite3.connect(folder / "evolve.db")
+    source.backup(copy)
+    source.close()
+    for table in ("programs", "evaluations"):
+        copy.execute(f"alter table {table} drop column failure_kind")
+    copy.execute("update runs set name = 'old'")
+    copy.commit()
+    copy.close()
+
+    new = summary(locate(str(workdir / "runs" / "small")).engine, 1)
+    old = summary(locate(str(folder)).engine, 1)
+    assert [(f.kind, f.reason, f.count) for f in old.failures] == [(f.kind, f.reason, f.count) for f in new.failures]
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(build_app(), ["best", "old", "--json"])
+    assert result.exit_code == 0, result.output
+
+    from evolve.store.db import add_missing_columns
+
+    engine = open_engine(sqlite_url(folder), create=False)
+    assert add_missing_columns(engine) == ["programs.failure_kind", "evaluations.failure_kind"]
+    assert add_missing_columns(engine) == []  # once
+    engine.dispose()
+    again = summary(locate(str(folder)).engine, 1)
+    assert [(f.kind, f.count) for f in again.failures] == [(f.kind, f.count) for f in new.failures]

@@ -96,3 +96,31 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
     with again.Session() as s:
         run = s.scalars(select(Run)).one()
         assert run.config["options"]["iterations"] == 200 and run.iterations_target == 200
+
+
+def test_failures_keep_their_kind_and_a_stop_interrupts_what_was_in_flight(tmp_path, circle_packing):
+    from sqlalchemy import select
+
+    from evolve.kinds import EventKind, FailureKind, ProgramStatus
+    from evolve.store import Evaluation, Event, Program
+
+    db = open_db(tmp_path, circle_packing)
+    drive(db, 3)
+    first = db.submit_proposal(propose(db.next_task(), SETTINGS)).ticket
+    second = db.submit_proposal(propose(db.next_task(), SETTINGS)).ticket
+    assert first is not None and second is not None
+    db.submit_result(first, EvalOutcome.failure(FailureKind.MEMORY, "killed at 1024 MB", sandbox="test"))
+    db.add_event(EventKind.PAUSE, "paused: the engine went away")
+    db.finish("stopped", "budget reached")  # `second` was still being evaluated
+    with db.Session() as s:
+        failed = s.get(Program, first.program_id)
+        assert (failed.status, failed.failure_kind, failed.error) == \
+            (ProgramStatus.FAILED, FailureKind.MEMORY, "memory: killed at 1024 MB")
+        evaluation = s.scalars(select(Evaluation).where(Evaluation.program_id == first.program_id)).one()
+        assert evaluation.failure_kind == FailureKind.MEMORY and not evaluation.ok
+        lost = s.get(Program, second.program_id)
+        assert (lost.status, lost.failure_kind) == (ProgramStatus.INTERRUPTED, FailureKind.INTERRUPTED)
+        kinds = [e.kind for e in s.scalars(select(Event).order_by(Event.id))]
+        assert kinds[0] == EventKind.START and kinds[-2:] == [EventKind.PAUSE, EventKind.STOP]
+        assert all(p.failure_kind is None for p in s.scalars(select(Program).where(Program.status == "ok")))
+    db.close()

@@ -35,6 +35,7 @@ def find_run(engine: Engine, name: str) -> int | None:
 class RunWriter:
     def __init__(self, engine: Engine, run_id: int, clock: Clock = utcnow):
         self.engine, self.run_id, self.clock = engine, run_id, clock
+        self.initial_id: int | None = None  # the initial program's id, when this writer started the run
         self._conn: Connection | None = None
 
     # ---- opening and closing ----------------------------------------------------------
@@ -51,14 +52,16 @@ class RunWriter:
                 sandbox=sandbox, mutator=mutator, iterations_target=iterations_target, status=RunStatus.RUNNING,
                 created_at=now, updated_at=now,
             )).inserted_primary_key[0]
-            conn.execute(insert(Program).values(
+            initial_id = conn.execute(insert(Program).values(
                 run_id=run_id, code=initial_code, code_hash=initial_hash, inspiration_ids=[], island=0,
                 generation=0, iteration=0, mutation=Mutation.INITIAL, status=ProgramStatus.PENDING, metrics={},
                 feedback="", created_at=now,
-            ))
+            )).inserted_primary_key[0]
             conn.execute(insert(Event).values(run_id=run_id, kind=EventKind.START, data={}, created_at=now,
                                               message=f"run started ({mutator}, sandbox {sandbox})"))
-        return cls(engine, run_id, clock)
+        writer = cls(engine, run_id, clock)
+        writer.initial_id = initial_id
+        return writer
 
     def resume(self, config: RunConfig, iterations_target: int | None) -> None:
         """The run goes on with `config` (kept for the next resume); what was in flight when it
