@@ -14,6 +14,7 @@ import ray
 
 from evolve.engine.population_db import EvalTicket
 from evolve.errors import DockerUnavailable, InfrastructureError
+from evolve.kinds import FailureKind
 from evolve.logs import log_to_file
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.sandbox import make_sandbox
@@ -81,8 +82,7 @@ def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, opt
             _drop_sandboxes()
             raise DockerUnavailable(f"the Docker engine stopped answering: {type(exc).__name__}: {exc}"[:400]) from None
         log.exception("the %s sandbox raised on program %s", sandbox, ticket.program_id)
-        return EvalOutcome(ok=False, score=None, reason=f"sandbox error: {type(exc).__name__}: {exc}"[:500],
-                           sandbox=sandbox)
+        return EvalOutcome.failure(FailureKind.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:480], sandbox=sandbox)
 
 
 def remote_mutator(settings: MutatorSettings, concurrency: int, scheduling_strategy=None):

@@ -73,24 +73,6 @@ class EvalRequest:
             {"function": self.function, "cascade": [{"function": f, "threshold": t} for f, t in self.cascade]}
         )
 
-    # Transitional: evolve/sandbox/process.py still reads the limits off the request itself.
-    # Remove these once it reads `request.limits`.
-    @property
-    def timeout(self) -> float:
-        return self.limits.timeout
-
-    @property
-    def cpus(self) -> float:
-        return self.limits.cpus
-
-    @property
-    def memory_mb(self) -> int:
-        return self.limits.memory_mb
-
-    @property
-    def pids_limit(self) -> int:
-        return self.limits.pids_limit
-
 
 @dataclass(frozen=True)
 class EvalOutcome:
