@@ -68,7 +68,7 @@ def test_hostile_children_are_recorded_failures(docker_engine, ray_local, circle
                              models=({"name": "openai/test", "api_base": server.url},))
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="hostile")
 
-    assert result.status == "finished" and result.best["score"] < 3.0  # the forged 1e9 never counts
+    assert result.status == "finished" and result.best.score < 3.0  # the forged 1e9 never counts
     Session = session_factory(open_engine(result.db_url, create=False))
     with Session() as s:
         children = s.scalars(select(Program).where(Program.iteration > 0)).all()

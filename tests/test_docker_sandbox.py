@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from evolve.errors import DockerUnavailable, ImageMissing, InfrastructureError
 from evolve.problem import load_problem
-from evolve.sandbox import SandboxError
 from evolve.resources import evaluators_dir
 from evolve.sandbox.base import EvalRequest, Limits
 from evolve.sandbox.images import DEFAULT_IMAGE
@@ -336,8 +336,7 @@ def main():
 def _wait_ready(sb, count: int, timeout: float = 20.0) -> list[str]:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        with sb._lock:
-            ready = [cid for queue in sb._ready.values() for cid, _ in queue]
+        ready = sb.pool.ready()
         if len(ready) >= count:
             return ready
         time.sleep(0.05)
@@ -417,12 +416,12 @@ def test_cpu_pinning_gives_disjoint_cpusets(engine):
 def test_cleanup_removes_orphans_only(engine):
     import docker
 
-    from evolve.sandbox.docker import LABEL, OWNER_LABEL, _owner_token, cleanup_containers
+    from evolve.sandbox.cleanup import LABEL, OWNER_LABEL, cleanup_containers, owner_token
 
     client = docker.from_env()
     labels = {LABEL: "1"}
     dead = client.containers.create(DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: f"{socket.gethostname()}:999999999:1"})
-    mine = client.containers.create(DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: _owner_token()})
+    mine = client.containers.create(DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: owner_token()})
     try:
         cleanup_containers(client, orphans_only=True)
         remaining = {c.id for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"})}
@@ -441,7 +440,7 @@ def test_missing_image_is_a_clear_error(engine):
     ok, why = docker_ready("evolve-python:no-such-tag")
     assert not ok and "not found" in why
     with DockerSandbox(pool_size=1) as sb:
-        with pytest.raises(SandboxError, match="evolve sandbox build"):
+        with pytest.raises(ImageMissing, match="evolve sandbox build"):
             sb.evaluate(hostile("def main():\n    return 'ok'\n", image="evolve-python:no-such-tag"))
     assert ours_of(sb) == []
 
@@ -522,13 +521,13 @@ def test_no_leak_after_ctrl_c_term_or_kill(engine, how):
     assert left() == []
 
 
-def test_container_that_cannot_start_is_a_sandbox_error(engine):
+def test_container_that_cannot_start_is_an_infrastructure_error(engine):
     from evolve.sandbox.docker import DockerSandbox
 
     if any("nvidia" in r for r in __import__("docker").from_env().info().get("Runtimes", {})):
         pytest.skip("this engine has a GPU runtime")
     with DockerSandbox(pool_size=1) as sb:
-        with pytest.raises(SandboxError, match="gpu"):
+        with pytest.raises(InfrastructureError, match="gpu"):
             sb.evaluate(hostile("def main():\n    return 'ok'\n", gpus=1))
     assert ours_of(sb) == []
 

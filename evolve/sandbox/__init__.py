@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from evolve.errors import OptionError
 from evolve.sandbox.base import EvalOutcome, EvalRequest, Sandbox
 
 
-class SandboxError(RuntimeError):
-    """The sandbox cannot be used on this machine (no engine, no image)."""
+class SandboxError(OptionError):
+    """No sandbox of that name (a user's mistake). A sandbox that cannot run here raises
+    evolve.errors.InfrastructureError instead (DockerUnavailable, ImageMissing)."""
 
 
 def docker_available() -> bool:
@@ -45,4 +47,4 @@ def make_sandbox(name: str, **options) -> Sandbox:
     raise SandboxError(f"unknown sandbox {name!r} (choose 'docker', 'process' or module:Class)")
 
 
-__all__ = ["EvalOutcome", "EvalRequest", "Sandbox", "SandboxError", "make_sandbox", "default_sandbox_name"]
+__all__ = ["EvalOutcome", "EvalRequest", "Sandbox", "SandboxError", "default_sandbox_name", "make_sandbox"]

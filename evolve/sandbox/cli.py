@@ -16,7 +16,8 @@ def build(
     problem: Path = typer.Option(None, "--problem", help="Also build this problem folder's own Dockerfile."),
 ) -> None:
     """Build evolve-python:latest (python3, numpy, scipy; user nobody), offline where no registry answers."""
-    from evolve.sandbox.images import DEFAULT_IMAGE, ImageError, build_default_image, ensure_problem_image
+    from evolve.errors import InfrastructureError
+    from evolve.sandbox.images import DEFAULT_IMAGE, build_default_image, ensure_problem_image
 
     try:
         build_default_image(force=force, progress=typer.echo, offline=True if offline else None)
@@ -27,12 +28,12 @@ def build(
                 loaded = load_problem(problem)
             except ProblemError as exc:
                 typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(2)
+                raise typer.Exit(2) from None
             tag = ensure_problem_image(loaded, progress=typer.echo, force=force)
             typer.echo(f"problem image: {tag}")
-    except ImageError as exc:
+    except InfrastructureError as exc:  # a build step failed (ImageError), or the engine does not answer
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"ready: {DEFAULT_IMAGE}")
 
 
@@ -51,7 +52,12 @@ def cleanup(
     all_: bool = typer.Option(False, "--all", help="Also remove containers of sandboxes still running."),
 ) -> None:
     """Remove leftover sandbox containers (label evolve.sandbox=1) whose owner process is gone."""
-    from evolve.sandbox.docker import cleanup_containers
+    from evolve.errors import InfrastructureError
+    from evolve.sandbox.cleanup import cleanup_containers
 
-    removed = cleanup_containers(orphans_only=not all_)
+    try:
+        removed = cleanup_containers(orphans_only=not all_)
+    except InfrastructureError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"removed {removed} container(s)")

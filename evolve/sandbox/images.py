@@ -12,15 +12,17 @@ folder's build inputs: `evolve-problem-<name>:<hash12>`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from evolve.errors import InfrastructureError
 from evolve.resources import evaluators_dir
 
 DEFAULT_IMAGE = "evolve-python:latest"
@@ -43,26 +45,40 @@ _SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "runs"}
 
 Progress = Callable[[str], None]
 
+log = logging.getLogger(__name__)
 
-class ImageError(RuntimeError):
+
+class ImageError(InfrastructureError):
     """An image could not be built; the message says which step failed and why."""
+
+
+def _log_progress(line: str) -> None:
+    """The default `progress`: the log (the CLI passes its own, which a person sees)."""
+    log.info("%s", line)
 
 
 def _client():
     import docker
 
-    return docker.from_env(timeout=600)
+    from evolve.sandbox.faults import engine_faults  # faults imports DEFAULT_IMAGE from here
+
+    with engine_faults():
+        return docker.from_env(timeout=600)
 
 
 def image_exists(tag: str, client=None) -> bool:
+    """Whether the engine has `tag`; DockerUnavailable when it does not answer."""
     import docker
 
+    from evolve.sandbox.faults import engine_faults
+
     client = client or _client()
-    try:
-        client.images.get(tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
+    with engine_faults(client):
+        try:
+            client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
 
 
 def registry_reachable(timeout: float = 3.0) -> bool:
@@ -92,7 +108,7 @@ def debian_mirror(sources: tuple[str, ...] = ("/etc/apt/sources.list",), sources
             match = re.match(r"URIs:\s*(\S+)", line) or re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
             if match:
                 uri = match.group(1).rstrip("/")
-                if uri.endswith("/debian") or "debian" in uri and "security" not in uri:
+                if uri.endswith("/debian") or ("debian" in uri and "security" not in uri):
                     return uri
     return DEFAULT_MIRROR
 
@@ -105,13 +121,13 @@ def _run(cmd: list[str], progress: Progress, **kwargs) -> None:
         raise ImageError(f"`{' '.join(cmd[:3])} ...` failed (exit {proc.returncode}):\n" + "\n".join(tail))
 
 
-def build_from_registry(tag: str = DEFAULT_IMAGE, progress: Progress = print) -> str:
+def build_from_registry(tag: str = DEFAULT_IMAGE, progress: Progress = _log_progress) -> str:
     """`docker build` evaluators/Dockerfile (needs Docker Hub for python:3.11-slim)."""
     _run(["docker", "build", "-t", tag, "-f", str(evaluators_dir() / "Dockerfile"), str(evaluators_dir())], progress)
     return tag
 
 
-def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = print, mirror: str | None = None,
+def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = _log_progress, mirror: str | None = None,
                       suite: str = DEBIAN_SUITE) -> str:
     """Offline path: debootstrap a minimal Debian with python3/numpy/scipy and `docker import` it."""
     if shutil.which("debootstrap") is None:
@@ -141,7 +157,8 @@ def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = print, mirr
             cmd += ["--change", change]
         cmd += ["-", tag]
         imp = subprocess.run(cmd, stdin=tar.stdout, capture_output=True, text=True)
-        tar.stdout.close()
+        if tar.stdout is not None:
+            tar.stdout.close()
         tar.wait()
         if tar.returncode != 0 or imp.returncode != 0:
             raise ImageError(f"docker import failed: {imp.stderr.strip()[-1000:]}")
@@ -150,7 +167,7 @@ def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = print, mirr
     return tag
 
 
-def build_default_image(force: bool = False, progress: Progress = print, tag: str = DEFAULT_IMAGE,
+def build_default_image(force: bool = False, progress: Progress = _log_progress, tag: str = DEFAULT_IMAGE,
                         offline: bool | None = None) -> str:
     """Build `evolve-python:latest` unless it exists (or `force`). Returns the tag.
 
@@ -212,7 +229,7 @@ def problem_image_tag(name: str, folder: str | Path) -> str:
     return f"evolve-problem-{safe}:{build_inputs_hash(folder)[:12]}"
 
 
-def ensure_problem_image(problem, progress: Progress = print, force: bool = False) -> str:
+def ensure_problem_image(problem, progress: Progress = _log_progress, force: bool = False) -> str:
     """The image a problem's evaluations run in.
 
     With a `Dockerfile` in the folder: build it once (cached by the hash of the folder's build
