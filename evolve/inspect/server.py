@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
+import logging
 import socket
 import threading
 from http import HTTPStatus
@@ -30,6 +30,8 @@ from evolve.inspect.locate import RunRef
 from evolve.inspect.page import render_live
 from evolve.inspect.report import plotly_js
 from evolve.inspect.views import collect
+
+log = logging.getLogger(__name__)
 
 
 class InspectServer(ThreadingHTTPServer):
@@ -47,7 +49,8 @@ class InspectServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        address, port = self.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def static(self, name: str) -> bytes:
@@ -66,9 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: InspectServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 (the stdlib's name)
-        if not self.server.quiet:
-            sys.stderr.write("evolve ui: " + (format % args) + "\n")
+    def log_message(self, format, *args):
+        # One line per request: shown with -v unless quiet.
+        log.log(logging.DEBUG if self.server.quiet else logging.INFO, "evolve ui: %s", format % args)
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
         self.send_response(status)
@@ -89,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Encoding"] = "gzip"
         self._send(status, body, "application/json; charset=utf-8", headers)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.do_GET()
 
     def _host_allowed(self) -> bool:
@@ -100,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         allowed = {"127.0.0.1", "localhost", "[::1]", str(self.server.server_address[0]).lower()}
         return name in allowed
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if not self._host_allowed():
             self._json({"error": "forbidden host"}, 403)
             return
