@@ -24,7 +24,9 @@ def test_short_offline_run(name, ray_local, tmp_path):
         problem, RunOptions(iterations=4, eval_workers=2, sandbox="process"), runs_root=tmp_path, run_name=name
     )
     assert result.status == "finished" and result.progress.completed == 4
-    assert result.best["score"] >= result.best["initial_score"]
+    best = result.best
+    assert best is not None and best.score is not None and best.initial_score is not None
+    assert best.score >= best.initial_score
     if problem.config.evaluation.heldout_function:
-        assert result.best["heldout_score"] is not None and result.best["initial_heldout_score"] is not None
+        assert best.heldout_score is not None and best.initial_heldout_score is not None
     assert (tmp_path / name / "summary.json").is_file()
