@@ -30,6 +30,7 @@ import ray  # noqa: E402
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run  # noqa: E402
 from evolve.problem import load_problem  # noqa: E402
+
 from model_server import ModelServer, Reply, current_program  # noqa: E402
 
 
@@ -62,10 +63,14 @@ def latency_hiding(iterations: int) -> dict:
             seen[0] += 1
             stamps.append(time.monotonic())
 
-    with ModelServer(unique_diff) as server, \
-            tempfile.TemporaryDirectory() as tmp:
-        options = RunOptions(iterations=iterations, llm_concurrency=8, eval_workers=cores, sandbox="process",
-                             models=({"name": "openai/bench", "api_base": server.url},))
+    with ModelServer(unique_diff) as server, tempfile.TemporaryDirectory() as tmp:
+        options = RunOptions(
+            iterations=iterations,
+            llm_concurrency=8,
+            eval_workers=cores,
+            sandbox="process",
+            models=({"name": "openai/bench", "api_base": server.url},),
+        )
         evolve_run(problem, options, runs_root=Path(tmp), run_name="latency", on_progress=on_progress)
     warm = stamps[8:]
     rate = (len(warm) - 1) / (warm[-1] - warm[0])
@@ -88,23 +93,33 @@ def overhead(total: int) -> dict:
                 memory[seen[0]] = actor_rss_mb()
 
     with tempfile.TemporaryDirectory() as tmp:
-        options = RunOptions(iterations=total, llm_concurrency=8, eval_workers=2, heldout=False,
-                             sandbox="null_sandbox:NullSandbox")
+        options = RunOptions(
+            iterations=total, llm_concurrency=8, eval_workers=2, heldout=False, sandbox="null_sandbox:NullSandbox"
+        )
         evolve_run(problem, options, runs_root=Path(tmp), run_name="overhead", on_progress=on_progress)
 
     def per_candidate_ms(lo: int, hi: int) -> float:
         return 1000 * (stamps[hi - 1] - stamps[lo - 1]) / (hi - lo)
 
     late_lo = max(800, total - 500)
-    return {"early_ms": per_candidate_ms(300, 800), "late_ms": per_candidate_ms(late_lo, total),
-            "late_window": (late_lo, total), "rss_300": memory.get(300), "rss_total": memory.get(total),
-            "total": total}
+    return {
+        "early_ms": per_candidate_ms(300, 800),
+        "late_ms": per_candidate_ms(late_lo, total),
+        "late_window": (late_lo, total),
+        "rss_300": memory.get(300),
+        "rss_total": memory.get(total),
+        "total": total,
+    }
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": f"{HERE}:{ROOT}"}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": f"{HERE}:{ROOT}"}},
+    )
     a = latency_hiding(30 if quick else 80)
     b = overhead(2000 if quick else 10_000)
     ray.shutdown()
@@ -114,9 +129,13 @@ def main() -> None:
     print("| measure | candidates / s | share of the evaluation-bound limit |")
     print("|---|---|---|")
     print(f"| evaluation-bound limit (2 cores / 0.5 s) | {a['limit']:.2f} | 100% |")
-    print(f"| evolve (steady state, {a['evaluations']} evaluations) | {a['rate']:.2f} | {100 * a['rate'] / a['limit']:.0f}% |")
-    print(f"| a shared model+evaluation slot (computed: 2 / (1 s + 0.5 s)) | {a['shared_slot']:.2f} | "
-          f"{100 * a['shared_slot'] / a['limit']:.0f}% |")
+    print(
+        f"| evolve (steady state, {a['evaluations']} evaluations) | {a['rate']:.2f} | {100 * a['rate'] / a['limit']:.0f}% |"
+    )
+    print(
+        f"| a shared model+evaluation slot (computed: 2 / (1 s + 0.5 s)) | {a['shared_slot']:.2f} | "
+        f"{100 * a['shared_slot'] / a['limit']:.0f}% |"
+    )
     print(f"\nB. Offline mutator, null sandbox, {b['total']} candidates:\n")
     print("| candidates in the database | engine time per candidate | population actor RSS |")
     print("|---|---|---|")

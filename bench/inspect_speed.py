@@ -89,19 +89,28 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for label, argv_ in commands:
             if argv_ is None:  # the interpreter and the imports alone, for comparison
+
                 def startup():
-                    subprocess.run([sys.executable, "-c", "import evolve.inspect.commands"], cwd=work, env=env,
-                                   check=True)
+                    subprocess.run(
+                        [sys.executable, "-c", "import evolve.inspect.commands"], cwd=work, env=env, check=True
+                    )
+
                 w = _median(startup, args.repeat)
                 rows.append(("`python -c 'import evolve.inspect.commands'` (start-up alone)", w, (0.0, 0.0)))
                 print(f"{label:32s} whole {w[0]:6.3f} s", flush=True)
                 continue
 
-            def whole():
-                subprocess.run([sys.executable, "-m", "evolve.inspect.commands", *argv_], cwd=work, env=env,
-                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            def whole(argv_=argv_):
+                subprocess.run(
+                    [sys.executable, "-m", "evolve.inspect.commands", *argv_],
+                    cwd=work,
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
 
-            def inproc():
+            def inproc(argv_=argv_):
                 result = runner.invoke(app, argv_)
                 assert result.exit_code == 0, result.output
 
@@ -112,13 +121,17 @@ def main(argv: list[str] | None = None) -> None:
         ref = locate("big-run")
         server = make_server(ref, port=0)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        best = ref.engine.connect().exec_driver_sql(
-            "select id from programs where status='ok' order by score desc, id limit 1").scalar()
-        for path in ("", "api/view", "api/programs?sort=score&limit=50", f"api/program/{best}",
-                     "static/plotly.js"):
-            def get():
+        best = (
+            ref.engine.connect()
+            .exec_driver_sql("select id from programs where status='ok' order by score desc, id limit 1")
+            .scalar()
+        )
+        for path in ("", "api/view", "api/programs?sort=score&limit=50", f"api/program/{best}", "static/plotly.js"):
+
+            def get(path=path):
                 with urllib.request.urlopen(server.url + path, timeout=30) as r:
                     r.read()
+
             s = _median(get, args.repeat)
             rows.append((f"`GET /{path}` (evolve ui)", None, s))
             print(f"GET /{path:40s} {s[0]:6.3f} s", flush=True)
@@ -128,22 +141,29 @@ def main(argv: list[str] | None = None) -> None:
 
     slowest = max(max(w[0] if w else 0, i[0]) for _, w, i in rows)
     lines = [
-        HEADING, "",
+        HEADING,
+        "",
         f"Run made by `python bench/make_big_run.py -n {args.n}` ({args.n:,} candidates: programs, model calls, "
         f"evaluations, events; {db.stat().st_size / 1e6:.0f} MB SQLite), timed by `python bench/inspect_speed.py"
         f"{' -n ' + str(args.n) if args.n != 10_000 else ''}`; "
         f"medians of {args.repeat} (best in brackets), on {platform.machine()} / Python {platform.python_version()} / {os.cpu_count()} CPUs "
         f"(load average {load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end: other work shared the machine).",
-        "\"Whole command\" is a fresh `python -m evolve.inspect.commands ...` process (start-up and imports "
-        "included); \"in process\" is the command alone (queries, rendering, output).", "",
-        "| command | whole command (s) | in process (s) |", "| --- | ---: | ---: |",
+        '"Whole command" is a fresh `python -m evolve.inspect.commands ...` process (start-up and imports '
+        'included); "in process" is the command alone (queries, rendering, output).',
+        "",
+        "| command | whole command (s) | in process (s) |",
+        "| --- | ---: | ---: |",
     ]
     for cmd, w, i in rows:
         whole = "" if w is None else f"{w[0]:.3f} ({w[1]:.3f})"
         inproc = "–" if i == (0.0, 0.0) else f"{i[0]:.3f} ({i[1]:.3f})"
         lines.append(f"| {cmd} | {whole} | {inproc} |")
-    lines += ["", f"Slowest median: {slowest:.3f} s. No index was added to the models: the existing "
-              "(run_id, score), (run_id, iteration) and primary-key indexes serve every query.", ""]
+    lines += [
+        "",
+        f"Slowest median: {slowest:.3f} s. No index was added to the models: the existing "
+        "(run_id, score), (run_id, iteration) and primary-key indexes serve every query.",
+        "",
+    ]
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
@@ -152,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         if HEADING in text:
             start = text.index(HEADING)
             nxt = text.find("\n## ", start + len(HEADING))
-            text = text[:start] + table + ("\n" + text[nxt + 1:] if nxt != -1 else "")
+            text = text[:start] + table + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
         else:
             text = text.rstrip("\n") + "\n\n" + table
         results.write_text(text)

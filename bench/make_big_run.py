@@ -24,154 +24,17 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+for path in (HERE.parent, HERE):  # evolve itself; synthetic_candidates.py beside this file
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from sqlalchemy.engine import Engine  # noqa: E402
+from synthetic_candidates import FAILURES, FEATURES, IDEAS, INITIAL, MODELS, PROMPT, REJECTS, bin_of, mutate, pick  # noqa: E402
 
-from evolve.kinds import CallOutcome, EventKind, FailureKind, Mutation, RunStatus  # noqa: E402
+from evolve.kinds import CallOutcome, EventKind, Mutation, RunStatus  # noqa: E402
 from evolve.sandbox.base import EvalOutcome  # noqa: E402
 from evolve.store import RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
-
-INITIAL = '''"""Pack 26 circles in the unit square, maximising the sum of their radii."""
-import numpy as np
-
-# EVOLVE-BLOCK-START
-def construct_packing():
-    n = 26
-    centers = np.zeros((n, 2))
-    rows = 5
-    spacing = 0.19
-    margin = 0.1
-    jitter = 0.0
-    for i in range(n):
-        r, c = divmod(i, rows + 1)
-        centers[i] = [margin + c * spacing, margin + r * spacing]
-    centers += jitter
-    radii = compute_max_radii(centers)
-    return centers, radii
-
-
-def compute_max_radii(centers):
-    n = centers.shape[0]
-    radii = np.minimum.reduce([centers[:, 0], centers[:, 1], 1 - centers[:, 0], 1 - centers[:, 1]])
-    scale = 0.5
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = np.linalg.norm(centers[i] - centers[j])
-            if radii[i] + radii[j] > d:
-                s = d / (radii[i] + radii[j])
-                radii[i] *= s * scale + (1 - scale)
-                radii[j] *= s * scale + (1 - scale)
-    return radii
-# EVOLVE-BLOCK-END
-
-
-def run_packing():
-    centers, radii = construct_packing()
-    return centers, radii, float(np.sum(radii))
-'''
-
-PROMPT = '''You are an expert in geometry and numerical optimisation. Improve the program below.
-The score is the sum of the radii of 26 non-overlapping circles in the unit square (higher is
-better). The best known result is 2.635.
-
-## Current program (score {score:.4f}, island {island}, generation {generation})
-```python
-{code}
-```
-
-## Evaluator feedback
-{feedback}
-
-## Inspirations
-{inspirations}
-
-Answer with one or more SEARCH/REPLACE blocks:
-<<<<<<< SEARCH
-(exact lines from the program)
-=======
-(the new lines)
->>>>>>> REPLACE
-'''
-
-IDEAS = [
-    "Use a hexagonal arrangement instead of a square grid",
-    "Shrink the margin so the outer circles touch the walls",
-    "Run a few rounds of local repulsion before computing radii",
-    "Scale overlapping pairs more gently",
-    "Place larger circles at the corners",
-    "Alternate row offsets to pack rows tighter",
-]
-
-FAILURES = [  # (kind, what happened, weight)
-    (FailureKind.TIMEOUT, "evaluation ran past 60 s and was killed", 0.25),
-    (FailureKind.CRASH, "the evaluation ended without a result (exit code 1)", 0.2),
-    (FailureKind.EVALUATOR_ERROR, "ValueError: circle 7 lies outside the unit square", 0.2),
-    (FailureKind.EVALUATOR_ERROR, "AssertionError: circles 3 and 11 overlap", 0.15),
-    (FailureKind.INVALID_RESULT, "no numeric 'score' in the result", 0.1),
-    (FailureKind.MEMORY, "the evaluation exceeded its memory limit and was killed", 0.05),
-    (FailureKind.CANDIDATE_REJECTED, "construct_packing returned 25 circles, expected 26", 0.05),
-]
-
-REJECTS = [
-    (CallOutcome.REJECTED, "SEARCH block not found in the parent program"),
-    (CallOutcome.REJECTED, "edit outside EVOLVE-BLOCK"),
-    (CallOutcome.REJECTED, "no-op edit: the child equals its parent"),
-    (CallOutcome.DUPLICATE, "duplicate of program already in the archive"),
-]
-
-MODELS = [("gpt-4.1-mini", 0.6, 0.4e-6, 1.6e-6), ("claude-sonnet-4", 0.3, 3e-6, 15e-6),
-          ("gemini-2.5-flash", 0.1, 0.3e-6, 2.5e-6)]
-
-FEATURES = [{"name": "code_length", "min": 1200.0, "max": 1700.0, "bins": 10},
-            {"name": "min_radius", "min": 0.0, "max": 0.1, "bins": 10}]
-
-
-def _pick(rng: random.Random, items, weight):
-    x, acc = rng.random() * sum(weight(i) for i in items), 0.0
-    for item in items:
-        acc += weight(item)
-        if x <= acc:
-            return item
-    return items[-1]
-
-
-def _mutate(rng: random.Random, code: str, full: bool) -> str:
-    lines = code.splitlines()
-    start = next(i for i, ln in enumerate(lines) if "EVOLVE-BLOCK-START" in ln) + 1
-    end = next(i for i, ln in enumerate(lines) if "EVOLVE-BLOCK-END" in ln)
-    for _ in range(4 if full else rng.randint(1, 2)):
-        i = rng.randrange(start, end)
-        line = lines[i]
-        numbers = [tok for tok in line.replace(",", " ").replace(")", " ").split() if _is_float(tok)]
-        if numbers and rng.random() < 0.7:
-            tok = rng.choice(numbers)
-            new = f"{float(tok) * rng.uniform(0.8, 1.2):.4g}"
-            lines[i] = line.replace(tok, new, 1)
-        elif sum(ln.lstrip().startswith("# ") for ln in lines[start:end]) >= 6:
-            comments = [j for j in range(start, end) if lines[j].lstrip().startswith("# ")]
-            del lines[rng.choice(comments)]  # keep programs near their real size
-            end -= 1
-        else:
-            indent = line[: len(line) - len(line.lstrip())] or "    "
-            lines.insert(i, f"{indent}# {rng.choice(IDEAS).lower()}")
-            end += 1
-    return "\n".join(lines) + "\n"
-
-
-def _is_float(tok: str) -> bool:
-    try:
-        float(tok)
-        return "." in tok
-    except ValueError:
-        return False
-
-
-def _bin(value: float, dim: dict) -> int:
-    frac = (value - dim["min"]) / (dim["max"] - dim["min"])
-    return max(0, min(dim["bins"] - 1, int(frac * dim["bins"])))
 
 
 def _hash(code: str) -> str:
@@ -185,8 +48,15 @@ class SyntheticRun:
     """Proposes and evaluates synthetic candidates and writes them through the store's RunWriter,
     candidate by candidate, the way the engine does."""
 
-    def __init__(self, engine: Engine, name: str = "big-run", seed: int = 0, islands: int = 4,
-                 target: int | None = None, start: datetime | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        name: str = "big-run",
+        seed: int = 0,
+        islands: int = 4,
+        target: int | None = None,
+        start: datetime | None = None,
+    ):
         self.engine, self.name, self.rng, self.islands = engine, name, random.Random(seed), islands
         self.seed, self.target = seed, target
         self.clock = start or datetime(2026, 1, 5, 9, 0, 0)  # synthetic time: realistic durations, same rows
@@ -209,19 +79,38 @@ class SyntheticRun:
     def start(self) -> int:
         models = tuple({"name": m, "weight": w} for m, w, *_ in MODELS)
         config = RunConfig(
-            problem={"name": "circle_packing", "description": "Pack 26 circles.",
-                     "program": "initial_program.py", "language": "python",
-                     "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
-                     "population": {"islands": self.islands, "features": FEATURES, "migration_interval": 20},
-                     "models": list(models)},
-            options={"iterations": self.target, "seed": self.seed, "sandbox": "process",
-                     "llm_concurrency": 8, "eval_workers": 4},
+            problem={
+                "name": "circle_packing",
+                "description": "Pack 26 circles.",
+                "program": "initial_program.py",
+                "language": "python",
+                "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
+                "population": {"islands": self.islands, "features": FEATURES, "migration_interval": 20},
+                "models": list(models),
+            },
+            options={
+                "iterations": self.target,
+                "seed": self.seed,
+                "sandbox": "process",
+                "llm_concurrency": 8,
+                "eval_workers": 4,
+            },
             models=models,
         )
         self.writer = RunWriter.start_run(
-            self.engine, name=self.name, problem="circle_packing", problem_path="problems/circle_packing",
-            config=config, seed=self.seed, sandbox="process", mutator="llm: " + ", ".join(m for m, *_ in MODELS),
-            iterations_target=self.target, initial_code=INITIAL, initial_hash=_hash(INITIAL), clock=self._now)
+            self.engine,
+            name=self.name,
+            problem="circle_packing",
+            problem_path="problems/circle_packing",
+            config=config,
+            seed=self.seed,
+            sandbox="process",
+            mutator="llm: " + ", ".join(m for m, *_ in MODELS),
+            iterations_target=self.target,
+            initial_code=INITIAL,
+            initial_hash=_hash(INITIAL),
+            clock=self._now,
+        )
         initial = self.writer.initial_id
         assert initial is not None
         with self.writer.transaction():
@@ -237,34 +126,67 @@ class SyntheticRun:
         duration = rng.uniform(0.5, 20.0)
         if failure is not None:
             kind, detail, _ = failure
-            writer.record_evaluation(pid, EvalOutcome.failure(
-                kind, detail, feedback=f"The evaluation failed: {kind}: {detail}", duration=duration,
-                sandbox="process", logs=f"Traceback (most recent call last):\n  ...\n{kind}: {detail}\n"))
+            writer.record_evaluation(
+                pid,
+                EvalOutcome.failure(
+                    kind,
+                    detail,
+                    feedback=f"The evaluation failed: {kind}: {detail}",
+                    duration=duration,
+                    sandbox="process",
+                    logs=f"Traceback (most recent call last):\n  ...\n{kind}: {detail}\n",
+                ),
+            )
             return
         assert score is not None
-        metrics = {"score": score, "sum_radii": score, "min_radius": min_radius, "code_length": float(len(code)),
-                   "valid": 1.0}
-        feedback = (f"Sum of radii {score:.4f} (best known 2.635). Smallest circle r={min_radius:.4f}; "
-                    f"{rng.randint(0, 6)} circles touch a wall.")
-        writer.record_evaluation(pid, EvalOutcome(ok=True, score=score, metrics=metrics, feedback=feedback,
-                                                  duration=duration, sandbox="process"),
-                                 cell=(_bin(len(code), FEATURES[0]), _bin(min_radius, FEATURES[1])))
+        metrics = {
+            "score": score,
+            "sum_radii": score,
+            "min_radius": min_radius,
+            "code_length": float(len(code)),
+            "valid": 1.0,
+        }
+        feedback = (
+            f"Sum of radii {score:.4f} (best known 2.635). Smallest circle r={min_radius:.4f}; "
+            f"{rng.randint(0, 6)} circles touch a wall."
+        )
+        writer.record_evaluation(
+            pid,
+            EvalOutcome(ok=True, score=score, metrics=metrics, feedback=feedback, duration=duration, sandbox="process"),
+            cell=(bin_of(len(code), FEATURES[0]), bin_of(min_radius, FEATURES[1])),
+        )
         if self.best is None or score > self.best[0]:
             self.best = (score, pid)
-            writer.add_event(EventKind.NEW_BEST, f"new best {score:.4f} by program {pid}",
-                             {"program_id": pid, "score": score})
+            writer.add_event(
+                EventKind.NEW_BEST, f"new best {score:.4f} by program {pid}", {"program_id": pid, "score": score}
+            )
             writer.set_best(pid, score)
 
     def _child(self, code: str, parent: Parent, island: int, mutation: Mutation, call_id: int | None) -> int:
         rng = self.rng
         self._tick(rng.uniform(0.5, 4.0))
-        diff = "".join(difflib.unified_diff(parent[2].splitlines(keepends=True), code.splitlines(keepends=True),
-                                            fromfile=f"program {parent[1]}", tofile="child"))
+        diff = "".join(
+            difflib.unified_diff(
+                parent[2].splitlines(keepends=True),
+                code.splitlines(keepends=True),
+                fromfile=f"program {parent[1]}",
+                tofile="child",
+            )
+        )
         inspirations = [p[1] for p in rng.sample(self.archive[island], min(2, len(self.archive[island])))]
         return self._store().add_child(
-            code=code, code_hash=_hash(code), parent_id=parent[1], inspiration_ids=inspirations, island=island,
-            generation=parent[3] + 1, iteration=self.iteration, mutation=mutation, diff=diff, llm_call_id=call_id,
-            propose_seconds=rng.uniform(2, 30) if call_id else None)
+            code=code,
+            code_hash=_hash(code),
+            parent_id=parent[1],
+            inspiration_ids=inspirations,
+            island=island,
+            generation=parent[3] + 1,
+            iteration=self.iteration,
+            mutation=mutation,
+            diff=diff,
+            llm_call_id=call_id,
+            propose_seconds=rng.uniform(2, 30) if call_id else None,
+        )
 
     def _parent(self, island: int) -> Parent:
         pool = sorted(self.archive[island], reverse=True)[:20]
@@ -281,17 +203,24 @@ class SyntheticRun:
         self.iteration += 1
         island = self.iteration % self.islands
         parent = self._parent(island)
-        model, _, price_in, price_out = _pick(rng, MODELS, lambda m: m[1])
+        model, _, price_in, price_out = pick(rng, MODELS, lambda m: m[1])
         full = rng.random() < 0.25
         mutation = Mutation.FULL if full else Mutation.DIFF
-        code = _mutate(rng, parent[2], full)
+        code = mutate(rng, parent[2], full)
         while code == parent[2]:  # the engine rejects no-op edits before they become programs
-            code = _mutate(rng, parent[2], full)
-        prompt = PROMPT.format(score=parent[0], island=island, generation=parent[3], code=parent[2],
-                               feedback=f"Sum of radii {parent[0]:.4f}.",
-                               inspirations="\n".join(rng.sample(IDEAS, 2)))
-        answer: str | None = (f"{rng.choice(IDEAS)}.\n\n<<<<<<< SEARCH\n{parent[2].splitlines()[8]}\n=======\n"
-                              f"{code.splitlines()[8]}\n>>>>>>> REPLACE\n")
+            code = mutate(rng, parent[2], full)
+        prompt = PROMPT.format(
+            score=parent[0],
+            island=island,
+            generation=parent[3],
+            code=parent[2],
+            feedback=f"Sum of radii {parent[0]:.4f}.",
+            inspirations="\n".join(rng.sample(IDEAS, 2)),
+        )
+        answer: str | None = (
+            f"{rng.choice(IDEAS)}.\n\n<<<<<<< SEARCH\n{parent[2].splitlines()[8]}\n=======\n"
+            f"{code.splitlines()[8]}\n>>>>>>> REPLACE\n"
+        )
         ptok, ctok = len(prompt) // 4, len(answer or "") // 4 + rng.randint(50, 400)
         roll = rng.random()
         outcome, reason, error = CallOutcome.CHILD, None, None
@@ -302,15 +231,27 @@ class SyntheticRun:
             outcome, reason = rng.choice(REJECTS)
         self._tick(rng.uniform(0.1, 1.0))
         call_id = writer.add_call(
-            iteration=self.iteration, model=model, mutation=mutation, prompt=prompt, answer=answer,
-            prompt_tokens=ptok, completion_tokens=ctok, cost=ptok * price_in + ctok * price_out,
-            latency=rng.uniform(2, 40), attempts=1 if error is None else 3, error=error, outcome=outcome,
-            reject_reason=reason, parent_id=parent[1], island=island)
+            iteration=self.iteration,
+            model=model,
+            mutation=mutation,
+            prompt=prompt,
+            answer=answer,
+            prompt_tokens=ptok,
+            completion_tokens=ctok,
+            cost=ptok * price_in + ctok * price_out,
+            latency=rng.uniform(2, 40),
+            attempts=1 if error is None else 3,
+            error=error,
+            outcome=outcome,
+            reject_reason=reason,
+            parent_id=parent[1],
+            island=island,
+        )
         if outcome != CallOutcome.CHILD:
             return
         pid = self._child(code, parent, island, mutation, call_id)
         if rng.random() < 0.2:
-            self._evaluate(pid, code, None, _pick(rng, FAILURES, lambda f: f[2]))
+            self._evaluate(pid, code, None, pick(rng, FAILURES, lambda f: f[2]))
             return
         # scores creep towards 2.635 with diminishing steps; most edits are a little worse
         gap = 2.64 - parent[0]
@@ -322,17 +263,20 @@ class SyntheticRun:
             src = max(self.archive[island])
             dst = (island + 1) % self.islands
             self.archive[dst].append(src)
-            writer.add_event(EventKind.MIGRATION, f"program {src[1]} migrated from island {island} to {dst}",
-                             {"moves": [[island, dst, src[1]]]})
+            writer.add_event(
+                EventKind.MIGRATION,
+                f"program {src[1]} migrated from island {island} to {dst}",
+                {"moves": [[island, dst, src[1]]]},
+            )
 
     def add_pending(self) -> int:
         """A candidate being evaluated right now (status pending), as a live run shows."""
         self.iteration += 1
         island = self.iteration % self.islands
         parent = self._parent(island)
-        code = _mutate(self.rng, parent[2], False)
+        code = mutate(self.rng, parent[2], False)
         while code == parent[2]:
-            code = _mutate(self.rng, parent[2], False)
+            code = mutate(self.rng, parent[2], False)
         with self._store().transaction():
             return self._child(code, parent, island, Mutation.DIFF, None)
 
@@ -356,8 +300,9 @@ class SyntheticRun:
         writer.close()
 
 
-def make_run(out: Path, n: int = 10_000, seed: int = 0, name: str | None = None, islands: int = 4,
-             batch: int = 500) -> Path:
+def make_run(
+    out: Path, n: int = 10_000, seed: int = 0, name: str | None = None, islands: int = 4, batch: int = 500
+) -> Path:
     """Write runs/<name>/evolve.db with n candidates (model calls), closed like a finished run."""
     out.mkdir(parents=True, exist_ok=True)
     db_file = out / "evolve.db"

@@ -7,18 +7,29 @@ from sqlalchemy import func, select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.store import Evaluation, Event, LLMCall, Program, open_engine, session_factory
+
 from model_server import ModelServer, Reply, mixed_script
 
 
 def _model(url, **extra):
-    return ({"name": "openai/test-model", "api_base": url, "max_attempts": 4, "backoff": 0.05,
-             "price_in": 1.0, "price_out": 2.0, **extra},)
+    return (
+        {
+            "name": "openai/test-model",
+            "api_base": url,
+            "max_attempts": 4,
+            "backoff": 0.05,
+            "price_in": 1.0,
+            "price_out": 2.0,
+            **extra,
+        },
+    )
 
 
 def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, tmp_path):
     with ModelServer(mixed_script(slow=0.3)) as server:
-        options = RunOptions(iterations=20, llm_concurrency=4, eval_workers=2, seed=3,
-                             models=_model(server.url), sandbox="process")
+        options = RunOptions(
+            iterations=20, llm_concurrency=4, eval_workers=2, seed=3, models=_model(server.url), sandbox="process"
+        )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="llm-run")
         calls_made = len(server.calls)
 
@@ -45,8 +56,7 @@ def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, t
         for child in children:
             assert child.llm_call_id is not None
             assert child.status in ("ok", "failed")
-            assert s.scalar(select(func.count()).select_from(Evaluation)
-                            .where(Evaluation.program_id == child.id)) == 1
+            assert s.scalar(select(func.count()).select_from(Evaluation).where(Evaluation.program_id == child.id)) == 1
         # The best score never goes down: each new_best event beats the previous one.
         bests = [e.data["score"] for e in s.scalars(select(Event).where(Event.kind == "new_best").order_by(Event.id))]
         assert bests == sorted(bests) and len(set(bests)) == len(bests)
@@ -62,8 +72,13 @@ def test_failed_model_calls_are_recorded_and_the_run_goes_on(ray_local, circle_p
         return Reply(status=500)
 
     with ModelServer(always_500) as server:
-        options = RunOptions(iterations=3, llm_concurrency=2, eval_workers=1,
-                             models=_model(server.url, max_attempts=2), sandbox="process")
+        options = RunOptions(
+            iterations=3,
+            llm_concurrency=2,
+            eval_workers=1,
+            models=_model(server.url, max_attempts=2),
+            sandbox="process",
+        )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="faults")
         assert len(server.calls) == 6  # two attempts for each of the three iterations
     Session = session_factory(open_engine(result.db_url, create=False))
@@ -82,8 +97,14 @@ def test_cost_budget_stops_the_run(ray_local, circle_packing, tmp_path):
 
     with ModelServer(priced) as server:
         # $0.012 per call (10k tokens at $1/M in, 1k at $2/M out): the budget covers about 4 calls.
-        options = RunOptions(iterations=60, llm_concurrency=2, eval_workers=2, max_cost=0.05,
-                             models=_model(server.url), sandbox="process")
+        options = RunOptions(
+            iterations=60,
+            llm_concurrency=2,
+            eval_workers=2,
+            max_cost=0.05,
+            models=_model(server.url),
+            sandbox="process",
+        )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="budget")
     assert result.status == "stopped" and "cost budget" in result.stop_reason
     assert 0.05 <= result.progress.cost < 0.05 + 0.012 * 5  # stops launching, in-flight calls finish
@@ -91,12 +112,20 @@ def test_cost_budget_stops_the_run(ray_local, circle_packing, tmp_path):
 
 
 def test_target_score_and_wall_time_stop_the_run(ray_local, circle_packing, tmp_path):
-    target = evolve_run(circle_packing, RunOptions(iterations=50, target_score=1.0, sandbox="process"),
-                        runs_root=tmp_path, run_name="target")
+    target = evolve_run(
+        circle_packing,
+        RunOptions(iterations=50, target_score=1.0, sandbox="process"),
+        runs_root=tmp_path,
+        run_name="target",
+    )
     assert target.status == "stopped" and "target score 1 reached" in target.stop_reason
     assert target.progress.completed == 0  # the initial program already scores above the target
-    timed = evolve_run(circle_packing, RunOptions(iterations=100_000, max_seconds=3, sandbox="process"),
-                       runs_root=tmp_path, run_name="timed")
+    timed = evolve_run(
+        circle_packing,
+        RunOptions(iterations=100_000, max_seconds=3, sandbox="process"),
+        runs_root=tmp_path,
+        run_name="timed",
+    )
     assert timed.status == "stopped" and "wall time" in timed.stop_reason
     assert 0 < timed.progress.completed < 100_000
 
@@ -106,8 +135,9 @@ def test_a_model_that_always_refuses_stops_the_run_with_the_reason(ray_local, ci
         return Reply(status=401)
 
     with ModelServer(unauthorised) as server:
-        options = RunOptions(iterations=200, llm_concurrency=2, eval_workers=1, models=_model(server.url),
-                             sandbox="process")
+        options = RunOptions(
+            iterations=200, llm_concurrency=2, eval_workers=1, models=_model(server.url), sandbox="process"
+        )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="refused")
         calls = len(server.calls)
     assert result.status == "failed" and "model calls keep failing" in result.stop_reason
@@ -125,8 +155,9 @@ def test_a_mutator_that_raises_is_recorded_not_lost(ray_local, tmp_path):
     (folder / "prompts").mkdir()
     (folder / "prompts" / "system.j2").write_text("Problem: {{ problem.nmae }}\n")  # a typo in an override
     with ModelServer(lambda request, index: Reply("unused")) as server:
-        options = RunOptions(iterations=30, llm_concurrency=2, eval_workers=1, models=_model(server.url),
-                             sandbox="process")
+        options = RunOptions(
+            iterations=30, llm_concurrency=2, eval_workers=1, models=_model(server.url), sandbox="process"
+        )
         result = evolve_run(load_problem(folder), options, runs_root=tmp_path, run_name="typo")
         assert not server.calls  # the prompt never rendered, so no call was made
     assert result.status == "failed" and "nmae" in result.stop_reason

@@ -25,16 +25,24 @@ def drive(db: PopulationDB, n: int) -> list[tuple]:
         task = db.next_task()
         proposal = propose(task, SETTINGS)
         admission = db.submit_proposal(proposal)
-        trace.append((task.iteration, task.island, task.parent.id, tuple(p.id for p in task.inspirations),
-                      admission.ticket is not None))
+        trace.append(
+            (
+                task.iteration,
+                task.island,
+                task.parent.id,
+                tuple(p.id for p in task.inspirations),
+                admission.ticket is not None,
+            )
+        )
         if admission.ticket:
             db.submit_result(admission.ticket, fake_outcome(admission.ticket.code))
     return trace
 
 
 def open_db(tmp_path, problem, name="r", seed=1, resume=False):
-    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline",
-                        100, resume)
+    return PopulationDB(
+        f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline", 100, resume
+    )
 
 
 def test_same_seed_same_choices(tmp_path, circle_packing):
@@ -68,8 +76,11 @@ def test_resume_rebuilds_the_islands(tmp_path, circle_packing):
     assert [sorted(isl.by_id) for isl in again.population.islands] == islands
     assert [dict(isl.cells) for isl in again.population.islands] == cells
     assert again.population.best == best and again.next_iteration == next_iteration
-    assert (again.progress.completed, again.progress.evaluated, again.progress.failed) == \
-        (progress.completed, progress.evaluated, progress.failed)
+    assert (again.progress.completed, again.progress.evaluated, again.progress.failed) == (
+        progress.completed,
+        progress.evaluated,
+        progress.failed,
+    )
 
 
 def test_a_child_interrupted_by_a_stop_can_be_evaluated_after_resume(tmp_path, circle_packing):
@@ -91,8 +102,17 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
     db = open_db(tmp_path, circle_packing)
     drive(db, 2)
     db.close()
-    again = PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing,
-                         RunConfig(problem={}, options={"iterations": 200}), 1, "test", "offline", 200, True)
+    again = PopulationDB(
+        f"sqlite:///{tmp_path / 'e.db'}",
+        "r",
+        circle_packing,
+        RunConfig(problem={}, options={"iterations": 200}),
+        1,
+        "test",
+        "offline",
+        200,
+        True,
+    )
     with again.Session() as s:
         run = s.scalars(select(Run)).one()
         assert run.config["options"]["iterations"] == 200 and run.iterations_target == 200
@@ -114,8 +134,11 @@ def test_failures_keep_their_kind_and_a_stop_interrupts_what_was_in_flight(tmp_p
     db.finish("stopped", "budget reached")  # `second` was still being evaluated
     with db.Session() as s:
         failed = s.get(Program, first.program_id)
-        assert (failed.status, failed.failure_kind, failed.error) == \
-            (ProgramStatus.FAILED, FailureKind.MEMORY, "memory: killed at 1024 MB")
+        assert (failed.status, failed.failure_kind, failed.error) == (
+            ProgramStatus.FAILED,
+            FailureKind.MEMORY,
+            "memory: killed at 1024 MB",
+        )
         evaluation = s.scalars(select(Evaluation).where(Evaluation.program_id == first.program_id)).one()
         assert evaluation.failure_kind == FailureKind.MEMORY and not evaluation.ok
         lost = s.get(Program, second.program_id)

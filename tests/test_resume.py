@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from evolve.store import LLMCall, Program, open_engine, session_factory, sqlite_url
+
 from model_server import ModelServer, Reply, good_diff
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,15 +19,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def _evolve(*args, cwd):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("OPENAI_API_KEY", None)
-    return subprocess.Popen([sys.executable, "-m", "evolve.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "evolve.cli", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
 
 
 def _committed(db_url):
     Session = session_factory(open_engine(db_url, create=False))
     with Session() as s:
-        return {p.id: (p.code_hash, p.status, p.score)
-                for p in s.scalars(select(Program).where(Program.status.in_(("ok", "failed"))))}
+        return {
+            p.id: (p.code_hash, p.status, p.score)
+            for p in s.scalars(select(Program).where(Program.status.in_(("ok", "failed"))))
+        }
 
 
 def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
@@ -36,9 +46,26 @@ def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
     run_dir = tmp_path / "runs" / "killme"
     db_url = sqlite_url(run_dir)
     with ModelServer(slow_diffs) as server:
-        args = ["run", str(ROOT / "problems" / "circle_packing"), "--iterations", "24", "--name", "killme",
-                "--model", "openai/test-model", "--api-base", server.url, "--sandbox", "process",
-                "--llm-concurrency", "2", "--eval-workers", "1", "--runs-dir", str(tmp_path / "runs")]
+        args = [
+            "run",
+            str(ROOT / "problems" / "circle_packing"),
+            "--iterations",
+            "24",
+            "--name",
+            "killme",
+            "--model",
+            "openai/test-model",
+            "--api-base",
+            server.url,
+            "--sandbox",
+            "process",
+            "--llm-concurrency",
+            "2",
+            "--eval-workers",
+            "1",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ]
         proc = _evolve(*args, cwd=tmp_path)
         deadline = time.monotonic() + 120
         before = {}
@@ -64,8 +91,9 @@ def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
     Session = session_factory(open_engine(db_url, create=False))
     with Session() as s:
         calls = s.scalars(select(LLMCall)).all()
-        finished = [c for c in calls if c.outcome != "child"] + \
-            s.scalars(select(Program).where(Program.iteration > 0, Program.status.in_(("ok", "failed")))).all()
+        finished = [c for c in calls if c.outcome != "child"] + s.scalars(
+            select(Program).where(Program.iteration > 0, Program.status.in_(("ok", "failed")))
+        ).all()
         assert len(finished) == 24  # the resumed run completed the iterations the first one lost
         iterations = [c.iteration for c in calls]
         assert len(iterations) == len(set(iterations))
@@ -75,8 +103,19 @@ def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
 
 def test_ctrl_c_stops_cleanly(tmp_path):
     run_dir = tmp_path / "runs" / "ctrlc"
-    proc = _evolve("run", str(ROOT / "problems" / "circle_packing"), "--iterations", "5000", "--name", "ctrlc",
-                   "--sandbox", "process", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    proc = _evolve(
+        "run",
+        str(ROOT / "problems" / "circle_packing"),
+        "--iterations",
+        "5000",
+        "--name",
+        "ctrlc",
+        "--sandbox",
+        "process",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        cwd=tmp_path,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.5)

@@ -16,15 +16,25 @@ from sqlalchemy import select
 
 from evolve.diff import canonical_form, unified_diff
 from evolve.engine.options import Progress
+from evolve.errors import RunError
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
 from evolve.mutate.prompt import ProgramView
 from evolve.mutate.propose import MutationTask, Proposal
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
-from evolve.errors import RunError
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
-from evolve.store import (BestProgram, Event, LLMCall, Program, RunConfig, RunWriter, find_run, open_engine,
-                          read_best_program, session_factory)
+from evolve.store import (
+    BestProgram,
+    Event,
+    LLMCall,
+    Program,
+    RunConfig,
+    RunWriter,
+    find_run,
+    open_engine,
+    read_best_program,
+    session_factory,
+)
 
 CODE_CACHE = 256
 EVALUATED = (ProgramStatus.OK, ProgramStatus.FAILED)
@@ -56,8 +66,18 @@ class StartInfo:
 
 
 class PopulationDB:
-    def __init__(self, db_url: str, run_name: str, problem: Problem, run_config: RunConfig, seed: int,
-                 sandbox: str, mutator: str, iterations: int | None, resume: bool):
+    def __init__(
+        self,
+        db_url: str,
+        run_name: str,
+        problem: Problem,
+        run_config: RunConfig,
+        seed: int,
+        sandbox: str,
+        mutator: str,
+        iterations: int | None,
+        resume: bool,
+    ):
         self.engine = open_engine(db_url)
         self.Session = session_factory(self.engine)
         self.problem = problem
@@ -82,8 +102,9 @@ class PopulationDB:
 
     # ---- start and resume -------------------------------------------------------------
 
-    def _open_run(self, name: str, config: RunConfig, seed: int, sandbox: str, mutator: str,
-                  iterations: int | None, resume: bool) -> RunWriter:
+    def _open_run(
+        self, name: str, config: RunConfig, seed: int, sandbox: str, mutator: str, iterations: int | None, resume: bool
+    ) -> RunWriter:
         run_id = find_run(self.engine, name)
         if run_id is not None and not resume:
             raise RunError(f"run {name!r} already exists in this database (use --resume)")
@@ -91,9 +112,18 @@ class PopulationDB:
             initial_hash = code_hash(self.problem.initial_code, self.problem.language)
             self.hashes.add(initial_hash)
             return RunWriter.start_run(
-                self.engine, name=name, problem=self.problem.name, problem_path=str(self.problem.root),
-                config=config, seed=seed, sandbox=sandbox, mutator=mutator, iterations_target=iterations,
-                initial_code=self.problem.initial_code, initial_hash=initial_hash)
+                self.engine,
+                name=name,
+                problem=self.problem.name,
+                problem_path=str(self.problem.root),
+                config=config,
+                seed=seed,
+                sandbox=sandbox,
+                mutator=mutator,
+                iterations_target=iterations,
+                initial_code=self.problem.initial_code,
+                initial_hash=initial_hash,
+            )
         writer = RunWriter(self.engine, run_id)
         # The options this resume runs with are kept, so the next resume keeps them too.
         writer.resume(config, iterations)
@@ -102,13 +132,26 @@ class PopulationDB:
 
     def _rebuild(self, run_id: int) -> None:
         with self.Session() as s:
-            rows = s.execute(select(Program.id, Program.score, Program.cell, Program.generation, Program.island,
-                                    Program.iteration, Program.code_hash, Program.status)
-                             .where(Program.run_id == run_id).order_by(Program.id)).all()
-            calls = s.execute(select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration)
-                              .where(LLMCall.run_id == run_id)).all()
-            migrations = s.scalars(select(Event).where(Event.run_id == run_id, Event.kind == EventKind.MIGRATION)
-                                   .order_by(Event.id)).all()
+            rows = s.execute(
+                select(
+                    Program.id,
+                    Program.score,
+                    Program.cell,
+                    Program.generation,
+                    Program.island,
+                    Program.iteration,
+                    Program.code_hash,
+                    Program.status,
+                )
+                .where(Program.run_id == run_id)
+                .order_by(Program.id)
+            ).all()
+            calls = s.execute(
+                select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration).where(LLMCall.run_id == run_id)
+            ).all()
+            migrations = s.scalars(
+                select(Event).where(Event.run_id == run_id, Event.kind == EventKind.MIGRATION).order_by(Event.id)
+            ).all()
         evaluated = failed = 0
         max_iteration = 0
         for r in rows:
@@ -134,9 +177,15 @@ class PopulationDB:
         max_iteration = max([max_iteration, *(c.iteration for c in calls)])
         self.next_iteration = max_iteration + 1
         best = self.population.best
-        self.progress = Progress(completed=evaluated + rejected, evaluated=evaluated, failed=failed,
-                                 rejected=rejected, best_score=best.score if best else None,
-                                 best_id=best.id if best else None, cost=sum(c.cost for c in calls))
+        self.progress = Progress(
+            completed=evaluated + rejected,
+            evaluated=evaluated,
+            failed=failed,
+            rejected=rejected,
+            best_score=best.score if best else None,
+            best_id=best.id if best else None,
+            cost=sum(c.cost for c in calls),
+        )
 
     def start(self) -> StartInfo:
         with self.Session() as s:
@@ -151,8 +200,11 @@ class PopulationDB:
         missing = [i for i in ids if i not in self.code_cache]
         if missing:
             with self.Session() as s:
-                for r in s.execute(select(Program.id, Program.code, Program.score, Program.metrics, Program.feedback)
-                                   .where(Program.id.in_(missing))):
+                for r in s.execute(
+                    select(Program.id, Program.code, Program.score, Program.metrics, Program.feedback).where(
+                        Program.id.in_(missing)
+                    )
+                ):
                     self.code_cache[r.id] = ProgramView(r.id, r.code, r.score, r.metrics or {}, r.feedback or "")
         out = {}
         for i in ids:
@@ -170,9 +222,14 @@ class PopulationDB:
         parent = self.population.select_parent(island, rng)
         inspirations = self.population.inspirations(island, parent, rng)
         views = self._views([parent.id, *(m.id for m in inspirations)])
-        return MutationTask(iteration=iteration, island=island, parent=views[parent.id],
-                            inspirations=tuple(views[m.id] for m in inspirations),
-                            last_failure=self.last_failure.get(island), seed=self.seed)
+        return MutationTask(
+            iteration=iteration,
+            island=island,
+            parent=views[parent.id],
+            inspirations=tuple(views[m.id] for m in inspirations),
+            last_failure=self.last_failure.get(island),
+            seed=self.seed,
+        )
 
     def submit_proposal(self, proposal: Proposal) -> Admission:
         outcome, reason = CallOutcome.CHILD, proposal.reject_reason
@@ -188,31 +245,56 @@ class PopulationDB:
         ticket = None
         with self.writer.transaction():  # the call and its child: one commit
             call_id = self.writer.add_call(
-                iteration=proposal.iteration, model=proposal.model, mutation=proposal.mutation,
-                prompt=proposal.prompt, answer=proposal.answer, prompt_tokens=proposal.prompt_tokens,
-                completion_tokens=proposal.completion_tokens, cost=proposal.cost, latency=proposal.latency,
-                attempts=proposal.attempts, error=proposal.error, outcome=outcome, reject_reason=reason,
-                parent_id=proposal.parent_id, island=proposal.island)
+                iteration=proposal.iteration,
+                model=proposal.model,
+                mutation=proposal.mutation,
+                prompt=proposal.prompt,
+                answer=proposal.answer,
+                prompt_tokens=proposal.prompt_tokens,
+                completion_tokens=proposal.completion_tokens,
+                cost=proposal.cost,
+                latency=proposal.latency,
+                attempts=proposal.attempts,
+                error=proposal.error,
+                outcome=outcome,
+                reject_reason=reason,
+                parent_id=proposal.parent_id,
+                island=proposal.island,
+            )
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 parent = self._views([proposal.parent_id])[proposal.parent_id]
                 generation = self.generations.get(proposal.parent_id, 0) + 1
                 program_id = self.writer.add_child(
-                    code=proposal.child_code, code_hash=digest, parent_id=proposal.parent_id,
-                    inspiration_ids=proposal.inspiration_ids, island=proposal.island, generation=generation,
-                    iteration=proposal.iteration, mutation=proposal.mutation,
-                    diff=unified_diff(parent.code, proposal.child_code), llm_call_id=call_id,
-                    propose_seconds=proposal.latency)
+                    code=proposal.child_code,
+                    code_hash=digest,
+                    parent_id=proposal.parent_id,
+                    inspiration_ids=proposal.inspiration_ids,
+                    island=proposal.island,
+                    generation=generation,
+                    iteration=proposal.iteration,
+                    mutation=proposal.mutation,
+                    diff=unified_diff(parent.code, proposal.child_code),
+                    llm_call_id=call_id,
+                    propose_seconds=proposal.latency,
+                )
                 self.hashes.add(digest)
                 self.generations[program_id] = generation
                 ticket = EvalTicket(program_id, proposal.child_code, proposal.iteration, proposal.island)
         p = self.progress
-        p = replace(p, cost=p.cost + proposal.cost,
-                    failing_calls=p.failing_calls + 1 if outcome == CallOutcome.ERROR else 0,
-                    last_call_error=proposal.error or p.last_call_error)
+        p = replace(
+            p,
+            cost=p.cost + proposal.cost,
+            failing_calls=p.failing_calls + 1 if outcome == CallOutcome.ERROR else 0,
+            last_call_error=proposal.error or p.last_call_error,
+        )
         if ticket is None:
             self.last_failure[proposal.island] = f"Your edit was rejected: {reason}"
-            p = replace(p, completed=p.completed + 1, rejected=p.rejected + 1,
-                        last_event=f"#{proposal.iteration} {outcome}: {reason}")
+            p = replace(
+                p,
+                completed=p.completed + 1,
+                rejected=p.rejected + 1,
+                last_event=f"#{proposal.iteration} {outcome}: {reason}",
+            )
         self.progress = p
         return Admission(ticket, p)
 
@@ -223,7 +305,7 @@ class PopulationDB:
             cell = cell_of(self.axes, values)
         with self.writer.transaction():  # the evaluation and all it changes: one commit
             self.writer.record_evaluation(ticket.program_id, outcome, cell)
-            if outcome.ok and outcome.score is not None:
+            if outcome.ok and outcome.score is not None and cell is not None:
                 member = Member(ticket.program_id, outcome.score, cell, self.generations.get(ticket.program_id, 0))
                 if ticket.iteration == 0:
                     self.population.seed_all(member)
@@ -231,9 +313,11 @@ class PopulationDB:
                 else:
                     new_best = self.population.add(ticket.island, member)
                 if new_best:
-                    self.writer.add_event(EventKind.NEW_BEST,
-                                          f"new best {outcome.score:.6g} (program {ticket.program_id})",
-                                          {"program_id": ticket.program_id, "score": outcome.score})
+                    self.writer.add_event(
+                        EventKind.NEW_BEST,
+                        f"new best {outcome.score:.6g} (program {ticket.program_id})",
+                        {"program_id": ticket.program_id, "score": outcome.score},
+                    )
                     self.writer.set_best(ticket.program_id, outcome.score)
                 self.last_failure.pop(ticket.island, None)
             else:
@@ -245,16 +329,25 @@ class PopulationDB:
                     self.evaluated_since_migration = 0
                     moves = self.population.migrate(self.migration_count)
                     if moves:
-                        self.writer.add_event(EventKind.MIGRATION, f"ring migration: {len(moves)} programs moved",
-                                              {"moves": [list(m) for m in moves]})
+                        self.writer.add_event(
+                            EventKind.MIGRATION,
+                            f"ring migration: {len(moves)} programs moved",
+                            {"moves": [list(m) for m in moves]},
+                        )
         p = self.progress
         if ticket.iteration > 0:
             p = replace(p, completed=p.completed + 1, evaluated=p.evaluated + 1, failed=p.failed + (not outcome.ok))
         best = self.population.best
         self.progress = replace(
-            p, best_score=best.score if best else None, best_id=best.id if best else None,
-            last_event=(f"#{ticket.iteration} score {outcome.score:.6g}" if outcome.ok
-                        else f"#{ticket.iteration} failed: {outcome.reason[:80]}"))
+            p,
+            best_score=best.score if best else None,
+            best_id=best.id if best else None,
+            last_event=(
+                f"#{ticket.iteration} score {outcome.score:.6g}"
+                if outcome.ok
+                else f"#{ticket.iteration} failed: {outcome.reason[:80]}"
+            ),
+        )
         return self.progress
 
     def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> None:

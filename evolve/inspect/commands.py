@@ -9,35 +9,46 @@ out, it is the newest run under ./runs/. `--json` prints the same facts for scri
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
+from evolve.inspect import lineage as history
 from evolve.inspect import queries
 from evolve.inspect.export import export_rows
-from evolve.inspect.rows import ProgramBrief, RunRow, to_jsonable
-from evolve.inspect.summary import summary
-from evolve.kinds import ProgramStatus
 from evolve.inspect.locate import RUNS_ROOT, RunNotFound, RunRef, locate, open_reader, run_folders
+from evolve.inspect.printing import (
+    console,
+    delta,
+    duration,
+    money,
+    number,
+    print_code,
+    print_json,
+    print_summary,
+    program_table,
+)
+from evolve.inspect.rows import RunRow
+from evolve.inspect.summary import summary
 from evolve.store.db import sqlite_url
 
-RunArg = Annotated[Optional[str], typer.Argument(
-    help="a run folder, a run name under ./runs/, or with --db a run id or name (default: the newest run)",
-    show_default=False)]
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="a database URL (sqlite:///..., postgresql://...)")]
+RunArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="a run folder, a run name under ./runs/, or with --db a run id or name (default: the newest run)",
+        show_default=False,
+    ),
+]
+DbOpt = Annotated[str | None, typer.Option("--db", help="a database URL (sqlite:///..., postgresql://...)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-
-
-def _console() -> Console:
-    # Piped output is not cut to 80 columns: tables stay whole in logs and tests.
-    return Console(width=None if sys.stdout.isatty() else 160, soft_wrap=False)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -52,60 +63,6 @@ def _locate(run: str | None, db: str | None) -> RunRef:
         raise _fail(str(exc)) from None
 
 
-def _print_code(c: Console, text: str, lexer: str, line_numbers: bool = False) -> None:
-    """Colour on a terminal; plain text when piped (so `evolve diff RUN | patch` and files work)."""
-    if sys.stdout.isatty():
-        c.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=False))
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
-
-
-def _f(x, digits: int = 4) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.{digits}f}"
-    if isinstance(x, int):
-        return f"{x:,}"
-    return str(x)
-
-
-def _delta(x: float | None) -> str:
-    if x is None:
-        return "[dim]–[/dim]"
-    colour = "green" if x > 0 else "red" if x < 0 else "dim"
-    return f"[{colour}]{x:+.4f}[/{colour}]"
-
-
-def _duration(s: float | None) -> str:
-    if s is None:
-        return "–"
-    h, rest = divmod(int(s), 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
-
-
-def _money(x: float) -> str:
-    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
-
-
-def _program_table(rows: list[ProgramBrief], title: str) -> Table:
-    t = Table(title=title, title_justify="left")
-    for col, kw in (("rank", {"justify": "right"}), ("program", {"justify": "right"}),
-                    ("score", {"justify": "right"}), ("held-out", {"justify": "right"}),
-                    ("island", {"justify": "right"}), ("gen", {"justify": "right"}),
-                    ("iteration", {"justify": "right"}), ("mutation", {}), ("model", {})):
-        t.add_column(col, **kw)
-    for i, p in enumerate(rows, 1):
-        t.add_row(str(i), str(p.id), _f(p.score, 6), _f(p.heldout_score, 6), str(p.island),
-                  str(p.generation), str(p.iteration), p.mutation, p.model or "–")
-    return t
-
-
 def _int_arg(value: str | None, what: str) -> int | None:
     if value is None:
         return None
@@ -118,8 +75,11 @@ def _int_arg(value: str | None, what: str) -> int | None:
 # ---------------------------------------------------------------- the commands
 
 
-def runs_cmd(db: DbOpt = None, json_out: JsonOpt = False,
-             root: Annotated[Path, typer.Option(help="the folder holding run folders")] = RUNS_ROOT) -> None:
+def runs_cmd(
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    root: Annotated[Path, typer.Option(help="the folder holding run folders")] = RUNS_ROOT,
+) -> None:
     """List runs: name, problem, status, candidates, best score, cost, start and duration."""
     rows: list[RunRow] = []
     try:
@@ -136,20 +96,43 @@ def runs_cmd(db: DbOpt = None, json_out: JsonOpt = False,
         raise _fail(str(exc)) from None
     rows.sort(key=lambda r: r.created_at or "", reverse=True)
     if json_out:
-        return _print_json(rows)
+        return print_json(rows)
     if not rows:
-        _console().print(f"no runs under {root}/" if not db else f"no runs in {db}")
+        console().print(f"no runs under {root}/" if not db else f"no runs in {db}")
         return
     t = Table(title=f"runs in {db}" if db else f"runs under {root}/", title_justify="left")
-    for col in ("name", "problem", "status", "candidates", "failed", "best score", "held-out", "cost",
-                "started", "duration"):
-        t.add_column(col, justify="right" if col in ("candidates", "failed", "best score", "held-out",
-                                                     "cost", "duration") else "left")
+    for col in (
+        "name",
+        "problem",
+        "status",
+        "candidates",
+        "failed",
+        "best score",
+        "held-out",
+        "cost",
+        "started",
+        "duration",
+    ):
+        t.add_column(
+            col,
+            justify="right"
+            if col in ("candidates", "failed", "best score", "held-out", "cost", "duration")
+            else "left",
+        )
     for r in rows:
-        t.add_row(r.name, r.problem, r.status, _f(r.candidates), _f(r.failed), _f(r.best_score, 6),
-                  _f(r.heldout_score, 6), _money(r.cost), (r.created_at or "–").replace("T", " "),
-                  _duration(r.duration_s))
-    _console().print(t)
+        t.add_row(
+            r.name,
+            r.problem,
+            r.status,
+            number(r.candidates),
+            number(r.failed),
+            number(r.best_score, 6),
+            number(r.heldout_score, 6),
+            money(r.cost),
+            (r.created_at or "–").replace("T", " "),
+            duration(r.duration_s),
+        )
+    console().print(t)
 
 
 def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) -> None:
@@ -157,73 +140,16 @@ def show_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False) ->
     ref = _locate(run, db)
     s = summary(ref.engine, ref.run_id, ref.url)
     if json_out:
-        return _print_json(s)
-    c, r = _console(), s.run
-    c.print(f"[bold]{r.name}[/bold]  problem [cyan]{r.problem}[/cyan]  status [bold]{r.status}[/bold]"
-            + (f" ({s.stop_reason})" if s.stop_reason else ""), highlight=False)
-    c.print(f"{s.mutator} · sandbox {s.sandbox} · seed {s.seed} · started {(r.created_at or '–').replace('T', ' ')}"
-            f" · {_duration(r.duration_s)} · {ref.url}", highlight=False)
-    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(s.status_counts.items()))
-    target = f" of {s.iterations_target:,}" if s.iterations_target else ""
-    c.print(f"iterations {s.iterations_done:,}{target} · candidates {r.candidates:,} ({counts}) · "
-            f"tokens {s.tokens:,} · cost {_money(s.cost)}", highlight=False)
-    if s.best is None:
-        c.print("[yellow]no program has been scored yet[/yellow]")
-    else:
-        b = s.best
-        c.print(f"\n[bold green]best score {b.score:.6f}[/bold green]  program {b.id} · island {b.island} · "
-                f"generation {b.generation} · iteration {b.iteration}" + (f" · {b.model}" if b.model else ""),
-                highlight=False)
-        if s.heldout_score is not None:
-            held = f"[bold]{s.heldout_score:.6f}[/bold]"
-        else:
-            held = "[dim]not scored yet[/dim]" if s.has_heldout else "[dim]none (the problem has no held-out set)[/dim]"
-        c.print("held-out score " + held, highlight=False)
-    t = Table(title="best per island", title_justify="left")
-    for col in ("island", "best score", "program", "candidates", "ok"):
-        t.add_column(col, justify="right")
-    for i in s.islands:
-        t.add_row(str(i.island), _f(i.score, 6), _f(i.program_id), _f(i.candidates), _f(i.ok))
-    c.print(t)
-    failed = s.status_counts.get(ProgramStatus.FAILED, 0)
-    if s.failures:
-        t = Table(title=f"failures by reason ({failed:,} failed)", title_justify="left")
-        t.add_column("reason")
-        t.add_column("programs", justify="right")
-        t.add_column("share", justify="right")
-        t.add_column("example", overflow="fold")
-        for f in s.failures:
-            example = "" if f.example == f.reason else (f.example if len(f.example) <= 100 else f.example[:99] + "…")
-            t.add_row(f.reason, f"{f.count:,}", f"{f.count / max(1, failed):.0%}", example)
-        c.print(t)
-    else:
-        c.print("no failed evaluations")
-    if s.models:
-        t = Table(title="models", title_justify="left")
-        for col in ("model", "calls", "errors", "prompt tok", "completion tok", "cost", "latency",
-                    "applied", "improved"):
-            t.add_column(col, justify="left" if col == "model" else "right")
-        for m in s.models:
-            t.add_row(m.model, f"{m.calls:,}", f"{m.errors:,}", f"{m.prompt_tokens:,}",
-                      f"{m.completion_tokens:,}", _money(m.cost), f"{m.mean_latency:.1f}s",
-                      f"{m.applied_share:.1%}", f"{m.improved_share:.1%}")
-        c.print(t)
-    if s.rejections:
-        t = Table(title="rejected edits and failed model calls", title_justify="left")
-        t.add_column("outcome: reason")
-        t.add_column("calls", justify="right")
-        for rj in s.rejections:
-            t.add_row(rj.reason, f"{rj.count:,}")
-        c.print(t)
-    if s.events:
-        c.print("[bold]recent events[/bold]")
-        for e in s.events[:5]:
-            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {e.message}", highlight=False)
+        return print_json(s)
+    print_summary(console(), s, ref.url)
 
 
-def best_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False,
-             output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write the code to FILE")] = None
-             ) -> None:
+def best_cmd(
+    run: RunArg = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write the code to FILE")] = None,
+) -> None:
     """The best program: its code (or write it to FILE with -o), score and metrics."""
     ref = _locate(run, db)
     try:
@@ -234,137 +160,172 @@ def best_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False,
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(d.code, encoding="utf-8")
     if json_out:
-        return _print_json(d)
-    c, b = _console(), d.brief
+        return print_json(d)
+    c, b = console(), d.brief
     if output is not None:
         c.print(f"wrote program {b.id} (score {b.score:.6f}) to {output}", highlight=False)
         return
-    c.print(f"[bold green]best score {b.score:.6f}[/bold green]  program {b.id} · island {b.island} · "
-            f"generation {b.generation} · iteration {b.iteration} · held-out {_f(b.heldout_score, 6)}"
-            + (f" · {b.model}" if b.model else ""), highlight=False)
+    c.print(
+        f"[bold green]best score {b.score:.6f}[/bold green]  program {b.id} · island {b.island} · "
+        f"generation {b.generation} · iteration {b.iteration} · held-out {number(b.heldout_score, 6)}"
+        + (f" · {b.model}" if b.model else ""),
+        highlight=False,
+    )
     if d.metrics:
-        c.print("metrics: " + ", ".join(f"{k}={_f(v, 6)}" for k, v in d.metrics.items()), highlight=False)
+        c.print("metrics: " + ", ".join(f"{k}={number(v, 6)}" for k, v in d.metrics.items()), highlight=False)
     if d.feedback:
         c.print(f"feedback: {d.feedback}", highlight=False)
     lang = queries.run_config(ref.engine, ref.run_id).language
-    _print_code(c, d.code, lang, line_numbers=True)
+    print_code(c, d.code, lang, line_numbers=True)
 
 
-def top_cmd(run: RunArg = None, db: DbOpt = None, json_out: JsonOpt = False,
-            n: Annotated[int, typer.Option("-n", help="how many programs")] = 10) -> None:
+def top_cmd(
+    run: RunArg = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    n: Annotated[int, typer.Option("-n", help="how many programs")] = 10,
+) -> None:
     """The N best programs."""
     ref = _locate(run, db)
     rows = queries.top(ref.engine, ref.run_id, max(1, n))
     if json_out:
-        return _print_json(rows)
-    _console().print(_program_table(rows, f"top {len(rows)} of {ref.name}"))
+        return print_json(rows)
+    console().print(program_table(rows, f"top {len(rows)} of {ref.name}"))
 
 
-def lineage_cmd(run: RunArg = None,
-                program: Annotated[Optional[str], typer.Argument(help="a program id (default: the best)")] = None,
-                db: DbOpt = None, json_out: JsonOpt = False,
-                diffs: Annotated[bool, typer.Option("--diffs", help="print the diff of each step")] = False) -> None:
+def lineage_cmd(
+    run: RunArg = None,
+    program: Annotated[str | None, typer.Argument(help="a program id (default: the best)")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+    diffs: Annotated[bool, typer.Option("--diffs", help="print the diff of each step")] = False,
+) -> None:
     """The ancestry of a program from the initial program, with each step's score change."""
     ref = _locate(run, db)
     try:
-        steps = queries.lineage(ref.engine, ref.run_id, _int_arg(program, "PROGRAM"),
-                                with_diffs=diffs or json_out)
+        steps = history.lineage(ref.engine, ref.run_id, _int_arg(program, "PROGRAM"), with_diffs=diffs or json_out)
     except queries.QueryError as exc:
         raise _fail(str(exc)) from None
     if json_out:
-        return _print_json(steps)
-    c = _console()
+        return print_json(steps)
+    c = console()
     first, last = steps[0].program, steps[-1].program
     gain = (last.score - first.score) if last.score is not None and first.score is not None else None
-    t = Table(title=f"lineage of program {last.id}: {len(steps)} steps, score "
-                    f"{_f(first.score)} → {_f(last.score)}" + (f" ({gain:+.4f})" if gain is not None else ""),
-              title_justify="left")
+    t = Table(
+        title=f"lineage of program {last.id}: {len(steps)} steps, score "
+        f"{number(first.score)} → {number(last.score)}" + (f" ({gain:+.4f})" if gain is not None else ""),
+        title_justify="left",
+    )
     for col in ("step", "program", "gen", "iteration", "island", "mutation", "model", "status", "score", "change"):
-        t.add_column(col, justify="right" if col in ("step", "program", "gen", "iteration", "island", "score",
-                                                     "change") else "left")
+        t.add_column(
+            col,
+            justify="right" if col in ("step", "program", "gen", "iteration", "island", "score", "change") else "left",
+        )
     for i, s in enumerate(steps):
         p = s.program
-        t.add_row(str(i), str(p.id), str(p.generation), str(p.iteration), str(p.island), p.mutation,
-                  p.model or "–", p.status, _f(p.score, 6), _delta(s.delta))
+        t.add_row(
+            str(i),
+            str(p.id),
+            str(p.generation),
+            str(p.iteration),
+            str(p.island),
+            p.mutation,
+            p.model or "–",
+            p.status,
+            number(p.score, 6),
+            delta(s.delta),
+        )
     c.print(t)
     if diffs:
         for s in steps[1:]:
-            c.rule(f"program {s.program.parent_id} → {s.program.id}  {_delta(s.delta)}")
-            _print_code(c, s.diff or "(no diff recorded)", "diff")
+            c.rule(f"program {s.program.parent_id} → {s.program.id}  {delta(s.delta)}")
+            print_code(c, s.diff or "(no diff recorded)", "diff")
 
 
-def diff_cmd(run: RunArg = None,
-             a: Annotated[Optional[str], typer.Argument(help="program A (default: the parent of B)")] = None,
-             b: Annotated[Optional[str], typer.Argument(help="program B (default: the best)")] = None,
-             db: DbOpt = None, json_out: JsonOpt = False) -> None:
+def diff_cmd(
+    run: RunArg = None,
+    a: Annotated[str | None, typer.Argument(help="program A (default: the parent of B)")] = None,
+    b: Annotated[str | None, typer.Argument(help="program B (default: the best)")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """The diff between two programs (default: the best against its parent), in colour."""
     ref = _locate(run, db)
     try:
-        d = queries.diff(ref.engine, ref.run_id, _int_arg(a, "A"), _int_arg(b, "B"))
+        d = history.diff(ref.engine, ref.run_id, _int_arg(a, "A"), _int_arg(b, "B"))
     except queries.QueryError as exc:
         raise _fail(str(exc)) from None
     if json_out:
-        return _print_json(d)
-    c = _console()
+        return print_json(d)
+    c = console()
     change = (d.b.score - d.a.score) if d.a.score is not None and d.b.score is not None else None
-    c.print(f"program {d.a.id} (score {_f(d.a.score, 6)}) → program {d.b.id} (score {_f(d.b.score, 6)}) "
-            f"{_delta(change)}" + (f" · {d.b.mutation} by {d.b.model}" if d.b.model else ""), highlight=False)
-    _print_code(c, d.text or "(the two programs are identical)\n", "diff")
+    c.print(
+        f"program {d.a.id} (score {number(d.a.score, 6)}) → program {d.b.id} (score {number(d.b.score, 6)}) "
+        f"{delta(change)}" + (f" · {d.b.mutation} by {d.b.model}" if d.b.model else ""),
+        highlight=False,
+    )
+    print_code(c, d.text or "(the two programs are identical)\n", "diff")
 
 
-def export_cmd(run: RunArg = None, db: DbOpt = None,
-               fmt: Annotated[str, typer.Option("--format", help="jsonl: one candidate per line")] = "jsonl",
-               output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to FILE (default: stdout)")] = None,
-               code: Annotated[bool, typer.Option("--code/--no-code", help="include each program's code")] = True
-               ) -> None:
+def export_cmd(
+    run: RunArg = None,
+    db: DbOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="jsonl: one candidate per line")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to FILE (default: stdout)")] = None,
+    code: Annotated[bool, typer.Option("--code/--no-code", help="include each program's code")] = True,
+) -> None:
     """Every candidate with its prompt, answer, diff and metrics (the data people fine-tune on)."""
     if fmt != "jsonl":
         raise _fail(f"--format {fmt!r} is not supported (use jsonl)")
     ref = _locate(run, db)
-    out = open(output, "w", encoding="utf-8") if output is not None else sys.stdout
     count = 0
-    try:
-        for row in export_rows(ref.engine, ref.run_id, include_code=code):
-            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            count += 1
-    except BrokenPipeError:  # `evolve export RUN | head`: the reader has what it wanted
-        sys.stderr.close()
-        os._exit(0)
-    finally:
-        if output is not None:
-            out.close()
+    with open(output, "w", encoding="utf-8") if output is not None else contextlib.nullcontext(sys.stdout) as out:
+        try:
+            for row in export_rows(ref.engine, ref.run_id, include_code=code):
+                out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                count += 1
+        except BrokenPipeError:  # `evolve export RUN | head`: the reader has what it wanted
+            sys.stderr.close()
+            os._exit(0)
     if output is not None:
         Console(stderr=True).print(f"wrote {count:,} candidates to {output}", highlight=False)
 
 
-def report_cmd(run: RunArg = None, db: DbOpt = None,
-               output: Annotated[Optional[Path], typer.Option("-o", "--output",
-                                                              help="the HTML file (default: RUN/report.html)")] = None
-               ) -> None:
+def report_cmd(
+    run: RunArg = None,
+    db: DbOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="the HTML file (default: RUN/report.html)")
+    ] = None,
+) -> None:
     """Write one self-contained HTML report (plots included; it opens offline)."""
     from evolve.inspect.report import write_report
 
     ref = _locate(run, db)
     path = output or ((ref.folder / "report.html") if ref.folder else Path("report.html"))
     write_report(ref.engine, ref.run_id, path, ref.url)
-    _console().print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
+    console().print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False)
 
 
-def ui_cmd(run: RunArg = None, db: DbOpt = None,
-           port: Annotated[int, typer.Option(help="the port (0: any free port)")] = 8765,
-           host: Annotated[str, typer.Option(help="the address to listen on (keep it loopback)")] = "127.0.0.1",
-           poll: Annotated[float, typer.Option(help="seconds between the page's refreshes")] = 3.0,
-           open_browser: Annotated[bool, typer.Option("--open", help="open the page in a browser")] = False) -> None:
+def ui_cmd(
+    run: RunArg = None,
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option(help="the port (0: any free port)")] = 8765,
+    host: Annotated[str, typer.Option(help="the address to listen on (keep it loopback)")] = "127.0.0.1",
+    poll: Annotated[float, typer.Option(help="seconds between the page's refreshes")] = 3.0,
+    open_browser: Annotated[bool, typer.Option("--open", help="open the page in a browser")] = False,
+) -> None:
     """Serve a live page on loopback that refreshes while the run writes (Ctrl-C stops it)."""
     from evolve.inspect.server import serve
 
     ref = _locate(run, db)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        Console(stderr=True).print(f"[yellow]warning: serving on {host}: anyone who can reach it can read "
-                                   "the run's code and prompts[/yellow]")
+        Console(stderr=True).print(
+            f"[yellow]warning: serving on {host}: anyone who can reach it can read the run's code and prompts[/yellow]"
+        )
 
     def ready(server) -> None:
-        _console().print(f"serving run [bold]{ref.name}[/bold] at {server.url}  (Ctrl-C stops)")
+        console().print(f"serving run [bold]{ref.name}[/bold] at {server.url}  (Ctrl-C stops)")
 
     try:
         serve(ref, host, port, int(poll * 1000), open_browser=open_browser, ready=ready)
@@ -372,9 +333,16 @@ def ui_cmd(run: RunArg = None, db: DbOpt = None,
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0)") from None
 
 
-COMMANDS = {
-    "runs": runs_cmd, "show": show_cmd, "best": best_cmd, "top": top_cmd, "lineage": lineage_cmd,
-    "diff": diff_cmd, "export": export_cmd, "report": report_cmd, "ui": ui_cmd,
+COMMANDS: dict[str, Callable[..., None]] = {
+    "runs": runs_cmd,
+    "show": show_cmd,
+    "best": best_cmd,
+    "top": top_cmd,
+    "lineage": lineage_cmd,
+    "diff": diff_cmd,
+    "export": export_cmd,
+    "report": report_cmd,
+    "ui": ui_cmd,
 }
 
 

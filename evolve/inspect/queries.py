@@ -1,27 +1,25 @@
-"""Queries over a run database: runs, programs, lineage and diffs, returning `rows` dataclasses.
+"""Queries over a run database: runs and programs, returning `rows` dataclasses.
 
 Aggregates run in SQL; code, prompts and answers are read only for the one or few programs that a
 command shows. Each public function opens one short read transaction (`with engine.connect()`),
 so its figures come from one consistent snapshot of a run that may still be writing. Result rows
-are read by column name (labels where two tables share one), never by position. The summary is
-in `evolve.inspect.summary`, the export in `evolve.inspect.export`.
+are read by column name (labels where two tables share one), never by position. Lineage and diffs
+are in `evolve.inspect.lineage`, the summary in `evolve.inspect.summary`, the export in
+`evolve.inspect.export`.
 """
 
 from __future__ import annotations
 
-import difflib
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import Integer, case, func, literal, select
+from sqlalchemy import case, func, select
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import aliased
 
 from evolve.errors import RunNotFound
 from evolve.inspect.rows import (
     CallBrief,
-    DiffResult,
     EvaluationRow,
-    LineageStep,
     ProgramBrief,
     ProgramDetail,
     RunRow,
@@ -33,8 +31,20 @@ from evolve.kinds import ProgramStatus
 from evolve.store.models import Evaluation, LLMCall, Program, Run
 from evolve.store.run_config import RunConfig
 
-__all__ = ["QueryError", "best", "best_id", "browse", "diff", "lineage", "list_runs", "program", "run_config",
-           "to_jsonable", "top"]
+__all__ = [
+    "QueryError",
+    "best",
+    "best_id",
+    "browse",
+    "list_runs",
+    "program",
+    "run_config",
+    "to_jsonable",
+    "top",
+]
+
+
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a result row of any columns
 
 
 class QueryError(RunNotFound):
@@ -43,8 +53,17 @@ class QueryError(RunNotFound):
 
 # ---------------------------------------------------------------- runs
 
-_RUN_COLUMNS = (Run.id, Run.name, Run.problem, Run.status, Run.best_score, Run.heldout_score, Run.created_at,
-                Run.updated_at, Run.finished_at)
+_RUN_COLUMNS = (
+    Run.id,
+    Run.name,
+    Run.problem,
+    Run.status,
+    Run.best_score,
+    Run.heldout_score,
+    Run.created_at,
+    Run.updated_at,
+    Run.finished_at,
+)
 
 
 def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunRow]:
@@ -68,8 +87,14 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
         .subquery()
     )
     stmt = (
-        select(*_RUN_COLUMNS, per_status.c.candidates, per_status.c.ok, per_status.c.failed, per_status.c.best,
-               costs.c.cost)
+        select(
+            *_RUN_COLUMNS,
+            per_status.c.candidates,
+            per_status.c.ok,
+            per_status.c.failed,
+            per_status.c.best,
+            costs.c.cost,
+        )
         .outerjoin(per_status, per_status.c.run_id == Run.id)
         .outerjoin(costs, costs.c.run_id == Run.id)
         .where(*only(Run.id))
@@ -77,14 +102,24 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
     )
     rows = []
     for r in conn.execute(stmt).all():
-        rows.append(RunRow(
-            id=r.id, name=r.name, problem=r.problem, status=r.status,
-            candidates=r.candidates or 0, ok=int(r.ok or 0), failed=int(r.failed or 0),
-            best_score=r.best if r.best is not None else r.best_score,
-            heldout_score=r.heldout_score, cost=float(r.cost or 0.0),
-            created_at=iso(r.created_at), updated_at=iso(r.updated_at),
-            duration_s=seconds_between(r.created_at, r.finished_at or r.updated_at), url=url,
-        ))
+        rows.append(
+            RunRow(
+                id=r.id,
+                name=r.name,
+                problem=r.problem,
+                status=r.status,
+                candidates=r.candidates or 0,
+                ok=int(r.ok or 0),
+                failed=int(r.failed or 0),
+                best_score=r.best if r.best is not None else r.best_score,
+                heldout_score=r.heldout_score,
+                cost=float(r.cost or 0.0),
+                created_at=iso(r.created_at),
+                updated_at=iso(r.updated_at),
+                duration_s=seconds_between(r.created_at, r.finished_at or r.updated_at),
+                url=url,
+            )
+        )
     return rows
 
 
@@ -93,7 +128,7 @@ def list_runs(engine: Engine, url: str = "") -> list[RunRow]:
         return run_rows(conn, url)
 
 
-def run_row(conn: Connection, run_id: int) -> Row[Any]:
+def run_row(conn: Connection, run_id: int) -> AnyRow:
     """The run's own row (every column of `runs`), or QueryError."""
     row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
     if row is None:
@@ -114,23 +149,45 @@ def run_config(engine: Engine, run_id: int) -> RunConfig:
 
 
 def brief_columns() -> tuple:
-    return (Program.id, Program.parent_id, Program.island, Program.generation, Program.iteration,
-            Program.mutation, Program.status, Program.score, Program.heldout_score, LLMCall.model,
-            Program.created_at)
-
-
-def to_brief(row: Row[Any]) -> ProgramBrief:
-    return ProgramBrief(
-        id=row.id, parent_id=row.parent_id, island=row.island, generation=row.generation, iteration=row.iteration,
-        mutation=row.mutation, status=row.status, score=row.score, heldout_score=row.heldout_score,
-        model=row.model, created_at=iso(row.created_at),
+    return (
+        Program.id,
+        Program.parent_id,
+        Program.island,
+        Program.generation,
+        Program.iteration,
+        Program.mutation,
+        Program.status,
+        Program.score,
+        Program.heldout_score,
+        LLMCall.model,
+        Program.created_at,
     )
 
 
-def briefs(conn: Connection, run_id: int, *where, order=None, limit: int | None = None,
-           offset: int = 0) -> list[ProgramBrief]:
-    stmt = (select(*brief_columns()).outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
-            .where(Program.run_id == run_id, *where))
+def to_brief(row: AnyRow) -> ProgramBrief:
+    return ProgramBrief(
+        id=row.id,
+        parent_id=row.parent_id,
+        island=row.island,
+        generation=row.generation,
+        iteration=row.iteration,
+        mutation=row.mutation,
+        status=row.status,
+        score=row.score,
+        heldout_score=row.heldout_score,
+        model=row.model,
+        created_at=iso(row.created_at),
+    )
+
+
+def briefs(
+    conn: Connection, run_id: int, *where, order=None, limit: int | None = None, offset: int = 0
+) -> list[ProgramBrief]:
+    stmt = (
+        select(*brief_columns())
+        .outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
+        .where(Program.run_id == run_id, *where)
+    )
     if order is not None:
         stmt = stmt.order_by(*order)
     if limit is not None:
@@ -155,8 +212,14 @@ def best_id(engine: Engine, run_id: int) -> int | None:
 
 def top(engine: Engine, run_id: int, n: int = 10) -> list[ProgramBrief]:
     with engine.connect() as conn:
-        return briefs(conn, run_id, Program.status == ProgramStatus.OK, Program.score.is_not(None),
-                      order=(Program.score.desc(), Program.id), limit=n)
+        return briefs(
+            conn,
+            run_id,
+            Program.status == ProgramStatus.OK,
+            Program.score.is_not(None),
+            order=(Program.score.desc(), Program.id),
+            limit=n,
+        )
 
 
 SORTS = {
@@ -169,8 +232,16 @@ SORTS = {
 }
 
 
-def browse(engine: Engine, run_id: int, *, status: str | None = None, island: int | None = None,
-           sort: str = "-id", limit: int = 50, offset: int = 0) -> tuple[int, list[ProgramBrief]]:
+def browse(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str | None = None,
+    island: int | None = None,
+    sort: str = "-id",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[ProgramBrief]]:
     """One page of programs for the program browser, and how many match in all."""
     where = []
     if status:
@@ -181,8 +252,7 @@ def browse(engine: Engine, run_id: int, *, status: str | None = None, island: in
     if sort in ("score", "-score"):
         where.append(Program.score.is_not(None))
     with engine.connect() as conn:
-        total = conn.execute(
-            select(func.count(Program.id)).where(Program.run_id == run_id, *where)).scalar_one()
+        total = conn.execute(select(func.count(Program.id)).where(Program.run_id == run_id, *where)).scalar_one()
         return total, briefs(conn, run_id, *where, order=order, limit=limit, offset=offset)
 
 
@@ -191,12 +261,30 @@ def detail(conn: Connection, run_id: int, program_id: int) -> ProgramDetail:
     # Named columns, not whole entities: a column added since (failure_kind) may be missing in
     # an older database, which a reader does not alter.
     r = conn.execute(
-        select(*brief_columns(), Program.code, Program.diff, Program.metrics, Program.feedback, Program.error,
-               Program.cell, Program.inspiration_ids, Program.propose_seconds, Program.eval_seconds,
-               parent.score.label("parent_score"), LLMCall.id.label("call_id"),
-               LLMCall.mutation.label("call_mutation"), LLMCall.prompt, LLMCall.answer, LLMCall.prompt_tokens,
-               LLMCall.completion_tokens, LLMCall.cost, LLMCall.latency, LLMCall.attempts, LLMCall.outcome,
-               LLMCall.error.label("call_error"))
+        select(
+            *brief_columns(),
+            Program.code,
+            Program.diff,
+            Program.metrics,
+            Program.feedback,
+            Program.error,
+            Program.cell,
+            Program.inspiration_ids,
+            Program.propose_seconds,
+            Program.eval_seconds,
+            parent.score.label("parent_score"),
+            LLMCall.id.label("call_id"),
+            LLMCall.mutation.label("call_mutation"),
+            LLMCall.prompt,
+            LLMCall.answer,
+            LLMCall.prompt_tokens,
+            LLMCall.completion_tokens,
+            LLMCall.cost,
+            LLMCall.latency,
+            LLMCall.attempts,
+            LLMCall.outcome,
+            LLMCall.error.label("call_error"),
+        )
         .outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
         .outerjoin(parent, parent.id == Program.parent_id)
         .where(Program.run_id == run_id, Program.id == program_id)
@@ -204,24 +292,61 @@ def detail(conn: Connection, run_id: int, program_id: int) -> ProgramDetail:
     if r is None:
         raise QueryError(f"no program {program_id} in this run")
     evaluations = conn.execute(
-        select(Evaluation.kind, Evaluation.ok, Evaluation.score, Evaluation.exit_reason, Evaluation.duration,
-               Evaluation.sandbox, func.substr(Evaluation.logs, 1, 4000).label("logs"), Evaluation.created_at)
+        select(
+            Evaluation.kind,
+            Evaluation.ok,
+            Evaluation.score,
+            Evaluation.exit_reason,
+            Evaluation.duration,
+            Evaluation.sandbox,
+            func.substr(Evaluation.logs, 1, 4000).label("logs"),
+            Evaluation.created_at,
+        )
         .where(Evaluation.program_id == program_id)
         .order_by(Evaluation.id)
     ).all()
     call = None
     if r.call_id is not None:
-        call = CallBrief(id=r.call_id, model=r.model, mutation=r.call_mutation, prompt_tokens=r.prompt_tokens,
-                         completion_tokens=r.completion_tokens, cost=r.cost, latency=r.latency,
-                         attempts=r.attempts, outcome=r.outcome, error=r.call_error)
+        call = CallBrief(
+            id=r.call_id,
+            model=r.model,
+            mutation=r.call_mutation,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
+            cost=r.cost,
+            latency=r.latency,
+            attempts=r.attempts,
+            outcome=r.outcome,
+            error=r.call_error,
+        )
     return ProgramDetail(
-        brief=to_brief(r), code=r.code, diff=r.diff, metrics=r.metrics or {}, feedback=r.feedback or "",
-        error=r.error, cell=r.cell, inspiration_ids=r.inspiration_ids or [], parent_score=r.parent_score,
-        propose_seconds=r.propose_seconds, eval_seconds=r.eval_seconds, prompt=r.prompt, answer=r.answer,
+        brief=to_brief(r),
+        code=r.code,
+        diff=r.diff,
+        metrics=r.metrics or {},
+        feedback=r.feedback or "",
+        error=r.error,
+        cell=r.cell,
+        inspiration_ids=r.inspiration_ids or [],
+        parent_score=r.parent_score,
+        propose_seconds=r.propose_seconds,
+        eval_seconds=r.eval_seconds,
+        prompt=r.prompt,
+        answer=r.answer,
         llm=call,
-        evaluations=[EvaluationRow(kind=e.kind, ok=e.ok, score=e.score, exit_reason=e.exit_reason,
-                                   duration=e.duration, sandbox=e.sandbox, logs=e.logs,
-                                   created_at=iso(e.created_at)) for e in evaluations],
+        evaluations=[
+            EvaluationRow(
+                kind=e.kind,
+                ok=e.ok,
+                score=e.score,
+                exit_reason=e.exit_reason,
+                duration=e.duration,
+                sandbox=e.sandbox,
+                logs=e.logs,
+                created_at=iso(e.created_at),
+            )
+            for e in evaluations
+        ],
     )
 
 
@@ -230,7 +355,7 @@ def program(engine: Engine, run_id: int, program_id: int) -> ProgramDetail:
         return detail(conn, run_id, program_id)
 
 
-def _scored_best(conn: Connection, run_id: int) -> int:
+def scored_best_id(conn: Connection, run_id: int) -> int:
     pid = best_program_id(conn, run_id)
     if pid is None:
         raise QueryError("no program has been scored yet in this run")
@@ -239,81 +364,4 @@ def _scored_best(conn: Connection, run_id: int) -> int:
 
 def best(engine: Engine, run_id: int) -> ProgramDetail:
     with engine.connect() as conn:
-        return detail(conn, run_id, _scored_best(conn, run_id))
-
-
-# ---------------------------------------------------------------- lineage and diff
-
-
-def ancestry(conn: Connection, run_id: int, program_id: int, with_diffs: bool) -> list[LineageStep]:
-    anc = (select(Program.id.label("id"), Program.parent_id.label("parent_id"), literal(0, Integer).label("depth"))
-           .where(Program.run_id == run_id, Program.id == program_id)
-           .cte("ancestry", recursive=True))
-    up = aliased(Program)
-    anc = anc.union_all(
-        select(up.id, up.parent_id, (anc.c.depth + 1).label("depth"))
-        .where(up.id == anc.c.parent_id, anc.c.depth < 100000)
-    )
-    cols = [*brief_columns(), *([Program.diff] if with_diffs else [])]
-    rows = conn.execute(
-        select(*cols)
-        .join(anc, anc.c.id == Program.id)
-        .outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
-        .order_by(anc.c.depth.desc())
-    ).all()
-    if not rows:
-        raise QueryError(f"no program {program_id} in this run")
-    steps: list[LineageStep] = []
-    before: ProgramBrief | None = None
-    for r in rows:
-        brief = to_brief(r)
-        delta = None
-        if before is not None and before.score is not None and brief.score is not None:
-            delta = brief.score - before.score
-        steps.append(LineageStep(brief, delta, r.diff if with_diffs else None))
-        before = brief
-    return steps
-
-
-def lineage(engine: Engine, run_id: int, program_id: int | None = None,
-            with_diffs: bool = False) -> list[LineageStep]:
-    """The ancestry of a program (default: the best), from the initial program down to it."""
-    with engine.connect() as conn:
-        if program_id is None:
-            program_id = _scored_best(conn, run_id)
-        return ancestry(conn, run_id, program_id, with_diffs)
-
-
-def _with_code(conn: Connection, run_id: int, program_id: int) -> Row[Any]:
-    r = conn.execute(
-        select(*brief_columns(), Program.code, Program.diff)
-        .outerjoin(LLMCall, LLMCall.id == Program.llm_call_id)
-        .where(Program.run_id == run_id, Program.id == program_id)
-    ).first()
-    if r is None:
-        raise QueryError(f"no program {program_id} in this run")
-    return r
-
-
-def diff(engine: Engine, run_id: int, a: int | None = None, b: int | None = None) -> DiffResult:
-    """The diff from program a to program b. With neither: the best against its parent; with only
-    one: that program against its parent."""
-    with engine.connect() as conn:
-        lang = stored_config(conn, run_id).language
-        if a is not None and b is None:
-            a, b = None, a
-        if b is None:
-            b = _scored_best(conn, run_id)
-        rb = _with_code(conn, run_id, b)
-        if a is None:
-            a = rb.parent_id
-            if a is None:
-                raise QueryError(f"program {b} is the initial program: it has no parent to diff "
-                                 "against (give two program ids)")
-        ra = rb if a == b else _with_code(conn, run_id, a)
-    if rb.parent_id == a and rb.diff:
-        return DiffResult(to_brief(ra), to_brief(rb), rb.diff, True, lang)
-    text = "".join(difflib.unified_diff(
-        ra.code.splitlines(keepends=True), rb.code.splitlines(keepends=True),
-        fromfile=f"program {a}", tofile=f"program {b}"))
-    return DiffResult(to_brief(ra), to_brief(rb), text, False, lang)
+        return detail(conn, run_id, scored_best_id(conn, run_id))

@@ -56,13 +56,14 @@ def group_reasons(failures: list[tuple[str | None, str | None]]) -> list[ReasonC
         first = (text or "").strip().splitlines()[0][:300] if (text or "").strip() else ""
         key = (kind or kind_from_reason(text), failure_reason(text))
         groups.setdefault(key, Counter())[first] += 1
-    out = [ReasonCount(reason, sum(c.values()), c.most_common(1)[0][0], kind)
-           for (kind, reason), c in groups.items()]
+    out = [ReasonCount(reason, sum(c.values()), c.most_common(1)[0][0], kind) for (kind, reason), c in groups.items()]
     out.sort(key=lambda r: (-r.count, r.reason))
     if len(out) > MAX_REASONS:  # a long tail of one-off messages: one "other" row keeps the total
-        rest = out[MAX_REASONS - 1:]
-        out = [*out[:MAX_REASONS - 1], ReasonCount(f"other ({len(rest)} reasons)", sum(r.count for r in rest),
-                                                   rest[0].example, "other")]
+        rest = out[MAX_REASONS - 1 :]
+        out = [
+            *out[: MAX_REASONS - 1],
+            ReasonCount(f"other ({len(rest)} reasons)", sum(r.count for r in rest), rest[0].example, "other"),
+        ]
     return out
 
 
@@ -70,8 +71,9 @@ def _failures(conn: Connection, run_id: int) -> list[ReasonCount]:
     # An older database has no failure_kind column (readers never alter it): every kind is NULL.
     kind = Program.failure_kind if has_column(conn, "programs", "failure_kind") else literal(None)
     rows = conn.execute(
-        select(kind.label("kind"), func.substr(Program.error, 1, 300).label("error"))
-        .where(Program.run_id == run_id, Program.status == ProgramStatus.FAILED)
+        select(kind.label("kind"), func.substr(Program.error, 1, 300).label("error")).where(
+            Program.run_id == run_id, Program.status == ProgramStatus.FAILED
+        )
     ).all()
     return group_reasons([(r.kind, r.error) for r in rows])
 
@@ -93,15 +95,23 @@ def _rejections(conn: Connection, run_id: int) -> list[ReasonCount]:
 
 def _models(conn: Connection, run_id: int) -> list[ModelStats]:
     child, parent = aliased(Program), aliased(Program)
-    improved = {r.model: r.improved for r in conn.execute(
-        select(LLMCall.model, func.count(child.id).label("improved"))
-        .select_from(child)
-        .join(LLMCall, LLMCall.id == child.llm_call_id)
-        .join(parent, parent.id == child.parent_id)
-        .where(child.run_id == run_id, child.status == ProgramStatus.OK, child.score.is_not(None),
-               parent.score.is_not(None), child.score > parent.score)
-        .group_by(LLMCall.model)
-    ).all()}
+    improved = {
+        r.model: r.improved
+        for r in conn.execute(
+            select(LLMCall.model, func.count(child.id).label("improved"))
+            .select_from(child)
+            .join(LLMCall, LLMCall.id == child.llm_call_id)
+            .join(parent, parent.id == child.parent_id)
+            .where(
+                child.run_id == run_id,
+                child.status == ProgramStatus.OK,
+                child.score.is_not(None),
+                parent.score.is_not(None),
+                child.score > parent.score,
+            )
+            .group_by(LLMCall.model)
+        ).all()
+    }
 
     def count(outcome: CallOutcome):
         return func.sum(case((LLMCall.outcome == outcome, 1), else_=0))
@@ -110,8 +120,9 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
         select(
             LLMCall.model,
             func.count(LLMCall.id).label("calls"),
-            func.sum(case((LLMCall.outcome == CallOutcome.ERROR, 1), (LLMCall.error.is_not(None), 1),
-                          else_=0)).label("errors"),
+            func.sum(case((LLMCall.outcome == CallOutcome.ERROR, 1), (LLMCall.error.is_not(None), 1), else_=0)).label(
+                "errors"
+            ),
             func.sum(LLMCall.prompt_tokens).label("prompt_tokens"),
             func.sum(LLMCall.completion_tokens).label("completion_tokens"),
             func.sum(LLMCall.cost).label("cost"),
@@ -127,23 +138,35 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
     out = []
     for r in rows:
         better, children = int(improved.get(r.model, 0)), int(r.children or 0)
-        out.append(ModelStats(
-            model=r.model, calls=r.calls, errors=int(r.errors or 0), prompt_tokens=int(r.prompt_tokens or 0),
-            completion_tokens=int(r.completion_tokens or 0), cost=float(r.cost or 0.0),
-            mean_latency=float(r.latency or 0.0), children=children, rejected=int(r.rejected or 0),
-            duplicates=int(r.duplicates or 0), improved=better,
-            applied_share=children / r.calls if r.calls else 0.0,
-            improved_share=better / r.calls if r.calls else 0.0,
-        ))
+        out.append(
+            ModelStats(
+                model=r.model,
+                calls=r.calls,
+                errors=int(r.errors or 0),
+                prompt_tokens=int(r.prompt_tokens or 0),
+                completion_tokens=int(r.completion_tokens or 0),
+                cost=float(r.cost or 0.0),
+                mean_latency=float(r.latency or 0.0),
+                children=children,
+                rejected=int(r.rejected or 0),
+                duplicates=int(r.duplicates or 0),
+                improved=better,
+                applied_share=children / r.calls if r.calls else 0.0,
+                improved_share=better / r.calls if r.calls else 0.0,
+            )
+        )
     return out
 
 
 def _islands(conn: Connection, run_id: int) -> list[IslandBest]:
     ok = Program.status == ProgramStatus.OK
     stats = conn.execute(
-        select(Program.island, func.count(Program.id).label("candidates"),
-               func.sum(case((ok, 1), else_=0)).label("ok"),
-               func.max(case((ok, Program.score), else_=None)).label("best"))
+        select(
+            Program.island,
+            func.count(Program.id).label("candidates"),
+            func.sum(case((ok, 1), else_=0)).label("ok"),
+            func.max(case((ok, Program.score), else_=None)).label("best"),
+        )
         .where(Program.run_id == run_id)
         .group_by(Program.island)
         .order_by(Program.island)
@@ -154,20 +177,26 @@ def _islands(conn: Connection, run_id: int) -> list[IslandBest]:
         .group_by(Program.island)
         .subquery()
     )
-    ids = {r.island: r.program_id for r in conn.execute(
-        select(Program.island, func.min(Program.id).label("program_id"))
-        .join(best_by_island, and_(best_by_island.c.island == Program.island,
-                                   best_by_island.c.score == Program.score))
-        .where(Program.run_id == run_id, ok)
-        .group_by(Program.island)
-    ).all()}
+    ids = {
+        r.island: r.program_id
+        for r in conn.execute(
+            select(Program.island, func.min(Program.id).label("program_id"))
+            .join(
+                best_by_island, and_(best_by_island.c.island == Program.island, best_by_island.c.score == Program.score)
+            )
+            .where(Program.run_id == run_id, ok)
+            .group_by(Program.island)
+        ).all()
+    }
     return [IslandBest(r.island, ids.get(r.island), r.best, r.candidates, int(r.ok or 0)) for r in stats]
 
 
 def _events(conn: Connection, run_id: int, limit: int = 20) -> list[EventRow]:
     rows = conn.execute(
         select(Event.id, Event.kind, Event.message, Event.created_at)
-        .where(Event.run_id == run_id).order_by(Event.id.desc()).limit(limit)
+        .where(Event.run_id == run_id)
+        .order_by(Event.id.desc())
+        .limit(limit)
     ).all()
     return [EventRow(r.id, r.kind, r.message, iso(r.created_at)) for r in rows]
 
@@ -180,33 +209,55 @@ def summary(engine: Engine, run_id: int, url: str = "") -> RunSummary:
 def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
     run = run_row(conn, run_id)
     row = run_rows(conn, url, run_id)[0]
-    counts = {r.status: r.programs for r in conn.execute(
-        select(Program.status, func.count(Program.id).label("programs"))
-        .where(Program.run_id == run_id).group_by(Program.status)
-    ).all()}
+    counts = {
+        r.status: r.programs
+        for r in conn.execute(
+            select(Program.status, func.count(Program.id).label("programs"))
+            .where(Program.run_id == run_id)
+            .group_by(Program.status)
+        ).all()
+    }
     # An iteration is done when its proposal ended without a child, or its child was evaluated.
-    no_child = conn.execute(select(func.count(LLMCall.id))
-                            .where(LLMCall.run_id == run_id, LLMCall.outcome != CallOutcome.CHILD)).scalar()
-    evaluated = conn.execute(select(func.count(Program.id)).where(
-        Program.run_id == run_id, Program.iteration > 0,
-        Program.status.in_((ProgramStatus.OK, ProgramStatus.FAILED)))).scalar()
+    no_child = conn.execute(
+        select(func.count(LLMCall.id)).where(LLMCall.run_id == run_id, LLMCall.outcome != CallOutcome.CHILD)
+    ).scalar()
+    evaluated = conn.execute(
+        select(func.count(Program.id)).where(
+            Program.run_id == run_id,
+            Program.iteration > 0,
+            Program.status.in_((ProgramStatus.OK, ProgramStatus.FAILED)),
+        )
+    ).scalar()
     done = (no_child or 0) + (evaluated or 0)
     pid = best_program_id(conn, run_id)
     best_brief = briefs(conn, run_id, Program.id == pid)[0] if pid is not None else None
     spent = conn.execute(
-        select(func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens).label("tokens"),
-               func.sum(LLMCall.cost).label("cost"))
-        .where(LLMCall.run_id == run_id)
+        select(
+            func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens).label("tokens"),
+            func.sum(LLMCall.cost).label("cost"),
+        ).where(LLMCall.run_id == run_id)
     ).one()
     heldout = run.heldout_score
     if heldout is None and best_brief is not None:
         heldout = best_brief.heldout_score
     return RunSummary(
-        run=row, problem_path=run.problem_path, seed=run.seed, sandbox=run.sandbox,
-        mutator=run.mutator, stop_reason=run.stop_reason, iterations_target=run.iterations_target,
-        iterations_done=int(done or 0), status_counts=counts, best=best_brief, heldout_score=heldout,
+        run=row,
+        problem_path=run.problem_path,
+        seed=run.seed,
+        sandbox=run.sandbox,
+        mutator=run.mutator,
+        stop_reason=run.stop_reason,
+        iterations_target=run.iterations_target,
+        iterations_done=int(done or 0),
+        status_counts=counts,
+        best=best_brief,
+        heldout_score=heldout,
         has_heldout=RunConfig.from_json(run.config).has_heldout,
-        islands=_islands(conn, run_id), failures=_failures(conn, run_id),
-        rejections=_rejections(conn, run_id), models=_models(conn, run_id),
-        tokens=int(spent.tokens or 0), cost=float(spent.cost or 0.0), events=_events(conn, run_id),
+        islands=_islands(conn, run_id),
+        failures=_failures(conn, run_id),
+        rejections=_rejections(conn, run_id),
+        models=_models(conn, run_id),
+        tokens=int(spent.tokens or 0),
+        cost=float(spent.cost or 0.0),
+        events=_events(conn, run_id),
     )

@@ -8,12 +8,14 @@ collects in well under a second.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from evolve.inspect import queries
+from evolve.inspect.lineage import ancestry
 from evolve.inspect.rows import LineageStep, to_jsonable
 from evolve.inspect.summary import collect_summary
 from evolve.kinds import ProgramStatus
@@ -26,7 +28,7 @@ HIST_BINS = 30
 def _timeline(rows: list[tuple], last_iteration: int) -> dict:
     """Best score so far per island and overall, as step series (only the points that improve)."""
     islands: dict[int, dict] = {}
-    overall = {"x": [], "y": [], "ids": []}
+    overall: dict[str, list] = {"x": [], "y": [], "ids": []}
     best_all = None
     for pid, island, iteration, score in rows:
         series = islands.setdefault(island, {"island": island, "x": [], "y": [], "ids": [], "best": None})
@@ -40,7 +42,7 @@ def _timeline(rows: list[tuple], last_iteration: int) -> dict:
             overall["x"].append(iteration)
             overall["y"].append(score)
             overall["ids"].append(pid)
-    for series in list(islands.values()) + [overall]:
+    for series in [*islands.values(), overall]:
         if series["x"] and series["x"][-1] < last_iteration:  # carry the line to the latest iteration
             series["x"].append(last_iteration)
             series["y"].append(series["y"][-1])
@@ -78,8 +80,11 @@ def _axis(dim: dict | None, index: int, used: set[int]) -> dict:
 
 def _grid(cells: list[tuple], features: list[dict]) -> dict | None:
     """Best score per MAP-Elites cell (first two feature axes; further axes are folded in)."""
-    coords = [(pid, cell, score) for pid, cell, score in cells
-              if isinstance(cell, (list, tuple)) and cell and all(isinstance(c, int) for c in cell)]
+    coords = [
+        (pid, cell, score)
+        for pid, cell, score in cells
+        if isinstance(cell, (list, tuple)) and cell and all(isinstance(c, int) for c in cell)
+    ]
     if not coords:
         return None
     used_x = {c[1][0] for c in coords}
@@ -103,24 +108,42 @@ def _grid(cells: list[tuple], features: list[dict]) -> dict | None:
             z[y][x] = score
             ids[y][x] = pid
     filled = sum(1 for row in z for v in row if v is not None)
-    return {"x": x_axis, "y": y_axis, "z": z, "ids": ids, "counts": counts, "filled": filled,
-            "cells": nx * ny, "folded": max(len(c[1]) for c in coords) > 2}
+    return {
+        "x": x_axis,
+        "y": y_axis,
+        "z": z,
+        "ids": ids,
+        "counts": counts,
+        "filled": filled,
+        "cells": nx * ny,
+        "folded": max(len(c[1]) for c in coords) > 2,
+    }
 
 
 def _tree(conn, run_id: int, path: list[LineageStep]) -> dict:
     """The best program's lineage plus the best few siblings at each step (the branches not taken)."""
     path_ids = [s.program.id for s in path]
     on_path = set(path_ids)
-    nodes = [{"id": s.program.id, "parent_id": s.program.parent_id, "score": s.program.score,
-              "generation": s.program.generation, "status": s.program.status, "on_path": True,
-              "mutation": s.program.mutation, "model": s.program.model} for s in path]
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": s.program.id,
+            "parent_id": s.program.parent_id,
+            "score": s.program.score,
+            "generation": s.program.generation,
+            "status": s.program.status,
+            "on_path": True,
+            "mutation": s.program.mutation,
+            "model": s.program.model,
+        }
+        for s in path
+    ]
     children: dict[int, list] = {}
     failed: dict[int, int] = {}
     for chunk in range(0, len(path_ids), 500):
         rows = conn.execute(
-            select(Program.id, Program.parent_id, Program.score, Program.generation, Program.status,
-                   Program.mutation)
-            .where(Program.run_id == run_id, Program.parent_id.in_(path_ids[chunk:chunk + 500]))
+            select(
+                Program.id, Program.parent_id, Program.score, Program.generation, Program.status, Program.mutation
+            ).where(Program.run_id == run_id, Program.parent_id.in_(path_ids[chunk : chunk + 500]))
         ).all()
         for r in rows:
             if r.id in on_path:
@@ -131,12 +154,23 @@ def _tree(conn, run_id: int, path: list[LineageStep]) -> dict:
             children.setdefault(r.parent_id, []).append((r.score, r.id, r.generation, r.status, r.mutation))
     for parent_id, kids in children.items():
         for score, pid, generation, status, mutation in sorted(kids, reverse=True)[:TREE_CHILDREN]:
-            nodes.append({"id": pid, "parent_id": parent_id, "score": score, "generation": generation,
-                          "status": status, "on_path": False, "mutation": mutation, "model": None})
+            nodes.append(
+                {
+                    "id": pid,
+                    "parent_id": parent_id,
+                    "score": score,
+                    "generation": generation,
+                    "status": status,
+                    "on_path": False,
+                    "mutation": mutation,
+                    "model": None,
+                }
+            )
     for node in nodes:
         if node["on_path"]:
-            node["children"] = len(children.get(node["id"], [])) + failed.get(node["id"], 0) + (
-                1 if node["id"] != path_ids[-1] else 0)
+            node["children"] = (
+                len(children.get(node["id"], [])) + failed.get(node["id"], 0) + (1 if node["id"] != path_ids[-1] else 0)
+            )
             node["failed_children"] = failed.get(node["id"], 0)
     return {"nodes": nodes}
 
@@ -157,22 +191,26 @@ def collect(engine: Engine, run_id: int, url: str = "") -> dict:
         ).all()
         best_detail = None
         lineage: list[LineageStep] = []
-        tree = {"nodes": []}
+        tree: dict[str, list] = {"nodes": []}
         if summary.best is not None:
             best_detail = queries.detail(conn, run_id, summary.best.id)
-            lineage = queries.ancestry(conn, run_id, summary.best.id, with_diffs=True)
+            lineage = ancestry(conn, run_id, summary.best.id, with_diffs=True)
             tree = _tree(conn, run_id, lineage)
     features = config.features
     timeline = _timeline([(r.id, r.island, r.iteration, r.score) for r in ok_rows], summary.iterations_done)
-    timeline["heldout"] = {"x": [r.iteration for r in heldout], "y": [r.heldout_score for r in heldout],
-                           "ids": [r.id for r in heldout], "train": [r.score for r in heldout]}
+    timeline["heldout"] = {
+        "x": [r.iteration for r in heldout],
+        "y": [r.heldout_score for r in heldout],
+        "ids": [r.id for r in heldout],
+        "train": [r.score for r in heldout],
+    }
     best = None
     if best_detail is not None:
         best = to_jsonable(best_detail)
         best.pop("prompt", None)  # the report shows the program; the live page fetches the rest
         best.pop("answer", None)
     return {
-        "generated_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds"),
         "summary": to_jsonable(summary),
         "language": config.language,
         "features": features,

@@ -20,11 +20,21 @@ def _number(value) -> float | None:
     return None
 
 
-def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: float, sandbox: str,
-              memory_killed: bool = False, timeout: float = 0.0, extra_logs: str = "") -> EvalOutcome:
+def interpret(
+    raw: bytes,
+    *,
+    exit_code: int | None,
+    timed_out: bool,
+    duration: float,
+    sandbox: str,
+    memory_killed: bool = False,
+    timeout: float = 0.0,
+    extra_logs: str = "",
+) -> EvalOutcome:
     def failure(kind: FailureKind, detail: str, logs: str = extra_logs, feedback: str = "") -> EvalOutcome:
-        return EvalOutcome.failure(kind, detail, logs=logs[-16000:], feedback=feedback, duration=duration,
-                                   sandbox=sandbox)
+        return EvalOutcome.failure(
+            kind, detail, logs=logs[-16000:], feedback=feedback, duration=duration, sandbox=sandbox
+        )
 
     if timed_out:
         return failure(FailureKind.TIMEOUT, f"evaluation ran past {timeout:g} s and was killed")
@@ -68,14 +78,23 @@ def interpret(raw: bytes, *, exit_code: int | None, timed_out: bool, duration: f
         if number is None:
             continue  # non-numeric extras are allowed and ignored
         if not math.isfinite(number):
-            return failure(FailureKind.INVALID_RESULT, f"metric {key!r} is not finite ({value})", logs=logs,
-                           feedback=feedback)
+            return failure(
+                FailureKind.INVALID_RESULT, f"metric {key!r} is not finite ({value})", logs=logs, feedback=feedback
+            )
         if len(metrics) < MAX_METRICS or key == "score":
             metrics[str(key)[:64]] = number
     stopped = report.get("cascade_stopped")
     if stopped is not None:  # scored, but stopped at an early stage: a failure that keeps its score
-        return EvalOutcome.failure(FailureKind.CASCADE, f"stopped at stage {stopped!r} (score {score:g})",
-                                   score=score, metrics=metrics, feedback=feedback, logs=logs[-16000:],
-                                   duration=duration, sandbox=sandbox)
-    return EvalOutcome(ok=True, score=score, metrics=metrics, feedback=feedback, logs=logs[-16000:],
-                       duration=duration, sandbox=sandbox)
+        return EvalOutcome.failure(
+            FailureKind.CASCADE,
+            f"stopped at stage {stopped!r} (score {score:g})",
+            score=score,
+            metrics=metrics,
+            feedback=feedback,
+            logs=logs[-16000:],
+            duration=duration,
+            sandbox=sandbox,
+        )
+    return EvalOutcome(
+        ok=True, score=score, metrics=metrics, feedback=feedback, logs=logs[-16000:], duration=duration, sandbox=sandbox
+    )

@@ -6,5 +6,20 @@ from evolve.store.models import Base, Evaluation, Event, LLMCall, Program, Run
 from evolve.store.run_config import RunConfig
 from evolve.store.writer import RunWriter, find_run
 
-__all__ = ["Base", "BestProgram", "DB_FILENAME", "Evaluation", "Event", "LLMCall", "Program", "Run", "RunConfig",
-           "RunWriter", "find_run", "open_engine", "read_best_program", "session_factory", "sqlite_url"]
+__all__ = [
+    "DB_FILENAME",
+    "Base",
+    "BestProgram",
+    "Evaluation",
+    "Event",
+    "LLMCall",
+    "Program",
+    "Run",
+    "RunConfig",
+    "RunWriter",
+    "find_run",
+    "open_engine",
+    "read_best_program",
+    "session_factory",
+    "sqlite_url",
+]

@@ -26,17 +26,30 @@ class BestProgram:
 
     def metrics_json(self) -> dict:
         """What runs/<run>/best/metrics.json holds."""
-        return {"id": self.id, "score": self.score, "heldout_score": self.heldout_score, "metrics": self.metrics,
-                "iteration": self.iteration, "generation": self.generation}
+        return {
+            "id": self.id,
+            "score": self.score,
+            "heldout_score": self.heldout_score,
+            "metrics": self.metrics,
+            "iteration": self.iteration,
+            "generation": self.generation,
+        }
 
 
 def read_best_program(engine: Engine, run_id: int, program_id: int) -> BestProgram:
     """Program `program_id` of run `run_id` as the best, and the run's initial program's scores."""
     with engine.connect() as conn:
         best = conn.execute(
-            select(Program.id, Program.code, Program.score, Program.metrics, Program.feedback, Program.iteration,
-                   Program.generation, Program.heldout_score)
-            .where(Program.run_id == run_id, Program.id == program_id)
+            select(
+                Program.id,
+                Program.code,
+                Program.score,
+                Program.metrics,
+                Program.feedback,
+                Program.iteration,
+                Program.generation,
+                Program.heldout_score,
+            ).where(Program.run_id == run_id, Program.id == program_id)
         ).one()
         initial = conn.execute(
             select(Program.id, Program.score, Program.heldout_score)
@@ -45,7 +58,15 @@ def read_best_program(engine: Engine, run_id: int, program_id: int) -> BestProgr
             .limit(1)
         ).one()
     return BestProgram(
-        id=best.id, code=best.code, score=best.score, metrics=dict(best.metrics or {}), feedback=best.feedback or "",
-        iteration=best.iteration, generation=best.generation, heldout_score=best.heldout_score,
-        initial_id=initial.id, initial_score=initial.score, initial_heldout_score=initial.heldout_score,
+        id=best.id,
+        code=best.code,
+        score=best.score,
+        metrics=dict(best.metrics or {}),
+        feedback=best.feedback or "",
+        iteration=best.iteration,
+        generation=best.generation,
+        heldout_score=best.heldout_score,
+        initial_id=initial.id,
+        initial_score=initial.score,
+        initial_heldout_score=initial.heldout_score,
     )

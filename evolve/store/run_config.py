@@ -21,8 +21,11 @@ class RunConfig:
     def from_json(cls, value: dict[str, Any] | None) -> RunConfig:
         """Tolerant of what older runs stored: a missing or empty config, missing parts."""
         value = value or {}
-        return cls(problem=dict(value.get("problem") or {}), options=dict(value.get("options") or {}),
-                   models=tuple(dict(m) for m in value.get("models") or ()))
+        return cls(
+            problem=dict(value.get("problem") or {}),
+            options=dict(value.get("options") or {}),
+            models=tuple(dict(m) for m in value.get("models") or ()),
+        )
 
     @property
     def language(self) -> str:

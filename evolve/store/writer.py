@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
@@ -25,6 +25,12 @@ from evolve.store.run_config import RunConfig
 INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its evaluation"
 
 Clock = Callable[[], datetime]
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT returns its new row's key"
+    return int(key[0])
 
 
 def find_run(engine: Engine, name: str) -> int | None:
@@ -41,24 +47,69 @@ class RunWriter:
     # ---- opening and closing ----------------------------------------------------------
 
     @classmethod
-    def start_run(cls, engine: Engine, *, name: str, problem: str, problem_path: str, config: RunConfig,
-                  seed: int, sandbox: str, mutator: str, iterations_target: int | None, initial_code: str,
-                  initial_hash: str, clock: Clock = utcnow) -> RunWriter:
+    def start_run(
+        cls,
+        engine: Engine,
+        *,
+        name: str,
+        problem: str,
+        problem_path: str,
+        config: RunConfig,
+        seed: int,
+        sandbox: str,
+        mutator: str,
+        iterations_target: int | None,
+        initial_code: str,
+        initial_hash: str,
+        clock: Clock = utcnow,
+    ) -> RunWriter:
         """A new run with its initial program (pending) and its start event, in one commit."""
         now = clock()
         with engine.begin() as conn:
-            run_id = conn.execute(insert(Run).values(
-                name=name, problem=problem, problem_path=problem_path, config=config.to_json(), seed=seed,
-                sandbox=sandbox, mutator=mutator, iterations_target=iterations_target, status=RunStatus.RUNNING,
-                created_at=now, updated_at=now,
-            )).inserted_primary_key[0]
-            initial_id = conn.execute(insert(Program).values(
-                run_id=run_id, code=initial_code, code_hash=initial_hash, inspiration_ids=[], island=0,
-                generation=0, iteration=0, mutation=Mutation.INITIAL, status=ProgramStatus.PENDING, metrics={},
-                feedback="", created_at=now,
-            )).inserted_primary_key[0]
-            conn.execute(insert(Event).values(run_id=run_id, kind=EventKind.START, data={}, created_at=now,
-                                              message=f"run started ({mutator}, sandbox {sandbox})"))
+            run_id = _new_id(
+                conn.execute(
+                    insert(Run).values(
+                        name=name,
+                        problem=problem,
+                        problem_path=problem_path,
+                        config=config.to_json(),
+                        seed=seed,
+                        sandbox=sandbox,
+                        mutator=mutator,
+                        iterations_target=iterations_target,
+                        status=RunStatus.RUNNING,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            )
+            initial_id = _new_id(
+                conn.execute(
+                    insert(Program).values(
+                        run_id=run_id,
+                        code=initial_code,
+                        code_hash=initial_hash,
+                        inspiration_ids=[],
+                        island=0,
+                        generation=0,
+                        iteration=0,
+                        mutation=Mutation.INITIAL,
+                        status=ProgramStatus.PENDING,
+                        metrics={},
+                        feedback="",
+                        created_at=now,
+                    )
+                )
+            )
+            conn.execute(
+                insert(Event).values(
+                    run_id=run_id,
+                    kind=EventKind.START,
+                    data={},
+                    created_at=now,
+                    message=f"run started ({mutator}, sandbox {sandbox})",
+                )
+            )
         writer = cls(engine, run_id, clock)
         writer.initial_id = initial_id
         return writer
@@ -67,8 +118,11 @@ class RunWriter:
         """The run goes on with `config` (kept for the next resume); what was in flight when it
         stopped is marked interrupted, and said so (the initial program is evaluated again)."""
         with self.transaction() as conn:
-            values: dict[str, Any] = {"status": RunStatus.RUNNING, "config": config.to_json(),
-                                      "updated_at": self.clock()}
+            values: dict[str, Any] = {
+                "status": RunStatus.RUNNING,
+                "config": config.to_json(),
+                "updated_at": self.clock(),
+            }
             if iterations_target is not None:
                 values["iterations_target"] = iterations_target
             conn.execute(update(Run).where(Run.id == self.run_id).values(**values))
@@ -79,8 +133,11 @@ class RunWriter:
         with self.transaction() as conn:
             self._interrupt_pending(conn, children_only=False)
             now = self.clock()
-            conn.execute(update(Run).where(Run.id == self.run_id).values(
-                status=status, stop_reason=reason, finished_at=now, updated_at=now))
+            conn.execute(
+                update(Run)
+                .where(Run.id == self.run_id)
+                .values(status=status, stop_reason=reason, finished_at=now, updated_at=now)
+            )
             self.add_event(EventKind.STOP, reason)
 
     def close(self) -> None:
@@ -101,69 +158,169 @@ class RunWriter:
 
     # ---- the rows of a candidate ------------------------------------------------------
 
-    def add_call(self, *, iteration: int, model: str, mutation: str, prompt: str, answer: str | None,
-                 prompt_tokens: int, completion_tokens: int, cost: float, latency: float, attempts: int,
-                 error: str | None, outcome: CallOutcome, reject_reason: str | None, parent_id: int | None,
-                 island: int) -> int:
+    def add_call(
+        self,
+        *,
+        iteration: int,
+        model: str,
+        mutation: str,
+        prompt: str,
+        answer: str | None,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+        latency: float,
+        attempts: int,
+        error: str | None,
+        outcome: CallOutcome,
+        reject_reason: str | None,
+        parent_id: int | None,
+        island: int,
+    ) -> int:
         """A model call (or an offline proposal) and what it led to; returns its id."""
         with self.transaction() as conn:
-            return conn.execute(insert(LLMCall).values(
-                run_id=self.run_id, iteration=iteration, model=model, mutation=mutation, prompt=prompt,
-                answer=answer, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost=cost,
-                latency=latency, attempts=attempts, error=error, outcome=outcome, reject_reason=reject_reason,
-                parent_id=parent_id, island=island, created_at=self.clock(),
-            )).inserted_primary_key[0]
+            return _new_id(
+                conn.execute(
+                    insert(LLMCall).values(
+                        run_id=self.run_id,
+                        iteration=iteration,
+                        model=model,
+                        mutation=mutation,
+                        prompt=prompt,
+                        answer=answer,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                        cost=cost,
+                        latency=latency,
+                        attempts=attempts,
+                        error=error,
+                        outcome=outcome,
+                        reject_reason=reject_reason,
+                        parent_id=parent_id,
+                        island=island,
+                        created_at=self.clock(),
+                    )
+                )
+            )
 
-    def add_child(self, *, code: str, code_hash: str, parent_id: int, inspiration_ids: Sequence[int], island: int,
-                  generation: int, iteration: int, mutation: str, diff: str | None, llm_call_id: int | None,
-                  propose_seconds: float | None) -> int:
+    def add_child(
+        self,
+        *,
+        code: str,
+        code_hash: str,
+        parent_id: int,
+        inspiration_ids: Sequence[int],
+        island: int,
+        generation: int,
+        iteration: int,
+        mutation: str,
+        diff: str | None,
+        llm_call_id: int | None,
+        propose_seconds: float | None,
+    ) -> int:
         """A new program, pending its evaluation; returns its id."""
         with self.transaction() as conn:
-            return conn.execute(insert(Program).values(
-                run_id=self.run_id, code=code, code_hash=code_hash, parent_id=parent_id,
-                inspiration_ids=list(inspiration_ids), island=island, generation=generation, iteration=iteration,
-                mutation=mutation, diff=diff, status=ProgramStatus.PENDING, llm_call_id=llm_call_id,
-                propose_seconds=propose_seconds, metrics={}, feedback="", created_at=self.clock(),
-            )).inserted_primary_key[0]
+            return _new_id(
+                conn.execute(
+                    insert(Program).values(
+                        run_id=self.run_id,
+                        code=code,
+                        code_hash=code_hash,
+                        parent_id=parent_id,
+                        inspiration_ids=list(inspiration_ids),
+                        island=island,
+                        generation=generation,
+                        iteration=iteration,
+                        mutation=mutation,
+                        diff=diff,
+                        status=ProgramStatus.PENDING,
+                        llm_call_id=llm_call_id,
+                        propose_seconds=propose_seconds,
+                        metrics={},
+                        feedback="",
+                        created_at=self.clock(),
+                    )
+                )
+            )
 
     def record_evaluation(self, program_id: int, outcome: EvalOutcome, cell: Sequence[int] | None = None) -> None:
         """A program's (training) evaluation, and the program's status, score and cell from it."""
         kind = None if outcome.ok else outcome.kind  # None from a sandbox that sets no kind yet
         now = self.clock()
         with self.transaction() as conn:
-            conn.execute(insert(Evaluation).values(
-                run_id=self.run_id, program_id=program_id, kind=EvaluationKind.TRAIN, sandbox=outcome.sandbox,
-                ok=outcome.ok, score=outcome.score, exit_reason=outcome.reason, failure_kind=kind,
-                duration=outcome.duration, logs=outcome.logs, created_at=now))
-            conn.execute(update(Program).where(Program.id == program_id).values(
-                status=ProgramStatus.OK if outcome.ok else ProgramStatus.FAILED, score=outcome.score,
-                metrics=outcome.metrics, feedback=outcome.feedback, error=None if outcome.ok else outcome.reason,
-                failure_kind=kind, cell=list(cell) if cell else None, eval_seconds=outcome.duration,
-                evaluated_at=now))
+            conn.execute(
+                insert(Evaluation).values(
+                    run_id=self.run_id,
+                    program_id=program_id,
+                    kind=EvaluationKind.TRAIN,
+                    sandbox=outcome.sandbox,
+                    ok=outcome.ok,
+                    score=outcome.score,
+                    exit_reason=outcome.reason,
+                    failure_kind=kind,
+                    duration=outcome.duration,
+                    logs=outcome.logs,
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                update(Program)
+                .where(Program.id == program_id)
+                .values(
+                    status=ProgramStatus.OK if outcome.ok else ProgramStatus.FAILED,
+                    score=outcome.score,
+                    metrics=outcome.metrics,
+                    feedback=outcome.feedback,
+                    error=None if outcome.ok else outcome.reason,
+                    failure_kind=kind,
+                    cell=list(cell) if cell else None,
+                    eval_seconds=outcome.duration,
+                    evaluated_at=now,
+                )
+            )
 
     def record_heldout(self, program_id: int, outcome: EvalOutcome) -> None:
         """A held-out evaluation; its score is the program's, and the run's when it is the best."""
         score = outcome.score if outcome.ok else None
         now = self.clock()
         with self.transaction() as conn:
-            conn.execute(insert(Evaluation).values(
-                run_id=self.run_id, program_id=program_id, kind=EvaluationKind.HELDOUT, sandbox=outcome.sandbox,
-                ok=outcome.ok, score=outcome.score, exit_reason=outcome.reason,
-                failure_kind=None if outcome.ok else outcome.kind, duration=outcome.duration,
-                logs=outcome.logs, created_at=now))
+            conn.execute(
+                insert(Evaluation).values(
+                    run_id=self.run_id,
+                    program_id=program_id,
+                    kind=EvaluationKind.HELDOUT,
+                    sandbox=outcome.sandbox,
+                    ok=outcome.ok,
+                    score=outcome.score,
+                    exit_reason=outcome.reason,
+                    failure_kind=None if outcome.ok else outcome.kind,
+                    duration=outcome.duration,
+                    logs=outcome.logs,
+                    created_at=now,
+                )
+            )
             conn.execute(update(Program).where(Program.id == program_id).values(heldout_score=score))
-            conn.execute(update(Run).where(Run.id == self.run_id, Run.best_program_id == program_id)
-                         .values(heldout_score=score, updated_at=now))
+            conn.execute(
+                update(Run)
+                .where(Run.id == self.run_id, Run.best_program_id == program_id)
+                .values(heldout_score=score, updated_at=now)
+            )
 
     def set_best(self, program_id: int, score: float) -> None:
         with self.transaction() as conn:
-            conn.execute(update(Run).where(Run.id == self.run_id).values(
-                best_program_id=program_id, best_score=score, updated_at=self.clock()))
+            conn.execute(
+                update(Run)
+                .where(Run.id == self.run_id)
+                .values(best_program_id=program_id, best_score=score, updated_at=self.clock())
+            )
 
     def add_event(self, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute(insert(Event).values(run_id=self.run_id, kind=kind, message=message, data=data or {},
-                                              created_at=self.clock()))
+            conn.execute(
+                insert(Event).values(
+                    run_id=self.run_id, kind=kind, message=message, data=data or {}, created_at=self.clock()
+                )
+            )
 
     # ---- helpers ------------------------------------------------------------------------
 
@@ -171,6 +328,8 @@ class RunWriter:
         where = [Program.run_id == self.run_id, Program.status == ProgramStatus.PENDING]
         if children_only:
             where.append(Program.iteration > 0)
-        conn.execute(update(Program).where(*where).values(
-            status=ProgramStatus.INTERRUPTED, error=INTERRUPTED_ERROR, failure_kind=FailureKind.INTERRUPTED))
-
+        conn.execute(
+            update(Program)
+            .where(*where)
+            .values(status=ProgramStatus.INTERRUPTED, error=INTERRUPTED_ERROR, failure_kind=FailureKind.INTERRUPTED)
+        )

@@ -1,0 +1,175 @@
+"""How the inspection commands print: numbers, durations, money, tables, code, JSON, the summary.
+
+Colour and tables on a terminal; plain, whole lines when piped (logs, tests, `| patch`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from evolve.inspect.rows import ProgramBrief, RunSummary, to_jsonable
+from evolve.kinds import ProgramStatus
+
+
+def console() -> Console:
+    # Piped output is not cut to 80 columns: tables stay whole in logs and tests.
+    return Console(width=None if sys.stdout.isatty() else 160, soft_wrap=False)
+
+
+def print_code(c: Console, text: str, lexer: str, line_numbers: bool = False) -> None:
+    """Colour on a terminal; plain text when piped (so `evolve diff RUN | patch` and files work)."""
+    if sys.stdout.isatty():
+        c.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=False))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, allow_nan=False) + "\n")
+
+
+def number(x: Any, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def delta(x: float | None) -> str:
+    if x is None:
+        return "[dim]–[/dim]"
+    colour = "green" if x > 0 else "red" if x < 0 else "dim"
+    return f"[{colour}]{x:+.4f}[/{colour}]"
+
+
+def duration(s: float | None) -> str:
+    if s is None:
+        return "–"
+    h, rest = divmod(int(s), 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
+
+
+def money(x: float) -> str:
+    return f"${x:.4f}" if x < 1 else f"${x:,.2f}"
+
+
+def program_table(rows: list[ProgramBrief], title: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("rank", "program", "score", "held-out", "island", "gen", "iteration", "mutation", "model"):
+        t.add_column(col, justify="left" if col in ("mutation", "model") else "right")
+    for i, p in enumerate(rows, 1):
+        t.add_row(
+            str(i),
+            str(p.id),
+            number(p.score, 6),
+            number(p.heldout_score, 6),
+            str(p.island),
+            str(p.generation),
+            str(p.iteration),
+            p.mutation,
+            p.model or "–",
+        )
+    return t
+
+
+def print_summary(c: Console, s: RunSummary, url: str) -> None:
+    """`evolve show`: the run, its best, best per island, failures, models, rejections, events."""
+    r = s.run
+    c.print(
+        f"[bold]{r.name}[/bold]  problem [cyan]{r.problem}[/cyan]  status [bold]{r.status}[/bold]"
+        + (f" ({s.stop_reason})" if s.stop_reason else ""),
+        highlight=False,
+    )
+    c.print(
+        f"{s.mutator} · sandbox {s.sandbox} · seed {s.seed} · started {(r.created_at or '–').replace('T', ' ')}"
+        f" · {duration(r.duration_s)} · {url}",
+        highlight=False,
+    )
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(s.status_counts.items()))
+    target = f" of {s.iterations_target:,}" if s.iterations_target else ""
+    c.print(
+        f"iterations {s.iterations_done:,}{target} · candidates {r.candidates:,} ({counts}) · "
+        f"tokens {s.tokens:,} · cost {money(s.cost)}",
+        highlight=False,
+    )
+    if s.best is None:
+        c.print("[yellow]no program has been scored yet[/yellow]")
+    else:
+        b = s.best
+        c.print(
+            f"\n[bold green]best score {b.score:.6f}[/bold green]  program {b.id} · island {b.island} · "
+            f"generation {b.generation} · iteration {b.iteration}" + (f" · {b.model}" if b.model else ""),
+            highlight=False,
+        )
+        if s.heldout_score is not None:
+            held = f"[bold]{s.heldout_score:.6f}[/bold]"
+        else:
+            held = "[dim]not scored yet[/dim]" if s.has_heldout else "[dim]none (the problem has no held-out set)[/dim]"
+        c.print("held-out score " + held, highlight=False)
+    t = Table(title="best per island", title_justify="left")
+    for col in ("island", "best score", "program", "candidates", "ok"):
+        t.add_column(col, justify="right")
+    for i in s.islands:
+        t.add_row(str(i.island), number(i.score, 6), number(i.program_id), number(i.candidates), number(i.ok))
+    c.print(t)
+    failed = s.status_counts.get(ProgramStatus.FAILED, 0)
+    if s.failures:
+        t = Table(title=f"failures by reason ({failed:,} failed)", title_justify="left")
+        t.add_column("reason")
+        t.add_column("programs", justify="right")
+        t.add_column("share", justify="right")
+        t.add_column("example", overflow="fold")
+        for f in s.failures:
+            example = "" if f.example == f.reason else (f.example if len(f.example) <= 100 else f.example[:99] + "…")
+            t.add_row(f.reason, f"{f.count:,}", f"{f.count / max(1, failed):.0%}", example)
+        c.print(t)
+    else:
+        c.print("no failed evaluations")
+    if s.models:
+        t = Table(title="models", title_justify="left")
+        for col in (
+            "model",
+            "calls",
+            "errors",
+            "prompt tok",
+            "completion tok",
+            "cost",
+            "latency",
+            "applied",
+            "improved",
+        ):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        for m in s.models:
+            t.add_row(
+                m.model,
+                f"{m.calls:,}",
+                f"{m.errors:,}",
+                f"{m.prompt_tokens:,}",
+                f"{m.completion_tokens:,}",
+                money(m.cost),
+                f"{m.mean_latency:.1f}s",
+                f"{m.applied_share:.1%}",
+                f"{m.improved_share:.1%}",
+            )
+        c.print(t)
+    if s.rejections:
+        t = Table(title="rejected edits and failed model calls", title_justify="left")
+        t.add_column("outcome: reason")
+        t.add_column("calls", justify="right")
+        for rj in s.rejections:
+            t.add_row(rj.reason, f"{rj.count:,}")
+        c.print(t)
+    if s.events:
+        c.print("[bold]recent events[/bold]")
+        for e in s.events[:5]:
+            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {e.message}", highlight=False)
