@@ -13,6 +13,7 @@ from sqlalchemy import select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
+
 from model_server import ModelServer, Reply, current_program
 
 pytestmark = pytest.mark.docker

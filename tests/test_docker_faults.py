@@ -23,8 +23,8 @@ from pathlib import Path
 
 import docker
 import pytest
-
 from docker_proxy import DockerProxy
+
 from evolve.errors import DockerUnavailable, ImageMissing, InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.resources import evaluators_dir
@@ -129,11 +129,14 @@ def test_the_engine_going_away_mid_evaluation_is_docker_unavailable(docker_engin
 def test_containers_that_never_take_the_job_are_an_infrastructure_error(docker_engine, tmp_path, clean_up):
     evaluators = tmp_path / "evaluators"
     shutil.copytree(evaluators_dir(), evaluators, ignore=shutil.ignore_patterns("__pycache__"))
-    (evaluators / "container_bootstrap.py").write_text("import sys\nsys.exit('this bootstrap is broken')\n")
+    # It reads the job first, so its last words surely reach the host's attach stream (one that
+    # exits at once may be gone before the host attaches; it still is not taken, only unexplained).
+    (evaluators / "container_bootstrap.py").write_text(
+        "import sys\nsys.stdin.readline()\nsys.exit('this bootstrap is broken')\n")
     os.chmod(tmp_path, 0o755)
-    with DockerSandbox(pool_size=0, run=TEST_RUN, evaluators_dir=evaluators) as sandbox:
-        with pytest.raises(InfrastructureError, match="do not take the job.*this bootstrap is broken"):
-            sandbox.evaluate(request())
+    broken = pytest.raises(InfrastructureError, match=r"do not take the job.*this bootstrap is broken")
+    with DockerSandbox(pool_size=0, run=TEST_RUN, evaluators_dir=evaluators) as sandbox, broken:
+        sandbox.evaluate(request())
     assert ours() == []
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve.errors import DockerUnavailable, ImageMissing, InfrastructureError
+from evolve.errors import ImageMissing, InfrastructureError
 from evolve.problem import load_problem
 from evolve.resources import evaluators_dir
 from evolve.sandbox.base import EvalRequest, Limits
@@ -439,9 +439,8 @@ def test_missing_image_is_a_clear_error(engine):
     assert ok, why
     ok, why = docker_ready("evolve-python:no-such-tag")
     assert not ok and "not found" in why
-    with DockerSandbox(pool_size=1) as sb:
-        with pytest.raises(ImageMissing, match="evolve sandbox build"):
-            sb.evaluate(hostile("def main():\n    return 'ok'\n", image="evolve-python:no-such-tag"))
+    with DockerSandbox(pool_size=1) as sb, pytest.raises(ImageMissing, match="evolve sandbox build"):
+        sb.evaluate(hostile("def main():\n    return 'ok'\n", image="evolve-python:no-such-tag"))
     assert ours_of(sb) == []
 
 
@@ -526,9 +525,8 @@ def test_container_that_cannot_start_is_an_infrastructure_error(engine):
 
     if any("nvidia" in r for r in __import__("docker").from_env().info().get("Runtimes", {})):
         pytest.skip("this engine has a GPU runtime")
-    with DockerSandbox(pool_size=1) as sb:
-        with pytest.raises(InfrastructureError, match="gpu"):
-            sb.evaluate(hostile("def main():\n    return 'ok'\n", gpus=1))
+    with DockerSandbox(pool_size=1) as sb, pytest.raises(InfrastructureError, match="gpu"):
+        sb.evaluate(hostile("def main():\n    return 'ok'\n", gpus=1))
     assert ours_of(sb) == []
 
 
