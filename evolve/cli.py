@@ -115,9 +115,9 @@ def eval_file(problem_dir: Path = typer.Argument(..., help="A problem folder (pr
 
 
 def _problem_warnings(problem: Problem) -> None:
-    from evolve import problem as problem_module
+    from evolve.problem import problem_warnings
 
-    for message in getattr(problem_module, "problem_warnings", lambda p: [])(problem):
+    for message in problem_warnings(problem):
         _warn(message)
 
 
@@ -261,9 +261,14 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
 
     def on_start(mutator: str) -> None:
         if mutator == "offline":
+            from evolve.mutate.offline import describe_offline_limits
+
             console.print("[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
                           "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
                           soft_wrap=True)
+            limits = describe_offline_limits(problem.initial_code)
+            if limits:
+                _warn(limits)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(f"[bold]sandbox:[/] {options.sandbox}   [bold]evaluations at once:[/] {options.eval_workers}   "
