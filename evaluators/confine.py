@@ -34,14 +34,25 @@ SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 READ_ONLY = EXECUTE | READ_FILE | READ_DIR
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/opt")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
-             "/etc/hosts", "/etc/os-release", "/etc/mime.types")
+ETC_FILES = (
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/os-release",
+    "/etc/mime.types",
+)
 READABLE_SYSTEM_INFO = ("/sys/devices/system/cpu", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat")
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -83,10 +94,58 @@ def _python_dirs() -> set[str]:
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _DENIED_SYSCALLS = {
     # shm*, sem*, msg*, mq_*, add_key/request_key/keyctl, ptrace, process_vm_readv/writev
-    "x86_64": (29, 30, 31, 67, 64, 65, 66, 220, 68, 69, 70, 71, 240, 241, 242, 243, 244, 245,
-               248, 249, 250, 101, 310, 311),
-    "aarch64": (194, 195, 196, 197, 190, 191, 192, 193, 186, 187, 188, 189, 180, 181, 182, 183, 184, 185,
-                217, 218, 219, 117, 270, 271),
+    "x86_64": (
+        29,
+        30,
+        31,
+        67,
+        64,
+        65,
+        66,
+        220,
+        68,
+        69,
+        70,
+        71,
+        240,
+        241,
+        242,
+        243,
+        244,
+        245,
+        248,
+        249,
+        250,
+        101,
+        310,
+        311,
+    ),
+    "aarch64": (
+        194,
+        195,
+        196,
+        197,
+        190,
+        191,
+        192,
+        193,
+        186,
+        187,
+        188,
+        189,
+        180,
+        181,
+        182,
+        183,
+        184,
+        185,
+        217,
+        218,
+        219,
+        117,
+        270,
+        271,
+    ),
 }
 _X32_BIT = 0x40000000  # x86_64's x32 ABI: the same syscalls under other numbers
 
@@ -110,9 +169,11 @@ def deny_ipc() -> str | None:
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
     denied = _DENIED_SYSCALLS[machine]
     n = len(denied) + (1 if machine == "x86_64" else 0)
-    program = [(ld_abs, 0, 0, 4),  # seccomp_data.arch
-               (jeq, 0, n + 1, _AUDIT_ARCH[machine]),  # another ABI (32-bit): leave it to Docker
-               (ld_abs, 0, 0, 0)]  # seccomp_data.nr
+    program = [
+        (ld_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq, 0, n + 1, _AUDIT_ARCH[machine]),  # another ABI (32-bit): leave it to Docker
+        (ld_abs, 0, 0, 0),
+    ]  # seccomp_data.nr
     checks = [(jge, _X32_BIT)] if machine == "x86_64" else []
     checks += [(jeq, nr) for nr in denied]
     for k, (op, value) in enumerate(checks):
@@ -133,13 +194,17 @@ def confine(program_path: str, writable_dir: str, readable: list[str] | tuple[st
     libc = _libc()
     handled_fs = _fs_rights(abi)
     file_only = FILE_RIGHTS_ABI1 | (TRUNCATE if abi >= 3 else 0) | (IOCTL_DEV if abi >= 5 else 0)
-    attr = _RulesetAttr(handled_fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
-                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
+    attr = _RulesetAttr(
+        handled_fs,
+        NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
+        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0,
+    )
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     ruleset = libc.syscall(_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
         return f"Landlock ruleset refused: {os.strerror(ctypes.get_errno())}"
     try:
+
         def allow(path: str, rights: int) -> None:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)

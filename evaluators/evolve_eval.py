@@ -49,10 +49,22 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
     before = set(_children_from(_parents(), os.getpid())) if os.path.isdir("/proc") else set()
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-I", _CANDIDATE_BOOTSTRAP, str(program_path), function, result_path,
-         "1" if confine else "0", os.pathsep.join(map(str, readable))],
-        stdin=subprocess.PIPE, stdout=None, stderr=subprocess.PIPE, cwd=workdir,
-        env={**os.environ, "TMPDIR": workdir, "HOME": workdir}, start_new_session=True,
+        [
+            sys.executable,
+            "-I",
+            _CANDIDATE_BOOTSTRAP,
+            str(program_path),
+            function,
+            result_path,
+            "1" if confine else "0",
+            os.pathsep.join(map(str, readable)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=None,
+        stderr=subprocess.PIPE,
+        cwd=workdir,
+        env={**os.environ, "TMPDIR": workdir, "HOME": workdir},
+        start_new_session=True,
     )
     stderr = _TailReader(proc.stderr)
     timed_out = False
@@ -111,7 +123,7 @@ class _TailReader:
 
     def _read(self):
         for chunk in iter(lambda: self.pipe.read1(65536), b""):
-            self.tail = (self.tail + chunk)[-self.LIMIT:]
+            self.tail = (self.tail + chunk)[-self.LIMIT :]
 
     def join(self):
         self.thread.join(timeout=5)

@@ -118,7 +118,9 @@ def main() -> None:
             result = fn(candidate)
             report = {"result": result, "stage": stage["function"]}
             score = _score_of(result)
-            if stage["threshold"] is not None and (score is None or not math.isfinite(score) or score < stage["threshold"]):
+            if stage["threshold"] is not None and (
+                score is None or not math.isfinite(score) or score < stage["threshold"]
+            ):
                 report["cascade_stopped"] = stage["function"]
                 break
     except BaseException as exc:  # the evaluator itself failed: report, do not crash silently

@@ -7,7 +7,7 @@ import pytest
 
 from evolve.sandbox import EvalRequest, make_sandbox
 
-EVALUATE = '''
+EVALUATE = """
 from evolve_eval import CandidateError, run_candidate
 
 def evaluate(program_path):
@@ -16,9 +16,9 @@ def evaluate(program_path):
     except CandidateError as exc:
         return {{"error": str(exc)}}
     return {{"score": 1.0, **{{k: float(v) for k, v in value.items()}}}}
-'''
+"""
 
-PROBE = '''
+PROBE = """
 # EVOLVE-BLOCK-START
 import os, socket, signal
 
@@ -47,7 +47,7 @@ def main(target):
     out["workdir_writable"] = 1 - blocked(write_here)
     return out
 # EVOLVE-BLOCK-END
-'''
+"""
 
 
 @pytest.fixture()
@@ -63,8 +63,11 @@ def make_problem(tmp_path, port, problem_mount):
     folder = tmp_path / "probe"
     folder.mkdir()
     os.chmod(tmp_path, 0o755)
-    target = {"evaluate": f"{problem_mount or folder}/evaluate.py", "problem": str(problem_mount or folder),
-              "port": port}
+    target = {
+        "evaluate": f"{problem_mount or folder}/evaluate.py",
+        "problem": str(problem_mount or folder),
+        "port": port,
+    }
     (folder / "evaluate.py").write_text(EVALUATE.format(args=target))
     return folder
 
@@ -88,8 +91,9 @@ def test_process_sandbox_confines_the_candidate(tmp_path, listener):
         pytest.skip("this kernel's Landlock is older than ABI 6")
     folder = make_problem(tmp_path, listener, None)
     box = make_sandbox("process", warn=False)
-    check(box.evaluate(EvalRequest(problem_dir=str(folder), code=PROBE, filename="program.py")),
-          network_namespace=False)
+    check(
+        box.evaluate(EvalRequest(problem_dir=str(folder), code=PROBE, filename="program.py")), network_namespace=False
+    )
 
 
 @pytest.mark.docker
@@ -98,8 +102,10 @@ def test_docker_sandbox_confines_the_candidate(docker_engine, tmp_path, listener
 
     folder = make_problem(tmp_path, listener, CONTAINER_PROBLEM)
     with make_sandbox("docker", pool_size=0) as box:
-        check(box.evaluate(EvalRequest(problem_dir=str(folder), code=PROBE, filename="program.py")),
-              network_namespace=True)
+        check(
+            box.evaluate(EvalRequest(problem_dir=str(folder), code=PROBE, filename="program.py")),
+            network_namespace=True,
+        )
 
 
 def test_a_problem_can_grant_extra_readable_paths(tmp_path):
@@ -113,23 +119,26 @@ def test_a_problem_can_grant_extra_readable_paths(tmp_path):
     (shared / "w.txt").write_text("42")
     folder = tmp_path / "granted"
     folder.mkdir()
-    (folder / "evaluate.py").write_text(f'''
+    (folder / "evaluate.py").write_text(f"""
 from evolve_eval import run_candidate
 
 def evaluate(program_path):
     value = run_candidate(program_path, "main", args=({str(folder)!r},), readable=[{str(shared)!r}])
     return {{"score": float(value[0]), "evaluate_blocked": float(value[1])}}
-''')
-    code = (f"# EVOLVE-BLOCK-START\ndef main(folder):\n    weight = open({str(shared / 'w.txt')!r}).read()\n"
-            "    try:\n        open(folder + '/evaluate.py').read()\n        blocked = 0\n"
-            "    except PermissionError:\n        blocked = 1\n    return [int(weight), blocked]\n# EVOLVE-BLOCK-END\n")
+""")
+    code = (
+        f"# EVOLVE-BLOCK-START\ndef main(folder):\n    weight = open({str(shared / 'w.txt')!r}).read()\n"
+        "    try:\n        open(folder + '/evaluate.py').read()\n        blocked = 0\n"
+        "    except PermissionError:\n        blocked = 1\n    return [int(weight), blocked]\n# EVOLVE-BLOCK-END\n"
+    )
     out = make_sandbox("process", warn=False).evaluate(
-        EvalRequest(problem_dir=str(folder), code=code, filename="program.py"))
+        EvalRequest(problem_dir=str(folder), code=code, filename="program.py")
+    )
     assert out.ok, out.reason + out.logs
     assert out.score == 42.0 and out.metrics["evaluate_blocked"] == 1.0
 
 
-SURVIVOR_EVALUATE = '''
+SURVIVOR_EVALUATE = """
 import os, tempfile
 from evolve_eval import CandidateError, run_candidate
 
@@ -143,7 +152,7 @@ def evaluate(program_path):
         pass
     with open(path) as f:
         return {"score": float(f.read())}
-'''
+"""
 
 SURVIVOR = """# EVOLVE-BLOCK-START
 import os, subprocess
@@ -169,7 +178,8 @@ def test_candidate_cannot_touch_the_evaluator_files_nor_outlive_its_call(tmp_pat
     folder.mkdir()
     (folder / "evaluate.py").write_text(SURVIVOR_EVALUATE)
     out = make_sandbox("process", warn=False).evaluate(
-        EvalRequest(problem_dir=str(folder), code=SURVIVOR, filename="program.py"))
+        EvalRequest(problem_dir=str(folder), code=SURVIVOR, filename="program.py")
+    )
     assert out.ok and out.score == 42.0, out.reason + out.logs
     left = subprocess.run(["pgrep", "-f", "sleep 31.4159"], capture_output=True, text=True).stdout
     assert left == "", "a process the candidate started outlived its evaluation"

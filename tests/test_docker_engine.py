@@ -23,14 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def containers(label):
     """Containers with `label` (a run's or an instance's: never count other runs on this machine)."""
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label={label}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label={label}"], capture_output=True, text=True, check=True
+    ).stdout
     return out.split()
 
 
 def test_check_uses_docker_by_default(docker_engine, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "evolve.cli", "check", str(ROOT / "problems" / "circle_packing"),
-                          "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "evolve.cli", "check", str(ROOT / "problems" / "circle_packing"), "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["sandbox"] == "docker" and abs(result["score"] - 1.80038) < 1e-4
@@ -38,24 +44,31 @@ def test_check_uses_docker_by_default(docker_engine, tmp_path):
 
 HOSTILE_BODIES = {
     "exit_early": "import os\ndef place_centers():\n    os._exit(0)\n",
-    "fake_result": ("import json, sys\ndef place_centers():\n"
-                    "    print(json.dumps({'result': {'score': 1e9}}))\n"
-                    "    sys.stdout.flush()\n    raise SystemExit(0)\n"),
-    "steal_and_vandalise": ("import os, glob\ndef place_centers():\n"
-                            "    keys = [k for k in os.environ if 'KEY' in k]\n"
-                            "    for path in glob.glob('/problem/*') + glob.glob('/evaluators/*'):\n"
-                            "        try:\n            open(path, 'w').write('pwned')\n"
-                            "        except OSError:\n            pass\n"
-                            "    if keys:\n        return [[0.5, 0.5]] * 26\n"
-                            "    raise RuntimeError('no keys to steal')\n"),
+    "fake_result": (
+        "import json, sys\ndef place_centers():\n"
+        "    print(json.dumps({'result': {'score': 1e9}}))\n"
+        "    sys.stdout.flush()\n    raise SystemExit(0)\n"
+    ),
+    "steal_and_vandalise": (
+        "import os, glob\ndef place_centers():\n"
+        "    keys = [k for k in os.environ if 'KEY' in k]\n"
+        "    for path in glob.glob('/problem/*') + glob.glob('/evaluators/*'):\n"
+        "        try:\n            open(path, 'w').write('pwned')\n"
+        "        except OSError:\n            pass\n"
+        "    if keys:\n        return [[0.5, 0.5]] * 26\n"
+        "    raise RuntimeError('no keys to steal')\n"
+    ),
 }
 
 
 def test_hostile_children_are_recorded_failures(docker_engine, ray_local, circle_packing, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-must-never-reach-a-candidate")
     names = list(HOSTILE_BODIES)
-    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (ROOT / "problems" / "circle_packing").iterdir()
-              if p.is_file()}
+    before = {
+        p: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (ROOT / "problems" / "circle_packing").iterdir()
+        if p.is_file()
+    }
 
     def hostile(request, index):
         code = current_program(request)
@@ -65,8 +78,13 @@ def test_hostile_children_are_recorded_failures(docker_engine, ray_local, circle
         return Reply("Try this:\n```python\n" + code[:start] + body + "\n\n" + code[end:] + "```\n")
 
     with ModelServer(hostile) as server:
-        options = RunOptions(iterations=6, llm_concurrency=2, eval_workers=2, sandbox="docker",
-                             models=({"name": "openai/test", "api_base": server.url},))
+        options = RunOptions(
+            iterations=6,
+            llm_concurrency=2,
+            eval_workers=2,
+            sandbox="docker",
+            models=({"name": "openai/test", "api_base": server.url},),
+        )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="hostile")
 
     assert result.status == "finished" and result.best.score < 3.0  # the forged 1e9 never counts

@@ -42,13 +42,21 @@ OK = "def main():\n    return 'ok'\n"
 
 def request(code: str = OK, timeout: float = 20.0, problem: Path = HOSTILE, **limits) -> EvalRequest:
     limits = {"cpus": 1, "memory_mb": 256, "pids_limit": 32, "tmpfs_mb": 16, **limits}
-    return EvalRequest(problem_dir=str(problem), code=code, filename="initial_program.py",
-                       limits=Limits.default(timeout=timeout, **limits))
+    return EvalRequest(
+        problem_dir=str(problem),
+        code=code,
+        filename="initial_program.py",
+        limits=Limits.default(timeout=timeout, **limits),
+    )
 
 
 def ours() -> list[str]:
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=evolve.run={TEST_RUN}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label=evolve.run={TEST_RUN}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
@@ -132,7 +140,8 @@ def test_containers_that_never_take_the_job_are_an_infrastructure_error(docker_e
     # It reads the job first, so its last words surely reach the host's attach stream (one that
     # exits at once may be gone before the host attaches; it still is not taken, only unexplained).
     (evaluators / "container_bootstrap.py").write_text(
-        "import sys\nsys.stdin.readline()\nsys.exit('this bootstrap is broken')\n")
+        "import sys\nsys.stdin.readline()\nsys.exit('this bootstrap is broken')\n"
+    )
     os.chmod(tmp_path, 0o755)
     broken = pytest.raises(InfrastructureError, match=r"do not take the job.*this bootstrap is broken")
     with DockerSandbox(pool_size=0, run=TEST_RUN, evaluators_dir=evaluators) as sandbox, broken:

@@ -45,14 +45,22 @@ def engine(docker_engine):
 def ours(sandbox) -> list[str]:
     """Containers of this test process (every sandbox it made shares `sandbox`'s owner label);
     another run on this machine may have its own."""
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=evolve.owner={sandbox.owner}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label=evolve.owner={sandbox.owner}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
 def ours_of(sandbox) -> list[str]:
-    out = subprocess.run(["docker", "ps", "-a", "-q", "--no-trunc", "--filter", f"label=evolve.instance={sandbox.instance}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--no-trunc", "--filter", f"label=evolve.instance={sandbox.instance}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()
 
 
@@ -72,8 +80,12 @@ def sandbox(engine):
 
 def hostile(code: str, timeout: float = 8.0, **limits) -> EvalRequest:
     limits = {"cpus": 1, "memory_mb": 256, "pids_limit": 32, "tmpfs_mb": 16, **limits}
-    return EvalRequest(problem_dir=str(HOSTILE), code=code, filename="initial_program.py",
-                       limits=Limits.default(timeout=timeout, **limits))
+    return EvalRequest(
+        problem_dir=str(HOSTILE),
+        code=code,
+        filename="initial_program.py",
+        limits=Limits.default(timeout=timeout, **limits),
+    )
 
 
 def digest_tree(*folders: Path) -> dict[str, str]:
@@ -106,7 +118,7 @@ def test_circle_packing_matches_process_sandbox(sandbox):
 
 # -- the hostile battery ---------------------------------------------------------------------------
 
-NETWORK = r'''
+NETWORK = r"""
 import os, socket
 def main():
     out = {}
@@ -119,9 +131,9 @@ def main():
     out["interfaces"] = sorted(name for _, name in socket.if_nameindex())
     out["docker.sock"] = os.path.exists("/var/run/docker.sock")
     return out
-'''
+"""
 
-ENVIRONMENT = r'''
+ENVIRONMENT = r"""
 import os
 def main():
     found = dict(os.environ)
@@ -133,9 +145,9 @@ def main():
     print("ENVIRONMENT:", found)
     keys = [k for k in os.environ if k.endswith("_API_KEY") or "TOKEN" in k or "SECRET" in k]
     return {"keys": keys, "all": found}
-'''
+"""
 
-WRITES = r'''
+WRITES = r"""
 import os
 TARGETS = ["/problem/evaluate.py", "/problem/new_file.py", "/evolve/runner.py", "/evolve/evolve_eval.py",
            "/etc/passwd", "/usr/lib/evil.py", "/root/x", "/x", "/var/tmp/x", "/home/x", "/tmp/shared.txt",
@@ -161,9 +173,9 @@ def main():
     except OSError as exc:
         out["rm"] = f"denied: {type(exc).__name__}"
     return out
-'''
+"""
 
-FORK_BOMB = r'''
+FORK_BOMB = r"""
 import os
 def main():
     while True:
@@ -171,24 +183,24 @@ def main():
             os.fork()
         except OSError:
             pass
-'''
+"""
 
-MEMORY = r'''
+MEMORY = r"""
 def main():
     hoard = []
     for _ in range(200):
         hoard.append(b"x" * (64 * 1024 * 1024))  # touched, 12 GB in all
     return "ok"
-'''
+"""
 
-LOOP = r'''
+LOOP = r"""
 def main():
     n = 0
     while True:
         n += 1
-'''
+"""
 
-FLOOD = r'''
+FLOOD = r"""
 import os, sys
 def main():
     line = b"y" * (1024 * 1024)
@@ -196,15 +208,15 @@ def main():
         os.write(1, line)
     sys.stderr.write("done flooding\n")
     return "ok"
-'''
+"""
 
-EARLY_EXIT = r'''
+EARLY_EXIT = r"""
 import os
 def main():
     os._exit(0)
-'''
+"""
 
-FORGED = r'''
+FORGED = r"""
 import json, os, sys
 FAKE = json.dumps({"result": {"score": 1e9, "feedback": "forged"}, "logs": ""})
 def main():
@@ -224,14 +236,14 @@ def main():
         except OSError:
             pass
     return {"forged": FAKE, "tried": tried}
-'''
+"""
 
-SLEEPER = r'''
+SLEEPER = r"""
 import time
 def main():
     time.sleep(3600)
     return "ok"
-'''
+"""
 
 
 def test_hostile_battery(sandbox):
@@ -323,14 +335,14 @@ def test_no_container_remains_after_close(engine):
 
 # -- the pool --------------------------------------------------------------------------------------
 
-MARK = r'''
+MARK = r"""
 import os, socket
 def main():
     seen = os.path.exists("/tmp/marker") or os.path.exists("marker")
     with open("marker", "w") as f:
         f.write("I was here")
     return {"host": socket.gethostname(), "seen": seen}
-'''
+"""
 
 
 def _wait_ready(sb, count: int, timeout: float = 20.0) -> list[str]:
@@ -380,12 +392,12 @@ def test_fresh_containers_without_pool(engine):
     assert ours_of(sb) == []
 
 
-PINNED = r'''
+PINNED = r"""
 import os, time
 def main():
     time.sleep(1.0)
     return sorted(os.sched_getaffinity(0))
-'''
+"""
 
 
 def test_cpu_pinning_gives_disjoint_cpusets(engine):
@@ -420,7 +432,9 @@ def test_cleanup_removes_orphans_only(engine):
 
     client = docker.from_env()
     labels = {LABEL: "1"}
-    dead = client.containers.create(DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: f"{socket.gethostname()}:999999999:1"})
+    dead = client.containers.create(
+        DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: f"{socket.gethostname()}:999999999:1"}
+    )
     mine = client.containers.create(DEFAULT_IMAGE, ["true"], labels={**labels, OWNER_LABEL: owner_token()})
     try:
         cleanup_containers(client, orphans_only=True)
@@ -458,7 +472,8 @@ def test_problem_dockerfile_is_built_once_and_used(engine, tmp_path):
     folder = tmp_path / "with_image"
     shutil.copytree(HOSTILE, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "Dockerfile").write_text(
-        f"FROM {DEFAULT_IMAGE}\nUSER 0:0\nRUN echo target-image > /opt/evolve-target\nUSER 65534:65534\n")
+        f"FROM {DEFAULT_IMAGE}\nUSER 0:0\nRUN echo target-image > /opt/evolve-target\nUSER 65534:65534\n"
+    )
     problem = load_problem(folder)
     client = docker.from_env()
     tag = ensure_problem_image(problem, progress=lambda line: None)
@@ -505,8 +520,12 @@ def test_no_leak_after_ctrl_c_term_or_kill(engine, how):
     assert instance
 
     def left() -> list[str]:
-        return subprocess.run(["docker", "ps", "-a", "-q", "--filter", f"label=evolve.instance={instance}"],
-                              capture_output=True, text=True, check=True).stdout.split()
+        return subprocess.run(
+            ["docker", "ps", "-a", "-q", "--filter", f"label=evolve.instance={instance}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
 
     end = time.monotonic() + 20
     while len(left()) < 2 and time.monotonic() < end:  # the evaluation's container plus the pool

@@ -9,7 +9,7 @@ from evolve.sandbox import EvalRequest, make_sandbox
 from evolve.sandbox.base import Limits
 from evolve.sandbox.result import interpret
 
-EVALUATE = '''
+EVALUATE = """
 from evolve_eval import CandidateError, run_candidate
 
 def evaluate(program_path):
@@ -23,7 +23,7 @@ def evaluate(program_path):
 
 def quick_check(program_path):
     return {"score": 1.0 if "fast" in open(program_path).read() else 0.0}
-'''
+"""
 
 
 @pytest.fixture()
@@ -42,8 +42,11 @@ def sandbox():
 
 def run(sandbox, problem_dir, body, cascade=(), **limits):
     code = f"# EVOLVE-BLOCK-START\n{body}\n# EVOLVE-BLOCK-END\n"
-    return sandbox.evaluate(EvalRequest(problem_dir=problem_dir, code=code, filename="program.py", cascade=cascade,
-                                        limits=Limits.default(**limits)))
+    return sandbox.evaluate(
+        EvalRequest(
+            problem_dir=problem_dir, code=code, filename="program.py", cascade=cascade, limits=Limits.default(**limits)
+        )
+    )
 
 
 def test_good_candidate(sandbox, problem_dir):
@@ -106,12 +109,15 @@ def test_cascade_stops_early(sandbox, problem_dir):
 
 
 def test_interpret_rejects_garbage():
-    assert interpret(b"not json", exit_code=0, timed_out=False, duration=0, sandbox="x").reason.startswith("invalid result")
+    assert interpret(b"not json", exit_code=0, timed_out=False, duration=0, sandbox="x").reason.startswith(
+        "invalid result"
+    )
     assert interpret(b"", exit_code=-9, timed_out=False, duration=0, sandbox="x").reason.startswith("crash")
     no_score = interpret(b'{"result": {"speed": 1}}', exit_code=0, timed_out=False, duration=0, sandbox="x")
     assert "no numeric 'score'" in no_score.reason
-    ok = interpret(b'{"result": {"score": 2, "valid": true, "name": "x"}}', exit_code=0, timed_out=False,
-                   duration=0, sandbox="x")
+    ok = interpret(
+        b'{"result": {"score": 2, "valid": true, "name": "x"}}', exit_code=0, timed_out=False, duration=0, sandbox="x"
+    )
     assert ok.ok and ok.score == 2.0 and ok.metrics["valid"] == 1.0 and "name" not in ok.metrics
 
 
@@ -131,10 +137,12 @@ def test_an_evaluator_that_closes_stdout_keeps_its_score(tmp_path):
     folder = tmp_path / "closer"
     folder.mkdir()
     os.chmod(tmp_path, 0o755)
-    (folder / "evaluate.py").write_text("import sys\ndef evaluate(p):\n    print('hi')\n    sys.stdout.close()\n"
-                                        "    return {'score': 5.0}\n")
+    (folder / "evaluate.py").write_text(
+        "import sys\ndef evaluate(p):\n    print('hi')\n    sys.stdout.close()\n    return {'score': 5.0}\n"
+    )
     out = make_sandbox("process", warn=False).evaluate(
-        EvalRequest(problem_dir=str(folder), code="# EVOLVE-BLOCK-START\n# EVOLVE-BLOCK-END\n", filename="p.py"))
+        EvalRequest(problem_dir=str(folder), code="# EVOLVE-BLOCK-START\n# EVOLVE-BLOCK-END\n", filename="p.py")
+    )
     assert out.ok and out.score == 5.0, out.reason
 
 

@@ -65,9 +65,13 @@ class WebSocket:
         host, _, port = hostport.partition(":")
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.sock.sendall(
+            (
+                f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
@@ -131,11 +135,26 @@ class Browser:
     def __init__(self, tmp: Path):
         self.profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp))
         self.proc = subprocess.Popen(
-            [_require_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1400,1000",
-             f"--user-data-dir={self.profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                _require_chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                "--window-size=1400,1000",
+                f"--user-data-dir={self.profile}",
+                "--remote-debugging-port=0",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         port_file = self.profile / "DevToolsActivePort"
         deadline = time.time() + 60
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -194,8 +213,12 @@ class Browser:
         for e in self.events:
             m, p = e["method"], e.get("params", {})
             if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "warning", "assert"):
-                found.append("console." + p["type"] + ": " + " ".join(str(a.get("value", a.get("description")))
-                                                                    for a in p.get("args", [])))
+                found.append(
+                    "console."
+                    + p["type"]
+                    + ": "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in p.get("args", []))
+                )
             elif m == "Runtime.exceptionThrown":
                 d = p["exceptionDetails"]
                 found.append("exception: " + str(d.get("exception", {}).get("description", d.get("text"))))
@@ -213,8 +236,12 @@ class Browser:
     def screenshot(self, path: Path) -> None:
         metrics = self.call("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics["contentSize"]
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": 1400, "height": min(int(size["height"]), 12000), "scale": 1})
+        shot = self.call(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": 1400, "height": min(int(size["height"]), 12000), "scale": 1},
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 
@@ -259,8 +286,11 @@ def test_report_opens_offline_with_plots_and_the_best_program(browser, tmp_path)
     make_big_run.make_run(run_dir, n=400, seed=5)
     ref = locate(str(run_dir))
     report = write_report(ref.engine, ref.run_id, tmp_path / "report.html")
-    best_id, best_score = ref.engine.connect().exec_driver_sql(
-        "select id, score from programs where status='ok' order by score desc, id limit 1").one()
+    best_id, best_score = (
+        ref.engine.connect()
+        .exec_driver_sql("select id, score from programs where status='ok' order by score desc, id limit 1")
+        .one()
+    )
 
     browser.navigate(report.as_uri())
     browser.wait_for("document.body.dataset.rendered === '1'")
@@ -293,7 +323,7 @@ def test_live_page_refreshes_while_the_run_writes(browser, tmp_path):
     folder = tmp_path / "runs" / "browser-live"
     folder.mkdir(parents=True)
     engine = open_engine(sqlite_url(folder), create=True)
-    writer = make_big_run.RunWriter(engine, name="browser-live", seed=9, target=600)
+    writer = make_big_run.SyntheticRun(engine, name="browser-live", seed=9, target=600)
     writer.start()
     writer.add(100)
     ref = locate(str(folder))
@@ -318,10 +348,14 @@ def test_live_page_refreshes_while_the_run_writes(browser, tmp_path):
         browser.wait_for(f"document.getElementById('stats').innerText !== {json.dumps(first)}", timeout=30)
         assert "live" in browser.evaluate("document.getElementById('live-state').textContent")
         # the program browser: open the best program and see its code, prompt and answer
-        browser.evaluate("document.getElementById('f-sort').value = 'score';"
-                         "document.getElementById('f-sort').dispatchEvent(new Event('change'))")
-        browser.wait_for("document.getElementById('program-list').dataset.sort === 'score' && "
-                         "document.querySelector('#program-list tr.click') !== null")
+        browser.evaluate(
+            "document.getElementById('f-sort').value = 'score';"
+            "document.getElementById('f-sort').dispatchEvent(new Event('change'))"
+        )
+        browser.wait_for(
+            "document.getElementById('program-list').dataset.sort === 'score' && "
+            "document.querySelector('#program-list tr.click') !== null"
+        )
         browser.evaluate("document.querySelector('#program-list tr.click').click()")
         browser.wait_for("document.getElementById('program-code') !== null")
         detail = browser.evaluate("document.getElementById('program-detail').innerText")

@@ -26,8 +26,9 @@ def _asset(name: str) -> str:
 
 @cache
 def _environment() -> Environment:
-    return Environment(loader=FunctionLoader(_asset), autoescape=True, undefined=StrictUndefined,
-                       keep_trailing_newline=True)
+    return Environment(
+        loader=FunctionLoader(_asset), autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True
+    )
 
 
 @cache
@@ -43,24 +44,42 @@ def _code(name: str) -> Markup:
 def _json_for_script(data) -> str:
     """JSON that is safe inside a <script> element."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def render_report(data: dict, plotly_js: str) -> str:
     """The self-contained report: plotly.js, the page code and the data, all inline."""
     if "</script" in plotly_js.lower():
         raise ValueError("plotly.js contains </script and cannot be inlined")
-    return _environment().get_template("report.html.j2").render(
-        title=f"evolve report: {data['summary']['run']['name']}",
-        css=_code("page.css"), js=_code("page.js"), plotly_js=Markup(plotly_js),
-        data_json=Markup(_json_for_script(data)),
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=f"evolve report: {data['summary']['run']['name']}",
+            css=_code("page.css"),
+            js=_code("page.js"),
+            plotly_js=Markup(plotly_js),
+            data_json=Markup(_json_for_script(data)),
+        )
     )
 
 
 def render_live(run_name: str, islands: int, poll_ms: int = 3000) -> str:
     """The live page: plotly.js and data come from the server that serves it."""
-    return _environment().get_template("live.html.j2").render(
-        title=f"evolve: {run_name} (live)", css=_code("page.css"), js=_code("page.js"),
-        islands=int(islands), poll_ms=int(poll_ms),
+    return (
+        _environment()
+        .get_template("live.html.j2")
+        .render(
+            title=f"evolve: {run_name} (live)",
+            css=_code("page.css"),
+            js=_code("page.js"),
+            islands=int(islands),
+            poll_ms=int(poll_ms),
+        )
     )

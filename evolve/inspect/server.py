@@ -38,8 +38,7 @@ class InspectServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, ref: RunRef, host: str = "127.0.0.1", port: int = 8765, poll_ms: int = 3000,
-                 quiet: bool = True):
+    def __init__(self, ref: RunRef, host: str = "127.0.0.1", port: int = 8765, poll_ms: int = 3000, quiet: bool = True):
         self.ref, self.poll_ms, self.quiet = ref, poll_ms, quiet
         self._static: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -116,8 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/static/plotly.js":
                 body = self.server.static("plotly.js")
                 if "gzip" in (self.headers.get("Accept-Encoding") or ""):
-                    self._send(200, body, "application/javascript; charset=utf-8",
-                               {"Content-Encoding": "gzip"})
+                    self._send(200, body, "application/javascript; charset=utf-8", {"Content-Encoding": "gzip"})
                 else:
                     self._send(200, gzip.decompress(body), "application/javascript; charset=utf-8")
             elif path == "/api/health":
@@ -128,9 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
                 one = lambda k, d=None: (qs.get(k) or [d])[0]  # noqa: E731
                 island = one("island")
                 total, rows = queries.browse(
-                    ref.engine, ref.run_id, status=one("status") or None,
-                    island=int(island) if island not in (None, "") else None, sort=one("sort", "-id"),
-                    limit=max(1, min(500, int(one("limit", 50)))), offset=max(0, int(one("offset", 0))))
+                    ref.engine,
+                    ref.run_id,
+                    status=one("status") or None,
+                    island=int(island) if island not in (None, "") else None,
+                    sort=one("sort", "-id"),
+                    limit=max(1, min(500, int(one("limit", 50)))),
+                    offset=max(0, int(one("offset", 0))),
+                )
                 self._json({"total": total, "programs": rows})
             elif path.startswith("/api/program/"):
                 self._json(queries.program(ref.engine, ref.run_id, int(path.rsplit("/", 1)[1])))
@@ -146,14 +149,22 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def make_server(ref: RunRef, host: str = "127.0.0.1", port: int = 8765, poll_ms: int = 3000,
-                quiet: bool = True) -> InspectServer:
+def make_server(
+    ref: RunRef, host: str = "127.0.0.1", port: int = 8765, poll_ms: int = 3000, quiet: bool = True
+) -> InspectServer:
     """A server bound to host:port (port 0: any free port; see `.url`). Call serve_forever()."""
     return InspectServer(ref, host, port, poll_ms, quiet)
 
 
-def serve(ref: RunRef, host: str = "127.0.0.1", port: int = 8765, poll_ms: int = 3000,
-          open_browser: bool = False, quiet: bool = True, ready=None) -> None:
+def serve(
+    ref: RunRef,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    poll_ms: int = 3000,
+    open_browser: bool = False,
+    quiet: bool = True,
+    ready=None,
+) -> None:
     server = make_server(ref, host, port, poll_ms, quiet)
     if ready is not None:
         ready(server)

@@ -52,8 +52,10 @@ def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, s
         device_requests = [docker.types.DeviceRequest(count=max(1, math.ceil(limits.gpus)), capabilities=[["gpu"]])]
     host_config = api.create_host_config(
         # Mount objects, not "src:dst:ro" strings: a ':' in a host path would break those.
-        mounts=[docker.types.Mount(CONTAINER_PROBLEM, key.problem_dir, type="bind", read_only=True),
-                docker.types.Mount(CONTAINER_EVALUATORS, evaluators_dir, type="bind", read_only=True)],
+        mounts=[
+            docker.types.Mount(CONTAINER_PROBLEM, key.problem_dir, type="bind", read_only=True),
+            docker.types.Mount(CONTAINER_EVALUATORS, evaluators_dir, type="bind", read_only=True),
+        ],
         network_mode="none",
         read_only=True,
         tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777"},

@@ -95,9 +95,17 @@ class DockerSandbox:
 
     name = "docker"
 
-    def __init__(self, pool_size: int = 2, client=None, evaluators_dir: str | Path | None = None,
-                 max_pools: int = 4, cleanup: bool = True, cpus: list[int] | None = None, run: str | None = None,
-                 base_url: str | None = None):
+    def __init__(
+        self,
+        pool_size: int = 2,
+        client=None,
+        evaluators_dir: str | Path | None = None,
+        max_pools: int = 4,
+        cleanup: bool = True,
+        cpus: list[int] | None = None,
+        run: str | None = None,
+        base_url: str | None = None,
+    ):
         import docker
 
         self._docker = docker
@@ -128,8 +136,12 @@ class DockerSandbox:
     # -- containers ----------------------------------------------------------------------------
 
     def _start_container(self, key: PoolKey) -> str:
-        labels = {LABEL: "1", OWNER_LABEL: self.owner, INSTANCE_LABEL: self.instance,
-                  **({RUN_LABEL: self.run} if self.run else {})}
+        labels = {
+            LABEL: "1",
+            OWNER_LABEL: self.owner,
+            INSTANCE_LABEL: self.instance,
+            **({RUN_LABEL: self.run} if self.run else {}),
+        }
         cid = create_container(self.api, key, self.evaluators_dir, labels)
         with self._lock:
             self._all.add(cid)
@@ -151,7 +163,8 @@ class DockerSandbox:
             # stop with the engine's words rather than fail every candidate.
             detail = getattr(exc, "explanation", None) or str(exc)
             raise InfrastructureError(
-                f"the Docker engine cannot start a container from {key.limits.image}: {detail}"[:500]) from None
+                f"the Docker engine cannot start a container from {key.limits.image}: {detail}"[:500]
+            ) from None
 
     def _remove(self, cid: str) -> None:
         remove_container(self.api, cid)
@@ -179,12 +192,14 @@ class DockerSandbox:
         if self._closed:
             raise RuntimeError("this Docker sandbox is closed")
         if len(request.code.encode()) > MAX_CODE_BYTES:
-            return EvalOutcome.failure(FailureKind.CANDIDATE_REJECTED, f"code exceeds {MAX_CODE_BYTES} bytes",
-                                       sandbox=self.name)
+            return EvalOutcome.failure(
+                FailureKind.CANDIDATE_REJECTED, f"code exceeds {MAX_CODE_BYTES} bytes", sandbox=self.name
+            )
         if not Path(request.problem_dir).is_dir():
             # Docker would create a missing bind source as an empty root-owned folder: refuse.
-            raise InfrastructureError(f"problem folder {request.problem_dir} does not exist on this node: "
-                                      f"the evaluation needs it there")
+            raise InfrastructureError(
+                f"problem folder {request.problem_dir} does not exist on this node: the evaluation needs it there"
+            )
         key = PoolKey.of(request)
         limits = request.limits
         with engine_faults(self.client, limits.image):
@@ -212,7 +227,8 @@ class DockerSandbox:
             why = outcome.why
         raise InfrastructureError(
             f"containers from {key.limits.image} do not take the job ({why}): check that the image's python3 "
-            f"runs {BOOTSTRAP} (`evolve sandbox build --force` rebuilds the default image)"[:600])
+            f"runs {BOOTSTRAP} (`evolve sandbox build --force` rebuilds the default image)"[:600]
+        )
 
     def _engine_answers(self) -> bool:
         try:
@@ -232,10 +248,17 @@ class DockerSandbox:
         except docker.errors.APIError as exc:
             return NotTaken(f"cannot attach to it: {_last_line(str(exc))}")
         raw = raw_socket(sock)
-        job = json.dumps({
-            "code": request.code, "filename": os.path.basename(request.filename) or "candidate.py",
-            "spec": request.spec_json(), "deadline": limits.timeout + 5,
-        }).encode() + b"\n"
+        job = (
+            json.dumps(
+                {
+                    "code": request.code,
+                    "filename": os.path.basename(request.filename) or "candidate.py",
+                    "spec": request.spec_json(),
+                    "deadline": limits.timeout + 5,
+                }
+            ).encode()
+            + b"\n"
+        )
         try:
             started = time.monotonic()
             try:
@@ -252,7 +275,7 @@ class DockerSandbox:
                 pass
         # The bootstrap says so first thing once it has the job: before that, no candidate existed.
         taken = stream.err.startswith(BOOTSTRAP_TAKEN)
-        stderr = bytes(stream.err[len(BOOTSTRAP_TAKEN):] if taken else stream.err).decode(errors="replace").strip()
+        stderr = bytes(stream.err[len(BOOTSTRAP_TAKEN) :] if taken else stream.err).decode(errors="replace").strip()
         if not finished:
             try:
                 self.api.kill(cid)
@@ -260,19 +283,28 @@ class DockerSandbox:
                 pass
             if not taken:
                 return NotTaken(f"no word from its bootstrap in {limits.timeout:g} s")
-            return interpret(b"", exit_code=None, timed_out=True, duration=duration, sandbox=self.name,
-                             timeout=limits.timeout)
+            return interpret(
+                b"", exit_code=None, timed_out=True, duration=duration, sandbox=self.name, timeout=limits.timeout
+            )
         if stream.out_overflow:
-            return EvalOutcome.failure(FailureKind.INVALID_RESULT, f"the result exceeds {MAX_RESULT_BYTES} bytes",
-                                       duration=duration, sandbox=self.name)
+            return EvalOutcome.failure(
+                FailureKind.INVALID_RESULT,
+                f"the result exceeds {MAX_RESULT_BYTES} bytes",
+                duration=duration,
+                sandbox=self.name,
+            )
 
         def verdict(exit_code, oom):
             return interpret(
                 # 124 is the bootstrap's own kill at the deadline; an evaluator that exits 124 early
                 # (or a candidate that signals the bootstrap) is a crash, not a timeout.
-                bytes(stream.out), exit_code=exit_code, duration=duration,
+                bytes(stream.out),
+                exit_code=exit_code,
+                duration=duration,
                 timed_out=exit_code == 124 and duration >= limits.timeout,
-                sandbox=self.name, memory_killed=oom, timeout=limits.timeout,
+                sandbox=self.name,
+                memory_killed=oom,
+                timeout=limits.timeout,
                 extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
             )
 
@@ -311,9 +343,14 @@ class DockerSandbox:
         for cid in left:
             exc = self._quiet_remove(cid)
             if exc is not None and is_engine_gone(exc):
-                log.warning("could not remove this sandbox's %d container(s) (label %s=%s): %s; "
-                            "`evolve sandbox cleanup` removes them once the engine answers",
-                            len(left), INSTANCE_LABEL, self.instance, cause_of(exc))
+                log.warning(
+                    "could not remove this sandbox's %d container(s) (label %s=%s): %s; "
+                    "`evolve sandbox cleanup` removes them once the engine answers",
+                    len(left),
+                    INSTANCE_LABEL,
+                    self.instance,
+                    cause_of(exc),
+                )
                 break  # the others would fail the same way, each after a timeout
         closed(self)
 

@@ -74,7 +74,9 @@ def image_hint(image: str) -> str:
 
 
 def image_missing(image: str, client=None) -> ImageMissing:
-    return ImageMissing(f"image {image} not found on the Docker engine at {engine_address(client)}: {image_hint(image)}")
+    return ImageMissing(
+        f"image {image} not found on the Docker engine at {engine_address(client)}: {image_hint(image)}"
+    )
 
 
 @contextmanager

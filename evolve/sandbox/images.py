@@ -90,7 +90,9 @@ def registry_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def debian_mirror(sources: tuple[str, ...] = ("/etc/apt/sources.list",), sources_dir: str = "/etc/apt/sources.list.d") -> str:
+def debian_mirror(
+    sources: tuple[str, ...] = ("/etc/apt/sources.list",), sources_dir: str = "/etc/apt/sources.list.d"
+) -> str:
     """The Debian mirror this machine's apt uses (deb822 `.sources` or one-line `.list`)."""
     files = [Path(p) for p in sources]
     folder = Path(sources_dir)
@@ -127,8 +129,9 @@ def build_from_registry(tag: str = DEFAULT_IMAGE, progress: Progress = _log_prog
     return tag
 
 
-def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = _log_progress, mirror: str | None = None,
-                      suite: str = DEBIAN_SUITE) -> str:
+def build_from_debian(
+    tag: str = DEFAULT_IMAGE, progress: Progress = _log_progress, mirror: str | None = None, suite: str = DEBIAN_SUITE
+) -> str:
     """Offline path: debootstrap a minimal Debian with python3/numpy/scipy and `docker import` it."""
     if shutil.which("debootstrap") is None:
         raise ImageError("debootstrap is not installed (apt-get install debootstrap), and no registry answers")
@@ -138,11 +141,18 @@ def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = _log_progre
     workdir = Path(tempfile.mkdtemp(prefix="evolve-rootfs-"))
     rootfs = workdir / "rootfs"
     try:
-        _run(["debootstrap", "--variant=minbase", "--include=" + ",".join(DEBIAN_PACKAGES), suite,
-              str(rootfs), mirror], progress)
+        _run(
+            ["debootstrap", "--variant=minbase", "--include=" + ",".join(DEBIAN_PACKAGES), suite, str(rootfs), mirror],
+            progress,
+        )
         # Drop what an evaluation never needs: package caches and lists, docs.
-        for sub in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
-                    "usr/share/locale"):
+        for sub in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+            "usr/share/locale",
+        ):
             target = rootfs / sub
             if target.is_dir():
                 for child in target.iterdir():
@@ -167,8 +177,9 @@ def build_from_debian(tag: str = DEFAULT_IMAGE, progress: Progress = _log_progre
     return tag
 
 
-def build_default_image(force: bool = False, progress: Progress = _log_progress, tag: str = DEFAULT_IMAGE,
-                        offline: bool | None = None) -> str:
+def build_default_image(
+    force: bool = False, progress: Progress = _log_progress, tag: str = DEFAULT_IMAGE, offline: bool | None = None
+) -> str:
     """Build `evolve-python:latest` unless it exists (or `force`). Returns the tag.
 
     `offline=None` decides by whether Docker Hub answers; a registry build that fails falls back
@@ -196,9 +207,21 @@ def build_default_image(force: bool = False, progress: Progress = _log_progress,
 def check_image(tag: str = DEFAULT_IMAGE) -> None:
     """Smoke-test an image: python3 imports numpy and scipy, as an unprivileged user."""
     proc = subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", tag, "-c",
-         "import os, numpy, scipy; assert os.getuid() != 0, 'runs as root'; print('ok')"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--entrypoint",
+            "python3",
+            tag,
+            "-c",
+            "import os, numpy, scipy; assert os.getuid() != 0, 'runs as root'; print('ok')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if proc.returncode != 0 or "ok" not in proc.stdout:
         raise ImageError(f"image {tag} fails its smoke test: {(proc.stderr or proc.stdout).strip()[-500:]}")
@@ -246,8 +269,9 @@ def ensure_problem_image(problem, progress: Progress = _log_progress, force: boo
     tag = problem_image_tag(problem.name, root)
     if not force and image_exists(tag):
         return tag
-    if re.search(rf"^\s*FROM\s+{re.escape(DEFAULT_IMAGE)}\b", dockerfile.read_text(), re.M | re.I) \
-            and not image_exists(DEFAULT_IMAGE):
+    if re.search(rf"^\s*FROM\s+{re.escape(DEFAULT_IMAGE)}\b", dockerfile.read_text(), re.M | re.I) and not image_exists(
+        DEFAULT_IMAGE
+    ):
         build_default_image(progress=progress)
     progress(f"building {tag} from {dockerfile}")
     _run(["docker", "build", "-t", tag, "--label", f"evolve.problem={problem.name}", str(root)], progress)

@@ -89,8 +89,10 @@ class ProcessSandbox:
         try:
             tmpdir = tempfile.mkdtemp(prefix="evolve-sbx-")
         except OSError as exc:
-            raise InfrastructureError(f"cannot make a temporary folder for the evaluation ({exc}): "
-                                      f"free space or fix permissions in {tempfile.gettempdir()}") from exc
+            raise InfrastructureError(
+                f"cannot make a temporary folder for the evaluation ({exc}): "
+                f"free space or fix permissions in {tempfile.gettempdir()}"
+            ) from exc
         try:
             candidate = Path(tmpdir) / request.filename
             try:
@@ -100,19 +102,26 @@ class ProcessSandbox:
                     os.chown(candidate, NOBODY, NOBODY)
                 os.chmod(candidate, 0o444)
             except OSError as exc:
-                raise InfrastructureError(f"cannot write the candidate to {candidate} ({exc}): "
-                                          f"free space in {tempfile.gettempdir()}") from exc
+                raise InfrastructureError(
+                    f"cannot write the candidate to {candidate} ({exc}): free space in {tempfile.gettempdir()}"
+                ) from exc
             started = time.monotonic()
             try:
                 proc = subprocess.Popen(
                     [self.python, "-I", str(runner_path()), request.problem_dir, str(candidate), request.spec_json()],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    cwd=tmpdir, env=clean_environment(tmpdir, limits.cpus), start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    cwd=tmpdir,
+                    env=clean_environment(tmpdir, limits.cpus),
+                    start_new_session=True,
                     preexec_fn=self._limits(request, drop),
                 )
             except (OSError, subprocess.SubprocessError) as exc:  # before any code of the candidate ran
-                raise InfrastructureError(f"cannot start the evaluation's interpreter {self.python} ({exc}): "
-                                          f"check that it exists and runs, or pass another python") from exc
+                raise InfrastructureError(
+                    f"cannot start the evaluation's interpreter {self.python} ({exc}): "
+                    f"check that it exists and runs, or pass another python"
+                ) from exc
             timed_out = False
             try:
                 raw, _ = proc.communicate(timeout=limits.timeout)
@@ -135,8 +144,12 @@ class ProcessSandbox:
                 proc.wait()
             duration = time.monotonic() - started
             return interpret(
-                raw[:MAX_RESULT_BYTES], exit_code=proc.returncode, timed_out=timed_out,
-                duration=duration, sandbox=self.name, timeout=limits.timeout,
+                raw[:MAX_RESULT_BYTES],
+                exit_code=proc.returncode,
+                timed_out=timed_out,
+                duration=duration,
+                sandbox=self.name,
+                timeout=limits.timeout,
                 memory_killed=_looks_like_memory_error(raw),
             )
         finally:
