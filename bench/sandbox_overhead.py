@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evolve.resources import runner_path
-from evolve.sandbox.base import EvalRequest  # noqa: E402
+from evolve.sandbox.base import EvalRequest, Limits  # noqa: E402
 
 PROBLEM = ROOT / "tests" / "fixtures" / "hostile_problem"
 CODE = 'def main():\n    return "ok"\n'
@@ -35,8 +35,8 @@ HEADING = "## Sandbox overhead"
 
 
 def request() -> EvalRequest:
-    return EvalRequest(problem_dir=str(PROBLEM), code=CODE, filename="initial_program.py", timeout=30,
-                       cpus=1, memory_mb=256, pids_limit=32, tmpfs_mb=16)
+    limits = Limits.default(timeout=30, cpus=1, memory_mb=256, pids_limit=32, tmpfs_mb=16)
+    return EvalRequest(problem_dir=str(PROBLEM), code=CODE, filename="initial_program.py", limits=limits)
 
 
 class Direct:

@@ -18,6 +18,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evolve import __version__, logs
@@ -33,7 +34,7 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -42,12 +43,12 @@ def main() -> None:
     try:
         app()
     except EvolveError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except Exception as exc:
         log.exception("internal error")
         where = logs.current_log_file()
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}"
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}"
                   + (f" (traceback in {where})" if where else ""), highlight=False, soft_wrap=True)
         if where is None:
             raise
@@ -70,7 +71,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_show_ver
 
 
 def _warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _sandbox_choice(name: Optional[str]) -> str:

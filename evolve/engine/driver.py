@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from evolve.engine.options import Progress, RunOptions
-from evolve.errors import InfrastructureError, NodeLost, RunError
-from evolve.kinds import EventKind, RunStatus
+from evolve.errors import EvolveError, InfrastructureError, NodeLost, RunError
+from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.mutate.propose import Proposal
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
@@ -93,6 +93,7 @@ class Driver:
         # A wrong key, model name or address fails every call: say so instead of burning iterations.
         self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
         self.outage: _Outage | None = None
+        self.start_info: Any = None
 
     # ---- infrastructure faults ----------------------------------------------------------
 
@@ -125,11 +126,23 @@ class Driver:
 
     # ---- the run ------------------------------------------------------------------------
 
+    def open(self) -> None:
+        """Open (or reopen) the run in the population actor; the run's first call."""
+        import ray
+
+        try:
+            self.start_info = ray.get(self.db.start.remote())
+        except ray.exceptions.RayActorError as exc:  # the actor's constructor raised
+            cause = getattr(exc, "cause", None) or exc
+            if isinstance(cause, EvolveError):
+                raise cause from None
+            raise RunError(f"the run's store did not open: {_first_line(exc)}") from None
+        self.progress = self.start_info.progress
+
     def evaluate_initial(self, problem: Problem) -> None:
         import ray
 
-        info = ray.get(self.db.start.remote())
-        self.progress = info.progress
+        info = self.start_info
         if info.initial_ticket is not None:
             outcome = self.evaluate_now(info.initial_ticket, self.template)
             self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
@@ -239,8 +252,8 @@ class Driver:
                 self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
                 return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
-            return EvalOutcome(ok=False, score=None, sandbox=self.options.sandbox,
-                               reason=f"worker died: the evaluation worker died: {_first_line(exc)[:200]}")
+            return EvalOutcome.failure(FailureKind.WORKER_DIED, f"the evaluation worker died: {_first_line(exc)[:200]}",
+                                       sandbox=self.options.sandbox)
         self._infra_recovered()
         return outcome
 

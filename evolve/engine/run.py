@@ -17,6 +17,7 @@ from typing import Callable
 
 from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.options import Progress, RunOptions
+from evolve.engine.preflight import check_options, check_ray_address, check_run_name, check_store, new_run_folder
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, run_log_path
@@ -144,14 +145,33 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     from evolve.engine.population_db import PopulationDB
     from evolve.engine.workers import remote_evaluator, remote_mutator
 
-    start_ray(ray_address)
-    check_resources(problem)
+    check_options(options)
+    if run_name is not None:
+        check_run_name(run_name)
+    check_ray_address(ray_address)
     run_name = run_name or new_run_name(problem)
     run_dir = runs_root / run_name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_log_path(run_dir)
-    log_to_file(log_path)
-    db_url = db_url or sqlite_url(run_dir)
+    with new_run_folder(run_dir):  # a start that fails leaves no folder behind
+        db_url = db_url or sqlite_url(run_dir)
+        check_store(db_url, run_name, resume)
+        start_ray(ray_address)
+        check_resources(problem)
+        log_path = run_log_path(run_dir)
+        log_to_file(log_path)
+        driver, db, mutator_pool, sandbox_options, mutator = _start(problem, options, run_name, db_url, resume,
+                                                                    log_path, on_progress, on_start)
+    return _drive(problem, options, driver, db, mutator_pool, sandbox_options, mutator, run_name, run_dir, db_url)
+
+
+def _start(problem: Problem, options: RunOptions, run_name: str, db_url: str, resume: bool, log_path: Path,
+           on_progress: Callable[[Progress], None] | None, on_start: Callable[[str], None] | None):
+    """The run's actors and its driver, the run row opened (or reopened on resume)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from evolve.engine.population_db import PopulationDB
+    from evolve.engine.workers import remote_evaluator, remote_mutator
+
     models = resolve_models(problem, options.models)
     mutator = describe_mutator(models)
     if on_start:
@@ -177,6 +197,22 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
     driver = Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
                     (options.sandbox, sandbox_options, str(log_path)), options, on_progress)
+    try:
+        driver.open()
+    except BaseException:
+        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        ray.kill(mutator_pool)
+        ray.kill(db)
+        raise
+    return driver, db, mutator_pool, sandbox_options, mutator
+
+
+def _drive(problem: Problem, options: RunOptions, driver: Driver, db, mutator_pool, sandbox_options: dict,
+           mutator: str, run_name: str, run_dir: Path, db_url: str) -> RunResult:
+    """Drive an opened run to its stop, score the best on held-out data, write the outputs."""
+    import ray
+
+    ev = problem.config.evaluation
     started = time.monotonic()
     try:
         try:

@@ -58,8 +58,7 @@ class InspectServer(ThreadingHTTPServer):
                 if name == "plotly.js":
                     self._static[name] = gzip.compress(plotly_js().encode("utf-8"), 6)
                 else:
-                    config = queries.run_config(self.ref.engine, self.ref.run_id)
-                    islands = int(((config.get("problem") or {}).get("population") or {}).get("islands") or 1)
+                    islands = queries.run_config(self.ref.engine, self.ref.run_id).islands
                     self._static[name] = render_live(self.ref.name, islands, self.poll_ms).encode("utf-8")
             return self._static[name]
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from evolve.sandbox.images import DEFAULT_IMAGE
+
 sandbox_app = typer.Typer(help="The Docker sandbox: images, readiness, clean-up.", no_args_is_help=True)
 
 
@@ -38,7 +40,7 @@ def build(
 
 
 @sandbox_app.command("check")
-def check(image: str = typer.Option("evolve-python:latest", help="The image to look for.")) -> None:
+def check(image: str = typer.Option(DEFAULT_IMAGE, help="The image to look for.")) -> None:
     """Say whether the Docker sandbox can run here (engine answers, image present)."""
     from evolve.sandbox.checks import docker_ready
 

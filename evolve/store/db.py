@@ -54,8 +54,19 @@ def add_missing_columns(engine: Engine) -> list[str]:
     return added
 
 
+def with_installed_driver(url: str) -> str:
+    """`postgresql://` names no driver, and SQLAlchemy's default for it (psycopg 3) may be absent
+    where psycopg2 (evolve's `postgres` extra) is installed: use the one that is there."""
+    import importlib.util
+
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_engine(url: str, create: bool = True) -> Engine:
-    engine = create_engine(url, future=True)
+    engine = create_engine(with_installed_driver(url), future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:

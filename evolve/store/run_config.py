@@ -48,8 +48,3 @@ class RunConfig:
     @property
     def has_heldout(self) -> bool:
         return bool((self.problem.get("evaluation") or {}).get("heldout_function"))
-
-    # Transitional: evolve/inspect/server.py still reads the stored config as a dict
-    # (`config.get("problem")`). Remove once it reads `.islands`.
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_json().get(key, default)
