@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evolve.resources import runner_path
+from evolve.resources import runner_path  # noqa: E402
 from evolve.sandbox.base import EvalRequest, Limits  # noqa: E402
 
 PROBLEM = ROOT / "tests" / "fixtures" / "hostile_problem"
@@ -48,8 +48,11 @@ class Direct:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / req.filename
             path.write_text(req.code)
-            out = subprocess.run([sys.executable, "-I", str(runner_path()), req.problem_dir, str(path), req.spec_json()],
-                                 capture_output=True, cwd=tmp)
+            out = subprocess.run(
+                [sys.executable, "-I", str(runner_path()), req.problem_dir, str(path), req.spec_json()],
+                capture_output=True,
+                cwd=tmp,
+            )
         assert b'"score": 1.0' in out.stdout, out.stdout[-300:]
 
     def close(self):
@@ -89,7 +92,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pool-size", type=int, default=2)
-    parser.add_argument("--write", type=Path, default=None, help="replace the '## Sandbox overhead' section of this file")
+    parser.add_argument(
+        "--write", type=Path, default=None, help="replace the '## Sandbox overhead' section of this file"
+    )
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
@@ -123,22 +128,28 @@ def main() -> None:
 
     base = statistics.median(samples["direct (no sandbox)"])
     proc = statistics.median(samples["process"])
-    rows = ["| sandbox | median ms | p90 ms | added vs process, median ms | median / process "
-            "| added vs direct, median ms | outside the runner, median ms |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| sandbox | median ms | p90 ms | added vs process, median ms | median / process "
+        "| added vs direct, median ms | outside the runner, median ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, values in samples.items():
         med = statistics.median(values)
-        rows.append(f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - proc) * 1000:+.0f} "
-                    f"| {med / proc:.2f} | {(med - base) * 1000:+.0f} | {statistics.median(outside[name]) * 1000:.1f} |")
+        rows.append(
+            f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - proc) * 1000:+.0f} "
+            f"| {med / proc:.2f} | {(med - base) * 1000:+.0f} | {statistics.median(outside[name]) * 1000:.1f} |"
+        )
     table = "\n".join(rows)
     command = f"python bench/sandbox_overhead.py -n {args.n} --pool-size {args.pool_size} --write bench/RESULTS.md"
-    machine = (f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, host Python "
-               f"{platform.python_version()}, Docker {_engine_version()}, image evolve-python:latest (Debian python3)")
+    machine = (
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, host Python "
+        f"{platform.python_version()}, Docker {_engine_version()}, image evolve-python:latest (Debian python3)"
+    )
     print(table)
     if args.write:
         section = (
             f"{HEADING}\n\n"
-            f"Latency of one evaluation of a trivial candidate (`main()` returns \"ok\"; evaluate.py runs it in\n"
+            f'Latency of one evaluation of a trivial candidate (`main()` returns "ok"; evaluate.py runs it in\n'
             f"a child process through `evolve_eval.run_candidate`), {args.n} evaluations per sandbox, interleaved\n"
             f"one by one in a shuffled order, in one run; the pool's refill finishes before each timed\n"
             f"evaluation, except in the last row, where the next evaluation starts while the previous one's\n"
@@ -146,12 +157,12 @@ def main() -> None:
             f"end {os.getloadavg()[0]:.1f} (other work shared the machine; the rows are side by side, so the\n"
             f"ratios hold better than the absolute figures).\n\n"
             f"Command: `{command}`\n\n{table}\n\n"
-            "\"Outside the runner\" is the wall time minus the time from handing the job over to the\n"
+            '"Outside the runner" is the wall time minus the time from handing the job over to the\n'
             "result (the sandbox's own cost: temp dir and spawn for process; create, start, attach and\n"
             "hand-over for Docker); it does not depend on how fast each interpreter starts.\n"
-            "\"direct\" is runner.py as a plain host subprocess (no sandbox). The host's Python starts\n"
+            '"direct" is runner.py as a plain host subprocess (no sandbox). The host\'s Python starts\n'
             "slower than the image's (many site-packages), so a container can beat it: compare the\n"
-            "Docker rows with \"process\", which runs the same host interpreter as direct. The pool\n"
+            'Docker rows with "process", which runs the same host interpreter as direct. The pool\n'
             "hides container creation and start: what remains is the attach and the job hand-over\n"
             "(removal happens in the background). When candidates arrive back to back on a small\n"
             "machine, the refill competes with the running evaluation for CPU.\n"
@@ -173,7 +184,7 @@ def write_section(path: Path, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1:])
+        text = text[:start] + section + ("" if end == -1 else "\n" + text[end + 1 :])
     path.write_text(text)
 
 

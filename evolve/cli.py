@@ -14,7 +14,7 @@ import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -27,8 +27,12 @@ from evolve.problem import Problem, load_problem
 
 log = logging.getLogger("evolve.cli")
 
-app = typer.Typer(help="Evolve better programs: LLM mutations, sandboxed evaluation, a Ray engine.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    help="Evolve better programs: LLM mutations, sandboxed evaluation, a Ray engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -48,8 +52,12 @@ def main() -> None:
     except Exception as exc:
         log.exception("internal error")
         where = logs.current_log_file()
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}"
-                  + (f" (traceback in {where})" if where else ""), highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}"
+            + (f" (traceback in {where})" if where else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
         if where is None:
             raise
         sys.exit(2)
@@ -62,11 +70,17 @@ def _show_version(value: bool) -> None:
 
 
 @app.callback()
-def _options(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
-                                          help="Print the version and exit."),
-             verbose: bool = typer.Option(False, "--verbose", "-v",
-                                          help="Show warnings and errors as they happen (they always go to the "
-                                               "run's evolve.log).")) -> None:
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+    ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Show warnings and errors as they happen (they always go to the run's evolve.log).",
+    ),
+) -> None:
     logs.configure(verbose)
 
 
@@ -74,7 +88,7 @@ def _warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-def _sandbox_choice(name: Optional[str]) -> str:
+def _sandbox_choice(name: str | None) -> str:
     from evolve.sandbox import default_sandbox_name
 
     if name is None:
@@ -86,26 +100,31 @@ def _sandbox_choice(name: Optional[str]) -> str:
 
 def _warn_if_process(name: str) -> None:
     if name == "process":
-        err.print("[yellow]warning:[/] the process sandbox does not isolate: evaluate.py shares the host's "
-                  "filesystem and network, and candidates only get Landlock's confinement; "
-                  "use --sandbox docker for untrusted code")
+        err.print(
+            "[yellow]warning:[/] the process sandbox does not isolate: evaluate.py shares the host's "
+            "filesystem and network, and candidates only get Landlock's confinement; "
+            "use --sandbox docker for untrusted code"
+        )
 
 
 @app.command()
-def check(problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
-          sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
-          json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+def check(
+    problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
+    sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
     """Validate a problem folder and evaluate its initial program once in the sandbox."""
     problem = load_problem(problem_dir)
     _score(problem, problem.initial_code, problem.program_path, "initial program", sandbox, json_out)
 
 
 @app.command("eval")
-def eval_file(problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
-              program: Path = typer.Argument(..., help="A candidate program file to score (any path)."),
-              sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine "
-                                                                "answers)."),
-              json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+def eval_file(
+    problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
+    program: Path = typer.Argument(..., help="A candidate program file to score (any path)."),
+    sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
     """Score any candidate file with a problem's evaluator, as `evolve check` scores the initial program."""
     problem = load_problem(problem_dir)
     try:
@@ -122,8 +141,7 @@ def _problem_warnings(problem: Problem) -> None:
         _warn(message)
 
 
-def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox: Optional[str],
-           json_out: bool) -> None:
+def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox: str | None, json_out: bool) -> None:
     """Evaluate `code` once (and on the held-out set when it passes); print the figures."""
     from evolve.engine.run import evaluation_template
     from evolve.sandbox import make_sandbox
@@ -144,9 +162,20 @@ def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox:
     finally:
         box.close()
     if json_out:
-        print(json.dumps({"problem": problem.name, "ok": outcome.ok, "score": outcome.score, "reason": outcome.reason,
-                          "metrics": outcome.metrics, "seconds": outcome.duration, "sandbox": outcome.sandbox,
-                          "heldout_score": heldout.score if heldout and heldout.ok else None}))
+        print(
+            json.dumps(
+                {
+                    "problem": problem.name,
+                    "ok": outcome.ok,
+                    "score": outcome.score,
+                    "reason": outcome.reason,
+                    "metrics": outcome.metrics,
+                    "seconds": outcome.duration,
+                    "sandbox": outcome.sandbox,
+                    "heldout_score": heldout.score if heldout and heldout.ok else None,
+                }
+            )
+        )
     else:
         table = Table(title=f"{problem.name}: {label}", show_header=False)
         table.add_row("sandbox", outcome.sandbox)
@@ -172,14 +201,16 @@ def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox:
         fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
 
 
-def _parse_models(models: list[str], api_base: Optional[str]) -> tuple[dict, ...]:
+def _parse_models(models: list[str], api_base: str | None) -> tuple[dict, ...]:
     out = []
     for spec in models:
         name, _, weight = spec.partition("@")
         try:
             w = float(weight) if weight else 1.0
         except ValueError:
-            raise OptionError(f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)") from None
+            raise OptionError(
+                f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)"
+            ) from None
         entry = {"name": name, "weight": w}
         if api_base:
             entry["api_base"] = api_base
@@ -188,36 +219,56 @@ def _parse_models(models: list[str], api_base: Optional[str]) -> tuple[dict, ...
 
 
 @app.command()
-def run(problem_dir: Optional[Path] = typer.Argument(None, help="A problem folder (problems/<name>)."),
-        iterations: Optional[int] = typer.Option(None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."),
-        model: list[str] = typer.Option([], "--model", "-m", help="litellm model name, optionally @weight; repeatable."),
-        api_base: Optional[str] = typer.Option(None, help="OpenAI-compatible server for the models."),
-        resume: Optional[Path] = typer.Option(None, help="Continue a stopped or killed run (its folder)."),
-        name: Optional[str] = typer.Option(None, help="Run name (default: <problem>-<date>-<time>)."),
-        db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the store (default: SQLite in the run folder)."),
-        runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
-        sandbox: Optional[str] = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
-        llm_concurrency: Optional[int] = typer.Option(None, min=1, help="Model calls in flight at once (default 8)."),
-        eval_workers: Optional[int] = typer.Option(None, min=1, help="Evaluations at once (default: CPUs / evaluation cpus)."),
-        max_seconds: Optional[float] = typer.Option(None, help="Stop after this wall time."),
-        max_cost: Optional[float] = typer.Option(None, help="Stop when model spending reaches this many USD."),
-        target_score: Optional[float] = typer.Option(None, help="Stop when the best score reaches this."),
-        seed: Optional[int] = typer.Option(None, help="Seed for every random choice (default 0)."),
-        ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting one."),
-        infra_wait: Optional[float] = typer.Option(None, min=0, help="Seconds to wait for broken machinery (the Docker "
-                                                   "engine, a Ray node) before the run stops (default 300)."),
-        ) -> None:
+def run(
+    problem_dir: Path | None = typer.Argument(None, help="A problem folder (problems/<name>)."),
+    iterations: int | None = typer.Option(
+        None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."
+    ),
+    model: list[str] = typer.Option([], "--model", "-m", help="litellm model name, optionally @weight; repeatable."),
+    api_base: str | None = typer.Option(None, help="OpenAI-compatible server for the models."),
+    resume: Path | None = typer.Option(None, help="Continue a stopped or killed run (its folder)."),
+    name: str | None = typer.Option(None, help="Run name (default: <problem>-<date>-<time>)."),
+    db: str | None = typer.Option(None, help="SQLAlchemy URL of the store (default: SQLite in the run folder)."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
+    sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
+    llm_concurrency: int | None = typer.Option(None, min=1, help="Model calls in flight at once (default 8)."),
+    eval_workers: int | None = typer.Option(None, min=1, help="Evaluations at once (default: CPUs / evaluation cpus)."),
+    max_seconds: float | None = typer.Option(None, help="Stop after this wall time."),
+    max_cost: float | None = typer.Option(None, help="Stop when model spending reaches this many USD."),
+    target_score: float | None = typer.Option(None, help="Stop when the best score reaches this."),
+    seed: int | None = typer.Option(None, help="Seed for every random choice (default 0)."),
+    ray_address: str | None = typer.Option(None, help="Join an existing Ray cluster instead of starting one."),
+    infra_wait: float | None = typer.Option(
+        None,
+        min=0,
+        help="Seconds to wait for broken machinery (the Docker engine, a Ray node) before the run stops (default 300).",
+    ),
+) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
     from evolve.engine.run import load_run_for_resume
 
-    overrides = {k: v for k, v in dict(iterations=iterations, llm_concurrency=llm_concurrency, eval_workers=eval_workers,
-                                       max_seconds=max_seconds, max_cost=max_cost, target_score=target_score,
-                                       seed=seed, infra_wait=infra_wait).items() if v is not None}
+    overrides: dict[str, Any] = {
+        k: v
+        for k, v in dict(
+            iterations=iterations,
+            llm_concurrency=llm_concurrency,
+            eval_workers=eval_workers,
+            max_seconds=max_seconds,
+            max_cost=max_cost,
+            target_score=target_score,
+            seed=seed,
+            infra_wait=infra_wait,
+        ).items()
+        if v is not None
+    }
     if model:
         overrides["models"] = _parse_models(model, api_base)
+    run_name: str | None
+    db_url: str | None
     if resume is not None:
-        problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
+        problem, config, resumed_name, db_url, run_dir = load_run_for_resume(str(resume), db)
+        run_name = resumed_name
         saved = dict(config.options)
         saved["models"] = tuple(saved.get("models") or ())
         saved.update(overrides)
@@ -253,9 +304,15 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
         t = Table.grid(padding=(0, 2))
         elapsed = time.monotonic() - state["started"]
         best = f"{p.best_score:.6g}" if p.best_score is not None else "-"
-        t.add_row(f"[bold]{problem.name}[/]", f"candidates {p.completed}/{options.iterations}",
-                  f"best [bold green]{best}[/]", f"failed {p.failed}", f"rejected {p.rejected}",
-                  f"cost ${p.cost:.4f}", f"{elapsed:.0f} s")
+        t.add_row(
+            f"[bold]{problem.name}[/]",
+            f"candidates {p.completed}/{options.iterations}",
+            f"best [bold green]{best}[/]",
+            f"failed {p.failed}",
+            f"rejected {p.rejected}",
+            f"cost ${p.cost:.4f}",
+            f"{elapsed:.0f} s",
+        )
         if p.last_event:
             t.add_row("", f"[dim]{p.last_event[:100]}[/]")
         return t
@@ -264,16 +321,20 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
         if mutator == "offline":
             from evolve.mutate.offline import describe_offline_limits
 
-            console.print("[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
-                          "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
-                          soft_wrap=True)
+            console.print(
+                "[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
+                "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
+                soft_wrap=True,
+            )
             limits = describe_offline_limits(problem.initial_code)
             if limits:
                 _warn(limits)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
-        console.print(f"[bold]sandbox:[/] {options.sandbox}   [bold]evaluations at once:[/] {options.eval_workers}   "
-                      f"[bold]model calls at once:[/] {options.llm_concurrency}")
+        console.print(
+            f"[bold]sandbox:[/] {options.sandbox}   [bold]evaluations at once:[/] {options.eval_workers}   "
+            f"[bold]model calls at once:[/] {options.llm_concurrency}"
+        )
 
     interactive = console.is_terminal
     live = Live(render(Progress()), console=console, refresh_per_second=4, transient=False) if interactive else None
@@ -285,15 +346,28 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
         elif time.monotonic() - last_print[0] > 5 or p.completed >= options.iterations:
             last_print[0] = time.monotonic()  # not a terminal (a log file, CI): one plain line
             best = f"{p.best_score:.6g}" if p.best_score is not None else "-"
-            console.print(f"{problem.name}: candidates {p.completed}/{options.iterations}, best {best}, "
-                          f"failed {p.failed}, rejected {p.rejected}, cost ${p.cost:.4f}, "
-                          f"{time.monotonic() - state['started']:.0f} s", soft_wrap=True, highlight=False)
+            console.print(
+                f"{problem.name}: candidates {p.completed}/{options.iterations}, best {best}, "
+                f"failed {p.failed}, rejected {p.rejected}, cost ${p.cost:.4f}, "
+                f"{time.monotonic() - state['started']:.0f} s",
+                soft_wrap=True,
+                highlight=False,
+            )
 
     try:
         if live is not None:
             live.start()
-        return evolve_run(problem, options, runs_root=runs_root, run_name=run_name, db_url=db_url,
-                          ray_address=ray_address, resume=resume, on_progress=on_progress, on_start=on_start)
+        return evolve_run(
+            problem,
+            options,
+            runs_root=runs_root,
+            run_name=run_name,
+            db_url=db_url,
+            ray_address=ray_address,
+            resume=resume,
+            on_progress=on_progress,
+            on_start=on_start,
+        )
     finally:
         if live is not None:
             live.stop()
@@ -311,11 +385,14 @@ def _print_summary(result) -> None:
 
     if best:
         table.add_row("initial program", fmt(best.initial_score), fmt(best.initial_heldout_score))
-        table.add_row(f"best program (#{best.id}, iteration {best.iteration})", fmt(best.score),
-                      fmt(best.heldout_score))
+        table.add_row(
+            f"best program (#{best.id}, iteration {best.iteration})", fmt(best.score), fmt(best.heldout_score)
+        )
     console.print(table)
-    console.print(f"candidates {p.completed} (evaluated {p.evaluated}, failed {p.failed}, rejected {p.rejected}), "
-                  f"cost ${p.cost:.4f}, {result.seconds:.1f} s")
+    console.print(
+        f"candidates {p.completed} (evaluated {p.evaluated}, failed {p.failed}, rejected {p.rejected}), "
+        f"cost ${p.cost:.4f}, {result.seconds:.1f} s"
+    )
     console.print(f"best program: {result.run_dir / 'best'}   database: {result.db_url}")
     console.print(f"continue with: evolve run --resume {result.run_dir} --iterations N")
 

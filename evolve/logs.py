@@ -14,8 +14,12 @@ from pathlib import Path
 LOG_FILENAME = "evolve.log"
 FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
 _OURS = ("evolve", "ray")  # the loggers whose records belong in a run's log
-RAY_STARTUP_LOGGERS = ("ray._private.authentication.authentication_token_setup", "ray._private.worker",
-                       "ray._private.services", "ray._private.node")
+RAY_STARTUP_LOGGERS = (
+    "ray._private.authentication.authentication_token_setup",
+    "ray._private.worker",
+    "ray._private.services",
+    "ray._private.node",
+)
 
 _file_handler: logging.FileHandler | None = None
 _stderr_handler: logging.Handler | None = None
@@ -85,9 +89,9 @@ def adopt_ray_logger() -> None:
         for handler in list(ray_logger.handlers):
             if handler not in (_file_handler, _stderr_handler):
                 ray_logger.removeHandler(handler)
-        for handler in (_file_handler, _stderr_handler):
-            if handler is not None and handler not in ray_logger.handlers:
-                ray_logger.addHandler(handler)
+        for ours in (_file_handler, _stderr_handler):
+            if ours is not None and ours not in ray_logger.handlers:
+                ray_logger.addHandler(ours)
         if not ray_logger.handlers:
             ray_logger.addHandler(logging.NullHandler())
         ray_logger.propagate = False

@@ -12,9 +12,9 @@ import threading
 
 import docker
 import pytest
+from docker_proxy import DockerProxy
 from sqlalchemy import select
 
-from docker_proxy import DockerProxy
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import EventKind, FailureKind, ProgramStatus, RunStatus
@@ -35,19 +35,24 @@ def _rows(db_url: str):
 def _our_containers(run_name: str) -> list:
     client = docker.from_env()
     try:
-        return [c for c in client.containers.list(all=True)
-                if c.labels.get(RUN_LABEL, "").startswith(f"{run_name}-")]
+        return [c for c in client.containers.list(all=True) if c.labels.get(RUN_LABEL, "").startswith(f"{run_name}-")]
     finally:
         client.close()
 
 
 def _options(proxy: DockerProxy, **kwargs) -> RunOptions:
-    return RunOptions(sandbox="docker", sandbox_options={"base_url": proxy.url}, eval_workers=2, llm_concurrency=2,
-                      seed=3, heldout=False, **kwargs)
+    return RunOptions(
+        sandbox="docker",
+        sandbox_options={"base_url": proxy.url},
+        eval_workers=2,
+        llm_concurrency=2,
+        seed=3,
+        heldout=False,
+        **kwargs,
+    )
 
 
-def test_an_outage_that_ends_pauses_the_run_and_blames_no_candidate(tmp_path, ray_local, docker_engine,
-                                                                    circle_packing):
+def test_an_outage_that_ends_pauses_the_run_and_blames_no_candidate(tmp_path, ray_local, docker_engine, circle_packing):
     proxy = DockerProxy(tmp_path / "engine.sock").start()
     cut = threading.Event()
 
@@ -58,15 +63,23 @@ def test_an_outage_that_ends_pauses_the_run_and_blames_no_candidate(tmp_path, ra
             threading.Timer(4.0, proxy.restore).start()  # ...and is back four seconds later
 
     try:
-        result = evolve_run(circle_packing, _options(proxy, iterations=12, infra_wait=120), runs_root=tmp_path,
-                            run_name="outage", on_progress=on_progress)
+        result = evolve_run(
+            circle_packing,
+            _options(proxy, iterations=12, infra_wait=120),
+            runs_root=tmp_path,
+            run_name="outage",
+            on_progress=on_progress,
+        )
     finally:
         proxy.cut()
     assert cut.is_set()
     assert result.status == RunStatus.FINISHED, result.stop_reason
     programs, events = _rows(result.db_url)
-    blamed = [(p.id, p.error) for p in programs
-              if p.status == ProgramStatus.FAILED and ("sandbox error" in (p.error or "") or "Docker" in (p.error or ""))]
+    blamed = [
+        (p.id, p.error)
+        for p in programs
+        if p.status == ProgramStatus.FAILED and ("sandbox error" in (p.error or "") or "Docker" in (p.error or ""))
+    ]
     assert not blamed, blamed
     assert not [p for p in programs if p.failure_kind == FailureKind.INFRASTRUCTURE]
     assert any(e.kind == EventKind.PAUSE for e in events), [e.message for e in events]
@@ -83,8 +96,13 @@ def test_an_outage_that_lasts_stops_the_run_with_its_cause(tmp_path, ray_local, 
             proxy.cut()  # for good
 
     try:
-        result = evolve_run(circle_packing, _options(proxy, iterations=40, infra_wait=5), runs_root=tmp_path,
-                            run_name="gone", on_progress=on_progress)
+        result = evolve_run(
+            circle_packing,
+            _options(proxy, iterations=40, infra_wait=5),
+            runs_root=tmp_path,
+            run_name="gone",
+            on_progress=on_progress,
+        )
     finally:
         proxy.cut()
     assert result.status == RunStatus.FAILED

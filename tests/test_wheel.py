@@ -39,23 +39,29 @@ def installed(tmp_path_factory):
     """(wheel path, the venv's `evolve` executable)."""
     where = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where / "dist"),
-         str(ROOT)], capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
     (wheel,) = (where / "dist").glob("evolve-*.whl")
     env_dir = where / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-                              str(wheel)], capture_output=True, text=True, timeout=300)
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr
     return wheel, env_dir / "bin" / "evolve"
 
 
 def _evolve(executable: Path, *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PYTHONPATH"}
-    return subprocess.run([str(executable), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([str(executable), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_the_wheel_carries_the_package_data(installed):
@@ -69,9 +75,18 @@ def test_the_wheel_carries_the_package_data(installed):
 def test_the_installed_tool_imports_from_the_venv_not_the_checkout(installed, tmp_path):
     _, executable = installed
     python = executable.parent / "python"
-    out = subprocess.run([str(python), "-c", "import evolve, evolve.resources as r; "
-                          "print(evolve.__file__); print(r.prompts_dir()); print(r.evaluators_dir())"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import evolve, evolve.resources as r; "
+            "print(evolve.__file__); print(r.prompts_dir()); print(r.evaluators_dir())",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     for line in out.stdout.split():
         assert str(executable.parents[1]) in line and str(ROOT) not in line, out.stdout
@@ -96,8 +111,22 @@ def test_check_and_a_short_run_from_an_unrelated_directory(installed, tmp_path, 
     assert check.returncode == 0, check.stdout + check.stderr
     assert abs(json.loads(check.stdout)["score"] - 1.80038) < 1e-4
 
-    run = _evolve(executable, "run", str(folder), "--iterations", "5", "--sandbox", sandbox, "--seed", "1",
-                  "--runs-dir", str(elsewhere / "runs"), "--name", "wheel-run", cwd=elsewhere)
+    run = _evolve(
+        executable,
+        "run",
+        str(folder),
+        "--iterations",
+        "5",
+        "--sandbox",
+        sandbox,
+        "--seed",
+        "1",
+        "--runs-dir",
+        str(elsewhere / "runs"),
+        "--name",
+        "wheel-run",
+        cwd=elsewhere,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads((elsewhere / "runs" / "wheel-run" / "summary.json").read_text())
     assert summary["candidates"] == 5 and summary["best_score"] >= summary["initial_score"]

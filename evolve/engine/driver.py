@@ -17,8 +17,9 @@ import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from evolve.engine.options import Progress, RunOptions
 from evolve.errors import EvolveError, InfrastructureError, NodeLost, RunError
@@ -69,8 +70,15 @@ def _worker_lost(exc: Exception) -> bool:
     """A Ray failure that is the cluster's (a node or its raylet gone), not the candidate's."""
     import ray
 
-    return isinstance(exc, (ray.exceptions.NodeDiedError, ray.exceptions.ActorUnavailableError,
-                            ray.exceptions.ObjectLostError, ray.exceptions.RaySystemError))
+    return isinstance(
+        exc,
+        (
+            ray.exceptions.NodeDiedError,
+            ray.exceptions.ActorUnavailableError,
+            ray.exceptions.ObjectLostError,
+            ray.exceptions.RaySystemError,
+        ),
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -83,8 +91,16 @@ class Driver:
     `admissions` (the actor storing the proposal and deciding whether to evaluate it),
     `evaluations` (in a sandbox) and `records` (the actor storing a finished outcome)."""
 
-    def __init__(self, db, mutator_pool, evaluate, template: EvalRequest, sandbox_args: tuple,
-                 options: RunOptions, on_progress: Callable[[Progress], None] | None):
+    def __init__(
+        self,
+        db,
+        mutator_pool,
+        evaluate,
+        template: EvalRequest,
+        sandbox_args: tuple,
+        options: RunOptions,
+        on_progress: Callable[[Progress], None] | None,
+    ):
         self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
         self.template, self.sandbox_args, self.options = template, sandbox_args, options
         self.on_progress = on_progress or (lambda progress: None)
@@ -180,15 +196,23 @@ class Driver:
             while True:
                 if interrupt.requested and stopping is None:
                     stopping = INTERRUPTED
-                    self.on_progress(replace(self.progress, last_event="stopping: finishing what is in "
-                                                                       "flight (Ctrl-C again to stop now)"))
+                    self.on_progress(
+                        replace(
+                            self.progress, last_event="stopping: finishing what is in flight (Ctrl-C again to stop now)"
+                        )
+                    )
                 stopping = stopping or self.stop_reason()
                 if stopping and stopping.startswith(INFRA_BROKEN):
                     waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
-                paused = self._paused() or self.outage is not None and bool(evaluations)
+                paused = self._paused() or (self.outage is not None and bool(evaluations))
                 backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
-                while (stopping is None and not paused and launched < o.iterations
-                       and len(proposals) < o.llm_concurrency and backlog < o.llm_concurrency + o.eval_workers):
+                while (
+                    stopping is None
+                    and not paused
+                    and launched < o.iterations
+                    and len(proposals) < o.llm_concurrency
+                    and backlog < o.llm_concurrency + o.eval_workers
+                ):
                     task = self.db.next_task.remote()
                     proposals[self.mutator_pool.propose.remote(task)] = task
                     launched += 1
@@ -201,8 +225,9 @@ class Driver:
                 pending = [*proposals, *admissions, *evaluations, *records]
                 if not pending:
                     if waiting_for_slot:  # paused: wait for the retry time
-                        time.sleep(min(1.0, max(0.05, self.outage.retry_at - time.monotonic()))
-                                   if self.outage else 0.05)
+                        time.sleep(
+                            min(1.0, max(0.05, self.outage.retry_at - time.monotonic())) if self.outage else 0.05
+                        )
                         continue
                     break
                 ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
@@ -252,8 +277,11 @@ class Driver:
                 self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
                 return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
-            return EvalOutcome.failure(FailureKind.WORKER_DIED, f"the evaluation worker died: {_first_line(exc)[:200]}",
-                                       sandbox=self.options.sandbox)
+            return EvalOutcome.failure(
+                FailureKind.WORKER_DIED,
+                f"the evaluation worker died: {_first_line(exc)[:200]}",
+                sandbox=self.options.sandbox,
+            )
         self._infra_recovered()
         return outcome
 
@@ -283,10 +311,19 @@ class Driver:
             log.error("the mutator raised: %s", exc)
             task = ray.get(task_ref)
             error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400]}"
-            return Proposal(iteration=task.iteration, island=task.island, parent_id=task.parent.id,
-                            inspiration_ids=tuple(p.id for p in task.inspirations), model="(mutator)",
-                            mutation="error", prompt="", answer=None, child_code=None,
-                            reject_reason=error, error=error)
+            return Proposal(
+                iteration=task.iteration,
+                island=task.island,
+                parent_id=task.parent.id,
+                inspiration_ids=tuple(p.id for p in task.inspirations),
+                model="(mutator)",
+                mutation="error",
+                prompt="",
+                answer=None,
+                child_code=None,
+                reject_reason=error,
+                error=error,
+            )
 
     def _admitted(self, ref):
         """The actor's decision on a proposal; None when the proposal itself failed (a bug in a

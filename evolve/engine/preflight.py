@@ -43,8 +43,10 @@ def check_options(options: RunOptions) -> None:
 def check_run_name(name: str) -> None:
     """A run name is a folder name under --runs-dir: no path separators, no '..'."""
     if not RUN_NAME.fullmatch(name) or ".." in name:
-        raise OptionError(f"--name {name!r}: use letters, digits, '.', '_' or '-' (no '/' or '..'), starting with a "
-                          "letter or digit, at most 200 characters")
+        raise OptionError(
+            f"--name {name!r}: use letters, digits, '.', '_' or '-' (no '/' or '..'), starting with a "
+            "letter or digit, at most 200 characters"
+        )
 
 
 def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
@@ -58,8 +60,10 @@ def check_ray_address(address: str | None, timeout: float = 3.0) -> None:
         with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
             pass
     except OSError as exc:
-        raise RunError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); start the head "
-                       "with `ray start --head` or check the address") from None
+        raise RunError(
+            f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); start the head "
+            "with `ray start --head` or check the address"
+        ) from None
 
 
 def check_store(url: str, run_name: str, resume: bool) -> None:
@@ -74,15 +78,17 @@ def check_store(url: str, run_name: str, resume: bool) -> None:
     try:
         make_url(url)
     except ArgumentError:
-        raise OptionError(f"--db {shown!r}: not a database URL (e.g. postgresql://user@host/db or "
-                          "sqlite:///path/evolve.db)") from None
+        raise OptionError(
+            f"--db {shown!r}: not a database URL (e.g. postgresql://user@host/db or sqlite:///path/evolve.db)"
+        ) from None
     try:
         engine = open_engine(url)
     except NoSuchModuleError as exc:
         raise OptionError(f"--db {shown!r}: unknown database kind ({exc})") from None
     except ImportError as exc:
-        raise OptionError(f"--db {shown!r}: its driver is not installed ({exc}); for PostgreSQL: "
-                          "pip install 'evolve[postgres]'") from None
+        raise OptionError(
+            f"--db {shown!r}: its driver is not installed ({exc}); for PostgreSQL: pip install 'evolve[postgres]'"
+        ) from None
     except (OperationalError, SQLAlchemyError) as exc:
         raise RunError(f"--db {shown}: the database does not open: {_first_line(exc)}") from None
     try:
@@ -93,8 +99,10 @@ def check_store(url: str, run_name: str, resume: bool) -> None:
     finally:
         engine.dispose()
     if taken and not resume:
-        raise RunError(f"run {run_name!r} already exists in {shown}: choose another --name, or continue it with "
-                       "evolve run --resume")
+        raise RunError(
+            f"run {run_name!r} already exists in {shown}: choose another --name, or continue it with "
+            "evolve run --resume"
+        )
 
 
 @contextmanager

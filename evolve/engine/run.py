@@ -10,10 +10,11 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.options import Progress, RunOptions
@@ -73,7 +74,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
         # Ray 2.60's clusters require the token that `ray start` keeps in ~/.ray/auth_token, and a
         # driver sends it only in token mode, read when Ray's config is first loaded.
         os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config
+        from ray._raylet import Config  # type: ignore[attr-defined]
 
         Config.initialize("")
     import ray
@@ -86,8 +87,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
 
 
 def check_resources(problem: Problem) -> None:
@@ -102,11 +104,13 @@ def check_resources(problem: Problem) -> None:
             where = f"evaluation.{'cpus' if name == 'CPU' else 'gpus' if name == 'GPU' else 'resources.' + name}"
             raise RunError(
                 f"{problem.root / 'problem.toml'}: {where} = {amount:g} but this Ray cluster has "
-                f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)")
+                f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)"
+            )
 
 
-def evaluation_template(problem: Problem, sandbox: str, code: str = "",
-                        progress: Callable[[str], None] | None = None) -> EvalRequest:
+def evaluation_template(
+    problem: Problem, sandbox: str, code: str = "", progress: Callable[[str], None] | None = None
+) -> EvalRequest:
     """The request every candidate's evaluation starts from; with Docker, on the problem's own
     image when its folder has a Dockerfile (built once, cached by the hash of its inputs), and
     the default image built first where it is missing (minutes: `progress` says so)."""
@@ -134,16 +138,19 @@ def new_run_name(problem: Problem) -> str:
     return f"{problem.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path("runs"), run_name: str | None = None,
-               db_url: str | None = None, ray_address: str | None = None, resume: bool = False,
-               on_progress: Callable[[Progress], None] | None = None, on_start: Callable[[str], None] | None = None,
-               ) -> RunResult:
+def evolve_run(
+    problem: Problem,
+    options: RunOptions,
+    *,
+    runs_root: Path = Path("runs"),
+    run_name: str | None = None,
+    db_url: str | None = None,
+    ray_address: str | None = None,
+    resume: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> RunResult:
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
-    import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from evolve.engine.population_db import PopulationDB
-    from evolve.engine.workers import remote_evaluator, remote_mutator
 
     check_options(options)
     if run_name is not None:
@@ -158,13 +165,22 @@ def evolve_run(problem: Problem, options: RunOptions, *, runs_root: Path = Path(
         check_resources(problem)
         log_path = run_log_path(run_dir)
         log_to_file(log_path)
-        driver, db, mutator_pool, sandbox_options, mutator = _start(problem, options, run_name, db_url, resume,
-                                                                    log_path, on_progress, on_start)
+        driver, db, mutator_pool, sandbox_options, mutator = _start(
+            problem, options, run_name, db_url, resume, log_path, on_progress, on_start
+        )
     return _drive(problem, options, driver, db, mutator_pool, sandbox_options, mutator, run_name, run_dir, db_url)
 
 
-def _start(problem: Problem, options: RunOptions, run_name: str, db_url: str, resume: bool, log_path: Path,
-           on_progress: Callable[[Progress], None] | None, on_start: Callable[[str], None] | None):
+def _start(
+    problem: Problem,
+    options: RunOptions,
+    run_name: str,
+    db_url: str,
+    resume: bool,
+    log_path: Path,
+    on_progress: Callable[[Progress], None] | None,
+    on_start: Callable[[str], None] | None,
+):
     """The run's actors and its driver, the run row opened (or reopened on resume)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -184,19 +200,39 @@ def _start(problem: Problem, options: RunOptions, run_name: str, db_url: str, re
         sandbox_options.setdefault("pool_size", 1)
 
     ev = problem.config.evaluation
-    run_config = RunConfig(problem=problem.config.model_dump(), options=options.to_dict(),
-                           models=tuple(dict(m.__dict__) for m in models))
+    run_config = RunConfig(
+        problem=problem.config.model_dump(), options=options.to_dict(), models=tuple(dict(m.__dict__) for m in models)
+    )
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    db = ray.remote(PopulationDB).options(num_cpus=0, max_concurrency=1, scheduling_strategy=here).remote(
-        db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume)
+    db: Any = (
+        ray.remote(PopulationDB)
+        .options(num_cpus=0, max_concurrency=1, scheduling_strategy=here)
+        .remote(
+            db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume
+        )
+    )
     settings = MutatorSettings(
-        problem=ProblemView(problem.name, problem.config.description, problem.language,
-                            str(problem.prompts_dir) if problem.prompts_dir else None),
-        models=models, diff_weight=problem.config.mutation.diff, full_weight=problem.config.mutation.full)
+        problem=ProblemView(
+            problem.name,
+            problem.config.description,
+            problem.language,
+            str(problem.prompts_dir) if problem.prompts_dir else None,
+        ),
+        models=models,
+        diff_weight=problem.config.mutation.diff,
+        full_weight=problem.config.mutation.full,
+    )
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
-    driver = Driver(db, mutator_pool, remote_evaluator(ev.cpus, ev.gpus, ev.resources), template,
-                    (options.sandbox, sandbox_options, str(log_path)), options, on_progress)
+    driver = Driver(
+        db,
+        mutator_pool,
+        remote_evaluator(ev.cpus, ev.gpus, ev.resources),
+        template,
+        (options.sandbox, sandbox_options, str(log_path)),
+        options,
+        on_progress,
+    )
     try:
         driver.open()
     except BaseException:
@@ -207,8 +243,18 @@ def _start(problem: Problem, options: RunOptions, run_name: str, db_url: str, re
     return driver, db, mutator_pool, sandbox_options, mutator
 
 
-def _drive(problem: Problem, options: RunOptions, driver: Driver, db, mutator_pool, sandbox_options: dict,
-           mutator: str, run_name: str, run_dir: Path, db_url: str) -> RunResult:
+def _drive(
+    problem: Problem,
+    options: RunOptions,
+    driver: Driver,
+    db,
+    mutator_pool,
+    sandbox_options: dict,
+    mutator: str,
+    run_name: str,
+    run_dir: Path,
+    db_url: str,
+) -> RunResult:
     """Drive an opened run to its stop, score the best on held-out data, write the outputs."""
     import ray
 
@@ -251,8 +297,7 @@ def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function
     from evolve.engine.population_db import EvalTicket
 
     request = replace(driver.template, function=function, cascade=())
-    targets = {best.id: (best.code, best.heldout_score),
-               best.initial_id: (initial_code, best.initial_heldout_score)}
+    targets = {best.id: (best.code, best.heldout_score), best.initial_id: (initial_code, best.initial_heldout_score)}
     for program_id, (code, known) in targets.items():
         if known is None:
             outcome = driver.evaluate_now(EvalTicket(program_id, code, -1, 0), request)
@@ -271,19 +316,40 @@ def _cleanup_sandbox(name: str, run_label: str | None) -> None:
         log.warning("could not remove this run's containers (label evolve.run=%s): %s", run_label, exc)
 
 
-def write_outputs(run_dir: Path, problem: Problem, best: BestProgram, progress: Progress, status: str, reason: str,
-                  seconds: float, run_name: str, db_url: str, mutator: str) -> None:
+def write_outputs(
+    run_dir: Path,
+    problem: Problem,
+    best: BestProgram,
+    progress: Progress,
+    status: str,
+    reason: str,
+    seconds: float,
+    run_name: str,
+    db_url: str,
+    mutator: str,
+) -> None:
     best_dir = run_dir / "best"
     best_dir.mkdir(parents=True, exist_ok=True)
     (best_dir / Path(problem.config.program).name).write_text(best.code)
     (best_dir / "metrics.json").write_text(json.dumps(best.metrics_json(), indent=2))
     summary = {
-        "run": run_name, "problem": problem.name, "status": status, "stop_reason": reason,
-        "mutator": mutator, "db": db_url, "seconds": round(seconds, 2),
-        "candidates": progress.completed, "evaluated": progress.evaluated, "failed": progress.failed,
-        "rejected": progress.rejected, "cost_usd": round(progress.cost, 6),
-        "initial_score": best.initial_score, "initial_heldout_score": best.initial_heldout_score,
-        "best_score": best.score, "best_heldout_score": best.heldout_score, "best_program_id": best.id,
+        "run": run_name,
+        "problem": problem.name,
+        "status": status,
+        "stop_reason": reason,
+        "mutator": mutator,
+        "db": db_url,
+        "seconds": round(seconds, 2),
+        "candidates": progress.completed,
+        "evaluated": progress.evaluated,
+        "failed": progress.failed,
+        "rejected": progress.rejected,
+        "cost_usd": round(progress.cost, 6),
+        "initial_score": best.initial_score,
+        "initial_heldout_score": best.initial_heldout_score,
+        "best_score": best.score,
+        "best_heldout_score": best.heldout_score,
+        "best_program_id": best.id,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
@@ -300,7 +366,8 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunCo
         from sqlalchemy import select
 
         run = s.scalars(select(Run).where(Run.name == path.name)).first() or (
-            s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None)
+            s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None
+        )
         if run is None:
             raise RunError(f"{target}: no run of that name in {db_url}")
         config = RunConfig.from_json(run.config)

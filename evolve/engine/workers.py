@@ -61,11 +61,13 @@ def _engine_gone(exc: Exception) -> bool:
     except ImportError:  # pragma: no cover - docker is a dependency
         return False
     return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)) or (
-        isinstance(exc, DockerException) and "connection" in str(exc).lower())
+        isinstance(exc, DockerException) and "connection" in str(exc).lower()
+    )
 
 
-def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict,
-                    log_path: str | None = None) -> EvalOutcome:
+def evaluate_ticket(
+    ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict, log_path: str | None = None
+) -> EvalOutcome:
     """Evaluate one candidate. Raises InfrastructureError when the machinery failed (the driver
     retries the candidate later); anything else that goes wrong is this candidate's failure."""
     from dataclasses import replace
@@ -86,11 +88,11 @@ def evaluate_ticket(ticket: EvalTicket, template: EvalRequest, sandbox: str, opt
 
 
 def remote_mutator(settings: MutatorSettings, concurrency: int, scheduling_strategy=None):
-    actor = ray.remote(MutatorPool).options(num_cpus=0, max_concurrency=max(1, concurrency),
-                                            scheduling_strategy=scheduling_strategy)
+    actor = ray.remote(MutatorPool).options(
+        num_cpus=0, max_concurrency=max(1, concurrency), scheduling_strategy=scheduling_strategy
+    )
     return actor.remote(settings)
 
 
 def remote_evaluator(cpus: float, gpus: float, resources: dict):
-    return ray.remote(evaluate_ticket).options(num_cpus=cpus, num_gpus=gpus, resources=resources or None,
-                                               max_retries=0)
+    return ray.remote(evaluate_ticket).options(num_cpus=cpus, num_gpus=gpus, resources=resources or None, max_retries=0)

@@ -127,11 +127,11 @@ def locate(run: str | None, db: str | None = None, root: Path = RUNS_ROOT) -> Ru
         names = ", ".join(p.name for p in run_folders(root)[:8]) or "none"
         if path.is_dir():
             raise RunNotFound(f"{path} has no {DB_FILENAME}: not a run folder")
-        raise RunNotFound(f"no run {run!r}: not a run folder, and no {root / run / DB_FILENAME} "
-                          f"(runs under {root}/: {names})")
+        raise RunNotFound(
+            f"no run {run!r}: not a run folder, and no {root / run / DB_FILENAME} (runs under {root}/: {names})"
+        )
     folder, db_file = candidates[0]
     url = sqlite_url(folder) if db_file.name == DB_FILENAME else f"sqlite:///{db_file.resolve()}"
     engine = open_reader(url)
     run_id, name = _pick_run(engine, url, None, folder)
     return RunRef(engine, run_id, name, url, folder)
-

@@ -59,9 +59,9 @@ def with_installed_driver(url: str) -> str:
     where psycopg2 (evolve's `postgres` extra) is installed: use the one that is there."""
     import importlib.util
 
-    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg") is None:
-        if importlib.util.find_spec("psycopg2") is not None:
-            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    missing_default = importlib.util.find_spec("psycopg") is None
+    if url.startswith("postgresql://") and missing_default and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
     return url
 
 

@@ -11,5 +11,6 @@ def evaluate(program_path):
     x = 0
     while time.process_time() < end:
         x += 1
-    numbers = [float(n) for n in re.findall(r"\d+\.\d+", open(program_path).read())]
+    with open(program_path) as f:
+        numbers = [float(n) for n in re.findall(r"\d+\.\d+", f.read())]
     return {"score": min(100.0, abs(sum(numbers))), "spins": float(x)}

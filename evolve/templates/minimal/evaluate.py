@@ -54,10 +54,10 @@ from evolve_eval import CandidateError, run_candidate
 # so that a slow candidate is reported by this evaluator, with a reason, rather than killed.
 CANDIDATE_TIMEOUT = 20
 
-N_TRAIN = 30      # samples the candidate learns from, per dataset
-N_QUERY = 200     # points it must predict, per dataset (their true values stay here)
-NOISE = 0.1       # standard deviation of the noise; no predictor can beat an RMSE of about this
-TRAIN_SEEDS = (0, 1, 2)          # the data evolution is scored on
+N_TRAIN = 30  # samples the candidate learns from, per dataset
+N_QUERY = 200  # points it must predict, per dataset (their true values stay here)
+NOISE = 0.1  # standard deviation of the noise; no predictor can beat an RMSE of about this
+TRAIN_SEEDS = (0, 1, 2)  # the data evolution is scored on
 HELDOUT_SEEDS = (1000, 1001, 1002)  # scored only by evaluate_heldout
 REGIONS = ((-2.0, -1.0), (-1.0, 0.0), (0.0, 1.0), (1.0, 2.0))
 

@@ -12,10 +12,9 @@ It computes the score itself from that return value.
 
 import numpy as np
 
-
 # EVOLVE-BLOCK-START
-DEGREE = 2      # degree of the polynomial
-RIDGE = 0.001   # L2 penalty on the coefficients (keeps high degrees from blowing up)
+DEGREE = 2  # degree of the polynomial
+RIDGE = 0.001  # L2 penalty on the coefficients (keeps high degrees from blowing up)
 
 
 def fit_and_predict(train_x, train_y, query_x):
@@ -29,6 +28,8 @@ def fit_and_predict(train_x, train_y, query_x):
     gram = features.T @ features + RIDGE * np.eye(DEGREE + 1)
     coeffs = np.linalg.solve(gram, features.T @ train_y)
     return np.vander(query_x, DEGREE + 1) @ coeffs
+
+
 # EVOLVE-BLOCK-END
 
 
