@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evolve.sandbox.base import EvalRequest, Limits
-from evolve.sandbox.process import NOBODY, clean_environment
+from evolve.sandbox.environment import clean_environment
+from evolve.sandbox.process import NOBODY
 
 CONTAINER_PROBLEM = "/problem"
 CONTAINER_EVALUATORS = "/evolve"

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from evolve.errors import InfrastructureError
 from evolve.resources import evaluators_dir
+from evolve.sandbox.environment import dockerfile_env_lines
 
 DEFAULT_IMAGE = "evolve-python:latest"
 DEBIAN_SUITE = "bookworm"
@@ -32,10 +33,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 REGISTRY_HOST = ("registry-1.docker.io", 443)
 # Docker image config applied on `docker import` (the rootfs has none of its own).
 IMPORT_CHANGES = (
-    "ENV PATH=/usr/local/bin:/usr/bin:/bin",
-    "ENV LANG=C.UTF-8",
-    "ENV PYTHONDONTWRITEBYTECODE=1",
-    "ENV PYTHONUNBUFFERED=1",
+    *dockerfile_env_lines(),
     'LABEL evolve.image="default"',
     "WORKDIR /tmp",
     "USER 65534:65534",

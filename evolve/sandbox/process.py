@@ -23,28 +23,13 @@ from pathlib import Path
 from evolve.errors import InfrastructureError
 from evolve.resources import runner_path
 from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve.sandbox.environment import clean_environment
 from evolve.sandbox.result import interpret
 
 NOBODY = 65534
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
 
 _warned = False
-
-
-def clean_environment(tmpdir: str, cpus: float) -> dict[str, str]:
-    """A fresh environment: nothing of the host's is passed through (no keys, no tokens)."""
-    threads = str(max(1, int(cpus)))
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": tmpdir,
-        "TMPDIR": tmpdir,
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "OPENBLAS_NUM_THREADS": threads,
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-    }
 
 
 class ProcessSandbox:

@@ -54,6 +54,10 @@ def interpret(
     if extra_logs:
         logs = extra_logs + logs
     if "error" in report:
+        # evaluate.py raised: its traceback goes with the logs (stored, and shown by `evolve check`).
+        trace = report.get("traceback")
+        if isinstance(trace, str) and trace:
+            logs = f"{logs.rstrip()}\n{trace}" if logs.strip() else trace
         return failure(FailureKind.EVALUATOR_ERROR, str(report["error"]), logs=logs)
     result = report.get("result")
     if not isinstance(result, dict):
