@@ -69,7 +69,7 @@ def format_measurement(measurement: Measurement, relative_to: Path | None = None
 
 def _open_sandbox(problem: Problem, name: str) -> tuple[Sandbox, EvalRequest | None]:
     if name == "docker":
-        from evolve.engine.run import evaluation_template  # builds or finds the problem's image
+        from evolve.sandbox.template import evaluation_template  # builds or finds the problem's image
 
         template = evaluation_template(problem, name)
         with warnings.catch_warnings():

@@ -7,23 +7,20 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
-import json
 import logging
 import sys
 import time
-import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from evolve import __version__, logs
 from evolve.errors import EvolveError, OptionError
-from evolve.problem import Problem, load_problem
+from evolve.problem import load_problem
+from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
 
 log = logging.getLogger("evolve.cli")
 
@@ -33,13 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def main() -> None:
@@ -82,123 +72,6 @@ def _options(
     ),
 ) -> None:
     logs.configure(verbose)
-
-
-def _warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def _sandbox_choice(name: str | None) -> str:
-    from evolve.sandbox import default_sandbox_name
-
-    if name is None:
-        return default_sandbox_name()
-    if name not in ("docker", "process") and ":" not in name:
-        raise OptionError(f"--sandbox {name!r}: choose 'docker', 'process', or a plug-in as module:Class")
-    return name
-
-
-def _warn_if_process(name: str) -> None:
-    if name == "process":
-        err.print(
-            "[yellow]warning:[/] the process sandbox does not isolate: evaluate.py shares the host's "
-            "filesystem and network, and candidates only get Landlock's confinement; "
-            "use --sandbox docker for untrusted code"
-        )
-
-
-@app.command()
-def check(
-    problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
-    sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Validate a problem folder and evaluate its initial program once in the sandbox."""
-    problem = load_problem(problem_dir)
-    _score(problem, problem.initial_code, problem.program_path, "initial program", sandbox, json_out)
-
-
-@app.command("eval")
-def eval_file(
-    problem_dir: Path = typer.Argument(..., help="A problem folder (problems/<name>)."),
-    program: Path = typer.Argument(..., help="A candidate program file to score (any path)."),
-    sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-) -> None:
-    """Score any candidate file with a problem's evaluator, as `evolve check` scores the initial program."""
-    problem = load_problem(problem_dir)
-    try:
-        code = program.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise OptionError(f"{program}: cannot read the program ({exc.__class__.__name__}: {exc})") from None
-    _score(problem, code, program, program.name, sandbox, json_out)
-
-
-def _problem_warnings(problem: Problem) -> None:
-    from evolve.problem import problem_warnings
-
-    for message in problem_warnings(problem):
-        _warn(message)
-
-
-def _score(problem: Problem, code: str, program_path: Path, label: str, sandbox: str | None, json_out: bool) -> None:
-    """Evaluate `code` once (and on the held-out set when it passes); print the figures."""
-    from evolve.engine.run import evaluation_template
-    from evolve.sandbox import make_sandbox
-
-    _problem_warnings(problem)
-    name = _sandbox_choice(sandbox)
-    _warn_if_process(name)
-    template = evaluation_template(problem, name, code=code)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        box = make_sandbox(name) if name == "docker" else make_sandbox(name, warn=False)
-    try:
-        outcome = box.evaluate(template)
-        heldout = None
-        ev = problem.config.evaluation
-        if outcome.ok and ev.heldout_function:
-            heldout = box.evaluate(replace(template, function=ev.heldout_function, cascade=()))
-    finally:
-        box.close()
-    if json_out:
-        print(
-            json.dumps(
-                {
-                    "problem": problem.name,
-                    "ok": outcome.ok,
-                    "score": outcome.score,
-                    "reason": outcome.reason,
-                    "metrics": outcome.metrics,
-                    "seconds": outcome.duration,
-                    "sandbox": outcome.sandbox,
-                    "heldout_score": heldout.score if heldout and heldout.ok else None,
-                }
-            )
-        )
-    else:
-        table = Table(title=f"{problem.name}: {label}", show_header=False)
-        table.add_row("sandbox", outcome.sandbox)
-        table.add_row("time", f"{outcome.duration:.2f} s")
-        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{outcome.reason}[/]")
-        if outcome.score is not None:
-            table.add_row("score", f"{outcome.score:.6g}")
-        if heldout is not None:
-            table.add_row("held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{heldout.reason}[/]")
-        for key, value in sorted(outcome.metrics.items()):
-            if key != "score":
-                table.add_row(key, f"{value:.6g}")
-        if outcome.feedback:
-            table.add_row("feedback", outcome.feedback[:500])
-        console.print(table)
-    if not outcome.ok:
-        # The evaluator's traceback (when evaluate.py raised) and the last lines it printed.
-        tail = outcome.logs.strip().splitlines()[-40:]
-        if tail and not json_out:
-            err.print("\n".join(tail), markup=False, highlight=False)
-        fail(f"{program_path}: the {label} fails its evaluation: {outcome.reason}")
-    if heldout is not None and not heldout.ok:
-        fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
 
 
 def _parse_models(models: list[str], api_base: str | None) -> tuple[dict, ...]:
@@ -273,7 +146,7 @@ def run(
         saved["models"] = tuple(saved.get("models") or ())
         saved.update(overrides)
         if sandbox is not None:
-            saved["sandbox"] = _sandbox_choice(sandbox)
+            saved["sandbox"] = sandbox_choice(sandbox)
         options = RunOptions(**saved)
         runs_root = run_dir.parent
     else:
@@ -282,10 +155,10 @@ def run(
         problem = load_problem(problem_dir)
         cpus = os.cpu_count() or 1
         overrides.setdefault("eval_workers", max(1, int(cpus // problem.config.evaluation.cpus)))
-        options = RunOptions(sandbox=_sandbox_choice(sandbox), **overrides)
+        options = RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
         run_name, db_url, runs_root = name, db, runs_dir
-    _problem_warnings(problem)
-    _warn_if_process(options.sandbox)
+    show_problem_warnings(problem)
+    warn_if_process(options.sandbox)
     result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
     _print_summary(result)
     if result.status == "failed":
@@ -328,7 +201,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
             )
             limits = describe_offline_limits(problem.initial_code)
             if limits:
-                _warn(limits)
+                warn(limits)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(
@@ -399,10 +272,12 @@ def _print_summary(result) -> None:
 
 def _mount_commands() -> None:
     """The inspection commands, `evolve new` and `evolve sandbox` live in their own modules."""
+    from evolve.check import register as register_check
     from evolve.inspect.commands import register as register_inspect
     from evolve.sandbox.cli import sandbox_app
     from evolve.scaffold import register as register_new
 
+    register_check(app)
     register_inspect(app)
     register_new(app)
     app.add_typer(sandbox_app, name="sandbox", help="Build and manage the Docker evaluation images.")

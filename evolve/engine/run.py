@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,7 +25,7 @@ from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.problem import Problem, load_problem
-from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.template import evaluation_template
 from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -106,32 +105,6 @@ def check_resources(problem: Problem) -> None:
                 f"{problem.root / 'problem.toml'}: {where} = {amount:g} but this Ray cluster has "
                 f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)"
             )
-
-
-def evaluation_template(
-    problem: Problem, sandbox: str, code: str = "", progress: Callable[[str], None] | None = None
-) -> EvalRequest:
-    """The request every candidate's evaluation starts from; with Docker, on the problem's own
-    image when its folder has a Dockerfile (built once, cached by the hash of its inputs), and
-    the default image built first where it is missing (minutes: `progress` says so)."""
-    template = EvalRequest.for_problem(problem, code=code)
-    if sandbox != "docker":
-        return template
-    from evolve.sandbox.checks import docker_ready
-    from evolve.sandbox.images import ImageError, ensure_problem_image
-
-    try:
-        image = ensure_problem_image(problem, progress=progress or _to_stderr)
-    except ImageError as exc:
-        raise RunError(f"{problem.dockerfile}: the problem image does not build: {exc}") from None
-    ready, why = docker_ready(image)
-    if not ready:
-        raise RunError(why)
-    return template.on_image(image)
-
-
-def _to_stderr(message: str) -> None:
-    print(f"evolve: {message}", file=sys.stderr, flush=True)
 
 
 def new_run_name(problem: Problem) -> str:
