@@ -7,6 +7,7 @@ docstring or string that merely mentions the words is not a marker. Pure functio
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -77,18 +78,62 @@ def block_bodies(code: str) -> list[str]:
     return split(code)[1]
 
 
+def is_marker(line: str) -> bool:
+    """Whether the line is an EVOLVE-BLOCK-START or -END marker comment."""
+    return _MARKER.match(line) is not None
+
+
+def _segment_starts(code: str) -> list[int]:
+    """The 0-based line where each frozen segment of `split(code)` begins."""
+    return [0, *(b.end for b in find_blocks(code))]
+
+
+def _frozen_lines(segment: str) -> list[str]:
+    """A frozen segment as compared: trailing spaces and trailing blank lines do not count."""
+    lines = [line.rstrip() for line in segment.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def describe_frozen_change(parent_segment: str, child_segment: str, first_line: int) -> str | None:
+    """The first line that differs between two versions of a frozen segment, named by its line
+    number in the parent (`first_line` is the segment's 0-based first line); None when equal."""
+    old, new = _frozen_lines(parent_segment), _frozen_lines(child_segment)
+    if old == new:
+        return None
+    for tag, i1, _i2, j1, _j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        line = first_line + i1 + 1
+        if tag == "replace":
+            return f"line {line} {old[i1]!r} became {new[j1]!r}"
+        if tag == "delete":
+            return f"line {line} {old[i1]!r} was removed"
+        if tag == "insert":
+            return (
+                f"{new[j1]!r} was added before line {line}"
+                if i1 < len(old)
+                else f"{new[j1]!r} was added after line {line - 1}"
+            )
+    return None  # unreachable: unequal lists have a differing opcode
+
+
 def check_outside_unchanged(parent: str, child: str) -> None:
-    """Raise BlockError when the child edits, adds or removes anything outside the blocks."""
+    """Raise BlockError when the child edits, adds or removes anything outside the blocks; the
+    message names the first line that changed, by its number in the parent."""
     try:
         parent_out, _ = split(parent)
         child_out, _ = split(child)
     except BlockError as exc:
         raise BlockError(f"the edit broke the EVOLVE-BLOCK markers: {exc}") from None
     if len(parent_out) != len(child_out):
-        raise BlockError("the edit added or removed EVOLVE-BLOCK markers")
-    for i, (a, b) in enumerate(zip(parent_out, child_out)):
-        if a.rstrip() != b.rstrip():
-            raise BlockError(f"the edit changes code outside the EVOLVE-BLOCKs (frozen region {i + 1})")
+        raise BlockError(
+            f"the edit added or removed EVOLVE-BLOCK markers (the program has {len(parent_out) - 1} "
+            f"blocks, the child {len(child_out) - 1})"
+        )
+    for segment, (a, b, start) in enumerate(zip(parent_out, child_out, _segment_starts(parent)), 1):
+        change = describe_frozen_change(a, b, start)
+        if change:
+            raise BlockError(f"the edit changes code outside the EVOLVE-BLOCKs (frozen region {segment}): {change}")
 
 
 def replace_bodies(code: str, bodies: list[str]) -> str:

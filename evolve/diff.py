@@ -1,7 +1,10 @@
-"""Turn a model's answer into a child program: SEARCH/REPLACE blocks or a full rewrite.
+"""Edits by their text: SEARCH/REPLACE blocks found in an answer and applied to a program, the
+checks every child passes, and the diff shown between two programs.
 
-Pure functions. Every way an answer can fail to make a valid child raises `EditRejected` with a
-reason that is stored and shown to the model in the next prompt; nothing fails silently.
+Pure functions. Every way an edit can fail to make a valid child raises `EditRejected` with a
+reason that is stored and shown to the model; the reason names what failed (which SEARCH text
+matched nothing, and the program's closest line; which frozen line changed). Nothing fails
+silently. `evolve.mutate.answers` decides which form an answer is in; this module applies edits.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from evolve.blocks import BlockError, check_outside_unchanged, find_blocks, replace_bodies, split
+from evolve.blocks import BlockError, check_outside_unchanged, is_marker
 
 
 class EditRejected(ValueError):
@@ -28,8 +31,8 @@ _BLOCK = re.compile(
     r"^[ \t]*<{5,9}[ \t]*SEARCH[ \t]*\n(.*?)^[ \t]*={5,9}[ \t]*\n(.*?)^[ \t]*>{5,9}[ \t]*REPLACE[ \t]*$",
     re.DOTALL | re.MULTILINE,
 )
-# A fence of three or more backticks, closed by a fence of the same length on its own line.
-_FENCE = re.compile(r"^[ \t]*(`{3,})[\w+-]*[ \t]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
+# Any one of the three marker lines: an answer that has some but no whole block is a broken one.
+SEARCH_MARKER = re.compile(r"^[ \t]*(?:<{5,9}[ \t]*SEARCH|>{5,9}[ \t]*REPLACE)[ \t]*$", re.MULTILINE)
 
 
 def parse_search_replace(answer: str) -> list[SearchReplace]:
@@ -37,19 +40,15 @@ def parse_search_replace(answer: str) -> list[SearchReplace]:
     return [SearchReplace(m.group(1), m.group(2)) for m in _BLOCK.finditer(answer)]
 
 
+# ---- finding where a SEARCH text is ----------------------------------------------------------
+
+
 def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
-def _tolerant_matches(lines: list[str], search: list[str]) -> list[int]:
-    """Start indices where `search` matches `lines` ignoring leading/trailing whitespace."""
-    target = [s.strip() for s in search]
-    stripped = [line.strip() for line in lines]
-    n = len(target)
-    return [i for i in range(len(lines) - n + 1) if stripped[i : i + n] == target]
-
-
 def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> list[str]:
+    """Shift the replacement by the indentation the SEARCH text lacked (or had too much of)."""
     have, want = _indent(search_first), _indent(code_first)
     if have == want:
         return replace_lines
@@ -64,105 +63,144 @@ def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> l
     return out
 
 
-def _whole_line_matches(code: str, search: str) -> list[int]:
-    """Offsets where `search` occurs starting at a line start and ending at a line end. A match
-    inside a line (`max = 1` inside `beta_max = 1`) does not count."""
-    found, at = [], code.find(search)
-    while at != -1:
-        starts_line = at == 0 or code[at - 1] == "\n"
-        end = at + len(search)
-        ends_line = search.endswith("\n") or end == len(code) or code[end] == "\n"
-        if starts_line and ends_line:
-            found.append(at)
-        at = code.find(search, at + 1)
-    return found
+def _strip_edge_markers(lines: list[str]) -> list[str]:
+    """Without EVOLVE-BLOCK marker lines (and blank lines) at either end: a SEARCH copied with the
+    block's marker line edits the body, not the marker."""
+    lines = list(lines)
+    while lines and (not lines[0].strip() or is_marker(lines[0])):
+        lines.pop(0)
+    while lines and (not lines[-1].strip() or is_marker(lines[-1])):
+        lines.pop()
+    return lines
 
 
-def apply_one(code: str, edit: SearchReplace, index: int) -> str:
-    search = edit.search
-    if not search.strip():
-        raise EditRejected(f"SEARCH block {index} is empty")
-    exact = _whole_line_matches(code, search)
-    if len(exact) == 1:
-        at = exact[0]
-        return code[:at] + edit.replace + code[at + len(search) :]
-    if len(exact) > 1:
-        raise EditRejected(f"SEARCH block {index} matches {len(exact)} places; include more context to make it unique")
-    # Not found verbatim as whole lines: compare line by line, ignoring indentation and trailing
-    # spaces, and re-indent the replacement to where it lands.
-    lines = code.splitlines(keepends=True)
-    search_lines = search.splitlines(keepends=True)
-    while search_lines and not search_lines[-1].strip():
-        search_lines.pop()
-    while search_lines and not search_lines[0].strip():
-        search_lines.pop(0)
-    matches = _tolerant_matches(lines, search_lines)
-    if not matches:
-        first = search_lines[0].strip()[:60] if search_lines else ""
-        raise EditRejected(f"SEARCH block {index} matches nothing in the program (first line: {first!r})")
-    if len(matches) > 1:
-        raise EditRejected(
-            f"SEARCH block {index} matches {len(matches)} places; include more context to make it unique"
-        )
-    start = matches[0]
-    replace_lines = edit.replace.splitlines(keepends=True)
-    replace_lines = _reindent(replace_lines, search_lines[0], lines[start])
-    if replace_lines and not replace_lines[-1].endswith("\n"):
-        replace_lines[-1] += "\n"
-    return "".join(lines[:start] + replace_lines + lines[start + len(search_lines) :])
+@dataclass(frozen=True)
+class _Span:
+    start: int  # first line replaced (0-based)
+    end: int  # one past the last line replaced
+
+
+def _exact_spans(lines: list[str], search: list[str]) -> list[_Span]:
+    n = len(search)
+    return [_Span(i, i + n) for i in range(len(lines) - n + 1) if lines[i : i + n] == search]
+
+
+def _stripped_spans(lines: list[str], search: list[str]) -> list[_Span]:
+    """Matches ignoring indentation and trailing spaces, line for line."""
+    target = [s.strip() for s in search]
+    stripped = [line.strip() for line in lines]
+    n = len(target)
+    return [_Span(i, i + n) for i in range(len(lines) - n + 1) if stripped[i : i + n] == target]
+
+
+def _nonblank_spans(lines: list[str], search: list[str]) -> list[_Span]:
+    """Matches of the non-blank lines alone: a SEARCH that dropped or added a blank line."""
+    target = [s.strip() for s in search if s.strip()]
+    kept = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()]
+    n = len(target)
+    return [
+        _Span(kept[k][0], kept[k + n - 1][0] + 1)
+        for k in range(len(kept) - n + 1)
+        if [text for _, text in kept[k : k + n]] == target
+    ]
+
+
+def _closest_line(lines: list[str], text: str) -> str:
+    """'line N: ...' of the program line most like `text`, for a reason the model can act on."""
+    best, best_ratio = -1, 0.0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        ratio = difflib.SequenceMatcher(None, text.strip(), line.strip(), autojunk=False).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = i, ratio
+    return f"line {best + 1} {lines[best].strip()!r}" if best >= 0 else "the program is empty"
+
+
+def _no_match_reason(lines: list[str], search: list[str], label: str) -> str:
+    present = {line.strip() for line in lines}
+    for k, line in enumerate(search, 1):
+        if line.strip() and line.strip() not in present:
+            return (
+                f"{label} matches nothing in the program: its line {k} {line.strip()!r} is not in the program "
+                f"(closest: {_closest_line(lines, line)})"
+            )
+    # Each line is somewhere, but not together: name where the longest run from the start breaks.
+    target = [s.strip() for s in search if s.strip()]
+    kept = [line.strip() for line in lines if line.strip()]
+    longest = max((_run(kept, start, target) for start in range(len(kept))), default=0)
+    broken = target[min(longest, len(target) - 1)]
+    return (
+        f"{label} matches nothing in the program: each of its lines is in the program, but not in this "
+        f"order (the run breaks at {broken!r})"
+    )
+
+
+def _run(kept: list[str], start: int, target: list[str]) -> int:
+    n = 0
+    while n < len(target) and start + n < len(kept) and kept[start + n] == target[n]:
+        n += 1
+    return n
+
+
+def _pick(spans: list[_Span], near: int | None, label: str) -> _Span:
+    if len(spans) == 1:
+        return spans[0]
+    if near is not None:  # a unified diff's line number tells which of several places is meant
+        ranked = sorted(spans, key=lambda s: abs(s.start - near))
+        if abs(ranked[0].start - near) < abs(ranked[1].start - near):
+            return ranked[0]
+    where = ", ".join(str(s.start + 1) for s in spans[:5])
+    raise EditRejected(f"{label} matches {len(spans)} places (lines {where}); include more context to make it unique")
+
+
+def apply_one(code: str, edit: SearchReplace, label: str = "SEARCH block 1", near: int | None = None) -> str:
+    """`code` with the one place `edit.search` matches replaced. Matches whole lines: verbatim
+    first, then ignoring indentation and trailing spaces (re-indenting the replacement to where it
+    lands), then ignoring blank lines. `near` (0-based line) breaks a tie between several places."""
+    search = _strip_edge_markers(edit.search.splitlines())
+    if not search:
+        if any(is_marker(line) for line in edit.search.splitlines()):
+            raise EditRejected(f"{label} holds only an EVOLVE-BLOCK marker line; the markers may not be edited")
+        raise EditRejected(f"{label} is empty")
+    replace = edit.replace.splitlines()
+    if any(is_marker(line) for line in edit.search.splitlines()):
+        replace = _strip_edge_markers(replace) if replace and any(is_marker(r) for r in replace) else replace
+    lines = code.splitlines()
+    for finder in (_exact_spans, _stripped_spans, _nonblank_spans):
+        spans = finder(lines, search)
+        if spans:
+            break
+    else:
+        raise EditRejected(_no_match_reason(lines, search, label))
+    span = _pick(spans, near, label)
+    first_code = next(line for line in lines[span.start : span.end] if line.strip())
+    new = _reindent(replace, search[0], first_code)
+    out = [*lines[: span.start], *new, *lines[span.end :]]
+    return "\n".join(out) + ("\n" if code.endswith("\n") else "")
+
+
+def apply_search_replace(parent: str, edits: list[SearchReplace]) -> str:
+    """The edits applied in order (each to the result of the previous); not yet checked."""
+    child = parent
+    for i, edit in enumerate(edits, 1):
+        child = apply_one(child, edit, f"SEARCH block {i}")
+    return child
 
 
 def apply_diff(parent: str, answer: str) -> str:
+    """A SEARCH/REPLACE answer's child, its frozen code and markers checked."""
     edits = parse_search_replace(answer)
     if not edits:
         raise EditRejected("the answer has no SEARCH/REPLACE block")
-    child = parent
-    for i, edit in enumerate(edits, 1):
-        child = apply_one(child, edit, i)
-    return _finish(parent, child)
+    return check_frozen(parent, apply_search_replace(parent, edits))
 
 
-def apply_full_rewrite(parent: str, answer: str) -> str:
-    fences = [body for _, body in _FENCE.findall(answer.replace("\r\n", "\n"))]
-    if not fences:
-        raise EditRejected("the answer has no fenced code block")
-    code = max(fences, key=len)
-    _, parent_bodies = split(parent)
-    try:
-        has_markers = bool(find_blocks(code))
-    except BlockError as exc:
-        raise EditRejected(f"the rewrite has broken EVOLVE-BLOCK markers: {exc}") from None
-    if has_markers:
-        child = code
-    elif len(parent_bodies) == 1:
-        if _carries_frozen_code(parent, code):
-            raise EditRejected(
-                "the rewrite has the code around the EVOLVE-BLOCK but not its markers: "
-                "answer with the whole program, markers included, or the block's body alone"
-            )
-        child = replace_bodies(parent, [code])  # the answer is the new body of the only block
-    else:
-        raise EditRejected("the rewrite has no EVOLVE-BLOCK markers and the program has several blocks")
-    return _finish(parent, child)
+# ---- what every child passes -------------------------------------------------------------------
 
 
-def _carries_frozen_code(parent: str, code: str) -> bool:
-    """Whether a marker-less answer repeats lines from outside the block (it is a whole program
-    with its markers dropped, not a block body)."""
-    outside, bodies = split(parent)
-    in_blocks = {line.strip() for body in bodies for line in body.splitlines()}
-    frozen = {
-        line.strip()
-        for segment in outside
-        for line in segment.splitlines()
-        if len(line.strip()) >= 8 and line.strip() not in in_blocks and "EVOLVE-BLOCK" not in line
-    }
-    # A body may repeat an import; a whole program repeats the frozen definitions too.
-    repeated = {line.strip() for line in code.splitlines() if line.strip() in frozen}
-    return len(repeated) >= 2 and any(not line.startswith(("import ", "from ")) for line in repeated)
-
-
-def _finish(parent: str, child: str) -> str:
+def check_frozen(parent: str, child: str) -> str:
+    """The child, when it keeps everything outside the EVOLVE-BLOCKs and is not the parent."""
     try:
         check_outside_unchanged(parent, child)
     except BlockError as exc:
@@ -191,11 +229,20 @@ def check_child(parent: str, child: str, language: str) -> None:
     try:
         ast.parse(child)
     except SyntaxError as exc:
-        raise EditRejected(f"the child is not valid Python: line {exc.lineno}: {exc.msg}") from None
+        line = (exc.text or "").strip()
+        shown = f" ({line[:80]!r})" if line else ""
+        raise EditRejected(f"the child is not valid Python: line {exc.lineno}: {exc.msg}{shown}") from None
     except (RecursionError, MemoryError):
         raise EditRejected("the child is nested too deeply for Python's parser") from None
     if canonical_form(child, language) == canonical_form(parent, language):
         raise EditRejected("the edit changes only comments or formatting, not the program")
+
+
+def finish_child(parent: str, child: str, language: str) -> str:
+    """The child, when it passes every check: frozen code kept, not a no-op, parses (Python)."""
+    check_frozen(parent, child)
+    check_child(parent, child, language)
+    return child
 
 
 def unified_diff(parent: str, child: str) -> str:

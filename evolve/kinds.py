@@ -32,6 +32,16 @@ class CallOutcome(StrEnum):
     ERROR = "error"  # the call itself failed after its retries
 
 
+class AnswerForm(StrEnum):
+    """The form a model's answer was read in, whichever form the prompt asked for."""
+
+    SEARCH_REPLACE = "search_replace"  # <<<<<<< SEARCH / ======= / >>>>>>> REPLACE blocks
+    UNIFIED_DIFF = "unified_diff"  # ---/+++/@@ hunks
+    FULL_PROGRAM = "full_program"  # the whole program, with or without its EVOLVE-BLOCK markers
+    BLOCK_BODY = "block_body"  # the new body of the EVOLVE-BLOCK(s) alone
+    NONE = "none"  # no edit in any form could be found in the answer
+
+
 class Mutation(StrEnum):
     INITIAL = "initial"
     DIFF = "diff"

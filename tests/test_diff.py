@@ -1,7 +1,9 @@
 import pytest
 
 from evolve.blocks import BlockError, block_bodies, check_outside_unchanged, find_blocks
-from evolve.diff import EditRejected, apply_diff, apply_full_rewrite, parse_search_replace
+from evolve.diff import EditRejected, apply_diff, parse_search_replace
+from evolve.kinds import AnswerForm
+from evolve.mutate.answers import read_answer
 
 PROGRAM = """import math
 
@@ -14,6 +16,15 @@ def f(x):
 def g():
     return f(3)
 """
+
+
+def apply_full_rewrite(parent, answer, language="python"):
+    """An answer to a rewrite prompt, read by the one answer reader (which accepts any form)."""
+    reading = read_answer(parent, answer, language)
+    if not reading.ok:
+        raise EditRejected(reading.reason)
+    assert reading.form in (AnswerForm.FULL_PROGRAM, AnswerForm.BLOCK_BODY)
+    return reading.child
 
 
 def sr(search, replace):
@@ -91,7 +102,7 @@ def test_full_rewrite_that_changes_frozen_code_is_rejected():
 
 
 def test_full_rewrite_without_code_is_rejected():
-    with pytest.raises(EditRejected, match="no fenced code block"):
+    with pytest.raises(EditRejected, match="holds no edit"):
         apply_full_rewrite(PROGRAM, "just words")
 
 
@@ -165,10 +176,12 @@ def test_a_docstring_that_mentions_the_markers_is_not_a_block():
     assert "return 3 * x" in child and child.startswith('"""Only the code')
 
 
-def test_a_whole_program_without_its_markers_is_rejected():
+def test_a_whole_program_without_its_markers_is_read_around_its_frozen_code():
+    # Changed by issue 10: a program whose marker comments the model dropped used to be rejected.
     whole = PROGRAM.replace("# EVOLVE-BLOCK-START\n", "").replace("# EVOLVE-BLOCK-END\n", "")
-    with pytest.raises(EditRejected, match="not its markers"):
-        apply_full_rewrite(PROGRAM, f"```python\n{whole.replace('2.0', '3.0')}```")
+    assert apply_full_rewrite(PROGRAM, f"```python\n{whole.replace('2.0', '3.0')}```") == PROGRAM.replace("2.0", "3.0")
+    with pytest.raises(EditRejected, match="line 10 'return f\\(3\\)' is missing or changed"):
+        apply_full_rewrite(PROGRAM, f"```python\n{whole.replace('f(3)', 'f(4)')}```")
 
 
 def test_a_block_body_may_repeat_an_import():

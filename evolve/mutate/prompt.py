@@ -65,3 +65,11 @@ def build_messages(
         {"role": "system", "content": render("system.j2", problem, **context)},
         {"role": "user", "content": render(f"{mutation}.j2", problem, **context)},
     ]
+
+
+def retry_message(problem: ProblemView, mutation: str, reason: str, form: str, attempt: int, max_retries: int) -> dict:
+    """The user message that sends a rejected answer back with exactly what failed (retry.j2)."""
+    content = render(
+        "retry.j2", problem, mutation=mutation, reason=reason, form=str(form), attempt=attempt, max_retries=max_retries
+    )
+    return {"role": "user", "content": content}

@@ -10,10 +10,12 @@ import random
 from dataclasses import dataclass, field, replace
 
 from evolve.blocks import block_bodies
-from evolve.diff import EditRejected, apply_diff, apply_full_rewrite, check_child
+from evolve.diff import EditRejected, check_child
+from evolve.kinds import AnswerForm
 from evolve.mutate import offline
+from evolve.mutate.answers import read_answer
 from evolve.mutate.llm import Completion, ModelSpec, complete
-from evolve.mutate.prompt import ProblemView, ProgramView, build_messages
+from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
 
 OFFLINE_MODEL = "offline"
 
@@ -34,6 +36,7 @@ class MutatorSettings:
     models: tuple[ModelSpec, ...] = ()  # empty: the offline mutator
     diff_weight: float = 0.7
     full_weight: float = 0.3
+    max_retries: int = 2  # a rejected answer is sent back with its reason this many times at most
 
     @property
     def offline(self) -> bool:
@@ -41,7 +44,25 @@ class MutatorSettings:
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """An answer of the iteration's conversation that was rejected and sent back to the model."""
+
+    prompt: str  # the conversation as sent for this answer
+    answer: str | None
+    answer_form: AnswerForm
+    reject_reason: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    attempts: int = 1  # HTTP tries of this call (transient faults retried)
+
+
+@dataclass(frozen=True)
 class Proposal:
+    """The iteration's outcome: its last model call (prompt, answer, costs) and what it made;
+    `earlier_attempts` holds the answers before it that were rejected and sent back."""
+
     iteration: int
     island: int
     parent_id: int
@@ -57,8 +78,18 @@ class Proposal:
     completion_tokens: int = 0
     cost: float = 0.0
     latency: float = 0.0
-    attempts: int = 1
+    attempts: int = 1  # HTTP tries of the last call
     extra: dict = field(default_factory=dict)
+    answer_form: AnswerForm | None = None  # how the last answer was read; None: no answer (offline, failed call)
+    earlier_attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def total_cost(self) -> float:
+        return self.cost + sum(a.cost for a in self.earlier_attempts)
+
+    @property
+    def total_latency(self) -> float:
+        return self.latency + sum(a.latency for a in self.earlier_attempts)
 
 
 def _rng(task: MutationTask) -> random.Random:
@@ -82,28 +113,45 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         for p in task.inspirations
     ]
     messages = build_messages(mutation, settings.problem, task.parent, inspirations, task.last_failure)
-    prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-    result: Completion = complete(model, messages, rng)
-    called = replace(
-        _unanswered(task, model.name, mutation, prompt),
-        answer=result.text,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        cost=result.cost,
-        latency=result.latency,
-        attempts=result.attempts,
-    )
-    if result.error is not None:
-        return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
-    try:
-        if mutation == "diff":
-            child = apply_diff(task.parent.code, result.text or "")
-        else:
-            child = apply_full_rewrite(task.parent.code, result.text or "")
-        check_child(task.parent.code, child, settings.problem.language)
-    except EditRejected as exc:
-        return replace(called, reject_reason=str(exc))
-    return replace(called, child_code=child)
+    earlier: list[Attempt] = []
+    while True:
+        prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+        result: Completion = complete(model, messages, rng)
+        called = replace(
+            _unanswered(task, model.name, mutation, prompt),
+            answer=result.text,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            cost=result.cost,
+            latency=result.latency,
+            attempts=result.attempts,
+            earlier_attempts=tuple(earlier),
+        )
+        if result.error is not None:
+            return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
+        reading = read_answer(task.parent.code, result.text or "", settings.problem.language)
+        called = replace(called, answer_form=reading.form)
+        if reading.child is not None:
+            return replace(called, child_code=reading.child)
+        reason = reading.reason or "the answer gave no child"
+        if len(earlier) >= settings.max_retries:
+            return replace(called, reject_reason=reason)
+        earlier.append(
+            Attempt(
+                prompt,
+                result.text,
+                reading.form,
+                reason,
+                result.prompt_tokens,
+                result.completion_tokens,
+                result.cost,
+                result.latency,
+                result.attempts,
+            )
+        )
+        # The same conversation goes on: the model sees its own answer and exactly what failed.
+        retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
+        messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
 
 
 def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> Proposal:

@@ -1,0 +1,162 @@
+"""Code in a model's answer read as a whole program or as the body of the EVOLVE-BLOCK(s).
+
+Pure functions. The child always keeps the parent's own frozen text: from an answer we take
+only the block bodies, after checking that everything around them matches the parent (trailing
+spaces and blank lines aside). A whole program may come with its marker comments or without
+them (models often drop comments); without, its frozen lines locate the bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from evolve.blocks import BlockError, describe_frozen_change, find_blocks, is_marker, join, split
+from evolve.diff import EditRejected
+from evolve.kinds import AnswerForm
+
+
+@dataclass(frozen=True)
+class ProgramReading:
+    form: AnswerForm  # FULL_PROGRAM or BLOCK_BODY
+    child: str
+
+
+def _meaningful(segment: str) -> list[str]:
+    """A frozen segment's lines that locate it: not blank, not a marker, trailing spaces off."""
+    return [line.rstrip() for line in segment.splitlines() if line.strip() and not is_marker(line)]
+
+
+def carries_frozen_code(parent: str, code: str) -> bool:
+    """Whether marker-less code repeats the parent's frozen definitions (a whole program with its
+    markers dropped), rather than only an import or two (a block body may repeat those)."""
+    outside, bodies = split(parent)
+    in_blocks = {line.strip() for body in bodies for line in body.splitlines()}
+    frozen = {
+        line.strip()
+        for segment in outside
+        for line in _meaningful(segment)
+        if len(line.strip()) >= 8 and line.strip() not in in_blocks
+    }
+    repeated = {line.strip() for line in code.splitlines() if line.strip() in frozen}
+    return len(repeated) >= 2 and any(not line.startswith(("import ", "from ")) for line in repeated)
+
+
+def looks_like_program(parent: str, code: str) -> bool:
+    """Whether `code` is meant as the whole program (markers, or the frozen code around them)."""
+    try:
+        if find_blocks(code):
+            return not _markers_only_outside(code)
+    except BlockError:
+        return True  # broken markers: a program, and a broken one
+    return carries_frozen_code(parent, code)
+
+
+def _markers_only_outside(code: str) -> bool:
+    return not any(_meaningful(segment) for segment in split(code)[0])
+
+
+def read_program(parent: str, code: str) -> ProgramReading:
+    """The child that `code` makes when read as the whole program or as the block body (bodies);
+    raises EditRejected with the line that does not fit. Not yet checked as a child."""
+    parent_outside, parent_bodies = split(parent)
+    try:
+        blocks = find_blocks(code)
+    except BlockError as exc:
+        raise EditRejected(f"the program in the answer has broken EVOLVE-BLOCK markers: {exc}") from None
+    if blocks:
+        outside, bodies = split(code)
+        if len(bodies) != len(parent_bodies):
+            raise EditRejected(
+                f"the code in the answer has {len(bodies)} EVOLVE-BLOCKs and the program has {len(parent_bodies)}"
+            )
+        if _markers_only_outside(code):  # the block(s) alone, markers included
+            return ProgramReading(AnswerForm.BLOCK_BODY, join(parent_outside, bodies))
+        _check_segments(parent, parent_outside, outside)
+        return ProgramReading(AnswerForm.FULL_PROGRAM, join(parent_outside, bodies))
+    if carries_frozen_code(parent, code) or _frame_fits(parent_outside, code):
+        return ProgramReading(AnswerForm.FULL_PROGRAM, join(parent_outside, _bodies_by_frame(parent, code)))
+    if len(parent_bodies) != 1:
+        raise EditRejected(
+            f"the code in the answer has no EVOLVE-BLOCK markers and the program has {len(parent_bodies)} "
+            "blocks: answer with SEARCH/REPLACE edits, or the whole program with its markers"
+        )
+    return ProgramReading(AnswerForm.BLOCK_BODY, join(parent_outside, [code]))
+
+
+def _check_segments(parent: str, parent_outside: list[str], outside: list[str]) -> None:
+    starts = [0, *(b.end for b in find_blocks(parent))]
+    for segment, (a, b, start) in enumerate(zip(parent_outside, outside, starts), 1):
+        change = describe_frozen_change(a, b, start)
+        if change:
+            raise EditRejected(
+                f"the program in the answer changes code outside the EVOLVE-BLOCKs (frozen region {segment}): {change}"
+            )
+
+
+def _frame_fits(parent_outside: list[str], code: str) -> bool:
+    """Whether the code begins and ends with the parent's frozen lines: a whole program whose
+    frozen part is small (an import, a call), with its markers dropped."""
+    first, last = _meaningful(parent_outside[0]), _meaningful(parent_outside[-1])
+    if not first and not last:
+        return False
+    kept = [line.rstrip() for line in code.splitlines() if line.strip()]
+    return kept[: len(first)] == first and (not last or kept[-len(last) :] == last) and len(kept) > len(first + last)
+
+
+def _run_at(kept: list[tuple[int, str]], target: list[str], k: int) -> bool:
+    return 0 <= k <= len(kept) - len(target) and [text for _, text in kept[k : k + len(target)]] == target
+
+
+def _bodies_by_frame(parent: str, code: str) -> list[str]:
+    """The block bodies of a marker-less whole program: what lies between the parent's frozen
+    segments, found in order (the first at the start, the last at the end, each other one after
+    the one before). Raises EditRejected naming the frozen line that is not there."""
+    outside, _ = split(parent)
+    starts = [0, *(b.end for b in find_blocks(parent))]
+    lines = code.splitlines()
+    kept = [(i, line.rstrip()) for i, line in enumerate(lines) if line.strip()]
+    last = len(outside) - 1
+    cuts: list[tuple[int, int]] = []  # each frozen segment's (first, one past last) line in the code
+    cursor = 0  # index into kept
+    for number, (segment, start) in enumerate(zip(outside, starts)):
+        target = _meaningful(segment)
+        if not target:
+            if 0 < number < last:
+                raise EditRejected(
+                    "the program in the answer has no EVOLVE-BLOCK markers, and two of its blocks have no code "
+                    "between them to tell them apart: keep the markers"
+                )
+            at = 0 if number == 0 else len(lines)
+            cuts.append((at, at))
+            continue
+        if number == 0:
+            k: int | None = 0
+        elif number == last:
+            k = len(kept) - len(target)
+        else:
+            k = next((j for j in range(cursor, len(kept)) if _run_at(kept, target, j)), None)
+        if k is None or k < cursor or not _run_at(kept, target, k):
+            raise EditRejected(
+                "the program in the answer has no EVOLVE-BLOCK markers and changes code outside them: "
+                + _missing_line(segment, start, {text for _, text in kept[cursor:]})
+            )
+        cuts.append((kept[k][0], kept[k + len(target) - 1][0] + 1))
+        cursor = k + len(target)
+    bodies = []
+    for (_, end), (begin, _) in pairwise(cuts):
+        body = lines[end:begin]
+        while body and not body[0].strip():
+            body.pop(0)
+        while body and not body[-1].strip():
+            body.pop()
+        bodies.append("".join(line + "\n" for line in body))
+    return bodies
+
+
+def _missing_line(segment: str, start: int, present: set[str]) -> str:
+    """'line N ... is missing or changed' for the parent's first frozen line the code lacks."""
+    for offset, line in enumerate(segment.splitlines()):
+        if line.strip() and not is_marker(line) and line.rstrip() not in present:
+            return f"line {start + offset + 1} {line.strip()!r} is missing or changed"
+    return f"the frozen lines from line {start + 1} ({_meaningful(segment)[0].strip()!r}) are not where they belong"
