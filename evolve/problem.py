@@ -92,6 +92,8 @@ class ModelConfig(_Strict):
 class MutationConfig(_Strict):
     diff: Annotated[float, Field(ge=0)] = 0.7
     full: Annotated[float, Field(ge=0)] = 0.3
+    # A rejected answer is sent back with its reason, in the same conversation, this many times.
+    max_retries: Annotated[int, Field(ge=0, le=5)] = 2
 
 
 class ProblemConfig(_Strict):

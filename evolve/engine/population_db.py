@@ -147,7 +147,9 @@ class PopulationDB:
                 .order_by(Program.id)
             ).all()
             calls = s.execute(
-                select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration).where(LLMCall.run_id == run_id)
+                select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration, LLMCall.retried).where(
+                    LLMCall.run_id == run_id
+                )
             ).all()
             migrations = s.scalars(
                 select(Event).where(Event.run_id == run_id, Event.kind == EventKind.MIGRATION).order_by(Event.id)
@@ -173,7 +175,8 @@ class PopulationDB:
                 member = self.population.islands[src].by_id.get(mid)
                 if member is not None:
                     self.population.islands[dst].add(member)
-        rejected = sum(1 for c in calls if c.outcome != CallOutcome.CHILD)
+        # An answer that was sent back is not its iteration's outcome: the last answer is.
+        rejected = sum(1 for c in calls if c.outcome != CallOutcome.CHILD and not c.retried)
         max_iteration = max([max_iteration, *(c.iteration for c in calls)])
         self.next_iteration = max_iteration + 1
         best = self.population.best
@@ -243,7 +246,28 @@ class PopulationDB:
             if digest in self.hashes:
                 outcome, reason = CallOutcome.DUPLICATE, "the child is identical to a program already in this run"
         ticket = None
-        with self.writer.transaction():  # the call and its child: one commit
+        with self.writer.transaction():  # the calls and the child: one commit
+            for number, earlier in enumerate(proposal.earlier_attempts, 1):
+                self.writer.add_call(
+                    iteration=proposal.iteration,
+                    model=proposal.model,
+                    mutation=proposal.mutation,
+                    prompt=earlier.prompt,
+                    answer=earlier.answer,
+                    prompt_tokens=earlier.prompt_tokens,
+                    completion_tokens=earlier.completion_tokens,
+                    cost=earlier.cost,
+                    latency=earlier.latency,
+                    attempts=earlier.attempts,
+                    error=None,
+                    outcome=CallOutcome.REJECTED,
+                    reject_reason=earlier.reject_reason,
+                    parent_id=proposal.parent_id,
+                    island=proposal.island,
+                    answer_form=earlier.answer_form,
+                    attempt=number,
+                    retried=True,
+                )
             call_id = self.writer.add_call(
                 iteration=proposal.iteration,
                 model=proposal.model,
@@ -260,6 +284,8 @@ class PopulationDB:
                 reject_reason=reason,
                 parent_id=proposal.parent_id,
                 island=proposal.island,
+                answer_form=proposal.answer_form,
+                attempt=len(proposal.earlier_attempts) + 1,
             )
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 parent = self._views([proposal.parent_id])[proposal.parent_id]
@@ -275,7 +301,7 @@ class PopulationDB:
                     mutation=proposal.mutation,
                     diff=unified_diff(parent.code, proposal.child_code),
                     llm_call_id=call_id,
-                    propose_seconds=proposal.latency,
+                    propose_seconds=proposal.total_latency,
                 )
                 self.hashes.add(digest)
                 self.generations[program_id] = generation
@@ -283,7 +309,7 @@ class PopulationDB:
         p = self.progress
         p = replace(
             p,
-            cost=p.cost + proposal.cost,
+            cost=p.cost + proposal.total_cost,
             failing_calls=p.failing_calls + 1 if outcome == CallOutcome.ERROR else 0,
             last_call_error=proposal.error or p.last_call_error,
         )
@@ -349,6 +375,9 @@ class PopulationDB:
             ),
         )
         return self.progress
+
+    def heartbeat(self) -> None:
+        self.writer.heartbeat()
 
     def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> None:
         """An event the driver saw (a pause for broken machinery, its end)."""

@@ -195,6 +195,7 @@ def _start(
         models=models,
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
+        max_retries=problem.config.mutation.max_retries,
     )
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
     driver = Driver(

@@ -18,6 +18,10 @@ DB_FILENAME = "evolve.db"
 ADDED_COLUMNS = (
     ("programs", "failure_kind"),
     ("evaluations", "failure_kind"),
+    ("llm_calls", "answer_form"),
+    ("llm_calls", "attempt"),
+    ("llm_calls", "retried"),
+    ("runs", "heartbeat_at"),
 )
 
 

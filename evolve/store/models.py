@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from evolve.kinds import CallOutcome, EvaluationKind, ProgramStatus, RunStatus
@@ -45,6 +45,8 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The driver's pulse while it runs: a `running` run whose pulse stopped was killed.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Program(Base):
@@ -100,6 +102,12 @@ class LLMCall(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the call failed (after retries)
     outcome: Mapped[str] = mapped_column(String(32), default=CallOutcome.CHILD)  # a CallOutcome
     reject_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answer_form: Mapped[str | None] = mapped_column(String(32), nullable=True)  # an AnswerForm; None: no answer
+    # The iteration's conversation: attempt 1 is the first answer; a rejected answer sent back to
+    # the model is `retried` (its outcome is rejected) and the next attempt is the next row. The
+    # iteration's outcome is its row that was not retried. NULL in older databases: 1, not retried.
+    attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retried: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     island: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -80,6 +80,7 @@ class RunWriter:
                         status=RunStatus.RUNNING,
                         created_at=now,
                         updated_at=now,
+                        heartbeat_at=now,
                     )
                 )
             )
@@ -122,6 +123,7 @@ class RunWriter:
                 "status": RunStatus.RUNNING,
                 "config": config.to_json(),
                 "updated_at": self.clock(),
+                "heartbeat_at": self.clock(),
             }
             if iterations_target is not None:
                 values["iterations_target"] = iterations_target
@@ -176,8 +178,13 @@ class RunWriter:
         reject_reason: str | None,
         parent_id: int | None,
         island: int,
+        answer_form: str | None = None,
+        attempt: int = 1,
+        retried: bool = False,
     ) -> int:
-        """A model call (or an offline proposal) and what it led to; returns its id."""
+        """A model call (or an offline proposal) and what it led to; returns its id. An iteration
+        that re-asked the model has one row per answer: `attempt` 1, 2..., each but the last
+        `retried` (rejected, and sent back)."""
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
@@ -196,6 +203,9 @@ class RunWriter:
                         error=error,
                         outcome=outcome,
                         reject_reason=reject_reason,
+                        answer_form=answer_form,
+                        attempt=attempt,
+                        retried=retried,
                         parent_id=parent_id,
                         island=island,
                         created_at=self.clock(),
@@ -313,6 +323,11 @@ class RunWriter:
                 .where(Run.id == self.run_id)
                 .values(best_program_id=program_id, best_score=score, updated_at=self.clock())
             )
+
+    def heartbeat(self) -> None:
+        """The driver is alive (see evolve.store.liveness)."""
+        with self.transaction() as conn:
+            conn.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=self.clock()))
 
     def add_event(self, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
         with self.transaction() as conn:
