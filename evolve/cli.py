@@ -159,7 +159,12 @@ def run(
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
     warn_if_process(options.sandbox)
-    result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
+    from evolve.engine.run import stop_local_ray
+
+    try:
+        result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
+    finally:
+        stop_local_ray()
     _print_summary(result)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")

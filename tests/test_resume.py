@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from evolve.store import LLMCall, Program, open_engine, session_factory, sqlite_url
+from evolve.store import LLMCall, Program, Run, open_engine, session_factory, sqlite_url
+from evolve.store.liveness import effective_status
 
 from model_server import ModelServer, Reply, good_diff
 
@@ -80,6 +81,19 @@ def test_sigkill_then_resume_keeps_every_committed_program(tmp_path):
         proc.wait()
         before = _committed(db_url)
         assert 6 <= len(before) < 25
+        # The killed run's row still says running, but its heartbeat stops: a minute on, it reads
+        # as interrupted in `evolve runs`.
+        from datetime import timedelta
+
+        from evolve.inspect.queries import run_rows
+        from evolve.store.liveness import STALE_SECONDS
+
+        engine = open_engine(db_url, create=False)
+        with engine.connect() as conn:
+            (row,) = run_rows(conn, db_url)
+            beat = conn.execute(select(Run.heartbeat_at)).scalar_one()
+        assert row.status == "running" and beat is not None
+        assert effective_status("running", beat, beat + timedelta(seconds=STALE_SECONDS + 1)) == "interrupted"
 
         resumed = _evolve("run", "--resume", str(run_dir), cwd=tmp_path)
         output, _ = resumed.communicate(timeout=300)

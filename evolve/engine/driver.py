@@ -27,6 +27,7 @@ from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.mutate.propose import Proposal
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.store.liveness import HEARTBEAT_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,14 @@ class Driver:
         self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
         self.outage: _Outage | None = None
         self.start_info: Any = None
+        self.last_beat = time.monotonic()
+
+    def _beat(self) -> None:
+        """Tell the store the driver is alive (a killed run then reads as interrupted)."""
+        now = time.monotonic()
+        if now - self.last_beat >= HEARTBEAT_SECONDS:
+            self.last_beat = now
+            self.db.heartbeat.remote()
 
     # ---- infrastructure faults ----------------------------------------------------------
 
@@ -230,6 +239,7 @@ class Driver:
                         )
                         continue
                     break
+                self._beat()
                 ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
                 for ref in ready:
                     if ref in proposals:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -89,6 +90,27 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
         ray.init(
             num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
         )
+        global _local_session_dir
+        _local_session_dir = ray._private.worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
+
+
+_local_session_dir: str | None = None  # the session folder of the local Ray instance this process started
+
+
+def stop_local_ray() -> None:
+    """Shut down the local Ray instance this process started and remove its session folder (its
+    logs and sockets under /tmp/ray), so finished runs do not pile them up. A cluster is left alone."""
+    global _local_session_dir
+    import ray
+
+    if _local_session_dir is None:
+        return
+    session, _local_session_dir = _local_session_dir, None
+    ray.shutdown()
+    shutil.rmtree(session, ignore_errors=True)
+    latest = Path(session).parent / "session_latest"
+    if latest.is_symlink() and not latest.exists():
+        latest.unlink(missing_ok=True)
 
 
 def check_resources(problem: Problem) -> None:

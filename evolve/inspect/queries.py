@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import aliased
 
@@ -28,6 +28,8 @@ from evolve.inspect.rows import (
     to_jsonable,
 )
 from evolve.kinds import ProgramStatus
+from evolve.store.db import has_column
+from evolve.store.liveness import effective_status
 from evolve.store.models import Evaluation, LLMCall, Program, Run
 from evolve.store.run_config import RunConfig
 
@@ -86,9 +88,12 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
         .group_by(LLMCall.run_id)
         .subquery()
     )
+    # A database from before heartbeats has no such column (readers never alter a database).
+    heartbeat = Run.heartbeat_at if has_column(conn, "runs", "heartbeat_at") else literal(None)
     stmt = (
         select(
             *_RUN_COLUMNS,
+            heartbeat.label("heartbeat_at"),
             per_status.c.candidates,
             per_status.c.ok,
             per_status.c.failed,
@@ -107,7 +112,7 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
                 id=r.id,
                 name=r.name,
                 problem=r.problem,
-                status=r.status,
+                status=effective_status(r.status, r.heartbeat_at),
                 candidates=r.candidates or 0,
                 ok=int(r.ok or 0),
                 failed=int(r.failed or 0),
