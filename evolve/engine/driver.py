@@ -13,6 +13,7 @@ seconds, the run stops as failed with the cause.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
@@ -82,9 +83,14 @@ def _worker_lost(exc: Exception) -> bool:
     )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "cause", None) or exc).strip()
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
+    """The plain-text gist of an error for a stored reason: no colour codes, no Ray task names."""
+    text = _ANSI.sub("", str(getattr(exc, "cause", None) or exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("ray::")]
+    return (lines or [type(exc).__name__])[0][:300]
 
 
 class Driver:
