@@ -88,33 +88,39 @@ def _segment_starts(code: str) -> list[int]:
     return [0, *(b.end for b in find_blocks(code))]
 
 
-def _frozen_lines(segment: str) -> list[str]:
-    """A frozen segment as compared: trailing spaces and trailing blank lines do not count."""
-    lines = [line.rstrip() for line in segment.splitlines()]
-    while lines and not lines[-1]:
+def _frozen_lines(segment: str, ignore_blank: bool) -> list[tuple[int, str]]:
+    """A frozen segment as compared, each line with its offset: trailing spaces and trailing blank
+    lines do not count (nor any blank line, with `ignore_blank`)."""
+    lines = [(i, line.rstrip()) for i, line in enumerate(segment.splitlines())]
+    while lines and not lines[-1][1]:
         lines.pop()
-    return lines
+    return [(i, text) for i, text in lines if text or not ignore_blank]
 
 
-def describe_frozen_change(parent_segment: str, child_segment: str, first_line: int) -> str | None:
+def describe_frozen_change(
+    parent_segment: str, child_segment: str, first_line: int, ignore_blank: bool = False
+) -> str | None:
     """The first line that differs between two versions of a frozen segment, named by its line
     number in the parent (`first_line` is the segment's 0-based first line); None when equal."""
-    old, new = _frozen_lines(parent_segment), _frozen_lines(child_segment)
-    if old == new:
+    old, new = _frozen_lines(parent_segment, ignore_blank), _frozen_lines(child_segment, ignore_blank)
+    old_text, new_text = [text for _, text in old], [text for _, text in new]
+    if old_text == new_text:
         return None
-    for tag, i1, _i2, j1, _j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-        line = first_line + i1 + 1
-        if tag == "replace":
-            return f"line {line} {old[i1]!r} became {new[j1]!r}"
-        if tag == "delete":
-            return f"line {line} {old[i1]!r} was removed"
-        if tag == "insert":
-            return (
-                f"{new[j1]!r} was added before line {line}"
-                if i1 < len(old)
-                else f"{new[j1]!r} was added after line {line - 1}"
-            )
-    return None  # unreachable: unequal lists have a differing opcode
+    opcodes = difflib.SequenceMatcher(None, old_text, new_text, autojunk=False).get_opcodes()
+    tag, i1, _i2, j1, _j2 = next(op for op in opcodes if op[0] != "equal")
+    if i1 < len(old):
+        line = first_line + old[i1][0] + 1
+    else:
+        line = first_line + (old[-1][0] + 2 if old else 1)
+    if tag == "replace":
+        return f"line {line} {old_text[i1]!r} became {new_text[j1]!r}"
+    if tag == "delete":
+        return f"line {line} {old_text[i1]!r} was removed"
+    return (
+        f"{new_text[j1]!r} was added before line {line}"
+        if i1 < len(old)
+        else f"{new_text[j1]!r} was added after line {line - 1}"
+    )
 
 
 def check_outside_unchanged(parent: str, child: str) -> None:

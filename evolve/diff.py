@@ -47,42 +47,53 @@ def _indent(line: str) -> str:
     return line[: len(line) - len(line.lstrip())]
 
 
-def _reindent(replace_lines: list[str], search_first: str, code_first: str) -> list[str]:
-    """Shift the replacement by the indentation the SEARCH text lacked (or had too much of)."""
-    have, want = _indent(search_first), _indent(code_first)
-    if have == want:
-        return replace_lines
-    out = []
-    for line in replace_lines:
-        if line.strip() and line.startswith(have):
-            out.append(want + line[len(have) :])
-        elif line.strip():
-            out.append(want + line.lstrip())
-        else:
-            out.append(line)
-    return out
+def _width(indent: str) -> int:
+    return len(indent.expandtabs(4))
 
 
-def _strip_edge_markers(lines: list[str]) -> list[str]:
-    """Without EVOLVE-BLOCK marker lines (and blank lines) at either end: a SEARCH copied with the
-    block's marker line edits the body, not the marker."""
+def _shift(line: str, delta: int, tabs: bool) -> str:
+    """The line moved `delta` columns right (left when negative), without trailing spaces."""
+    if not line.strip():
+        return ""
+    if delta == 0 and "\t" not in _indent(line):
+        return line.rstrip()
+    width = max(0, _width(_indent(line)) + delta)
+    indent = "\t" * (width // 4) + " " * (width % 4) if tabs else " " * width
+    return indent + line.strip()
+
+
+def _trim_blank(lines: list[str]) -> list[str]:
     lines = list(lines)
-    while lines and (not lines[0].strip() or is_marker(lines[0])):
+    while lines and not lines[0].strip():
         lines.pop(0)
-    while lines and (not lines[-1].strip() or is_marker(lines[-1])):
+    while lines and not lines[-1].strip():
         lines.pop()
     return lines
+
+
+def _drop_dropped_markers(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:
+    """A SEARCH copied with the block's marker line whose REPLACE leaves the marker out edits the
+    body, not the marker: the marker line leaves the SEARCH (and stays in the program). A marker
+    the REPLACE keeps at the same edge stays in both (an insertion right after START, say)."""
+    search, kept = _trim_blank(search), _trim_blank(replace)
+    while search and is_marker(search[0]) and not (kept and kept[0].strip() == search[0].strip()):
+        search = _trim_blank(search[1:])
+    floor = 1 if search and is_marker(search[0]) else 0  # a START marker the REPLACE keeps stays
+    while len(search) > floor and is_marker(search[-1]) and not (kept and kept[-1].strip() == search[-1].strip()):
+        search = _trim_blank(search[:-1])
+    return search, replace
 
 
 @dataclass(frozen=True)
 class _Span:
     start: int  # first line replaced (0-based)
     end: int  # one past the last line replaced
+    where: tuple[int | None, ...]  # each SEARCH line's line in the program (None: a blank it skipped)
 
 
 def _exact_spans(lines: list[str], search: list[str]) -> list[_Span]:
     n = len(search)
-    return [_Span(i, i + n) for i in range(len(lines) - n + 1) if lines[i : i + n] == search]
+    return [_Span(i, i + n, tuple(range(i, i + n))) for i in range(len(lines) - n + 1) if lines[i : i + n] == search]
 
 
 def _stripped_spans(lines: list[str], search: list[str]) -> list[_Span]:
@@ -90,7 +101,7 @@ def _stripped_spans(lines: list[str], search: list[str]) -> list[_Span]:
     target = [s.strip() for s in search]
     stripped = [line.strip() for line in lines]
     n = len(target)
-    return [_Span(i, i + n) for i in range(len(lines) - n + 1) if stripped[i : i + n] == target]
+    return [_Span(i, i + n, tuple(range(i, i + n))) for i in range(len(lines) - n + 1) if stripped[i : i + n] == target]
 
 
 def _nonblank_spans(lines: list[str], search: list[str]) -> list[_Span]:
@@ -98,11 +109,49 @@ def _nonblank_spans(lines: list[str], search: list[str]) -> list[_Span]:
     target = [s.strip() for s in search if s.strip()]
     kept = [(i, line.strip()) for i, line in enumerate(lines) if line.strip()]
     n = len(target)
-    return [
-        _Span(kept[k][0], kept[k + n - 1][0] + 1)
-        for k in range(len(kept) - n + 1)
-        if [text for _, text in kept[k : k + n]] == target
-    ]
+    spans = []
+    for k in range(len(kept) - n + 1):
+        if [text for _, text in kept[k : k + n]] != target:
+            continue
+        found = iter(i for i, _ in kept[k : k + n])
+        where = tuple(next(found) if line.strip() else None for line in search)
+        spans.append(_Span(kept[k][0], kept[k + n - 1][0] + 1, where))
+    return spans
+
+
+def _replacement(lines: list[str], span: _Span, search: list[str], replace: list[str]) -> list[str]:
+    """The REPLACE lines as they go into the program. A line the edit keeps as it was in the
+    SEARCH stays the program's own, whatever whitespace the answer gave it. A new line moves by
+    as many columns as the SEARCH line it replaces (or follows) is off from the program's: a
+    dedented SEARCH gets an indented replacement, nested lines keep their relative depth."""
+
+    def delta_at(i: int) -> tuple[int, bool]:
+        nearest = min(
+            (k for k, at in enumerate(span.where) if at is not None and search[k].strip()),
+            key=lambda k: abs(k - i),
+        )
+        at = span.where[nearest]
+        assert at is not None  # chosen among the lines that have a place
+        code_indent = _indent(lines[at])
+        return _width(code_indent) - _width(_indent(search[nearest])), "\t" in code_indent
+
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(None, [s.strip() for s in search], [r.strip() for r in replace], autojunk=False)
+    for tag, i1, _i2, j1, j2 in matcher.get_opcodes():
+        if tag == "delete":
+            continue
+        if tag == "equal":
+            for k in range(j2 - j1):
+                at = span.where[i1 + k]
+                if at is not None and search[i1 + k].rstrip() == replace[j1 + k].rstrip():
+                    out.append(lines[at])  # kept as it was: the program's own line
+                else:
+                    out.append(_shift(replace[j1 + k], *delta_at(i1 + k)))
+            continue
+        anchor = i1 - 1 if tag == "insert" and i1 > 0 else min(i1, len(search) - 1)
+        delta, tabs = delta_at(anchor)
+        out += [_shift(line, delta, tabs) for line in replace[j1:j2]]
+    return out
 
 
 def _closest_line(lines: list[str], text: str) -> str:
@@ -158,14 +207,13 @@ def apply_one(code: str, edit: SearchReplace, label: str = "SEARCH block 1", nea
     """`code` with the one place `edit.search` matches replaced. Matches whole lines: verbatim
     first, then ignoring indentation and trailing spaces (re-indenting the replacement to where it
     lands), then ignoring blank lines. `near` (0-based line) breaks a tie between several places."""
-    search = _strip_edge_markers(edit.search.splitlines())
+    search, replace = _drop_dropped_markers(edit.search.splitlines(), edit.replace.splitlines())
     if not search:
         if any(is_marker(line) for line in edit.search.splitlines()):
-            raise EditRejected(f"{label} holds only an EVOLVE-BLOCK marker line; the markers may not be edited")
+            raise EditRejected(
+                f"{label} finds only an EVOLVE-BLOCK marker line and its REPLACE drops it; the markers may not be edited"
+            )
         raise EditRejected(f"{label} is empty")
-    replace = edit.replace.splitlines()
-    if any(is_marker(line) for line in edit.search.splitlines()):
-        replace = _strip_edge_markers(replace) if replace and any(is_marker(r) for r in replace) else replace
     lines = code.splitlines()
     for finder in (_exact_spans, _stripped_spans, _nonblank_spans):
         spans = finder(lines, search)
@@ -174,9 +222,7 @@ def apply_one(code: str, edit: SearchReplace, label: str = "SEARCH block 1", nea
     else:
         raise EditRejected(_no_match_reason(lines, search, label))
     span = _pick(spans, near, label)
-    first_code = next(line for line in lines[span.start : span.end] if line.strip())
-    new = _reindent(replace, search[0], first_code)
-    out = [*lines[: span.start], *new, *lines[span.end :]]
+    out = [*lines[: span.start], *_replacement(lines, span, search, replace), *lines[span.end :]]
     return "\n".join(out) + ("\n" if code.endswith("\n") else "")
 
 

@@ -189,3 +189,118 @@ def mixed_script(slow: float = 0.3):
         return Reply(good_diff(request, index))
 
     return script
+
+
+# ---- answers in every style real models write (issue 10) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One valid edit of the current program: the line it changes, before and after."""
+
+    parent: str
+    child: str
+    old_line: str
+    new_line: str
+
+
+def nudge(request: dict, index: int) -> Edit | None:
+    """A child that scales one float constant inside the blocks by a factor unique to `index`,
+    so that no two calls propose the same program."""
+    code = current_program(request)
+    lines = evolvable_lines(code)
+    if not lines:
+        return None
+    line = lines[index % len(lines)]
+    match = _NUMBER.search(line)
+    assert match is not None
+    factor = 1.0 + (0.0007 * (index + 1)) * (1 if index % 2 else -1)
+    new = line[: match.start()] + f"{float(match.group(1)) * factor:.9g}" + line[match.end() :]
+    return Edit(code, code.replace(line, new, 1), line, new)
+
+
+def _sr(search: str, replace: str, marks: int = 7) -> str:
+    return f"{'<' * marks} SEARCH\n{search}\n{'=' * marks}\n{replace}\n{'>' * marks} REPLACE\n"
+
+
+def _block_lines(code: str) -> list[str]:
+    lines = code.splitlines()
+    start = next(i for i, line in enumerate(lines) if "EVOLVE-BLOCK-START" in line)
+    end = next(i for i, line in enumerate(lines) if "EVOLVE-BLOCK-END" in line)
+    return lines[start : end + 1]
+
+
+def _unified(e: Edit, n: int = 3) -> str:
+    import difflib
+
+    return "".join(
+        difflib.unified_diff(e.parent.splitlines(True), e.child.splitlines(True), "a/program.py", "b/program.py", n=n)
+    )
+
+
+def _without_markers(code: str) -> str:
+    return "".join(line for line in code.splitlines(True) if "EVOLVE-BLOCK" not in line)
+
+
+def _body(code: str) -> str:
+    return "\n".join(_block_lines(code)[1:-1]) + "\n"
+
+
+STYLES = {
+    "search_replace": lambda e: "Nudge a constant.\n" + _sr(e.old_line, e.new_line),
+    "search_replace_fenced": lambda e: "### Edit\n\n```python\n" + _sr(e.old_line, e.new_line) + "```\n",
+    "search_replace_diff_fence_long_markers": lambda e: "```diff\n" + _sr(e.old_line, e.new_line, 9) + "```\n",
+    "search_replace_tilde_crlf": lambda e: ("~~~\n" + _sr(e.old_line + "  ", e.new_line + " ") + "~~~\n").replace(
+        "\n", "\r\n"
+    ),
+    "search_replace_dedented": lambda e: _sr(e.old_line.strip(), e.new_line.strip(), 5),
+    "search_replace_with_marker": lambda e: _sr(
+        "\n".join(_block_lines(e.parent)[: _block_lines(e.parent).index(e.old_line) + 1]),
+        "\n".join(_block_lines(e.child)[: _block_lines(e.parent).index(e.old_line) + 1]),
+    ),
+    "search_replace_two_blocks_prose": lambda e: (
+        "First, the constant:\n\n"
+        + _sr(e.old_line, e.new_line)
+        + "\n## Second edit\n\nAnd a comment that documents it:\n\n"
+        + _sr(_block_lines(e.parent)[0], _block_lines(e.parent)[0] + "\n# tuned constant")
+    ),
+    "unified_diff": lambda e: "Here is the patch:\n\n```diff\n" + _unified(e) + "```\n",
+    "unified_diff_bare": lambda e: _unified(e, 2) + "\nThat is all.\n",
+    "full_program": lambda e: "The whole program:\n\n```python\n" + e.child + "```\n",
+    "full_program_bare": lambda e: "Here is the improved program.\n\n" + e.child + "\nIt should score higher.\n",
+    "full_program_no_markers": lambda e: "```python\n" + _without_markers(e.child) + "```\n",
+    "block_body": lambda e: "New body of the block:\n```python\n" + _body(e.child) + "```\n",
+    "think_then_search_replace": lambda e: (
+        "<think>\nThe margin could change. Maybe\n```python\nmargin = 0.2\n```\nNo, nudge it gently.\n</think>\n"
+        + _sr(e.old_line, e.new_line)
+    ),
+    "prose_snippets_then_full_program": lambda e: (
+        f"The line `{e.old_line.strip()}` sets a constant. For example:\n```python\n{e.new_line.strip()}\n```\n"
+        "would change it. The complete program:\n\n```python\n" + e.child + "```\n"
+    ),
+}
+
+
+def styled_answer(request: dict, index: int, style: str) -> str:
+    edit = nudge(request, index)
+    return STYLES[style](edit) if edit is not None else "I have no idea."
+
+
+def mixed_styles_script(bad_every: int = 0):
+    """Valid edits, each call in the next style of STYLES, whatever the prompt asked for. With
+    `bad_every`, every that-many-th first answer is a SEARCH that matches nothing; asked again
+    (the request holds the re-ask), the server answers with a valid edit."""
+    styles = list(STYLES)
+
+    def script(request: dict, index: int) -> Reply:
+        retry = is_retry(request)
+        if bad_every and not retry and index % bad_every == bad_every - 1:
+            return Reply(NOT_APPLYING)
+        return Reply(styled_answer(request, index, styles[index % len(styles)]))
+
+    return script
+
+
+def is_retry(request: dict) -> bool:
+    """Whether the request re-asks: the conversation already holds an answer of the model's."""
+    return any(m["role"] == "assistant" for m in request["messages"])

@@ -87,7 +87,7 @@ def read_program(parent: str, code: str) -> ProgramReading:
 def _check_segments(parent: str, parent_outside: list[str], outside: list[str]) -> None:
     starts = [0, *(b.end for b in find_blocks(parent))]
     for segment, (a, b, start) in enumerate(zip(parent_outside, outside, starts), 1):
-        change = describe_frozen_change(a, b, start)
+        change = describe_frozen_change(a, b, start, ignore_blank=True)  # the child keeps the parent's text
         if change:
             raise EditRejected(
                 f"the program in the answer changes code outside the EVOLVE-BLOCKs (frozen region {segment}): {change}"
