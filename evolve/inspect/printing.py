@@ -147,6 +147,8 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
             "latency",
             "applied",
             "improved",
+            "1st try",
+            "after retry",
         ):
             t.add_column(col, justify="left" if col == "model" else "right")
         for m in s.models:
@@ -160,8 +162,19 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
                 f"{m.mean_latency:.1f}s",
                 f"{m.applied_share:.1%}",
                 f"{m.improved_share:.1%}",
+                f"{m.first_try_share:.1%}",
+                f"{m.after_retry_share:.1%}",
             )
         c.print(t)
+        if any(m.answer_forms for m in s.models):
+            t = Table(title="answer forms (calls)", title_justify="left")
+            t.add_column("model")
+            t.add_column("forms", overflow="fold")
+            t.add_column("retried", justify="right")
+            for m in s.models:
+                forms = ", ".join(f"{form} {n:,}" for form, n in m.answer_forms.items())
+                t.add_row(m.model, forms or "-", f"{m.retried:,}")
+            c.print(t)
     if s.rejections:
         t = Table(title="rejected edits and failed model calls", title_justify="left")
         t.add_column("outcome: reason")

@@ -120,6 +120,12 @@ class ModelStats:
     improved: int
     applied_share: float  # children / calls: edits that applied and made a program
     improved_share: float  # improved / calls: edits whose program beat its parent's score
+    # Per iteration (a rejected answer may be sent back: an iteration can take several calls).
+    iterations: int = 0
+    retried: int = 0  # answers rejected and sent back to the model
+    first_try_share: float = 0.0  # iterations whose first answer made a child
+    after_retry_share: float = 0.0  # iterations that made a child, first answer or after a retry
+    answer_forms: dict[str, int] = field(default_factory=dict)  # calls by the form their answer was read in
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,38 @@ def _rejections(conn: Connection, run_id: int) -> list[ReasonCount]:
     return sorted(out, key=lambda r: (-r.count, r.reason))
 
 
+def _answers(conn: Connection, run_id: int) -> tuple[dict[str, tuple[int, int, int, int]], dict[str, dict[str, int]]]:
+    """Per model: (iterations, answers retried, children at the first answer, children at all),
+    and its calls by answer form. Empty for a database from before these columns."""
+    if not has_column(conn, "llm_calls", "attempt"):
+        return {}, {}
+    final = LLMCall.retried.is_not(True)  # the iteration's outcome: its answer that was not sent back
+    child = and_(final, LLMCall.outcome == CallOutcome.CHILD)
+    per_iteration = {
+        r.model: (int(r.iterations or 0), int(r.retried or 0), int(r.first or 0), int(r.children or 0))
+        for r in conn.execute(
+            select(
+                LLMCall.model,
+                func.sum(case((final, 1), else_=0)).label("iterations"),
+                func.sum(case((LLMCall.retried.is_(True), 1), else_=0)).label("retried"),
+                func.sum(case((and_(child, func.coalesce(LLMCall.attempt, 1) == 1), 1), else_=0)).label("first"),
+                func.sum(case((child, 1), else_=0)).label("children"),
+            )
+            .where(LLMCall.run_id == run_id)
+            .group_by(LLMCall.model)
+        ).all()
+    }
+    forms: dict[str, dict[str, int]] = {}
+    for r in conn.execute(
+        select(LLMCall.model, LLMCall.answer_form, func.count(LLMCall.id).label("calls"))
+        .where(LLMCall.run_id == run_id, LLMCall.answer_form.is_not(None))
+        .group_by(LLMCall.model, LLMCall.answer_form)
+        .order_by(LLMCall.model, func.count(LLMCall.id).desc(), LLMCall.answer_form)
+    ).all():
+        forms.setdefault(r.model, {})[r.answer_form] = int(r.calls)
+    return per_iteration, forms
+
+
 def _models(conn: Connection, run_id: int) -> list[ModelStats]:
     child, parent = aliased(Program), aliased(Program)
     improved = {
@@ -135,9 +167,11 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
         .group_by(LLMCall.model)
         .order_by(LLMCall.model)
     ).all()
+    per_iteration, forms = _answers(conn, run_id)
     out = []
     for r in rows:
         better, children = int(improved.get(r.model, 0)), int(r.children or 0)
+        iterations, retried, first, made = per_iteration.get(r.model, (r.calls, 0, children, children))
         out.append(
             ModelStats(
                 model=r.model,
@@ -153,6 +187,11 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
                 improved=better,
                 applied_share=children / r.calls if r.calls else 0.0,
                 improved_share=better / r.calls if r.calls else 0.0,
+                iterations=iterations,
+                retried=retried,
+                first_try_share=first / iterations if iterations else 0.0,
+                after_retry_share=made / iterations if iterations else 0.0,
+                answer_forms=forms.get(r.model, {}),
             )
         )
     return out
@@ -218,8 +257,10 @@ def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
         ).all()
     }
     # An iteration is done when its proposal ended without a child, or its child was evaluated.
+    # An answer sent back to the model is not its iteration's end (older databases have no retries).
+    final = LLMCall.retried.is_not(True) if has_column(conn, "llm_calls", "retried") else literal(True)
     no_child = conn.execute(
-        select(func.count(LLMCall.id)).where(LLMCall.run_id == run_id, LLMCall.outcome != CallOutcome.CHILD)
+        select(func.count(LLMCall.id)).where(LLMCall.run_id == run_id, LLMCall.outcome != CallOutcome.CHILD, final)
     ).scalar()
     evaluated = conn.execute(
         select(func.count(Program.id)).where(

@@ -189,6 +189,8 @@ function renderTables(d) {
     {label: "prompt tokens", key: "prompt_tokens", num: true}, {label: "completion tokens", key: "completion_tokens", num: true},
     {label: "cost", fn: r => money(r.cost), num: true}, {label: "mean latency (s)", key: "mean_latency", num: true, digits: 1},
     {label: "applied", fn: r => pct(r.applied_share), num: true}, {label: "improved", fn: r => pct(r.improved_share), num: true},
+    {label: "1st try", fn: r => pct(r.first_try_share), num: true}, {label: "after retry", fn: r => pct(r.after_retry_share), num: true},
+    {label: "answer forms", fn: r => Object.entries(r.answer_forms || {}).map(([f, n]) => `${f} ${n}`).join(", ")},
   ], s.models) : el("p", {class: "note", text: "No model calls (offline mutator)."}));
   const failed = s.failures.reduce((a, f) => a + f.count, 0);
   fill("failures", s.failures.length ? table([{label: "reason", key: "reason"}, {label: "programs", key: "count", num: true},
