@@ -1,7 +1,7 @@
 import pytest
 from jinja2 import UndefinedError
 
-from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, render
+from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, render, retry_message
 
 PARENT = ProgramView(
     1, "# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n", 0.5, {"score": 0.5, "speed": 2.0}, "case 3 is slow"
@@ -38,3 +38,22 @@ def test_a_typo_in_a_template_is_an_error(tmp_path):
     (tmp_path / "system.j2").write_text("{{ problem.nmae }}")
     with pytest.raises(UndefinedError):
         render("system.j2", ProblemView("demo", "", "python", prompts_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    "form,mutation,asks",
+    [
+        ("search_replace", "full", "Copy each SEARCH part verbatim"),
+        ("unified_diff", "diff", "unified diff whose context"),
+        ("full_program", "diff", "complete program in one fenced code block"),
+        ("block_body", "full", "complete program in one fenced code block"),
+        ("none", "diff", "<<<<<<< SEARCH"),
+        ("none", "full", "complete new program"),
+    ],
+)
+def test_the_retry_message_gives_the_reason_and_asks_for_the_form_that_failed(form, mutation, asks):
+    reason = "SEARCH block 1 matches nothing in the program: its line 1 'x = 3' is not in the program"
+    message = retry_message(ProblemView("demo", "", "python"), mutation, reason, form, 1, 2)
+    assert message["role"] == "user"
+    assert message["content"].startswith(f"Your answer could not be applied: {reason}\n")
+    assert asks in message["content"] and "(Retry 1 of 2.)" in message["content"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evolve.kinds import AnswerForm
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView, ProgramView
 from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, MutatorSettings, propose
@@ -43,6 +44,7 @@ def test_a_model_answer_becomes_a_child_with_its_costs():
     assert proposal.mutation == "diff" and proposal.model == "openai/test-model"
     assert proposal.child_code and proposal.child_code != PROGRAM, proposal.reject_reason
     assert proposal.prompt_tokens == 10 and proposal.error is None and proposal.inspiration_ids == (3,)
+    assert proposal.answer_form == AnswerForm.SEARCH_REPLACE and proposal.earlier_attempts == ()
     assert "make f better" in proposal.prompt
 
 
@@ -54,3 +56,19 @@ def test_a_failed_call_and_a_useless_answer_are_rejections():
     with ModelServer(lambda request, index: Reply("I have no idea.")) as server:
         useless = propose(task(), MutatorSettings(PROBLEM, models=model(server.url), full_weight=0.0))
     assert useless.child_code is None and useless.reject_reason and useless.answer == "I have no idea."
+    assert useless.answer_form == AnswerForm.NONE and len(useless.earlier_attempts) == 2  # asked twice more
+
+
+def test_a_rewrite_prompt_answered_with_an_edit_makes_the_child():
+    # Before issue 10 this answer was read as code: "the child is not valid Python".
+    with ModelServer(lambda request, index: Reply(good_diff(request, index))) as server:
+        proposal = propose(task(), MutatorSettings(PROBLEM, models=model(server.url), diff_weight=0.0))
+        assert len(server.calls) == 1
+    assert proposal.mutation == "full" and proposal.answer_form == AnswerForm.SEARCH_REPLACE
+    assert proposal.child_code and "return 0.5 * x + 3.25" not in proposal.child_code
+
+
+def test_the_offline_mutator_never_re_asks():
+    code = "# EVOLVE-BLOCK-START\n# only a comment\n# EVOLVE-BLOCK-END\n"
+    proposal = propose(task(code), MutatorSettings(PROBLEM, max_retries=5))
+    assert proposal.child_code is None and proposal.earlier_attempts == () and proposal.answer_form is None
