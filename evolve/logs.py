@@ -73,8 +73,9 @@ def log_to_file(path: str | Path | None) -> None:
     _file_handler.setLevel(logging.WARNING)
     _file_handler.setFormatter(logging.Formatter(FORMAT))
     for logger in _loggers():
+        # Propagation is left as it is: the CLI turns it off (nothing on the terminal unless -v);
+        # a library user's handlers (pytest's caplog among them) still see every record.
         logger.addHandler(_file_handler)
-        logger.propagate = False
         if logger.level == logging.NOTSET or logger.level > logging.WARNING:
             logger.setLevel(logging.WARNING)
 

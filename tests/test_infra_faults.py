@@ -35,7 +35,9 @@ def _rows(db_url: str):
 def _our_containers(run_name: str) -> list:
     client = docker.from_env()
     try:
-        return [c for c in client.containers.list(all=True) if c.labels.get(RUN_LABEL, "").startswith(f"{run_name}-")]
+        # sparse: no inspect call per container (slow on a busy engine); the labels come with the list.
+        found = client.containers.list(all=True, sparse=True, filters={"label": RUN_LABEL})
+        return [c for c in found if c.attrs.get("Labels", {}).get(RUN_LABEL, "").startswith(f"{run_name}-")]
     finally:
         client.close()
 

@@ -38,8 +38,17 @@ PACKAGE_DATA = [
 def installed(tmp_path_factory):
     """(wheel path, the venv's `evolve` executable)."""
     where = tmp_path_factory.mktemp("wheel")
+    # From a clean copy: setuptools reuses a source tree's build/ folder, where stale files would hide.
+    source = where / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "runs", "*.egg-info", "__pycache__", ".*_cache", "test-artifacts"
+        ),
+    )
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(where / "dist"), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -49,13 +58,28 @@ def installed(tmp_path_factory):
     env_dir = where / "venv"
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # --force-reinstall: the venv sees this machine's packages, where evolve may be installed
+    # (editable) at the same version, which pip would otherwise take as already satisfied.
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "--force-reinstall",
+            "-q",
+            str(wheel),
+        ],
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert install.returncode == 0, install.stderr
+    assert (env_dir / "bin" / "evolve").is_file(), install.stdout + install.stderr
     return wheel, env_dir / "bin" / "evolve"
 
 
@@ -75,6 +99,7 @@ def test_the_wheel_carries_the_package_data(installed):
 def test_the_installed_tool_imports_from_the_venv_not_the_checkout(installed, tmp_path):
     _, executable = installed
     python = executable.parent / "python"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
         [
             str(python),
@@ -83,6 +108,7 @@ def test_the_installed_tool_imports_from_the_venv_not_the_checkout(installed, tm
             "print(evolve.__file__); print(r.prompts_dir()); print(r.evaluators_dir())",
         ],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
