@@ -2,7 +2,10 @@
 
 Usage: python -I runner.py PROBLEM_DIR CANDIDATE_PATH SPEC_JSON
 
-SPEC_JSON: {"function": "evaluate", "cascade": [{"function": ..., "threshold": ...}]}
+SPEC_JSON: {"function": "evaluate", "cascade": [{"function": ..., "threshold": ...}], "max_result_bytes": N}
+
+A result whose JSON is larger than max_result_bytes is not sent: the line says only how large it
+was ({"result_too_large": BYTES, "logs": ...}), so the host never reads megabytes to refuse them.
 
 The result channel is this process's original stdout, kept on a private descriptor that no child
 inherits; stdout and stderr of everything else (evaluate.py, the candidate) go to a bounded
@@ -21,6 +24,7 @@ import traceback
 
 LOG_HEAD = 8_000
 LOG_TAIL = 8_000
+DEFAULT_MAX_RESULT_BYTES = 1024 * 1024  # a host that does not say (evolve's default, max_result_kb)
 
 
 class _BoundedCapture:
@@ -87,6 +91,15 @@ def _score_of(result) -> float | None:
     return float(score)
 
 
+def _line(report: dict, logs: str, max_result_bytes: int) -> str:
+    """The result line: the report with the logs, or only the result's size when it is too large."""
+    if "result" in report:
+        size = len(json.dumps(report["result"], default=_plain, allow_nan=True).encode())
+        if size > max_result_bytes:
+            report = {"result_too_large": size}
+    return json.dumps({**report, "logs": logs}, default=_plain, allow_nan=True)
+
+
 def main() -> None:
     problem_dir, candidate, spec_json = sys.argv[1], sys.argv[2], sys.argv[3]
     spec = json.loads(spec_json)
@@ -136,11 +149,11 @@ def main() -> None:
         except (OSError, ValueError):
             pass
     capture.thread.join(timeout=1.0)
-    report["logs"] = capture.text()
+    logs = capture.text()
     try:
-        text = json.dumps(report, default=_plain, allow_nan=True)
+        text = _line(report, logs, int(spec.get("max_result_bytes", DEFAULT_MAX_RESULT_BYTES)))
     except (TypeError, ValueError) as exc:
-        text = json.dumps({"error": f"evaluate() returned something that is not JSON: {exc}", "logs": report["logs"]})
+        text = json.dumps({"error": f"evaluate() returned something that is not JSON: {exc}", "logs": logs})
     with os.fdopen(result_fd, "wb") as channel:
         channel.write((text + "\n").encode())
     os._exit(0)

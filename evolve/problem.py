@@ -31,7 +31,7 @@ class CascadeStage(_Strict):
 
 
 class EvaluationConfig(_Strict):
-    # timeout .. tmpfs_mb, image and pin_cpus are one evaluation's limits: declared here, once;
+    # timeout .. max_result_kb, image and pin_cpus are one evaluation's limits: declared here, once;
     # `evolve.sandbox.base.Limits` carries the same set to the sandbox.
     timeout: Annotated[float, Field(gt=0)] = 60.0
     cpus: Annotated[float, Field(gt=0)] = 1.0
@@ -42,6 +42,8 @@ class EvaluationConfig(_Strict):
     pin_cpus: bool = False
     pids_limit: Annotated[int, Field(ge=8)] = 64
     tmpfs_mb: Annotated[int, Field(ge=1)] = 64
+    # The most JSON evaluate() may return; a larger result is the candidate's failure.
+    max_result_kb: Annotated[int, Field(ge=1, le=1024 * 1024)] = 1024
     function: str = "evaluate"
     heldout_function: str | None = None
     cascade: list[CascadeStage] = Field(default_factory=list)

@@ -12,8 +12,6 @@ from evolve.kinds import FailureKind
 if TYPE_CHECKING:
     from evolve.problem import EvaluationConfig, Problem
 
-MAX_RESULT_BYTES = 4 * 1024 * 1024
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -28,6 +26,7 @@ class Limits:
     gpus: float
     image: str
     pin_cpus: bool
+    max_result_kb: int  # the most JSON evaluate() may return
 
     @classmethod
     def of(cls, evaluation: EvaluationConfig) -> Limits:
@@ -70,7 +69,11 @@ class EvalRequest:
 
     def spec_json(self) -> str:
         return json.dumps(
-            {"function": self.function, "cascade": [{"function": f, "threshold": t} for f, t in self.cascade]}
+            {
+                "function": self.function,
+                "cascade": [{"function": f, "threshold": t} for f, t in self.cascade],
+                "max_result_bytes": self.limits.max_result_kb * 1024,
+            }
         )
 
 

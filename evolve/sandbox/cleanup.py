@@ -18,7 +18,7 @@ import threading
 import weakref
 from typing import Protocol
 
-from evolve.sandbox.faults import engine_faults
+from evolve.sandbox.faults import cause_of, engine_faults, is_engine_gone
 
 LABEL = "evolve.sandbox"
 OWNER_LABEL = "evolve.owner"
@@ -92,8 +92,22 @@ def cleanup_containers(client=None, orphans_only: bool = False, run: str | None 
             owner = (info.get("Labels") or {}).get(OWNER_LABEL, "")
             if orphans_only and owner and owner_alive(owner):
                 continue
-            removed += remove_container(api, info["Id"])
+            try:
+                removed += remove_container(api, info["Id"])
+            except Exception as exc:
+                if is_engine_gone(exc) and not _answers(api):
+                    raise
+                # One container the engine is slow to remove does not keep the others.
+                log.warning("could not remove container %s: %s", info["Id"][:12], cause_of(exc))
         return removed
+
+
+def _answers(api) -> bool:
+    try:
+        api.ping()
+        return True
+    except Exception:
+        return False
 
 
 # -- at exit ---------------------------------------------------------------------------------------

@@ -38,8 +38,9 @@ class PoolKey:
 
     @classmethod
     def of(cls, request: EvalRequest) -> PoolKey:
-        # The deadline and CPU pinning are applied per evaluation, not when the container is made.
-        made_with = replace(request.limits, timeout=0.0, pin_cpus=False)
+        # The deadline, CPU pinning and the result's bound apply per evaluation, not when the
+        # container is made.
+        made_with = replace(request.limits, timeout=0.0, pin_cpus=False, max_result_kb=0)
         return cls(str(Path(request.problem_dir).resolve()), made_with)
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from evolve import resources
 from evolve.errors import InfrastructureError
 from evolve.kinds import FailureKind
-from evolve.sandbox.attach import AttachStream, raw_socket
-from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve.sandbox.attach import AttachStream, hang_up, raw_socket
+from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.sandbox.checks import docker_ready  # noqa: F401  (re-exported: evolve.sandbox.docker.docker_ready)
 from evolve.sandbox.cleanup import (
     INSTANCE_LABEL,
@@ -59,7 +59,7 @@ from evolve.sandbox.container import (
 from evolve.sandbox.cpusets import CpuSets
 from evolve.sandbox.faults import cause_of, engine_faults, is_engine_gone
 from evolve.sandbox.pool import ContainerPool
-from evolve.sandbox.result import interpret
+from evolve.sandbox.result import interpret, result_line_bytes, too_large
 
 log = logging.getLogger(__name__)
 
@@ -265,14 +265,11 @@ class DockerSandbox:
                 raw.sendall(job)
             except OSError as exc:
                 return NotTaken(f"cannot send it the job: {exc}")
-            stream = AttachStream(raw)
+            stream = AttachStream(raw, result_line_bytes(limits.max_result_kb))
             finished = stream.read_until_eof(started + limits.timeout)
             duration = time.monotonic() - started
         finally:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            hang_up(sock)
         # The bootstrap says so first thing once it has the job: before that, no candidate existed.
         taken = stream.err.startswith(BOOTSTRAP_TAKEN)
         stderr = bytes(stream.err[len(BOOTSTRAP_TAKEN) :] if taken else stream.err).decode(errors="replace").strip()
@@ -287,12 +284,7 @@ class DockerSandbox:
                 b"", exit_code=None, timed_out=True, duration=duration, sandbox=self.name, timeout=limits.timeout
             )
         if stream.out_overflow:
-            return EvalOutcome.failure(
-                FailureKind.INVALID_RESULT,
-                f"the result exceeds {MAX_RESULT_BYTES} bytes",
-                duration=duration,
-                sandbox=self.name,
-            )
+            return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
 
         def verdict(exit_code, oom):
             return interpret(
@@ -305,6 +297,7 @@ class DockerSandbox:
                 sandbox=self.name,
                 memory_killed=oom,
                 timeout=limits.timeout,
+                max_result_kb=limits.max_result_kb,
                 extra_logs=f"[container stderr]\n{stderr}\n" if stderr else "",
             )
 

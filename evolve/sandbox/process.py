@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
@@ -18,13 +19,14 @@ import sys
 import tempfile
 import time
 import warnings
+from enum import StrEnum
 from pathlib import Path
 
 from evolve.errors import InfrastructureError
 from evolve.resources import runner_path
-from evolve.sandbox.base import MAX_RESULT_BYTES, EvalOutcome, EvalRequest
+from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.sandbox.environment import clean_environment
-from evolve.sandbox.result import interpret
+from evolve.sandbox.result import interpret, result_line_bytes, too_large
 
 NOBODY = 65534
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
@@ -107,12 +109,8 @@ class ProcessSandbox:
                     f"cannot start the evaluation's interpreter {self.python} ({exc}): "
                     f"check that it exists and runs, or pass another python"
                 ) from exc
-            timed_out = False
             try:
-                raw, _ = proc.communicate(timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                raw = b""
+                raw, ended = _read_bounded(proc, started + limits.timeout, result_line_bytes(limits.max_result_kb))
             finally:
                 # Everything goes, whatever the candidate left running: the runner is a subreaper,
                 # so while it lives every process the candidate started is below it, even one
@@ -128,13 +126,16 @@ class ProcessSandbox:
                     pass
                 proc.wait()
             duration = time.monotonic() - started
+            if ended is Ended.OVERFLOW:
+                return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
             return interpret(
-                raw[:MAX_RESULT_BYTES],
+                raw,
                 exit_code=proc.returncode,
-                timed_out=timed_out,
+                timed_out=ended is Ended.TIMEOUT,
                 duration=duration,
                 sandbox=self.name,
                 timeout=limits.timeout,
+                max_result_kb=limits.max_result_kb,
                 memory_killed=_looks_like_memory_error(raw),
             )
         finally:
@@ -142,6 +143,37 @@ class ProcessSandbox:
 
     def close(self) -> None:
         pass
+
+
+class Ended(StrEnum):
+    """How reading the runner's stdout ended."""
+
+    EOF = "eof"
+    TIMEOUT = "timeout"
+    OVERFLOW = "overflow"  # more than the result line may hold: stop reading, refuse it
+
+
+def _read_bounded(proc: subprocess.Popen, deadline: float, limit: int) -> tuple[bytes, Ended]:
+    """The runner's stdout until it closes, the deadline passes or `limit` bytes came."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    data = bytearray()
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                return bytes(data), Ended.TIMEOUT
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                try:  # the runner closes its channel just before it exits: keep its exit code
+                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+                return bytes(data), Ended.EOF
+            data += chunk
+            if len(data) > limit:
+                return b"", Ended.OVERFLOW
 
 
 def _descendants(pid: int) -> list[int]:

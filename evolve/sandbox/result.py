@@ -10,6 +10,26 @@ from evolve.sandbox.base import EvalOutcome
 
 MAX_FEEDBACK = 4000
 MAX_METRICS = 64
+# Besides the result, the runner's line carries the captured logs (16 KB, JSON-escaped) and a
+# traceback: the host reads at most this much more than max_result_kb before it gives up.
+LINE_SLACK_BYTES = 256 * 1024
+
+
+def result_line_bytes(max_result_kb: int) -> int:
+    """The most a sandbox reads of the runner's result line."""
+    return max_result_kb * 1024 + LINE_SLACK_BYTES
+
+
+def too_large(max_result_kb: int, **values) -> EvalOutcome:
+    """The candidate's failure for a result over the limit: the same reason whichever sandbox,
+    and whether the runner measured it or the host stopped reading (the size, when known, is
+    in the logs, so reasons group in the report)."""
+    return EvalOutcome.failure(
+        FailureKind.INVALID_RESULT,
+        f"the result is larger than {max_result_kb} KB of JSON: "
+        "return less from evaluate(), or raise [evaluation] max_result_kb in problem.toml",
+        **values,
+    )
 
 
 def _number(value) -> float | None:
@@ -29,6 +49,7 @@ def interpret(
     sandbox: str,
     memory_killed: bool = False,
     timeout: float = 0.0,
+    max_result_kb: int = 1024,
     extra_logs: str = "",
 ) -> EvalOutcome:
     def failure(kind: FailureKind, detail: str, logs: str = extra_logs, feedback: str = "") -> EvalOutcome:
@@ -53,6 +74,9 @@ def interpret(
     logs = str(report.get("logs", ""))
     if extra_logs:
         logs = extra_logs + logs
+    if "result_too_large" in report:
+        size = f"[evolve] evaluate() returned {str(report['result_too_large'])[:20]} bytes of JSON\n"
+        return too_large(max_result_kb, logs=(size + logs)[-16000:], duration=duration, sandbox=sandbox)
     if "error" in report:
         # evaluate.py raised: its traceback goes with the logs (stored, and shown by `evolve check`).
         trace = report.get("traceback")
