@@ -145,3 +145,29 @@ def test_the_retry_message_is_a_template_a_problem_may_override(tmp_path, circle
     assert proposal.child_code is not None
     assert retry == f"Nope (search_replace, retry 1/2): {proposal.earlier_attempts[0].reject_reason}\n"
     db.close()
+
+
+def test_a_database_from_before_the_retry_columns(tmp_path, circle_packing):
+    import sqlite3
+
+    from evolve.store.db import add_missing_columns, open_engine
+
+    db = open_db(tmp_path, circle_packing)
+    with ModelServer(lambda request, index: Reply(styled_answer(request, index, "unified_diff"))) as server:
+        db.submit_proposal(propose(first_task(db), settings(server.url)))
+    db.close()
+    con = sqlite3.connect(tmp_path / "e.db")
+    for column in ("answer_form", "attempt", "retried"):
+        con.execute(f"alter table llm_calls drop column {column}")
+    con.commit()
+    con.close()
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'e.db'}", create=False)
+    old = summary(engine, 1)  # a reader never alters the database
+    (model,) = old.models
+    assert (old.iterations_done, model.iterations, model.first_try_share, model.answer_forms) == (0, 1, 1.0, {})
+    assert add_missing_columns(engine) == ["llm_calls.answer_form", "llm_calls.attempt", "llm_calls.retried"]
+    engine.dispose()
+    resumed = open_db(tmp_path, circle_packing, resume=True)  # NULLs: one attempt, not retried
+    assert resumed.progress.rejected == 0 and resumed.next_iteration == 2
+    resumed.close()
