@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -21,6 +21,9 @@ from evolve import __version__, logs
 from evolve.errors import EvolveError, OptionError
 from evolve.problem import load_problem
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
+
+if TYPE_CHECKING:
+    from evolve.engine.options import RunOptions
 
 log = logging.getLogger("evolve.cli")
 
@@ -105,7 +108,9 @@ def run(
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders go."),
     sandbox: str | None = typer.Option(None, help="docker or process (default: docker when an engine answers)."),
     llm_concurrency: int | None = typer.Option(None, min=1, help="Model calls in flight at once (default 8)."),
-    eval_workers: int | None = typer.Option(None, min=1, help="Evaluations at once (default: CPUs / evaluation cpus)."),
+    eval_workers: int | None = typer.Option(
+        None, min=1, help="Evaluations at once (default: as many as the cluster's nodes can run)."
+    ),
     max_seconds: float | None = typer.Option(None, help="Stop after this wall time."),
     max_cost: float | None = typer.Option(None, help="Stop when model spending reaches this many USD."),
     target_score: float | None = typer.Option(None, help="Stop when the best score reaches this."),
@@ -153,8 +158,6 @@ def run(
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
         problem = load_problem(problem_dir)
-        cpus = os.cpu_count() or 1
-        overrides.setdefault("eval_workers", max(1, int(cpus // problem.config.evaluation.cpus)))
         options = RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
@@ -195,7 +198,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
             t.add_row("", f"[dim]{p.last_event[:100]}[/]")
         return t
 
-    def on_start(mutator: str) -> None:
+    def on_start(mutator: str, options: RunOptions) -> None:
         if mutator == "offline":
             from evolve.mutate.offline import describe_offline_limits
 

@@ -199,6 +199,7 @@ class Driver:
         import ray
 
         o = self.options
+        workers = o.eval_workers or 1  # resolved from the cluster before the run starts
         proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
         admissions: set = set()
         evaluations: dict = {}  # evaluation ref -> its ticket
@@ -226,14 +227,14 @@ class Driver:
                     and not paused
                     and launched < o.iterations
                     and len(proposals) < o.llm_concurrency
-                    and backlog < o.llm_concurrency + o.eval_workers
+                    and backlog < o.llm_concurrency + workers
                 ):
                     task = self.db.next_task.remote()
                     proposals[self.mutator_pool.propose.remote(task)] = task
                     launched += 1
                     backlog += 1
                 # In an outage one evaluation at a time probes the machinery.
-                slots = 1 if self.outage is not None else o.eval_workers
+                slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
                     ticket = waiting_for_slot.popleft()
                     evaluations[self.evaluate.remote(ticket, self.template, *self.sandbox_args)] = ticket

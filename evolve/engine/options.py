@@ -12,7 +12,7 @@ class RunOptions:
     max_cost: float | None = None  # USD
     target_score: float | None = None
     llm_concurrency: int = 8
-    eval_workers: int = 2
+    eval_workers: int | None = None  # None: as many as the cluster's nodes run at once
     seed: int = 0
     models: tuple[dict, ...] = ()  # ModelSpec fields; empty: the problem's models, else offline
     sandbox: str = "process"

@@ -18,6 +18,7 @@ from typing import Any
 
 from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.options import Progress, RunOptions
+from evolve.engine.placement import closest_node, describe, evaluation_needs, evaluation_slots, slots_on
 from evolve.engine.preflight import check_options, check_ray_address, check_run_name, check_store, new_run_folder
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
@@ -113,20 +114,30 @@ def stop_local_ray() -> None:
         latest.unlink(missing_ok=True)
 
 
-def check_resources(problem: Problem) -> None:
-    """Refuse now, not at the first candidate, when no node can run an evaluation."""
+def alive_nodes() -> list[dict[str, float]]:
     import ray
 
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def check_resources(problem: Problem) -> int:
+    """Refuse now, not at the first candidate, when no single node can run one evaluation; returns
+    how many evaluations the cluster runs at once."""
     ev = problem.config.evaluation
-    total = ray.cluster_resources()
-    needs = {"CPU": ev.cpus, "GPU": ev.gpus, **ev.resources}
-    for name, amount in needs.items():
-        if amount and total.get(name, 0.0) < amount:
-            where = f"evaluation.{'cpus' if name == 'CPU' else 'gpus' if name == 'GPU' else 'resources.' + name}"
-            raise RunError(
-                f"{problem.root / 'problem.toml'}: {where} = {amount:g} but this Ray cluster has "
-                f"{total.get(name, 0.0):g} {name} (start a node that has it, or use --ray-address)"
-            )
+    needs = evaluation_needs(ev.cpus, ev.gpus, ev.resources)
+    nodes = alive_nodes()
+    if not any(slots_on(node, needs) for node in nodes):
+        closest = closest_node(nodes, needs) or {}
+        asked = ", ".join(f"evaluation.{_setting(name)} = {amount:g}" for name, amount in needs.items())
+        raise RunError(
+            f"{problem.root / 'problem.toml'}: no node of this Ray cluster can run one evaluation ({asked}); "
+            f"the closest has {describe(closest, list(needs))} (start a node that has it, or use --ray-address)"
+        )
+    return evaluation_slots(nodes, needs)
+
+
+def _setting(resource: str) -> str:
+    return {"CPU": "cpus", "GPU": "gpus"}.get(resource, f"resources.{resource}")
 
 
 def new_run_name(problem: Problem) -> str:
@@ -143,7 +154,7 @@ def evolve_run(
     ray_address: str | None = None,
     resume: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
-    on_start: Callable[[str], None] | None = None,
+    on_start: Callable[[str, RunOptions], None] | None = None,
 ) -> RunResult:
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
 
@@ -157,7 +168,9 @@ def evolve_run(
         db_url = db_url or sqlite_url(run_dir)
         check_store(db_url, run_name, resume)
         start_ray(ray_address)
-        check_resources(problem)
+        slots = check_resources(problem)
+        if options.eval_workers is None:
+            options = replace(options, eval_workers=slots)
         log_path = run_log_path(run_dir)
         log_to_file(log_path)
         driver, db, mutator_pool, sandbox_options, mutator = _start(
@@ -174,7 +187,7 @@ def _start(
     resume: bool,
     log_path: Path,
     on_progress: Callable[[Progress], None] | None,
-    on_start: Callable[[str], None] | None,
+    on_start: Callable[[str, RunOptions], None] | None,
 ):
     """The run's actors and its driver, the run row opened (or reopened on resume)."""
     import ray
@@ -186,7 +199,7 @@ def _start(
     models = resolve_models(problem, options.models)
     mutator = describe_mutator(models)
     if on_start:
-        on_start(mutator)
+        on_start(mutator, options)
     template = evaluation_template(problem, options.sandbox)
     sandbox_options = dict(options.sandbox_options)
     if options.sandbox == "docker":
