@@ -28,7 +28,7 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evolve import resources
@@ -60,6 +60,7 @@ from evolve.sandbox.cpusets import CpuSets
 from evolve.sandbox.faults import cause_of, engine_faults, is_engine_gone
 from evolve.sandbox.pool import ContainerPool
 from evolve.sandbox.result import interpret, result_line_bytes, too_large
+from evolve.sandbox.staging import mountable
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +183,7 @@ class DockerSandbox:
 
     def warm(self, request: EvalRequest) -> None:
         """Start the pool for this request's key now, before the first candidate arrives."""
-        self.pool.refill(PoolKey.of(request))
+        self.pool.refill(PoolKey.of(replace(request, problem_dir=mountable(request.problem_dir))))
 
     # -- evaluation ----------------------------------------------------------------------------
 
@@ -200,6 +201,8 @@ class DockerSandbox:
             raise InfrastructureError(
                 f"problem folder {request.problem_dir} does not exist on this node: the evaluation needs it there"
             )
+        # A folder the containers' user cannot read is mounted as a readable copy.
+        request = replace(request, problem_dir=mountable(request.problem_dir))
         key = PoolKey.of(request)
         limits = request.limits
         with engine_faults(self.client, limits.image):

@@ -39,7 +39,7 @@ IMPORT_CHANGES = (
     "USER 65534:65534",
     'CMD ["python3"]',
 )
-_SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "runs"}
+SKIP_PARTS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", "runs"}
 
 Progress = Callable[[str], None]
 
@@ -238,7 +238,7 @@ def build_inputs_hash(folder: str | Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if any(part in _SKIP_PARTS for part in rel.parts) or not path.is_file():
+        if any(part in SKIP_PARTS for part in rel.parts) or not path.is_file():
             continue
         digest.update(rel.as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
