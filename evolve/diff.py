@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import threading
 from dataclasses import dataclass
 
 from evolve.blocks import BlockError, check_outside_unchanged, is_marker
@@ -19,6 +20,18 @@ from evolve.blocks import BlockError, check_outside_unchanged, is_marker
 
 class EditRejected(ValueError):
     pass
+
+
+# CPython 3.11 builds ast objects with one recursion counter per interpreter, not per thread: two
+# threads parsing at once (the mutator pool runs several calls in one process) can raise
+# "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). One at a time.
+_PARSING = threading.Lock()
+
+
+def parse_python(code: str) -> ast.Module:
+    """ast.parse, one thread at a time; raises what ast.parse raises."""
+    with _PARSING:
+        return ast.parse(code)
 
 
 @dataclass(frozen=True)
@@ -261,7 +274,7 @@ def canonical_form(code: str, language: str) -> str:
     lines and formatting do not count); for other languages, the lines without trailing spaces."""
     if language == "python":
         try:
-            return ast.dump(ast.parse(code))
+            return ast.dump(parse_python(code))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass  # not parseable here (or nested beyond the parser's depth): compare as text
     return "\n".join(line.rstrip() for line in code.strip().splitlines())
@@ -273,7 +286,7 @@ def check_child(parent: str, child: str, language: str) -> None:
     if language != "python":
         return
     try:
-        ast.parse(child)
+        parse_python(child)
     except SyntaxError as exc:
         line = (exc.text or "").strip()
         shown = f" ({line[:80]!r})" if line else ""

@@ -22,6 +22,7 @@ from evolve.diff import (
     EditRejected,
     apply_search_replace,
     finish_child,
+    parse_python,
     parse_search_replace,
 )
 from evolve.kinds import AnswerForm
@@ -162,7 +163,7 @@ def _is_python_statements(text: str) -> bool:
     """Python code with at least one statement that is not a bare expression: prose rarely
     parses, and a word or two that does ("Done.") is an expression, not code."""
     try:
-        tree = ast.parse(text)
+        tree = parse_python(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return any(not isinstance(node, ast.Expr) for node in tree.body)
