@@ -144,6 +144,13 @@ def test_unified_diff_fenced_and_bare():
     assert child_of(f"The patch:\n\n{udiff(PROGRAM, CHILD_TWO)}\nDone.\n", AnswerForm.UNIFIED_DIFF) == CHILD_TWO
 
 
+def test_a_bare_diff_followed_by_a_list_of_points():
+    answer = f"{udiff(PROGRAM, CHILD)}\nWhy:\n- heavier jobs go first\n- deadlines matter more\n"
+    assert child_of(answer, AnswerForm.UNIFIED_DIFF) == CHILD
+    right_after = f"{udiff(PROGRAM, CHILD)}\n- heavier jobs go first\n"  # its header's counts end the hunk
+    assert child_of(right_after, AnswerForm.UNIFIED_DIFF) == CHILD
+
+
 def test_unified_diff_with_wrong_line_numbers_and_reindented_context():
     diff = udiff(PROGRAM, CHILD).replace("@@ -8,", "@@ -30,")
     sloppy = diff.replace('     """Shorter jobs', ' \t"""Shorter jobs')  # context with other whitespace

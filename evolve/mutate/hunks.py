@@ -31,9 +31,17 @@ class Hunk:
 
 
 class _Builder:
-    def __init__(self, old_start: int | None = None, old_count: int | None = None):
+    def __init__(self, old_start: int | None = None, old_count: int | None = None, new_count: int | None = None):
         self.ops: list[tuple[str, str]] = []
-        self.old_start, self.old_count = old_start, old_count
+        self.old_start, self.old_count, self.new_count = old_start, old_count, new_count
+
+    def complete(self) -> bool:
+        """Whether the header's line counts are all there (models get them wrong: a hint only)."""
+        if self.old_count is None or self.new_count is None:
+            return False
+        old = sum(tag != "+" for tag, _ in self.ops)
+        new = sum(tag != "-" for tag, _ in self.ops)
+        return old >= self.old_count and new >= self.new_count
 
     def hunk(self) -> Hunk | None:
         ops = list(self.ops)
@@ -66,7 +74,8 @@ def parse_hunks(text: str, fenced: bool, headerless: bool = False) -> list[Hunk]
             close()
             current = _Builder(
                 int(header.group(1)) if header else None,
-                int(header.group(2)) if header and header.group(2) is not None else None,
+                _count(header, 2),
+                _count(header, 4),
             )
         elif line.startswith("---") and i + 1 < len(lines) and lines[i + 1].startswith("+++"):
             close()
@@ -77,6 +86,9 @@ def parse_hunks(text: str, fenced: bool, headerless: bool = False) -> list[Hunk]
                 current.ops.append((line[:1], line[1:]))
             elif line.startswith("\\"):  # "\ No newline at end of file"
                 pass
+            elif not line.strip() and not fenced and current.complete():
+                close()  # a blank line after a whole hunk: what follows is prose (a "- point" list, say)
+                current = None
             elif not line.strip():
                 current.ops.append((" ", ""))
             elif fenced:
@@ -87,6 +99,13 @@ def parse_hunks(text: str, fenced: bool, headerless: bool = False) -> list[Hunk]
         i += 1
     close()
     return hunks
+
+
+def _count(header: re.Match[str] | None, group: int) -> int | None:
+    """A count of an @@ header; absent means one line, as in `@@ -5 +5 @@`."""
+    if header is None:
+        return None
+    return int(header.group(group)) if header.group(group) is not None else 1
 
 
 def _is_headerless_diff(body: str) -> bool:
