@@ -48,9 +48,18 @@ _BLOCK = re.compile(
 SEARCH_MARKER = re.compile(r"^[ \t]*(?:<{5,9}[ \t]*SEARCH|>{5,9}[ \t]*REPLACE)[ \t]*$", re.MULTILINE)
 
 
+_PART_FENCE = re.compile(r"\A[ \t]*(`{3,}|~{3,})[^\n`]*\n(.*?)^[ \t]*\1[ \t]*\n?\Z", re.DOTALL | re.MULTILINE)
+
+
+def _unfenced(part: str) -> str:
+    """A SEARCH or REPLACE part without a fence of its own around it (some models fence each)."""
+    match = _PART_FENCE.match(part)
+    return match.group(2) if match else part
+
+
 def parse_search_replace(answer: str) -> list[SearchReplace]:
     answer = answer.replace("\r\n", "\n")  # some servers answer with Windows line endings
-    return [SearchReplace(m.group(1), m.group(2)) for m in _BLOCK.finditer(answer)]
+    return [SearchReplace(_unfenced(m.group(1)), _unfenced(m.group(2))) for m in _BLOCK.finditer(answer)]
 
 
 # ---- finding where a SEARCH text is ----------------------------------------------------------

@@ -82,6 +82,11 @@ def test_search_replace_with_five_to_nine_marker_characters(marks):
     assert child_of(sr("    weight = 0.5", "    weight = 0.75", marks), AnswerForm.SEARCH_REPLACE) == CHILD
 
 
+def test_search_and_replace_parts_each_in_a_fence_of_their_own():
+    answer = "<<<<<<< SEARCH\n```python\n    weight = 0.5\n```\n=======\n```python\n    weight = 0.75\n```\n>>>>>>> REPLACE\n"
+    assert child_of(answer, AnswerForm.SEARCH_REPLACE) == CHILD
+
+
 def test_several_blocks_with_headings_and_prose_between():
     answer = (
         "## 1. A heavier size weight\n\nJobs with deadlines should go earlier.\n\n```python\n"
