@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
+import errno
 import logging
 import sys
 import time
@@ -41,6 +42,18 @@ def main() -> None:
         app()
     except EvolveError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # The machine's fault, said in one line: what is committed in the store is kept.
+        path = f" ({exc.filename})" if exc.filename else ""
+        err.print(
+            f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(path)}: free some space and "
+            "continue with evolve run --resume",
+            highlight=False,
+            soft_wrap=True,
+        )
         sys.exit(1)
     except Exception as exc:
         log.exception("internal error")

@@ -85,3 +85,41 @@ def test_eval_scores_any_file_and_version_answers(tmp_path):
     assert out.returncode == 1 and f"{broken}:" in out.stderr
     version = evolve("--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("evolve ")
+
+
+def test_the_same_run_twice_at_once_is_refused_while_the_first_goes_on(tmp_path):
+    import os
+    import time
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in env.items() if not k.endswith("_API_KEY")}
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "evolve.cli",
+            "run",
+            str(PROBLEM),
+            "-n",
+            "400",
+            "--sandbox",
+            "process",
+            "--name",
+            "busy",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        lock = tmp_path / "runs" / "busy" / ".lock"
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        again = evolve("run", "--resume", str(tmp_path / "runs" / "busy"), cwd=tmp_path)
+        assert f"in use by evolve (pid {first.pid})" in _one_error_line(again)
+    finally:
+        first.kill()
+        first.wait()

@@ -3,6 +3,8 @@ line naming the value, and nothing is half-made (no empty run folder, no run row
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import socket
@@ -103,6 +105,38 @@ def check_store(url: str, run_name: str, resume: bool) -> None:
             f"run {run_name!r} already exists in {shown}: choose another --name, or continue it with "
             "evolve run --resume"
         )
+
+
+class RunLock:
+    """Held for a run's whole life: a second `evolve run` of the same run folder (the same --name
+    twice at once, or a resume of a run still going) is refused instead of racing it."""
+
+    FILENAME = ".lock"
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / self.FILENAME
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunError(
+                f"{self.path.parent}: this run is in use by evolve (pid {holder}); wait for it to "
+                "stop, or choose another --name"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the lock; the file stays (removing it would race)
+            self.fd = None
 
 
 @contextmanager

@@ -19,7 +19,14 @@ from typing import Any
 from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import closest_node, describe, evaluation_needs, evaluation_slots, slots_on
-from evolve.engine.preflight import check_options, check_ray_address, check_run_name, check_store, new_run_folder
+from evolve.engine.preflight import (
+    RunLock,
+    check_options,
+    check_ray_address,
+    check_run_name,
+    check_store,
+    new_run_folder,
+)
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, run_log_path
@@ -164,19 +171,28 @@ def evolve_run(
     check_ray_address(ray_address)
     run_name = run_name or new_run_name(problem)
     run_dir = runs_root / run_name
+    lock = RunLock(run_dir)
     with new_run_folder(run_dir):  # a start that fails leaves no folder behind
-        db_url = db_url or sqlite_url(run_dir)
-        check_store(db_url, run_name, resume)
-        start_ray(ray_address)
-        slots = check_resources(problem)
-        if options.eval_workers is None:
-            options = replace(options, eval_workers=slots)
-        log_path = run_log_path(run_dir)
-        log_to_file(log_path)
-        driver, db, mutator_pool, sandbox_options, mutator = _start(
-            problem, options, run_name, db_url, resume, log_path, on_progress, on_start
-        )
-    return _drive(problem, options, driver, db, mutator_pool, sandbox_options, mutator, run_name, run_dir, db_url)
+        lock.acquire()
+        try:
+            db_url = db_url or sqlite_url(run_dir)
+            check_store(db_url, run_name, resume)
+            start_ray(ray_address)
+            slots = check_resources(problem)
+            if options.eval_workers is None:
+                options = replace(options, eval_workers=slots)
+            log_path = run_log_path(run_dir)
+            log_to_file(log_path)
+            driver, db, mutator_pool, sandbox_options, mutator = _start(
+                problem, options, run_name, db_url, resume, log_path, on_progress, on_start
+            )
+        except BaseException:
+            lock.release()
+            raise
+    try:
+        return _drive(problem, options, driver, db, mutator_pool, sandbox_options, mutator, run_name, run_dir, db_url)
+    finally:
+        lock.release()
 
 
 def _start(
