@@ -118,7 +118,7 @@ def test_the_same_run_twice_at_once_is_refused_while_the_first_goes_on(tmp_path)
         while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.2)
-        again = evolve("run", "--resume", str(tmp_path / "runs" / "busy"), cwd=tmp_path)
+        again = evolve("run", str(PROBLEM), "-n", "1", "--sandbox", "process", "--name", "busy", cwd=tmp_path)
         assert f"in use by evolve (pid {first.pid})" in _one_error_line(again)
     finally:
         first.kill()
