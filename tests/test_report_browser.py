@@ -378,3 +378,72 @@ def test_live_page_refreshes_while_the_run_writes(browser, tmp_path):
         server.shutdown()
         server.server_close()
         engine.dispose()
+
+
+# ---------------------------------------------------------------- untrusted text in the plots
+
+HOSTILE = '<a href="https://evil.example">x</a>'
+
+
+def _hostile_run(run_dir: Path) -> None:
+    """A run whose untrusted strings (a feature's metric name, a model's name, a failure's message,
+    a mutation) are all markup: what an evaluator or a model could make them."""
+    make_big_run.make_run(run_dir, n=300, seed=7)
+    engine = open_engine(sqlite_url(run_dir))
+    with engine.begin() as conn:
+        config = json.loads(conn.exec_driver_sql("select config from runs").scalar_one())
+        for dim in config["problem"]["population"]["features"]:
+            dim["name"] = f"{dim['name']} {HOSTILE}"
+        conn.exec_driver_sql("update runs set config = ?", (json.dumps(config),))
+        conn.exec_driver_sql("update llm_calls set model = ? where model = 'gemini-2.5-flash'", (HOSTILE,))
+        conn.exec_driver_sql(
+            "update programs set error = ? where status = 'failed'", (f"evaluator error: {HOSTILE} & more",)
+        )
+        conn.exec_driver_sql("update programs set mutation = ?", (HOSTILE,))
+    engine.dispose()
+
+
+def _hover(b: Browser, plot: str, curve: int) -> None:
+    """Hover the first point of one trace (Plotly draws one hover label per plot at a time)."""
+    b.evaluate(
+        f"(() => {{ const gd = document.getElementById('{plot}'); const last = gd.data.length - 1;"
+        f" Plotly.Fx.hover(gd, [{{curveNumber: {curve} < 0 ? last : {curve}, pointNumber: 0}}]); }})()"
+    )
+
+
+@pytest.mark.parametrize("page", ["report", "live"])
+def test_untrusted_text_in_plots_is_text_never_a_link(browser, tmp_path, page):
+    run_dir = tmp_path / "runs" / "hostile"
+    _hostile_run(run_dir)
+    ref = locate(str(run_dir))
+    server = None
+    if page == "report":
+        browser.navigate(write_report(ref.engine, ref.run_id, tmp_path / "report.html").as_uri())
+    else:
+        server = make_server(ref, port=0, poll_ms=60_000)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        browser.navigate(server.url)
+    try:
+        browser.wait_for("+document.body.dataset.rendered >= 1")
+        for plot in PLOTS:
+            browser.wait_for(f"document.querySelector('#{plot} svg.main-svg') !== null", timeout=30)
+        # The hover labels built from untrusted text: the lineage's mutation and model, a model's
+        # bar, a failure's whole message.
+        for plot, curve in (("plot-tree", -1), ("plot-models", -1), ("plot-failures", 0)):
+            _hover(browser, plot, curve)
+        # Plotly turns <a href> in a label into an SVG link: none may exist, in any plot.
+        assert browser.evaluate("document.querySelectorAll('.js-plotly-plot a').length") == 0
+        texts = browser.evaluate(
+            "Array.from(document.querySelectorAll('.js-plotly-plot svg text')).map(t => t.textContent).join('\\n')"
+        )
+        lines = texts.splitlines()
+        assert f"min_radius {HOSTILE}" in lines  # the grid's axis title, shown as the text it is
+        assert HOSTILE in lines  # a model's name on the models plot's axis
+        assert f"program 1 ({HOSTILE} )" in texts.replace("\n", "")  # the lineage's hover: its mutation
+        assert f"evaluator error: {HOSTILE} & more" in texts  # a failure's message, its & not an entity
+        assert browser.problems() == []
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        ref.engine.dispose()

@@ -4,7 +4,9 @@ The HTML is Jinja2 templates, the CSS and JavaScript are files of their own: `pa
 the page both share, `report.html.j2` and `live.html.j2` fill it in. One `render(data)` in
 `page.js` draws every view from the dict that `evolve.inspect.views.collect` returns, so the
 report and the live page cannot drift apart. Text from the database is always put in the page
-with `textContent`, never as HTML.
+with `textContent`, never as HTML, and reaches a plot only through `plain()` in page.js (Plotly
+reads a subset of HTML in labels and hover text). The data itself stays plain text: escaping it
+here would show entities in the tables.
 """
 
 from __future__ import annotations

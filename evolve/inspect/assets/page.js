@@ -56,6 +56,10 @@ function diffPre(text) {
 }
 function badge(s) { return el("span", {class: "badge " + s, text: s}); }
 const CONFIG = {displaylogo: false, responsive: true};
+// Plotly reads a subset of HTML in every label, title and hover text (<a href>, <b>, <br>): a string
+// that came from a run (a metric's or a model's name, a failure's message) goes through plain() on
+// its way into a plot, so it shows as the text it is and never becomes a link or markup.
+const plain = (s) => String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 function plot(id, traces, layout) {
   const e = $(id); if (!e) return;
   const base = {margin: {l: 60, r: 20, t: 10, b: 45}, hovermode: "closest", paper_bgcolor: "#fff",
@@ -114,10 +118,10 @@ function renderGrid(d) {
   fill("grid-note", `${g.filled} of ${g.cells} cells filled` + (g.folded ? " · further feature axes folded in (best over them)" : ""));
   const text = g.z.map((row, y) => row.map((v, x) => v === null ? "empty" :
     `program ${g.ids[y][x]}<br>best ${v.toFixed(4)}<br>${g.counts[y][x]} programs`));
-  plot("plot-grid", [{type: "heatmap", z: g.z, x: g.x.labels, y: g.y.labels, text: text, customdata: g.ids,
+  plot("plot-grid", [{type: "heatmap", z: g.z, x: g.x.labels.map(plain), y: g.y.labels.map(plain), text: text, customdata: g.ids,
     colorscale: "Viridis", hoverongaps: false, hovertemplate: "%{x} × %{y}<br>%{text}<extra></extra>",
     colorbar: {title: {text: "score"}}}],
-    {xaxis: {title: {text: g.x.name}, type: "category"}, yaxis: {title: {text: g.y.name}, type: "category"},
+    {xaxis: {title: {text: plain(g.x.name)}, type: "category"}, yaxis: {title: {text: plain(g.y.name)}, type: "category"},
      margin: {l: 90, r: 20, t: 10, b: 70}});
 }
 function renderTree(d) {
@@ -138,7 +142,7 @@ function renderTree(d) {
      mode: "markers", marker: {size: 5, color: "#94a3b8"}, name: "siblings (best few)",
      hovertemplate: "program %{customdata}<br>generation %{x}<br>score %{y:.4f}<extra></extra>"},
     {x: px, y: py, type: "scatter", mode: "lines", line: {color: "#2f6fde", width: 2.5}, hoverinfo: "skip", name: "lineage"},
-    {x: on.map(n => n.generation), y: on.map(n => n.score), customdata: on.map(n => [n.id, n.mutation, n.model || "", n.children]),
+    {x: on.map(n => n.generation), y: on.map(n => n.score), customdata: on.map(n => [n.id, plain(n.mutation), plain(n.model), n.children]),
      type: "scatter", mode: "markers", marker: {size: 8, color: "#2f6fde", line: {color: "#fff", width: 1}}, name: "ancestors of the best",
      hovertemplate: "program %{customdata[0]} (%{customdata[1]} %{customdata[2]})<br>generation %{x}<br>score %{y:.4f}<br>%{customdata[3]} children<extra></extra>"},
   ], {xaxis: {title: {text: "generation"}}, yaxis: {title: {text: "score"}}});
@@ -201,15 +205,15 @@ function renderTables(d) {
   if (s.failures.length) {
     const f = s.failures.slice().reverse();
     const short = (t) => t.length > 42 ? t.slice(0, 40) + "…" : t;
-    plot("plot-failures", [{type: "bar", orientation: "h", x: f.map(r => r.count), y: f.map((r, i) => short(r.reason)),
-      customdata: f.map(r => r.reason), marker: {color: "#c4320a"}, hovertemplate: "%{customdata}: %{x}<extra></extra>"}],
+    plot("plot-failures", [{type: "bar", orientation: "h", x: f.map(r => r.count), y: f.map(r => plain(short(r.reason))),
+      customdata: f.map(r => plain(r.reason)), marker: {color: "#c4320a"}, hovertemplate: "%{customdata}: %{x}<extra></extra>"}],
       {margin: {l: 20, r: 20, t: 10, b: 40}, xaxis: {title: {text: "failed programs"}}, yaxis: {automargin: true}});
   } else empty("plot-failures", "No failed evaluations.");
   if (s.models.length) {
     plot("plot-models", [
-      {type: "bar", name: "cost ($)", x: s.models.map(m => m.model), y: s.models.map(m => m.cost), marker: {color: "#2f6fde"},
+      {type: "bar", name: "cost ($)", x: s.models.map(m => plain(m.model)), y: s.models.map(m => m.cost), marker: {color: "#2f6fde"},
        offsetgroup: "cost", hovertemplate: "%{x}<br>cost $%{y:.4f}<extra></extra>"},
-      {type: "bar", name: "improved share", x: s.models.map(m => m.model), y: s.models.map(m => m.improved_share), yaxis: "y2",
+      {type: "bar", name: "improved share", x: s.models.map(m => plain(m.model)), y: s.models.map(m => m.improved_share), yaxis: "y2",
        marker: {color: "#2b8a3e"}, offsetgroup: "improved", hovertemplate: "%{x}<br>%{y:.1%} of calls improved on the parent<extra></extra>"}],
       {barmode: "group", yaxis: {title: {text: "cost ($)"}}, yaxis2: {title: {text: "improved share"}, overlaying: "y", side: "right", tickformat: ".0%"},
        margin: {l: 60, r: 60, t: 10, b: 45}});
