@@ -89,6 +89,8 @@ class ModelConfig(_Strict):
     # USD per million tokens; when unset, litellm's price list is used (0 for unknown models).
     price_in: Annotated[float, Field(ge=0)] | None = None
     price_out: Annotated[float, Field(ge=0)] | None = None
+    timeout: Annotated[float, Field(gt=0)] = 120.0  # seconds for one call (the run's wall time caps it too)
+    retries: Annotated[int, Field(ge=0, le=20)] = 4  # after a rate limit, a 5xx, a timeout or a lost connection
 
 
 class MutationConfig(_Strict):

@@ -21,12 +21,14 @@ class Reply:
     delay: float = 0.0
     prompt_tokens: int = 100
     completion_tokens: int = 50
+    retry_after: str | None = None  # a 429's Retry-After header (default "0")
 
 
 class ModelServer:
     def __init__(self, script):
         self.script = script
         self.calls: list[dict] = []
+        self.call_times: list[float] = []  # time.monotonic() of each request's arrival
         self.lock = threading.Lock()
         server = self
 
@@ -46,6 +48,7 @@ class ModelServer:
                 with server.lock:
                     index = len(server.calls)
                     server.calls.append(request)
+                    server.call_times.append(time.monotonic())
                 reply = server.script(request, index)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -59,7 +62,8 @@ class ModelServer:
                             }
                         }
                     ).encode()
-                    self._send(reply.status, body, retry_after=reply.status == 429)
+                    wait = (reply.retry_after or "0") if reply.status == 429 else None
+                    self._send(reply.status, body, retry_after=wait)
                     return
                 body = json.dumps(
                     {
@@ -83,12 +87,12 @@ class ModelServer:
                 ).encode()
                 self._send(200, body)
 
-            def _send(self, status, body, retry_after=False):
+            def _send(self, status, body, retry_after=None):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
-                if retry_after:
-                    self.send_header("Retry-After", "0")
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 CALLS_FAILING = "the model calls keep failing"
 INFRA_BROKEN = "the machinery keeps failing"
+BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
 MAX_RETRY_DELAY = 30.0
 
 
@@ -118,6 +119,17 @@ class Driver:
         self.outage: _Outage | None = None
         self.start_info: Any = None
         self.last_beat = time.monotonic()
+        self.iteration_cost: float | None = None  # None until the first iteration's cost is known
+
+    def _budget_allows(self, in_flight: int) -> bool:
+        """Reserve the cost of each iteration in flight, so spending passes --max-cost by at most
+        one iteration's excess over the dearest seen so far. Until one cost is known, one at a time."""
+        budget = self.options.max_cost
+        if budget is None:
+            return True
+        if self.iteration_cost is None:
+            return in_flight == 0 and self.progress.cost < budget
+        return self.progress.cost + (in_flight + 1) * self.iteration_cost <= budget
 
     def _beat(self) -> None:
         """Tell the store the driver is alive (a killed run then reads as interrupted)."""
@@ -189,7 +201,7 @@ class Driver:
         if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
             return f"wall time of {o.max_seconds:g} s reached"
         if o.max_cost is not None and p.cost >= o.max_cost:
-            return f"cost budget of ${o.max_cost:g} reached (${p.cost:.4f})"
+            return BUDGET_SPENT
         if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
             return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
         return self._infra_gave_up()
@@ -228,11 +240,14 @@ class Driver:
                     and launched < o.iterations
                     and len(proposals) < o.llm_concurrency
                     and backlog < o.llm_concurrency + workers
+                    and self._budget_allows(len(proposals))
                 ):
                     task = self.db.next_task.remote()
                     proposals[self.mutator_pool.propose.remote(task)] = task
                     launched += 1
                     backlog += 1
+                if stopping is None and not proposals and launched < o.iterations and not self._budget_allows(0):
+                    stopping = BUDGET_SPENT  # the next iteration could cost more than what is left
                 # In an outage one evaluation at a time probes the machinery.
                 slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
@@ -275,6 +290,11 @@ class Driver:
             return RunStatus.STOPPED, INTERRUPTED
         finally:
             interrupt.restore()
+        if stopping == BUDGET_SPENT:  # said with what was spent, once every call in flight has ended
+            stopping = (
+                f"cost budget of ${o.max_cost:g} reached: ${self.progress.cost:.4f} spent "
+                f"(one iteration costs up to ${self.iteration_cost or 0.0:.4f})"
+            )
         if stopping:
             failed = stopping.startswith((CALLS_FAILING, INFRA_BROKEN))
             return (RunStatus.FAILED if failed else RunStatus.STOPPED), stopping
@@ -320,7 +340,9 @@ class Driver:
         import ray
 
         try:
-            ray.get(ref)
+            proposal = ray.get(ref)
+            # The most an iteration has cost (its re-asks included): what the budget reserves for one.
+            self.iteration_cost = max(self.iteration_cost or 0.0, proposal.total_cost)
             return ref
         except ray.exceptions.RayActorError as exc:
             raise RunError(f"the mutator pool died: {_first_line(exc)}") from None

@@ -18,6 +18,8 @@ class RunOptions:
     sandbox: str = "process"
     sandbox_options: dict = field(default_factory=dict)
     heldout: bool = True
+    model_timeout: float | None = None  # seconds per model call, for every model (problem.toml's otherwise)
+    model_retries: int | None = None
     infra_wait: float = 300.0  # seconds a run waits for broken machinery (Docker, a node) before it stops
 
     def to_dict(self) -> dict:

@@ -17,8 +17,8 @@ from evolve.engine.options import RunOptions
 from evolve.errors import OptionError, RunError
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
-_POSITIVE = {"max_seconds", "max_cost", "llm_concurrency", "eval_workers"}
-_NOT_NEGATIVE = {"iterations", "infra_wait"}
+_POSITIVE = {"max_seconds", "max_cost", "llm_concurrency", "eval_workers", "model_timeout"}
+_NOT_NEGATIVE = {"iterations", "infra_wait", "model_retries"}
 
 
 def _flag(name: str) -> str:

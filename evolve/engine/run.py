@@ -27,6 +27,7 @@ from evolve.engine.preflight import (
     check_store,
     new_run_folder,
 )
+from evolve.engine.pricing import check_prices
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, run_log_path
@@ -60,15 +61,25 @@ class RunResult:
     seconds: float
 
 
-def resolve_models(problem: Problem, cli_models: tuple[dict, ...]) -> tuple[ModelSpec, ...]:
-    if cli_models:
-        return tuple(ModelSpec(**m) for m in cli_models)
-    if problem.config.models:
-        return tuple(ModelSpec(**m.model_dump()) for m in problem.config.models)
-    for key, model in PROVIDER_DEFAULTS.items():
-        if os.environ.get(key):
-            return (ModelSpec(model),)
-    return ()
+def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ...]:
+    """The run's models: the CLI's, else problem.toml's, else the provider whose key is set; the
+    CLI's --model-timeout and --model-retries apply to all of them."""
+    if options.models:
+        specs = [ModelSpec(**m) for m in options.models]
+    elif problem.config.models:
+        specs = []
+        for m in problem.config.models:
+            fields = m.model_dump()
+            retries = fields.pop("retries")
+            specs.append(ModelSpec(**fields, max_attempts=retries + 1))
+    else:
+        specs = [ModelSpec(model) for key, model in PROVIDER_DEFAULTS.items() if os.environ.get(key)][:1]
+    changes: dict[str, Any] = {}
+    if options.model_timeout is not None:
+        changes["timeout"] = options.model_timeout
+    if options.model_retries is not None:
+        changes["max_attempts"] = options.model_retries + 1
+    return tuple(replace(spec, **changes) for spec in specs)
 
 
 def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
@@ -212,7 +223,9 @@ def _start(
     from evolve.engine.population_db import PopulationDB
     from evolve.engine.workers import remote_evaluator, remote_mutator
 
-    models = resolve_models(problem, options.models)
+    models = resolve_models(problem, options)
+    if options.max_cost is not None:
+        check_prices(models, options.max_cost, problem.root / "problem.toml")
     mutator = describe_mutator(models)
     if on_start:
         on_start(mutator, options)
@@ -247,6 +260,7 @@ def _start(
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
+        deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
     )
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
     driver = Driver(

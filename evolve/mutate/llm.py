@@ -21,8 +21,8 @@ class ModelSpec:
     max_tokens: int = 4096
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None
-    timeout: float = 300.0
-    max_attempts: int = 5
+    timeout: float = 120.0
+    max_attempts: int = 5  # retries + 1
     backoff: float = 1.0  # seconds before the second attempt; doubles each time
 
 
@@ -71,7 +71,26 @@ def _cost(spec: ModelSpec, response, prompt_tokens: int, completion_tokens: int)
         return 0.0  # a model litellm has no price for (a local server): free as far as we know
 
 
-def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Completion:
+MAX_RETRY_AFTER = 60.0  # a server asking for longer is not waited for beyond this
+
+
+def retry_after(exc: Exception) -> float | None:
+    """The delay a server asked for (`Retry-After: <seconds>`), if it said one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    except AttributeError:
+        return None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # an HTTP date: rare from model servers; the backoff applies
+
+
+def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
+    """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
+    call, retry or wait goes past it."""
     import litellm
 
     started = time.monotonic()
@@ -80,6 +99,17 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Compl
     api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
     while True:
         attempt += 1
+        left = deadline - time.time() if deadline is not None else None
+        if left is not None and left <= 0:
+            return Completion(
+                None,
+                0,
+                0,
+                0.0,
+                time.monotonic() - started,
+                attempt - 1,
+                error="the run's wall time ran out before the call could be made",
+            )
         try:
             response = litellm.completion(
                 model=spec.name,
@@ -87,15 +117,18 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random) -> Compl
                 api_base=spec.api_base,
                 temperature=spec.temperature,
                 max_tokens=spec.max_tokens,
-                timeout=spec.timeout,
+                timeout=min(spec.timeout, left) if left is not None else spec.timeout,
                 num_retries=0,
                 api_key=api_key,
             )
         except Exception as exc:  # litellm maps provider errors onto its own exception types
             if attempt < spec.max_attempts and _retryable(exc):
+                asked = retry_after(exc)
                 delay = spec.backoff * (2 ** (attempt - 1)) * (0.5 + rng.random())
-                time.sleep(min(delay, 60.0))
-                continue
+                delay = min(asked, MAX_RETRY_AFTER) if asked is not None else min(delay, 60.0)
+                if deadline is None or time.time() + delay < deadline:
+                    time.sleep(delay)
+                    continue
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
             return Completion(None, 0, 0, 0.0, time.monotonic() - started, attempt, error=message)
         usage = getattr(response, "usage", None)

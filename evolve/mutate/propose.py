@@ -37,6 +37,7 @@ class MutatorSettings:
     diff_weight: float = 0.7
     full_weight: float = 0.3
     max_retries: int = 2  # a rejected answer is sent back with its reason this many times at most
+    deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
 
     @property
     def offline(self) -> bool:
@@ -116,7 +117,7 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     earlier: list[Attempt] = []
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-        result: Completion = complete(model, messages, rng)
+        result: Completion = complete(model, messages, rng, deadline=settings.deadline)
         called = replace(
             _unanswered(task, model.name, mutation, prompt),
             answer=result.text,
