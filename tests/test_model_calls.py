@@ -64,6 +64,6 @@ def test_a_budget_with_a_model_that_has_no_price_is_refused_at_start(ray_local, 
         sandbox="process",
         models=({"name": "openai/no-such-model-anywhere", "api_base": "http://127.0.0.1:9"},),
     )
-    with pytest.raises(OptionError, match="has no price in litellm's list.*price_in and price_out"):
+    with pytest.raises(OptionError, match=r"has no price in litellm's list.*price_in and price_out"):
         evolve_run(circle_packing, options, runs_root=tmp_path, run_name="unpriced")
     assert not (tmp_path / "unpriced").exists()
