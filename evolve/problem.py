@@ -47,6 +47,9 @@ class EvaluationConfig(_Strict):
     function: str = "evaluate"
     heldout_function: str | None = None
     cascade: list[CascadeStage] = Field(default_factory=list)
+    # Noisy scores (timings): before a run declares its best, the top programs are evaluated this
+    # many more times and ranked by the median of those repeats (evolve/engine/repeat.py). 0: off.
+    repeat_best: Annotated[int, Field(ge=0, le=20)] = 0
 
 
 class FeatureDimension(_Strict):
