@@ -132,6 +132,14 @@ def stop_local_ray() -> None:
         latest.unlink(missing_ok=True)
 
 
+_PROCESS_START = time.monotonic()
+
+
+def _phase(what: str) -> None:
+    """Start-up milestones, for `evolve -v run` (where the seconds before the first proposal go)."""
+    log.info("%.2f s: %s", time.monotonic() - _PROCESS_START, what)
+
+
 def alive_nodes() -> list[dict[str, float]]:
     import ray
 
@@ -188,7 +196,9 @@ def evolve_run(
         try:
             db_url = db_url or sqlite_url(run_dir)
             check_store(db_url, run_name, resume)
+            _phase("store checked")
             start_ray(ray_address)
+            _phase("ray started")
             slots = check_resources(problem)
             if options.eval_workers is None:
                 options = replace(options, eval_workers=slots)
@@ -221,6 +231,7 @@ def _start(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.population_db import PopulationDB
+    from evolve.engine.shipping import ship
     from evolve.engine.workers import remote_evaluator, remote_mutator
 
     models = resolve_models(problem, options)
@@ -230,6 +241,9 @@ def _start(
     if on_start:
         on_start(mutator, options)
     template = evaluation_template(problem, options.sandbox)
+    _phase("evaluation template ready (image checked)")
+    # The problem folder travels through Ray: a node that never saw it evaluates its own copy.
+    shipped = ship(problem.root)
     sandbox_options = dict(options.sandbox_options)
     if options.sandbox == "docker":
         sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
@@ -268,12 +282,13 @@ def _start(
         mutator_pool,
         remote_evaluator(ev.cpus, ev.gpus, ev.resources),
         template,
-        (options.sandbox, sandbox_options, str(log_path)),
+        (options.sandbox, sandbox_options, str(log_path), shipped),
         options,
         on_progress,
     )
     try:
         driver.open()
+        _phase("population actor opened the run")
     except BaseException:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         ray.kill(mutator_pool)
@@ -302,6 +317,7 @@ def _drive(
     try:
         try:
             driver.evaluate_initial(problem)
+            _phase("initial program evaluated")
         except InfrastructureError as exc:
             ray.get(db.finish.remote(RunStatus.FAILED, str(exc)))
             raise
@@ -344,15 +360,13 @@ def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function
 
 
 def _cleanup_sandbox(name: str, run_label: str | None) -> None:
-    """Remove this run's pre-started containers, whichever Ray worker made them."""
+    """Remove this run's pre-started containers, whichever Ray worker made them, from every
+    alive node's own engine (never raises: the run's outputs matter more than its pools)."""
     if name != "docker" or not run_label:
         return
-    from evolve.sandbox.docker import cleanup_containers
+    from evolve.engine.workers import clean_every_node
 
-    try:
-        cleanup_containers(run=run_label)
-    except Exception as exc:  # the engine is gone: the run's outputs matter more than its pool
-        log.warning("could not remove this run's containers (label evolve.run=%s): %s", run_label, exc)
+    clean_every_node(run_label)
 
 
 def write_outputs(
