@@ -70,15 +70,22 @@ class _Outage:
 
 
 def _worker_lost(exc: Exception) -> bool:
-    """A Ray failure that is the cluster's (a node or its raylet gone), not the candidate's."""
+    """A Ray failure that is the cluster's (a node or its raylet gone), not the candidate's.
+
+    Ray 2.60 reports a node lost under a running task (its raylet killed, the machine gone) as
+    NodeDiedError, whether or not its worker process died first; a worker that dies while its
+    node lives is WorkerCrashedError, which stays the candidate's (an OOM kill, a crash)."""
     import ray
 
     return isinstance(
         exc,
         (
             ray.exceptions.NodeDiedError,
+            ray.exceptions.LocalRayletDiedError,
             ray.exceptions.ActorUnavailableError,
             ray.exceptions.ObjectLostError,
+            ray.exceptions.OutOfDiskError,
+            ray.exceptions.RuntimeEnvSetupError,
             ray.exceptions.RaySystemError,
         ),
     )
@@ -313,10 +320,17 @@ class Driver:
             if _worker_lost(exc):
                 self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
                 return None
+            if isinstance(exc, ray.exceptions.RayTaskError):
+                # The evaluation task catches what the candidate does; what escapes it happened
+                # around it (the node cannot import evolve, a value does not unpickle there).
+                self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {_first_line(exc)}"))
+                return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
+            # Ray's own words (log file names, task names) go to the log, not to the island.
+            log.warning("an evaluation's worker died: %s", _first_line(exc))
             return EvalOutcome.failure(
                 FailureKind.WORKER_DIED,
-                f"the evaluation worker died: {_first_line(exc)[:200]}",
+                "the evaluation's worker process died while running it (killed, out of memory, or crashed)",
                 sandbox=self.options.sandbox,
             )
         self._infra_recovered()

@@ -4,15 +4,23 @@ Mutation is I/O-bound (model calls): one threaded actor per pool runs up to `llm
 calls at once without holding a CPU. Evaluation is CPU-bound: each candidate is a Ray task that
 asks for the CPUs, GPUs and custom resources its problem declares, so it lands on a node that has
 them. The two never share a slot, so a slow model never leaves an evaluator idle.
+
+An evaluation task may run on a node that has never seen the problem: it unpacks the shipped
+problem folder there (`evolve.engine.shipping`) and evaluates against that copy, and with Docker
+it makes sure the node's engine has the image first. Each outcome says which node ran it. At the
+end of a run one small task per node removes that run's containers from the node's own engine.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from pathlib import Path
 
 import ray
 
 from evolve.engine.population_db import EvalTicket
+from evolve.engine.shipping import ShippedProblem, ensure_image, forget_images, materialize
 from evolve.errors import DockerUnavailable, InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.logs import log_to_file
@@ -66,25 +74,83 @@ def _engine_gone(exc: Exception) -> bool:
 
 
 def evaluate_ticket(
-    ticket: EvalTicket, template: EvalRequest, sandbox: str, options: dict, log_path: str | None = None
+    ticket: EvalTicket,
+    template: EvalRequest,
+    sandbox: str,
+    options: dict,
+    log_path: str | None = None,
+    shipped: ShippedProblem | None = None,
 ) -> EvalOutcome:
-    """Evaluate one candidate. Raises InfrastructureError when the machinery failed (the driver
-    retries the candidate later); anything else that goes wrong is this candidate's failure."""
-    from dataclasses import replace
-
-    log_to_file(log_path)
+    """Evaluate one candidate on this node, against the shipped problem folder unpacked here.
+    Raises InfrastructureError when the machinery failed (the driver retries the candidate later);
+    anything else that goes wrong is this candidate's failure. The outcome names this node."""
+    if log_path and Path(log_path).parent.is_dir():  # the run's folder: on the driver's node only
+        log_to_file(log_path)
+    node = ray.get_runtime_context().get_node_id()
     request = replace(template, code=ticket.code)
     try:
-        return sandbox_for(sandbox, options).evaluate(request)
+        if shipped is not None:
+            request = replace(request, problem_dir=str(materialize(shipped)))
+        box = sandbox_for(sandbox, options)
+        if sandbox == "docker":
+            ensure_image(request.limits.image, Path(request.problem_dir), getattr(box, "client", None))
+        return replace(box.evaluate(request), node=node)
     except InfrastructureError:
         _drop_sandboxes()  # a sandbox whose engine broke starts afresh on the retry
+        forget_images()
         raise
     except Exception as exc:
         if _engine_gone(exc):
             _drop_sandboxes()
+            forget_images()
             raise DockerUnavailable(f"the Docker engine stopped answering: {type(exc).__name__}: {exc}"[:400]) from None
         log.exception("the %s sandbox raised on program %s", sandbox, ticket.program_id)
-        return EvalOutcome.failure(FailureKind.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:480], sandbox=sandbox)
+        return EvalOutcome.failure(
+            FailureKind.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:480], sandbox=sandbox, node=node
+        )
+
+
+def remove_run_containers(run_label: str) -> int:
+    """Remove a run's containers from this node's own Docker engine; how many went."""
+    from evolve.sandbox.cleanup import cleanup_containers
+
+    return cleanup_containers(run=run_label)
+
+
+def clean_every_node(run_label: str, timeout: float = 60.0) -> None:
+    """One cleanup task per alive node, pinned there, so each node's engine loses this run's
+    containers. Never raises: a node may be gone, or have no engine; the run's end goes on."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    task = ray.remote(remove_run_containers)
+    try:
+        nodes = [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
+        refs = {
+            task.options(
+                num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+            ).remote(run_label): node
+            for node in nodes
+        }
+        done, late = ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
+    except Exception as exc:
+        log.warning("could not remove this run's containers (label evolve.run=%s): %s", run_label, exc)
+        return
+    for ref in done:
+        try:
+            ray.get(ref)
+        except Exception as exc:
+            log.warning(
+                "could not remove this run's containers on node %s (label evolve.run=%s): %s",
+                refs[ref][:12],
+                run_label,
+                str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__,
+            )
+    for ref in late:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception:  # a task on a node that went away: nothing left to stop
+            pass
+        log.warning("node %s did not remove this run's containers within %.0f s", refs[ref][:12], timeout)
 
 
 def remote_mutator(settings: MutatorSettings, concurrency: int, scheduling_strategy=None):

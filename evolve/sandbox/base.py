@@ -88,6 +88,7 @@ class EvalOutcome:
     duration: float = 0.0
     sandbox: str = ""
     kind: FailureKind | None = None  # None when ok
+    node: str | None = None  # the Ray node that ran it (set by the engine's evaluation task)
 
     @classmethod
     def failure(cls, kind: FailureKind, detail: str, **values: Any) -> EvalOutcome:

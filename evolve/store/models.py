@@ -128,6 +128,7 @@ class Evaluation(Base):
     failure_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a FailureKind; None when ok
     duration: Mapped[float] = mapped_column(Float)
     logs: Mapped[str] = mapped_column(Text, default="")
+    node: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the Ray node that ran it
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -270,6 +270,7 @@ class RunWriter:
                     failure_kind=kind,
                     duration=outcome.duration,
                     logs=outcome.logs,
+                    node=outcome.node,
                     created_at=now,
                 )
             )
@@ -306,6 +307,7 @@ class RunWriter:
                     failure_kind=None if outcome.ok else outcome.kind,
                     duration=outcome.duration,
                     logs=outcome.logs,
+                    node=outcome.node,
                     created_at=now,
                 )
             )
