@@ -36,6 +36,16 @@ _OPEN_TAG = re.compile(rf"<(?:{_REASONING_TAGS})>", re.IGNORECASE)
 _CLOSE_TAG = re.compile(rf"</(?:{_REASONING_TAGS})\s*>", re.IGNORECASE)
 
 NO_EDIT = "the answer holds no edit: no SEARCH/REPLACE block, no unified diff and no code block"
+IDEA_CHARS = 400  # a stated idea is shown in later prompts: a sentence or two, not an essay
+
+# Where an answer's prose ends: a fence, an edit or diff marker, an EVOLVE-BLOCK marker, or a
+# line that reads as code (an import, a definition, a decorator, an assignment, a docstring).
+_EDIT_STARTS = re.compile(
+    r"^[ \t]*(?:`{3,}|~{3,}|<{5,9}[ \t]*SEARCH|={5,9}[ \t]*$|>{5,9}[ \t]*REPLACE|--- |\+\+\+ |@@)"
+    r"|EVOLVE-BLOCK-(?:START|END)"
+    r"|^[ \t]*(?:import [\w.]|from [\w.]+ import |def \w+\(|class \w+[(:]|@\w|\"\"\"|\'\'\')"
+    r"|^[ \t]*[A-Za-z_][\w.\[\]]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.\[\]]*)*[ \t]*[+\-*/]?=[^=]"
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,21 @@ def strip_reasoning(answer: str) -> str:
     if opening := _OPEN_TAG.search(text):
         text = text[: opening.start()]
     return text
+
+
+def stated_idea(answer: str, limit: int = IDEA_CHARS) -> str:
+    """The idea the model stated before its edit: the answer's prose up to the first code, edit
+    or diff, reasoning skipped, on one line and at most `limit` characters ("" when the answer
+    opens with its edit)."""
+    prose: list[str] = []
+    for line in strip_reasoning(answer).splitlines():
+        if _EDIT_STARTS.search(line):
+            break
+        words = line.strip().lstrip("#").strip()  # a Markdown heading reads as its words
+        if words:
+            prose.append(words)
+    idea = " ".join(" ".join(prose).split())
+    return idea if len(idea) <= limit else idea[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)

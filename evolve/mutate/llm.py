@@ -88,6 +88,14 @@ def retry_after(exc: Exception) -> float | None:
         return None  # an HTTP date: rare from model servers; the backoff applies
 
 
+def count_tokens(model: str, messages: list[dict]) -> int:
+    """The prompt's size in tokens, by litellm's counter for `model` (its tokenizer where litellm
+    knows the model, a generic one otherwise): what a prompt's token budget is measured in."""
+    import litellm
+
+    return int(litellm.token_counter(model=model, messages=messages))
+
+
 def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
     """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
     call, retry or wait goes past it."""

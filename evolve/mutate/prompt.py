@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import jinja2
 
+from evolve.mutate.memory import Memory
 from evolve.resources import prompts_dir
 
 
@@ -21,6 +22,8 @@ class ProgramView:
     metrics: dict[str, float] = field(default_factory=dict)
     feedback: str = ""
     code_blocks: str = ""  # only the EVOLVE-BLOCK bodies, to keep inspirations short
+    idea: str = ""  # what the model said it would do when it made this program
+    cell: tuple[int, ...] = ()  # its MAP-Elites cell (empty: not evaluated, or not known)
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,28 @@ def render(template: str, problem: ProblemView, **context) -> str:
 
 
 def build_messages(
-    mutation: str, problem: ProblemView, parent: ProgramView, inspirations: list[ProgramView], last_failure: str | None
+    mutation: str,
+    problem: ProblemView,
+    parent: ProgramView,
+    inspirations: list[ProgramView],
+    last_failure: str | None,
+    memory: Memory | None = None,
 ) -> list[dict]:
-    context = dict(parent=parent, inspirations=inspirations, last_failure=last_failure)
+    """The system and user messages of a mutation. Inspirations already shown as a top program or
+    a diverse elite are not shown twice."""
+    memory = memory or Memory()
+    shown = {p.id for p in (*memory.top, *memory.diverse)}
+    context = dict(
+        parent=parent,
+        inspirations=[p for p in inspirations if p.id not in shown],
+        last_failure=last_failure,
+        lineage=memory.lineage,
+        top=memory.top,
+        diverse=memory.diverse,
+        tried=memory.tried,
+        coordinates=memory.coordinates,
+        insight=memory.insight,
+    )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},
         {"role": "user", "content": render(f"{mutation}.j2", problem, **context)},

@@ -13,8 +13,10 @@ from evolve.blocks import block_bodies
 from evolve.diff import EditRejected, check_child
 from evolve.kinds import AnswerForm
 from evolve.mutate import offline
-from evolve.mutate.answers import read_answer
-from evolve.mutate.llm import Completion, ModelSpec, complete
+from evolve.mutate.answers import read_answer, stated_idea
+from evolve.mutate.budget import PromptParts, fit, shrink_prompt
+from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens
+from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
 
 OFFLINE_MODEL = "offline"
@@ -28,6 +30,7 @@ class MutationTask:
     inspirations: tuple[ProgramView, ...]
     last_failure: str | None
     seed: int
+    memory: Memory = field(default_factory=Memory)  # lineage, best and diverse programs, what was tried, cell, insight
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class MutatorSettings:
     diff_weight: float = 0.7
     full_weight: float = 0.3
     max_retries: int = 2  # a rejected answer is sent back with its reason this many times at most
+    token_budget: int = 6000  # the first prompt of an iteration, by litellm's counter for its model
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
 
     @property
@@ -83,6 +87,7 @@ class Proposal:
     extra: dict = field(default_factory=dict)
     answer_form: AnswerForm | None = None  # how the last answer was read; None: no answer (offline, failed call)
     earlier_attempts: tuple[Attempt, ...] = ()
+    idea: str | None = None  # the prose before the last answer's edit (`stated_idea`)
 
     @property
     def total_cost(self) -> float:
@@ -109,11 +114,22 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     model = _pick_model(settings.models, rng)
     total = settings.diff_weight + settings.full_weight
     mutation = "diff" if rng.random() * total < settings.diff_weight else "full"
-    inspirations = [
-        ProgramView(p.id, p.code, p.score, p.metrics, p.feedback, "".join(block_bodies(p.code)))
-        for p in task.inspirations
-    ]
-    messages = build_messages(mutation, settings.problem, task.parent, inspirations, task.last_failure)
+    shown = {p.id for p in (*task.memory.top, *task.memory.diverse)}
+    inspirations = tuple(_with_blocks(p) for p in task.inspirations if p.id not in shown)
+    memory = replace(task.memory, diverse=tuple(_with_blocks(p) for p in task.memory.diverse))
+
+    def messages_of(parts: PromptParts) -> list[dict]:
+        return build_messages(
+            mutation, settings.problem, task.parent, list(parts.inspirations), task.last_failure, parts.memory
+        )
+
+    fitted = fit(
+        PromptParts(inspirations, memory),
+        shrink_prompt,
+        lambda parts: count_tokens(model.name, messages_of(parts)),
+        settings.token_budget,
+    )
+    messages = messages_of(fitted.state)
     earlier: list[Attempt] = []
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
@@ -131,7 +147,7 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         if result.error is not None:
             return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
         reading = read_answer(task.parent.code, result.text or "", settings.problem.language)
-        called = replace(called, answer_form=reading.form)
+        called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
         if reading.child is not None:
             return replace(called, child_code=reading.child)
         reason = reading.reason or "the answer gave no child"
@@ -153,6 +169,11 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         # The same conversation goes on: the model sees its own answer and exactly what failed.
         retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
         messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
+
+
+def _with_blocks(p: ProgramView) -> ProgramView:
+    """The program with its EVOLVE-BLOCK bodies alone, which is how prompts show the others."""
+    return replace(p, code_blocks="".join(block_bodies(p.code)))
 
 
 def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> Proposal:
