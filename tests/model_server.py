@@ -6,8 +6,10 @@ A script is a callable `(request_json, call_index) -> Reply`; helpers below buil
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -96,7 +98,13 @@ class ModelServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                # A client that gave up (its timeout, the run's wall time) is expected: not an error.
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -308,3 +316,37 @@ def mixed_styles_script(bad_every: int = 0):
 def is_retry(request: dict) -> bool:
     """Whether the request re-asks: the conversation already holds an answer of the model's."""
     return any(m["role"] == "assistant" for m in request["messages"])
+
+
+# ---- prompts that remember, insights (issue 10, parts 3 and 4) ---------------------------------
+
+INSIGHT_TASK = "Write the run's scratchpad"  # what prompts/insight.j2 asks
+
+
+def is_insight(request: dict) -> bool:
+    """Whether the request is the run's insight call (prompts/insight.j2), not a mutation."""
+    return any(INSIGHT_TASK in m["content"] for m in request["messages"] if m["role"] == "user")
+
+
+def insight_text(number: int) -> str:
+    return f"Findings: note {number}, constants near the walls matter.\nRecommendations: note {number}, nudge them."
+
+
+def with_insights(script):
+    """`script` for mutations; insight calls answered with `insight_text(n)`, n = 1, 2, ... in
+    the order the server receives them."""
+    counter = itertools.count(1)
+
+    def answer(request: dict, index: int) -> Reply:
+        if is_insight(request):
+            return Reply(insight_text(next(counter)), prompt_tokens=400, completion_tokens=40)
+        return script(request, index)
+
+    return answer
+
+
+def idea_answer(request: dict, index: int, idea: str) -> str:
+    """A valid SEARCH/REPLACE edit of the current program with `idea` stated before it."""
+    edit = nudge(request, index)
+    assert edit is not None, "the current program has no constant to nudge"
+    return f"{idea}\n\n" + _sr(edit.old_line, edit.new_line)
