@@ -103,6 +103,20 @@ class MutationConfig(_Strict):
     max_retries: Annotated[int, Field(ge=0, le=5)] = 2
 
 
+class PromptConfig(_Strict):
+    """What a mutation prompt remembers (counts of each section) and the token budget that bounds
+    it; how often the run writes an insight. See docs/problems.md, "Prompt overrides"."""
+
+    lineage: Annotated[int, Field(ge=0, le=20)] = 3  # the current program's last ancestors' steps
+    top: Annotated[int, Field(ge=0, le=10)] = 2  # the run's best programs, in full
+    diverse: Annotated[int, Field(ge=0, le=10)] = 2  # elites of other cells of the island
+    tried: Annotated[int, Field(ge=0, le=20)] = 5  # attempts from this parent or island that did not help
+    # The first prompt of an iteration, in tokens (litellm's counter); the oldest context goes first.
+    token_budget: Annotated[int, Field(ge=500)] = 6000
+    # One model call writes the run's scratchpad every this many evaluations; 0: never.
+    insight_interval: Annotated[int, Field(ge=0)] = 25
+
+
 class ProblemConfig(_Strict):
     name: str
     description: str = ""
@@ -112,6 +126,7 @@ class ProblemConfig(_Strict):
     population: PopulationConfig = Field(default_factory=PopulationConfig)
     models: list[ModelConfig] = Field(default_factory=list)
     mutation: MutationConfig = Field(default_factory=MutationConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
 
 
 LANGUAGES = {

@@ -115,8 +115,12 @@ class Driver:
         sandbox_args: tuple,
         options: RunOptions,
         on_progress: Callable[[Progress], None] | None,
+        insight_interval: int = 0,
     ):
         self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
+        # Every this many evaluations, one model call writes the run's scratchpad (0: never).
+        self.insight_interval = insight_interval
+        self.next_insight_at: int | None = None
         self.template, self.sandbox_args, self.options = template, sandbox_args, options
         self.on_progress = on_progress or (lambda progress: None)
         self.progress = Progress()
@@ -127,6 +131,19 @@ class Driver:
         self.start_info: Any = None
         self.last_beat = time.monotonic()
         self.iteration_cost: float | None = None  # None until the first iteration's cost is known
+
+    def _insight_due(self, in_flight: int) -> bool:
+        """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
+        resumed run counts on from its evaluations) and the budget allows one more call."""
+        every, evaluated = self.insight_interval, self.progress.evaluated
+        if every <= 0:
+            return False
+        if self.next_insight_at is None:
+            self.next_insight_at = (evaluated // every + 1) * every
+        if evaluated < self.next_insight_at or not self._budget_allows(in_flight):
+            return False
+        self.next_insight_at = (evaluated // every + 1) * every
+        return True
 
     def _budget_allows(self, in_flight: int) -> bool:
         """Reserve the cost of each iteration in flight, so spending passes --max-cost by at most
@@ -224,6 +241,7 @@ class Driver:
         evaluations: dict = {}  # evaluation ref -> its ticket
         records: set = set()
         waiting_for_slot: deque = deque()
+        insight = None  # the insight call in flight (one at a time)
         launched = self.progress.completed
         stopping: str | None = None
         interrupt = _InterruptFlag()
@@ -255,12 +273,16 @@ class Driver:
                     backlog += 1
                 if stopping is None and not proposals and launched < o.iterations and not self._budget_allows(0):
                     stopping = BUDGET_SPENT  # the next iteration could cost more than what is left
+                # An insight only while prompts are still to come (none would read a later one).
+                due = insight is None and stopping is None and not paused and launched < o.iterations
+                if due and self._insight_due(len(proposals)):
+                    insight = self.mutator_pool.write_insight.remote(self.db.insight_context.remote())
                 # In an outage one evaluation at a time probes the machinery.
                 slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
                     ticket = waiting_for_slot.popleft()
                     evaluations[self.evaluate.remote(ticket, self.template, *self.sandbox_args)] = ticket
-                pending = [*proposals, *admissions, *evaluations, *records]
+                pending = [*proposals, *admissions, *evaluations, *records, *([insight] if insight else [])]
                 if not pending:
                     if waiting_for_slot:  # paused: wait for the retry time
                         time.sleep(
@@ -287,6 +309,9 @@ class Driver:
                             waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again
                         else:
                             records.add(self.db.submit_result.remote(ticket, outcome))
+                    elif ref == insight:
+                        insight = None  # stored like a result; its cost is the run's
+                        records.add(self.db.add_insight.remote(ref))
                     else:
                         records.discard(ref)
                         self.progress = self._recorded(ref)

@@ -18,8 +18,10 @@ from evolve.diff import canonical_form, unified_diff
 from evolve.engine.options import Progress
 from evolve.errors import RunError
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
+from evolve.mutate.insight import Insight, InsightContext
+from evolve.mutate.memory import CellAxis, Coordinates, Memory
 from evolve.mutate.prompt import ProgramView
-from evolve.mutate.propose import MutationTask, Proposal
+from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, Proposal
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
@@ -35,6 +37,7 @@ from evolve.store import (
     read_best_program,
     session_factory,
 )
+from evolve.store.history import RunHistory
 
 CODE_CACHE = 256
 EVALUATED = (ProgramStatus.OK, ProgramStatus.FAILED)
@@ -99,6 +102,13 @@ class PopulationDB:
         self.writer = self._open_run(run_name, run_config, seed, sandbox, mutator, iterations, resume)
         self.run_id = self.writer.run_id
         self.run_name = run_name
+        # What prompts remember (none for the offline mutator, which reads no prompt).
+        self.prompt = problem.config.prompt
+        self.remember = mutator != OFFLINE_MODEL
+        self.cell_axes = tuple(CellAxis(a.name, a.min, a.max, a.bins) for a in self.axes)
+        self.history = RunHistory(self.engine, self.run_id)
+        self.history.load(pop.islands)
+        self.progress = replace(self.progress, cost=self.progress.cost + self.history.insight_cost)
 
     # ---- start and resume -------------------------------------------------------------
 
@@ -204,11 +214,25 @@ class PopulationDB:
         if missing:
             with self.Session() as s:
                 for r in s.execute(
-                    select(Program.id, Program.code, Program.score, Program.metrics, Program.feedback).where(
-                        Program.id.in_(missing)
-                    )
+                    select(
+                        Program.id,
+                        Program.code,
+                        Program.score,
+                        Program.metrics,
+                        Program.feedback,
+                        Program.idea,
+                        Program.cell,
+                    ).where(Program.id.in_(missing))
                 ):
-                    self.code_cache[r.id] = ProgramView(r.id, r.code, r.score, r.metrics or {}, r.feedback or "")
+                    self.code_cache[r.id] = ProgramView(
+                        r.id,
+                        r.code,
+                        r.score,
+                        r.metrics or {},
+                        r.feedback or "",
+                        idea=r.idea or "",
+                        cell=tuple(r.cell or ()),
+                    )
         out = {}
         for i in ids:
             self.code_cache.move_to_end(i)
@@ -232,6 +256,29 @@ class PopulationDB:
             inspirations=tuple(views[m.id] for m in inspirations),
             last_failure=self.last_failure.get(island),
             seed=self.seed,
+            memory=self._memory(island, parent, rng) if self.remember else Memory(),
+        )
+
+    def _memory(self, island: int, parent: Member, rng: random.Random) -> Memory:
+        """What the prompt remembers: the parent's lineage and cell, the run's best programs, elites
+        of other cells of the island, what was tried from this parent or island, the insight."""
+        settings = self.prompt
+        ranked = sorted({entry for isl in self.population.islands for entry in isl.ranked[: settings.top + 1]})
+        top = [mid for _, mid in ranked if mid != parent.id][: settings.top]
+        isl, diverse = self.population.islands[island], list[int]()
+        keys = isl.cell_keys
+        for i in rng.sample(range(len(keys)), min(len(keys), 3 * settings.diverse)):
+            elite = isl.cells[keys[i]]
+            if len(diverse) < settings.diverse and elite.cell != parent.cell and elite.id not in (parent.id, *top):
+                diverse.append(elite.id)
+        views = self._views([*top, *diverse])
+        return Memory(
+            lineage=self.history.lineage(parent.id, settings.lineage),
+            top=tuple(views[i] for i in top),
+            diverse=tuple(views[i] for i in diverse),
+            tried=self.history.tried(island, parent.id, settings.tried),
+            coordinates=Coordinates(self.cell_axes, parent.cell),
+            insight=self.history.latest_insight,
         )
 
     def submit_proposal(self, proposal: Proposal) -> Admission:
@@ -302,6 +349,10 @@ class PopulationDB:
                     diff=unified_diff(parent.code, proposal.child_code),
                     llm_call_id=call_id,
                     propose_seconds=proposal.total_latency,
+                    idea=proposal.idea,
+                )
+                self.history.note_child(
+                    program_id, proposal.parent_id, parent.score, proposal.idea or "", proposal.mutation
                 )
                 self.hashes.add(digest)
                 self.generations[program_id] = generation
@@ -315,6 +366,15 @@ class PopulationDB:
         )
         if ticket is None:
             self.last_failure[proposal.island] = f"Your edit was rejected: {reason}"
+            if outcome in (CallOutcome.REJECTED, CallOutcome.DUPLICATE):
+                self.history.note_rejected(
+                    proposal.iteration,
+                    proposal.island,
+                    proposal.parent_id,
+                    proposal.mutation,
+                    proposal.answer or "",
+                    reason or "",
+                )
             p = replace(
                 p,
                 completed=p.completed + 1,
@@ -331,6 +391,7 @@ class PopulationDB:
             cell = cell_of(self.axes, values)
         with self.writer.transaction():  # the evaluation and all it changes: one commit
             self.writer.record_evaluation(ticket.program_id, outcome, cell)
+            self.history.note_evaluated(ticket.program_id, ticket.iteration, ticket.island, outcome)
             if outcome.ok and outcome.score is not None and cell is not None:
                 member = Member(ticket.program_id, outcome.score, cell, self.generations.get(ticket.program_id, 0))
                 if ticket.iteration == 0:
@@ -378,6 +439,30 @@ class PopulationDB:
 
     def heartbeat(self) -> None:
         self.writer.heartbeat()
+
+    # ---- insights (off the hot path: the driver asks every `[prompt] insight_interval`) -----
+
+    def insight_context(self) -> InsightContext:
+        p = self.progress
+        return self.history.insight_context(seed=self.seed, evaluated=p.evaluated, failed=p.failed, rejected=p.rejected)
+
+    def add_insight(self, insight: Insight) -> Progress:
+        """Store the scratchpad (or the failed call); its cost is the run's."""
+        self.writer.add_insight(
+            iteration=insight.iteration,
+            text=insight.text,
+            program_ids=insight.program_ids,
+            model=insight.model,
+            prompt=insight.prompt,
+            prompt_tokens=insight.prompt_tokens,
+            completion_tokens=insight.completion_tokens,
+            cost=insight.cost,
+            latency=insight.latency,
+            error=insight.error,
+        )
+        self.history.note_insight(insight)
+        self.progress = replace(self.progress, cost=self.progress.cost + insight.cost)
+        return self.progress
 
     def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> None:
         """An event the driver saw (a pause for broken machinery, its end)."""

@@ -275,6 +275,7 @@ def _start(
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
+        token_budget=problem.config.prompt.token_budget,
     )
     mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
     driver = Driver(
@@ -286,6 +287,7 @@ def _start(
         options,
         on_progress,
     )
+        insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
     try:
         driver.open()
         _phase("population actor opened the run")

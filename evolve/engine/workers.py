@@ -24,6 +24,7 @@ from evolve.engine.shipping import ShippedProblem, ensure_image, forget_images, 
 from evolve.errors import DockerUnavailable, InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.logs import log_to_file
+from evolve.mutate.insight import Insight, InsightContext, write_insight
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.sandbox import make_sandbox
 from evolve.sandbox.base import EvalOutcome, EvalRequest
@@ -38,6 +39,10 @@ class MutatorPool:
 
     def propose(self, task: MutationTask) -> Proposal:
         return propose(task, self.settings)
+
+    def write_insight(self, context: InsightContext) -> Insight:
+        """The run's scratchpad: one model call, on one of the pool's threads like a proposal."""
+        return write_insight(context, self.settings)
 
 
 def sandbox_for(name: str, options: dict):

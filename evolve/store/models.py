@@ -81,6 +81,8 @@ class Program(Base):
     eval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # What the model said it would do: the prose before its edit (NULL: offline, or older databases).
+    idea: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LLMCall(Base):
@@ -140,4 +142,26 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))  # an EventKind
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Insight(Base):
+    """The run's scratchpad, written by one model call every `[prompt] insight_interval`
+    evaluations from the run so far; the latest is shown in later prompts."""
+
+    __tablename__ = "insights"
+    __table_args__ = (Index("ix_insights_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    iteration: Mapped[int] = mapped_column(Integer)  # evaluations done when it was asked for
+    text: Mapped[str] = mapped_column(Text, default="")  # findings and recommendations; "" when the call failed
+    program_ids: Mapped[list] = mapped_column(JSON, default=list)  # the programs it was shown
+    model: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # the call failed (after its retries)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
-from evolve.store.models import Evaluation, Event, LLMCall, Program, Run, utcnow
+from evolve.store.models import Evaluation, Event, Insight, LLMCall, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
 
 INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its evaluation"
@@ -227,8 +227,10 @@ class RunWriter:
         diff: str | None,
         llm_call_id: int | None,
         propose_seconds: float | None,
+        idea: str | None = None,
     ) -> int:
-        """A new program, pending its evaluation; returns its id."""
+        """A new program, pending its evaluation; returns its id. `idea`: what the model said it
+        would do (the prose before its edit)."""
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
@@ -246,6 +248,7 @@ class RunWriter:
                         status=ProgramStatus.PENDING,
                         llm_call_id=llm_call_id,
                         propose_seconds=propose_seconds,
+                        idea=idea,
                         metrics={},
                         feedback="",
                         created_at=self.clock(),
@@ -324,6 +327,42 @@ class RunWriter:
                 update(Run)
                 .where(Run.id == self.run_id)
                 .values(best_program_id=program_id, best_score=score, updated_at=self.clock())
+            )
+
+    def add_insight(
+        self,
+        *,
+        iteration: int,
+        text: str,
+        program_ids: Sequence[int],
+        model: str,
+        prompt: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+        latency: float,
+        error: str | None,
+    ) -> int:
+        """The run's scratchpad as one model call wrote it after `iteration` evaluations (or the
+        call's failure); returns its id."""
+        with self.transaction() as conn:
+            return _new_id(
+                conn.execute(
+                    insert(Insight).values(
+                        run_id=self.run_id,
+                        iteration=iteration,
+                        text=text,
+                        program_ids=list(program_ids),
+                        model=model,
+                        prompt=prompt,
+                        prompt_tokens=prompt_tokens,
+                        completion_tokens=completion_tokens,
+                        cost=cost,
+                        latency=latency,
+                        error=error,
+                        created_at=self.clock(),
+                    )
+                )
             )
 
     def heartbeat(self) -> None:
