@@ -97,3 +97,17 @@ def test_a_readable_folder_is_mounted_as_it_is(tmp_path):
     for path in [folder, folder / "data", *folder.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     assert mountable(str(folder)) == str(folder)
+
+
+def test_a_run_on_a_folder_only_its_owner_reads(tmp_path, docker_engine):
+    from evolve.engine.options import RunOptions
+    from evolve.engine.run import evolve_run
+
+    problem = load_problem(private_problem(tmp_path))
+    result = evolve_run(
+        problem,
+        RunOptions(iterations=2, eval_workers=1, llm_concurrency=1, sandbox="docker"),
+        runs_root=tmp_path / "runs",
+        run_name="private",
+    )
+    assert result.status == "finished" and result.best is not None and result.best.initial_score == 6.0
