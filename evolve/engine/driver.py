@@ -84,9 +84,23 @@ def _worker_lost(exc: Exception) -> bool:
             ray.exceptions.LocalRayletDiedError,
             ray.exceptions.ActorUnavailableError,
             ray.exceptions.ObjectLostError,
-            ray.exceptions.OutOfDiskError,
-            ray.exceptions.RuntimeEnvSetupError,
+        ),
+    )
+
+
+def _node_cannot_evaluate(exc: Exception) -> bool:
+    """A node that cannot run the evaluation task at all: it fails around the task, not in it
+    (the task catches what the candidate does). Its evolve lacks a module ("System error: No
+    module named ..."), a value does not unpickle there, its disk is full, its runtime_env fails."""
+    import ray
+
+    return isinstance(
+        exc,
+        (
             ray.exceptions.RaySystemError,
+            ray.exceptions.RayTaskError,
+            ray.exceptions.RuntimeEnvSetupError,
+            ray.exceptions.OutOfDiskError,
         ),
     )
 
@@ -345,9 +359,7 @@ class Driver:
             if _worker_lost(exc):
                 self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
                 return None
-            if isinstance(exc, ray.exceptions.RayTaskError):
-                # The evaluation task catches what the candidate does; what escapes it happened
-                # around it (the node cannot import evolve, a value does not unpickle there).
+            if _node_cannot_evaluate(exc):
                 self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {_first_line(exc)}"))
                 return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
