@@ -40,9 +40,11 @@ Run = Callable[[], "float | None"]
 # The least relative noise ever assumed: timer resolution, frequency scaling and cache state make
 # two identical programs differ by about this much even on an idle, pinned core.
 NOISE_FLOOR = 0.01
-# The standard error of a median is about 1.253 sigma / sqrt(n) for normal samples, and sigma is
-# about 1.4826 MAD; two standard errors make the band about 95%.
-_MEDIAN_SE = 1.253 * 1.4826
+# The standard error of a median is about 1.253 sigma / sqrt(n) for normal samples; sigma is
+# about 1.4826 MAD, or IQR / 1.349. Two standard errors make the band about 95%.
+_MEDIAN_SE = 1.253
+_MAD_SIGMA = 1.4826
+_IQR_SIGMA = 1.349
 _BAND = 2.0
 
 
@@ -85,10 +87,13 @@ class Timing:
 
     @property
     def relative_error(self) -> float:
-        """The standard error of the median, relative to it (from the MAD)."""
+        """The standard error of the median, relative to it. The spread is the larger of the two
+        robust estimates of sigma (1.4826 MAD, IQR / 1.349): on a loaded machine the samples are
+        often two clusters, which the MAD alone misses."""
         if self.median <= 0:
             return math.inf
-        return _MEDIAN_SE * self.mad / self.median / math.sqrt(len(self.samples))
+        sigma = max(_MAD_SIGMA * self.mad, self.iqr / _IQR_SIGMA)
+        return _MEDIAN_SE * sigma / self.median / math.sqrt(len(self.samples))
 
     def summary(self, prefix: str) -> dict[str, float]:
         """Plain metrics: `<prefix>_ms` (the median), `<prefix>_iqr_pct`, `<prefix>_mad_pct`."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from evolve.errors import OptionError
+from evolve.errors import OptionError, RunError
 from evolve.kinds import FailureKind
 from evolve.problem import Problem, load_problem
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn_if_process
@@ -50,6 +50,7 @@ def score_once(
     from evolve.sandbox.template import evaluation_template
 
     show_problem_warnings(problem)
+    require_local_gpus(problem)
     name = sandbox_choice(sandbox)
     warn_if_process(name)
     template = evaluation_template(problem, name, code=code)
@@ -104,6 +105,36 @@ def score_once(
         fail(f"{program_path}: the {label} fails its evaluation: {outcome.reason}")
     if heldout is not None and not heldout.ok:
         fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
+
+
+def local_gpus() -> int:
+    """The NVIDIA GPUs of this machine: those `nvidia-smi -L` lists, else the /dev/nvidiaN devices."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi"):
+        try:
+            listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+            return sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return sum(1 for dev in Path("/dev").glob("nvidia*") if re.fullmatch(r"nvidia\d+", dev.name))
+
+
+def require_local_gpus(problem: Problem) -> None:
+    """`evolve check` evaluates on this machine: refuse, in one line, a problem that asks for more
+    GPUs than it has (a run checks its Ray cluster instead, which may have them elsewhere)."""
+    wanted = problem.config.evaluation.gpus
+    if wanted <= 0:
+        return
+    have = local_gpus()
+    if have < wanted:
+        found = "no GPU" if have == 0 else f"only {have} GPU{'s' if have > 1 else ''}"
+        raise RunError(
+            f"{problem.root / 'problem.toml'}: evaluation.gpus = {wanted:g}, but this machine has {found} "
+            "(nvidia-smi -L, /dev/nvidia*): run evolve check on a machine that has one"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,7 @@ from evolve.engine.preflight import (
     new_run_folder,
 )
 from evolve.engine.pricing import check_prices
+from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, run_log_path
@@ -325,6 +326,9 @@ def _drive(
             raise
         status, reason = driver.steady_state()
         best = ray.get(db.best_program.remote())
+        if best is not None and ev.repeat_best and reason != INTERRUPTED:  # noisy scores: measure the top again
+            repeat_best(driver, ev.repeat_best)
+            best = ray.get(db.best_program.remote())
         if best is not None and options.heldout and ev.heldout_function and reason != INTERRUPTED:
             try:
                 score_heldout(driver, best, problem.initial_code, ev.heldout_function)

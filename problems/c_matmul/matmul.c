@@ -7,35 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-// EVOLVE-BLOCK-START
-// Tiled i-k-j loop order: c[i][j] += a[i][k] * b[k][j] walks b and c along rows. The tile sizes
-// below are the knobs; any loop order, tiling, unrolling or vectorisation is allowed, as long as
-// every c[i][j] is the sum over k of a[i][k] * b[k][j] in double precision.
-static const int TILE_I = 4;
-static const int TILE_K = 4;
-static const int TILE_J = 4;
+static inline int min_int(int x, int y) { return x < y ? x : y; }
 
-static int min_int(int x, int y) { return x < y ? x : y; }
+// EVOLVE-BLOCK-START
+// Tiled i-k-j loop order: c[i][j] += a[i][k] * b[k][j] runs along rows of b and c. A tile is
+// 2^TILE_I_LOG2 rows of c by 2^TILE_K_LOG2 terms by 2^TILE_J_LOG2 columns: the knobs. Any loop
+// order, tiling, unrolling or vectorisation is allowed, as long as every c[i][j] is the sum over
+// k of a[i][k] * b[k][j] in double precision.
+static const int TILE_I_LOG2 = 2;
+static const int TILE_K_LOG2 = 2;
+static const int TILE_J_LOG2 = 2;
 
 static void matmul(int n, const double *restrict a, const double *restrict b, double *restrict c) {
+    const int ti = 1 << TILE_I_LOG2, tk = 1 << TILE_K_LOG2, tj = 1 << TILE_J_LOG2;
     memset(c, 0, sizeof(double) * (size_t)n * (size_t)n);
-    for (int i0 = 0; i0 < n; i0 += TILE_I) {
-        int i1 = min_int(i0 + TILE_I, n);
-        for (int k0 = 0; k0 < n; k0 += TILE_K) {
-            int k1 = min_int(k0 + TILE_K, n);
-            for (int j0 = 0; j0 < n; j0 += TILE_J) {
-                int j1 = min_int(j0 + TILE_J, n);
-                for (int i = i0; i < i1; i++) {
-                    for (int k = k0; k < k1; k++) {
-                        double aik = a[(size_t)i * n + k];
-                        for (int j = j0; j < j1; j++) {
-                            c[(size_t)i * n + j] += aik * b[(size_t)k * n + j];
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for (int i0 = 0; i0 < n; i0 += ti)
+        for (int k0 = 0; k0 < n; k0 += tk)
+            for (int j0 = 0; j0 < n; j0 += tj)
+                for (int i = i0; i < min_int(i0 + ti, n); i++)
+                    for (int k = k0; k < min_int(k0 + tk, n); k++)
+                        for (int j = j0; j < min_int(j0 + tj, n); j++)
+                            c[(size_t)i * n + j] += a[(size_t)i * n + k] * b[(size_t)k * n + j];
 }
 // EVOLVE-BLOCK-END
 

@@ -9,7 +9,10 @@ program. Being single-threaded, the helper can fork safely where evaluate.py's p
 has threads) could not. It times the run from the exec (a close-on-exec pipe closes at that
 instant) to the exit, so the launcher's own start is not measured, then kills everything the
 run left behind (it is their subreaper) before it answers: nothing of a run outlives it, and no
-run can write where a later run reads (no result cache between runs).
+run can write where a later run reads (no result cache between runs). Besides the wall-clock
+time it reports the CPU time of the whole process tree of the run (every process is reaped by the
+helper, so work handed to a child that is never waited for still counts), less what the child
+spent before its exec.
 
 The compiler runs the same way: a source that `#include`s the problem's files, or the held-out
 sizes, finds nothing readable.
@@ -20,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -48,7 +52,8 @@ def compile_command(source: str, binary: str) -> list[str]:
 class Finished:
     """One confined run: how long it took from exec to exit, and how it ended."""
 
-    seconds: float
+    seconds: float  # wall-clock time from the exec to the exit
+    cpu_seconds: float  # CPU time of the program and every process it started, from the exec on
     exit_code: int | None  # negative: killed by that signal; None: it never started
     timed_out: bool
     stderr: str  # its last few KB
@@ -118,8 +123,8 @@ class Launcher:
         reply = json.loads(line)
         stderr = _tail(os.path.join(workdir, ".stderr"))
         if reply.get("error"):
-            return Finished(0.0, None, False, reply["error"], workdir)
-        return Finished(reply["seconds"], reply["exit_code"], reply["timed_out"], stderr, workdir)
+            return Finished(0.0, 0.0, None, False, reply["error"], workdir)
+        return Finished(reply["seconds"], reply["cpu_seconds"], reply["exit_code"], reply["timed_out"], stderr, workdir)
 
     def compile(self, source: str, name: str) -> Compiled:
         """Compile `source` with `compile_command`; messages name the file as `name`."""
@@ -216,10 +221,13 @@ def _start_child(job: dict, executable: str | int, confine, ready_w: int) -> Non
             os.write(2, f"native: not confined: {why}\n".encode())
         os.chdir(workdir)
         env = {"PATH": ENV_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
+        # The CPU time spent here so far is ours, not the program's: say it, then exec.
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        os.write(ready_w, f"{usage.ru_utime + usage.ru_stime!r}\n".encode())
         os.execve(executable, job["argv"], env)
     except BaseException as exc:  # anything: say it on the pipe, then exit
         try:
-            os.write(ready_w, f"could not start {job['argv'][0]}: {type(exc).__name__}: {exc}".encode()[:1000])
+            os.write(ready_w, f"!could not start {job['argv'][0]}: {type(exc).__name__}: {exc}".encode()[:1000])
         finally:
             os._exit(127)
 
@@ -249,12 +257,13 @@ def _run_job(job: dict, confine) -> dict:
         if not executable:
             return {"error": f"{program} is not installed in this image"}
     ready_r, ready_w = os.pipe()  # close-on-exec: it reads as closed the instant the exec succeeds
+    usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     pid = os.fork()
     if pid == 0:
         os.close(ready_r)
         _start_child(job, executable, confine, ready_w)
     os.close(ready_w)
-    failed = os.read(ready_r, 1000)
+    said = _read_to_end(ready_r)  # the end comes the instant the exec succeeds (or the child exits)
     started = time.perf_counter()
     os.close(ready_r)
     timed_out = False
@@ -274,11 +283,30 @@ def _run_job(job: dict, confine) -> dict:
     signal.setitimer(signal.ITIMER_REAL, 0)
     timed_out = timed_out and seconds >= float(job["timeout"]) * 0.99  # not an alarm that came just after the exit
     _kill_leftovers(pid)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # every process of the run, now reaped
     if isinstance(executable, int):
         os.close(executable)
-    if failed:
-        return {"error": failed.decode(errors="replace")}
-    return {"seconds": seconds, "exit_code": os.waitstatus_to_exitcode(status), "timed_out": timed_out}
+    before_exec, _, failed = said.decode(errors="replace").partition("!")
+    if failed or not before_exec.strip():
+        return {"error": failed or f"{program} did not start"}
+    cpu = _cpu(after) - _cpu(usage_before) - float(before_exec)
+    return {
+        "seconds": seconds,
+        "cpu_seconds": max(0.0, cpu),
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+    }
+
+
+def _cpu(usage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _read_to_end(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def serve(evaluators_dir: str) -> None:

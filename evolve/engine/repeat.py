@@ -1,0 +1,141 @@
+"""Re-evaluating the top programs of a noisy run before it declares its best (`[evaluation]
+repeat_best = N`).
+
+On a problem scored by timings, a run's best is partly the luckiest measurement: of hundreds of
+candidates, the top score is biased upwards (the winner's curse). At the end of such a run the
+top few programs are evaluated N more times each, one after another (evaluations side by side
+would slow each other down), and the best is the one with the highest median of those repeats:
+fresh measurements that selection has not seen. The first score is left out of the median for
+that reason.
+
+Each repeat is an evaluation row of its own (kind `train`). The repeats of a program are recorded
+with the median one last, so the program's score, metrics and feedback are its median repeat's;
+a failed repeat counts below every score (a program that fails when measured again is not the
+best). The population's best is then set to the winner, with its median as the run's best score.
+The population actor does the recording (it is the store's only writer), through
+`__ray_call__`, with the functions below.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from evolve.errors import InfrastructureError
+from evolve.kinds import EventKind
+from evolve.sandbox.base import EvalOutcome
+
+log = logging.getLogger(__name__)
+
+TOP_PROGRAMS = 3  # how many of the best programs are measured again
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One of the run's top programs, as the population holds it."""
+
+    program_id: int
+    code: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """The repeated evaluations of one program, in the order they ran."""
+
+    program_id: int
+    outcomes: tuple[EvalOutcome, ...]
+
+    def ordered(self) -> list[EvalOutcome]:
+        """Lowest first (failures before any score), the median last: the order to record them in,
+        so the program keeps its median evaluation."""
+        ranked = sorted(self.outcomes, key=_rank)
+        middle = ranked.pop(_median_index(len(ranked)))
+        return [*ranked, middle]
+
+    @property
+    def median(self) -> float | None:
+        """The (lower) median score, None when the median repeat failed."""
+        middle = self.ordered()[-1]
+        return middle.score if middle.ok else None
+
+
+def _rank(outcome: EvalOutcome) -> float:
+    return outcome.score if outcome.ok and outcome.score is not None else float("-inf")
+
+
+def _median_index(count: int) -> int:
+    return (count - 1) // 2  # the lower median: a score some evaluation actually had
+
+
+def winner(repeats: list[Repeats]) -> Repeats | None:
+    """The program with the highest median repeat; ties go to the earlier (better-ranked) one."""
+    scored = [r for r in repeats if r.median is not None]
+    return max(scored, key=lambda r: r.median if r.median is not None else float("-inf"), default=None)
+
+
+def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
+    """Evaluate the run's `top` best programs `times` more times each, record every repeat and
+    make the highest median the run's best. Returns the winner's repeats (None: nothing changed,
+    as when the machinery broke: the run's best then stays as it was, and the log says why)."""
+    import ray
+
+    from evolve.engine.population_db import EvalTicket
+
+    contenders: list[Contender] = ray.get(driver.db.__ray_call__.remote(top_programs, top))
+    repeats = []
+    try:
+        for c in contenders:
+            ticket = EvalTicket(c.program_id, c.code, -1, 0)
+            outcomes = tuple(driver.evaluate_now(ticket, driver.template) for _ in range(times))
+            repeats.append(Repeats(c.program_id, outcomes))
+    except InfrastructureError as exc:
+        log.warning("the best is not re-evaluated (repeat_best): %s", exc)
+        return None
+    return ray.get(driver.db.__ray_call__.remote(record_repeats, repeats))
+
+
+# -- run inside the population actor (the store's only writer) ------------------------------------
+
+
+def top_programs(db, top: int) -> list[Contender]:
+    """The `top` best distinct programs over all islands, best first, with their code."""
+    from sqlalchemy import select
+
+    from evolve.store import Program
+
+    members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
+    best = sorted(members.values(), key=lambda m: (-m.score, m.id))[:top]
+    with db.Session() as s:
+        code = dict(s.execute(select(Program.id, Program.code).where(Program.id.in_([m.id for m in best]))).all())
+    return [Contender(m.id, code[m.id], m.score) for m in best]
+
+
+def record_repeats(db, repeats: list[Repeats]) -> Repeats | None:
+    """Record every repeat and set the best by median (see the module's docstring)."""
+    from dataclasses import replace
+
+    members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
+    chosen = winner(repeats)
+    with db.writer.transaction():
+        for r in repeats:
+            member = members[r.program_id]
+            for outcome in r.ordered():
+                db.writer.record_evaluation(r.program_id, outcome, member.cell)
+        if chosen is not None and chosen.median is not None:
+            median = chosen.median
+            db.population.best = replace(members[chosen.program_id], score=median)
+            db.writer.set_best(chosen.program_id, median)
+            scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
+            db.writer.add_event(
+                EventKind.NEW_BEST,
+                f"best after {len(chosen.outcomes)} repeats of the top {len(repeats)}: program "
+                f"{chosen.program_id}, median {median:.6g} ({scores})",
+                {
+                    "program_id": chosen.program_id,
+                    "score": median,
+                    "repeats": [o.score if o.ok else None for o in chosen.outcomes],
+                },
+            )
+            db.progress = replace(db.progress, best_score=median, best_id=chosen.program_id)
+    return chosen
