@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 from jinja2 import UndefinedError
 
@@ -218,6 +220,8 @@ def test_fit_drops_the_least_important_and_oldest_first():
     assert order[6].memory.tried == (MEMORY.tried[1],)  # and the oldest attempt
     assert order[-2].memory.insight is not None and order[-1].memory.insight is None
     assert order[-1].memory.coordinates == MEMORY.coordinates  # never dropped
+    two_best = shrink_prompt(PromptParts((), dataclasses.replace(MEMORY, diverse=(), top=(TOP, INSPIRATION))))
+    assert two_best is not None and two_best.memory.top == (TOP,) and two_best.memory.lineage == MEMORY.lineage
 
 
 def test_fit_keeps_the_largest_prompt_within_the_budget():

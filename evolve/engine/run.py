@@ -287,8 +287,8 @@ def _start(
         (options.sandbox, sandbox_options, str(log_path), shipped),
         options,
         on_progress,
-    )
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
+    )
     try:
         driver.open()
         _phase("population actor opened the run")

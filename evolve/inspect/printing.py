@@ -182,7 +182,25 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         for rj in s.rejections:
             t.add_row(rj.reason, f"{rj.count:,}")
         c.print(t)
+    if s.insights:
+        print_insights(c, s)
     if s.events:
         c.print("[bold]recent events[/bold]")
         for e in s.events[:5]:
             c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {e.message}", highlight=False)
+
+
+def print_insights(c: Console, s: RunSummary) -> None:
+    """The run's scratchpads: the latest in full, the earlier ones by their first line."""
+    written = [i for i in s.insights if i.error is None]
+    failed = len(s.insights) - len(written)
+    note = f", {failed} failed" if failed else ""
+    c.print(f"[bold]insights[/bold] ({len(written)} written{note})", highlight=False)
+    if written:
+        latest = written[0]
+        c.print(f"  the latest, after {latest.iteration:,} evaluations ({latest.model}):", highlight=False)
+        for line in latest.text.splitlines():
+            c.print("    " + line, markup=False, highlight=False)
+        for i in written[1:]:
+            first = (i.text.splitlines() or [""])[0]
+            c.print(f"  after {i.iteration:,}: " + (first if len(first) <= 100 else first[:99] + "…"), markup=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, inspect, literal, select
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.orm import aliased
 
@@ -30,7 +30,7 @@ from evolve.inspect.rows import (
 from evolve.kinds import ProgramStatus
 from evolve.store.db import has_column
 from evolve.store.liveness import effective_status
-from evolve.store.models import Evaluation, LLMCall, Program, Run
+from evolve.store.models import Evaluation, Insight, LLMCall, Program, Run
 from evolve.store.run_config import RunConfig
 
 __all__ = [
@@ -66,6 +66,15 @@ _RUN_COLUMNS = (
     Run.updated_at,
     Run.finished_at,
 )
+
+
+def _insight_costs(conn: Connection, run_id: int | None) -> dict[int, float]:
+    """What each run's insight calls cost (none in a database from before the insights table)."""
+    if not inspect(conn).has_table(Insight.__tablename__):
+        return {}
+    where = [Insight.run_id == run_id] if run_id is not None else []
+    rows = conn.execute(select(Insight.run_id, func.sum(Insight.cost)).where(*where).group_by(Insight.run_id)).all()
+    return {rid: float(cost or 0.0) for rid, cost in rows}
 
 
 def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunRow]:
@@ -105,6 +114,7 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
         .where(*only(Run.id))
         .order_by(Run.id)
     )
+    insight_costs = _insight_costs(conn, run_id)
     rows = []
     for r in conn.execute(stmt).all():
         rows.append(
@@ -118,7 +128,7 @@ def run_rows(conn: Connection, url: str, run_id: int | None = None) -> list[RunR
                 failed=int(r.failed or 0),
                 best_score=r.best if r.best is not None else r.best_score,
                 heldout_score=r.heldout_score,
-                cost=float(r.cost or 0.0),
+                cost=float(r.cost or 0.0) + insight_costs.get(r.id, 0.0),
                 created_at=iso(r.created_at),
                 updated_at=iso(r.updated_at),
                 duration_s=seconds_between(r.created_at, r.finished_at or r.updated_at),

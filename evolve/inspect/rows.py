@@ -137,6 +137,21 @@ class EventRow:
 
 
 @dataclass(frozen=True)
+class InsightRow:
+    """One of the run's scratchpads (`insights`), as `evolve show` and the report list them."""
+
+    id: int
+    iteration: int  # evaluations done when it was written
+    text: str
+    program_ids: list
+    model: str
+    tokens: int
+    cost: float
+    error: str | None
+    created_at: str | None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run: RunRow
     problem_path: str
@@ -157,6 +172,7 @@ class RunSummary:
     tokens: int
     cost: float
     events: list[EventRow]
+    insights: list[InsightRow] = field(default_factory=list)  # newest first
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, inspect, literal, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
 from evolve.inspect.queries import best_program_id, briefs, run_row, run_rows
-from evolve.inspect.rows import EventRow, IslandBest, ModelStats, ReasonCount, RunSummary, iso
+from evolve.inspect.rows import EventRow, InsightRow, IslandBest, ModelStats, ReasonCount, RunSummary, iso
 from evolve.kinds import CallOutcome, ProgramStatus
 from evolve.store.db import has_column
-from evolve.store.models import Event, LLMCall, Program
+from evolve.store.models import Event, Insight, LLMCall, Program
 from evolve.store.run_config import RunConfig
 
 MAX_REASONS = 20
@@ -240,6 +240,27 @@ def _events(conn: Connection, run_id: int, limit: int = 20) -> list[EventRow]:
     return [EventRow(r.id, r.kind, r.message, iso(r.created_at)) for r in rows]
 
 
+def _insights(conn: Connection, run_id: int) -> list[InsightRow]:
+    """The run's scratchpads, newest first (none in a database from before the table)."""
+    if not inspect(conn).has_table(Insight.__tablename__):
+        return []
+    rows = conn.execute(select(Insight).where(Insight.run_id == run_id).order_by(Insight.id.desc())).all()
+    return [
+        InsightRow(
+            r.id,
+            r.iteration,
+            r.text,
+            list(r.program_ids or []),
+            r.model,
+            int(r.prompt_tokens or 0) + int(r.completion_tokens or 0),
+            float(r.cost or 0.0),
+            r.error,
+            iso(r.created_at),
+        )
+        for r in rows
+    ]
+
+
 def summary(engine: Engine, run_id: int, url: str = "") -> RunSummary:
     with engine.connect() as conn:
         return collect_summary(conn, run_id, url)
@@ -278,6 +299,7 @@ def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
             func.sum(LLMCall.cost).label("cost"),
         ).where(LLMCall.run_id == run_id)
     ).one()
+    insights = _insights(conn, run_id)
     heldout = run.heldout_score
     if heldout is None and best_brief is not None:
         heldout = best_brief.heldout_score
@@ -298,7 +320,8 @@ def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
         failures=_failures(conn, run_id),
         rejections=_rejections(conn, run_id),
         models=_models(conn, run_id),
-        tokens=int(spent.tokens or 0),
-        cost=float(spent.cost or 0.0),
+        tokens=int(spent.tokens or 0) + sum(i.tokens for i in insights),
+        cost=float(spent.cost or 0.0) + sum(i.cost for i in insights),  # the insight calls are the run's too
         events=_events(conn, run_id),
+        insights=insights,
     )

@@ -1,11 +1,12 @@
 """Keep a prompt under its token budget: drop the oldest and least important context first.
 
 Pure. `fit` measures a state, and while it is over budget takes the next smaller state from
-`shrink`, which drops one item at a time. For a mutation prompt (`shrink_prompt`) the order is:
-the other inspirations (last first), the elites of other cells (last first), the lineage (oldest
-step first), the best programs (lowest first), what was tried (oldest first), the insight. The
-current program, its metrics, feedback and cell, and the task itself are never dropped: a prompt
-whose parent alone is over the budget goes out as small as it can be.
+`shrink`, which drops one item at a time. For a mutation prompt (`shrink_prompt`) the bulky and
+the least specific to the current program go first: the other inspirations (last first), the
+elites of other cells (last first), the best programs but the very best (lowest first), the
+lineage (oldest step first), the very best program, what was tried (oldest first), the insight.
+The current program, its metrics, feedback and cell, and the task itself are never dropped: a
+prompt whose parent alone is over the budget goes out as small as it can be.
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ def shrink_prompt(parts: PromptParts) -> PromptParts | None:
         return replace(parts, inspirations=parts.inspirations[:-1])
     if m.diverse:
         return replace(parts, memory=replace(m, diverse=m.diverse[:-1]))
+    if len(m.top) > 1:
+        return replace(parts, memory=replace(m, top=m.top[:-1]))
     if m.lineage:
         return replace(parts, memory=replace(m, lineage=m.lineage[1:]))
     if m.top:
-        return replace(parts, memory=replace(m, top=m.top[:-1]))
+        return replace(parts, memory=replace(m, top=()))
     if m.tried:
         return replace(parts, memory=replace(m, tried=m.tried[1:]))
     if m.insight is not None:

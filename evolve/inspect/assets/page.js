@@ -221,9 +221,22 @@ function renderTables(d) {
   fill("events", s.events.length ? table([{label: "time", key: "created_at"}, {label: "kind", key: "kind"}, {label: "message", key: "message"}], s.events)
     : el("p", {class: "note", text: "No events."}));
 }
+function renderInsights(d) {
+  // The run's scratchpads (newest first): the latest in full, the earlier ones folded.
+  const all = d.summary.insights || [];
+  const written = all.filter(i => !i.error);
+  if (!written.length) return empty("insights", all.length ? `${all.length} insight calls failed.` : "No insights (written every [prompt] insight_interval evaluations by a model).");
+  const head = (i) => `after ${fmt(i.iteration)} evaluations · ${i.model} · ${fmt(i.tokens)} tokens · ${money(i.cost)}` +
+    (i.program_ids.length ? ` · drew on programs ${i.program_ids.join(", ")}` : "");
+  const [latest, ...earlier] = written;
+  fill("insights",
+    el("p", {class: "note", text: `${written.length} written` + (all.length > written.length ? `, ${all.length - written.length} failed` : "") + "; the latest is shown in every later prompt."}),
+    el("p", {}, el("b", {text: "Latest"}), " · " + head(latest)), codePre(latest.text, "wrap"),
+    ...earlier.map(i => el("details", {}, el("summary", {text: head(i)}), codePre(i.text, "wrap"))));
+}
 function render(d) {
   renderHeader(d); renderTimeline(d); renderHistogram(d); renderGrid(d); renderTree(d);
-  renderLineage(d); renderBest(d); renderTables(d);
+  renderLineage(d); renderBest(d); renderTables(d); renderInsights(d);
   fill("generated", `data as of ${d.generated_at} UTC`);
   document.body.dataset.rendered = String((+document.body.dataset.rendered || 0) + 1);
 }
