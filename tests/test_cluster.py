@@ -1,5 +1,8 @@
 """`--ray-address`: a run joins an existing Ray cluster whose node has the custom resource that
-the problem's evaluations ask for (a stand-in for an accelerator type)."""
+the problem's evaluations ask for (a stand-in for an accelerator type); the problem folder travels
+through Ray's object store and is unpacked once per node (evolve/engine/shipping.py).
+
+Two nodes that share nothing but Ray are tests/test_cluster_nodes.py."""
 
 import json
 import os
@@ -12,6 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from evolve.engine.shipping import materialize, pack, ship
+from evolve.sandbox.images import build_inputs_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +98,41 @@ def test_run_on_an_existing_cluster_with_a_custom_resource(ray_head, tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     summary = json.loads((tmp_path / "runs" / "on-cluster" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["candidates"] == 6
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_shipped_folder_unpacks_to_the_same_content_readable_by_all(ray_local, tmp_path, monkeypatch):
+    folder = tmp_path / "private"
+    shutil.copytree(ROOT / "problems" / "circle_packing", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "data").mkdir()
+    (folder / "data" / "run.sh").write_text("#!/bin/sh\n")
+    (folder / "data" / "run.sh").chmod(0o700)
+    for skipped in ("__pycache__", "runs", ".git"):  # caches and run outputs do not travel
+        (folder / skipped).mkdir()
+        (folder / skipped / "big.bin").write_bytes(b"x" * 1000)
+    for path in [folder, *folder.rglob("*")]:  # only its owner may read it (umask 077)
+        path.chmod(0o700 if path.is_dir() or path.name == "run.sh" else 0o600)
+    digest, _ = pack(folder)
+    assert digest == build_inputs_hash(folder)
+
+    node_tmp = tmp_path / "node-tmp"
+    node_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(node_tmp))  # this "node"'s own cache
+    shipped = ship(folder)
+    unpacked = materialize(shipped)
+    assert unpacked == node_tmp / f"evolve-problems-{os.getuid()}" / digest
+    expected = {
+        rel: data for rel, data in _files(folder).items() if rel.split("/")[0] not in ("__pycache__", "runs", ".git")
+    }
+    assert _files(unpacked) == expected
+    assert build_inputs_hash(unpacked) == digest
+    # The sandbox's nobody reads it all; what its owner could run stays runnable.
+    assert all(p.stat().st_mode & 0o005 == 0o005 for p in [unpacked, *unpacked.rglob("*")] if p.is_dir())
+    assert all(p.stat().st_mode & 0o004 for p in unpacked.rglob("*") if p.is_file())
+    assert (unpacked / "data" / "run.sh").stat().st_mode & 0o111 == 0o111
+    # Once per node and digest: the folder is reused, not unpacked again.
+    (unpacked / "marker").write_text("kept")
+    assert materialize(ship(folder)) == unpacked and (unpacked / "marker").is_file()

@@ -22,10 +22,12 @@ import fcntl
 import io
 import logging
 import os
+import re
 import shutil
 import stat
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,9 @@ from evolve.errors import ImageMissing, InfrastructureError
 from evolve.sandbox.images import SKIP_PARTS, build_inputs_hash
 
 log = logging.getLogger(__name__)
+
+UNUSED_FOR = 7 * 24 * 3600  # an unpacked problem no evaluation used for this long is removed
+DIGEST = re.compile(r"[0-9a-f]{64}")  # the name of an unpacked problem's folder
 
 _unpacked: dict[str, Path] = {}  # digest -> its folder, in this worker process
 _ready_images: set[tuple[str, str]] = set()  # (engine, image) this process has seen on its engine
@@ -72,7 +77,7 @@ def pack(folder: str | Path) -> tuple[str, bytes]:
     folder = Path(folder)
     digest = build_inputs_hash(folder)
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT, compresslevel=6) as tar:
         for path, rel in _shipped_files(folder):
             info = tarfile.TarInfo(rel)
             info.mtime = 0
@@ -147,6 +152,7 @@ def _unpack_once(shipped: ShippedProblem) -> Path:
     with node_lock("unpack"):
         if final.is_dir():
             return final
+        _prune(root)
         data = ray.get(shipped.package)
         partial = Path(tempfile.mkdtemp(prefix=".partial-", dir=root))
         try:
@@ -164,6 +170,20 @@ def _unpack_once(shipped: ShippedProblem) -> Path:
             raise
     log.info("unpacked the problem %s into %s", shipped.digest[:12], final)
     return final
+
+
+def _prune(root: Path) -> None:
+    """Remove unpacked problems no evaluation used for UNUSED_FOR seconds (each use touches its
+    folder), and partial ones as old; called under the unpack lock, when a new one arrives."""
+    now = time.time()
+    for path in root.iterdir():
+        if not (DIGEST.fullmatch(path.name) or path.name.startswith(".partial-")):
+            continue
+        try:
+            if path.is_dir() and not path.is_symlink() and now - path.stat().st_mtime > UNUSED_FOR:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _extract(tar: tarfile.TarFile, into: Path) -> None:
