@@ -148,7 +148,10 @@ def noise(
     `others`)."""
     pooled = Timing(reference.samples + reference_again.samples) if reference_again else reference
     error = _BAND * math.sqrt(pooled.relative_error**2 + sum(t.relative_error**2 for t in others))
-    disagreement = abs(reference.median / reference_again.median - 1.0) if reference_again else 0.0
+    disagreement = 0.0
+    if reference_again:  # symmetric: the larger median over the smaller
+        ratio = reference.median / reference_again.median
+        disagreement = max(ratio, 1.0 / ratio) - 1.0
     return max(floor, disagreement, error)
 
 

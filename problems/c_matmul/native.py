@@ -108,12 +108,27 @@ class Launcher:
             self.proc.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
-    def run(self, argv: list[str], program: str, readable: tuple[str, ...] = (), timeout: float = 10.0) -> Finished:
+    def run(
+        self,
+        argv: list[str],
+        program: str,
+        readable: tuple[str, ...] = (),
+        timeout: float = 10.0,
+        no_processes: bool = True,
+    ) -> Finished:
         """Run `argv` confined: it may read `program` and `readable`, and write only a fresh
-        directory (`Finished.workdir`, also its working directory and its TMPDIR)."""
+        directory (`Finished.workdir`, also its working directory and its TMPDIR); with
+        `no_processes` it may start threads but no process (see `deny_processes`)."""
         workdir = tempfile.mkdtemp(dir=self.scratch)
         os.chmod(workdir, 0o700)
-        job = {"argv": argv, "program": program, "readable": list(readable), "workdir": workdir, "timeout": timeout}
+        job = {
+            "argv": argv,
+            "program": program,
+            "readable": list(readable),
+            "workdir": workdir,
+            "timeout": timeout,
+            "no_processes": no_processes,
+        }
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write((json.dumps(job) + "\n").encode())
         self.proc.stdin.flush()
@@ -133,7 +148,8 @@ class Launcher:
         shutil.copyfile(source, staged)
         binary_name = os.path.splitext(name)[0] or "program"
         started = time.perf_counter()
-        done = self.run(compile_command(staged, binary_name), staged, timeout=COMPILE_TIMEOUT)
+        # The compiler runs its passes (cc1, as, ld) as processes of its own.
+        done = self.run(compile_command(staged, binary_name), staged, timeout=COMPILE_TIMEOUT, no_processes=False)
         seconds = time.perf_counter() - started
         binary = os.path.join(done.workdir, binary_name)
         if done.ok and os.path.isfile(binary):
@@ -219,6 +235,10 @@ def _start_child(job: dict, executable: str | int, confine, ready_w: int) -> Non
         why = confine(job["program"], workdir, [job["program"], *job["readable"]])
         if why:
             os.write(2, f"native: not confined: {why}\n".encode())
+        if job["no_processes"]:
+            why = deny_processes(sys.modules["confine"])
+            if why:
+                os.write(2, f"native: may start processes: {why}\n".encode())
         os.chdir(workdir)
         env = {"PATH": ENV_PATH, "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8"}
         # The CPU time spent here so far is ours, not the program's: say it, then exec.
@@ -230,6 +250,56 @@ def _start_child(job: dict, executable: str | int, confine, ready_w: int) -> Non
             os.write(ready_w, f"!could not start {job['argv'][0]}: {type(exc).__name__}: {exc}".encode()[:1000])
         finally:
             os._exit(127)
+
+
+# Process creation per architecture: the audit value, fork-like syscalls, clone, clone3. A run
+# may start threads (they end with it), not processes: a process could outlive the run, for the
+# moment it takes to rewrite the output after the program exits and before anything kills it.
+_PROCESS_SYSCALLS = {"x86_64": (0xC000003E, (57, 58), 56, 435), "aarch64": (0xC00000B7, (), 220, 435)}
+_CLONE_THREAD = 0x00010000
+
+
+def _assemble(program: list[tuple]) -> list[tuple[int, int, int, int]]:
+    """Classic BPF with labels: ("label", name) marks a place; jumps name their targets."""
+    places, at = {}, 0
+    for ins in program:
+        if ins[0] == "label":
+            places[ins[1]] = at
+        else:
+            at += 1
+    out: list[tuple[int, int, int, int]] = []
+    for ins in program:
+        if ins[0] == "label":
+            continue
+        op, jt, jf, k = ins
+        here = len(out) + 1
+        out.append((op, places[jt] - here if jt else 0, places[jf] - here if jf else 0, k))
+    return out
+
+
+def deny_processes(confine_module) -> str | None:
+    """Install a seccomp filter (after confine, which set no_new_privs) that refuses fork, vfork
+    and clone without CLONE_THREAD (EPERM), and clone3 (ENOSYS: the C library then uses clone)."""
+    import ctypes
+
+    arch = _PROCESS_SYSCALLS.get(platform.machine())
+    if arch is None:
+        return f"no process filter for {platform.machine()}"
+    audit, forks, clone, clone3 = arch
+    ld, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    program: list[tuple] = [(ld, 0, 0, 4), (jeq, 0, "allow", audit), (ld, 0, 0, 0)]
+    program += [(jeq, "deny", 0, nr) for nr in forks]
+    program += [(jeq, "enosys", 0, clone3), (jeq, 0, "allow", clone), (ld, 0, 0, 16)]
+    program += [(jset, "allow", 0, _CLONE_THREAD)]
+    program += [("label", "deny"), (ret, 0, 0, eperm), ("label", "allow"), (ret, 0, 0, allow)]
+    program += [("label", "enosys"), (ret, 0, 0, enosys)]
+    code = _assemble(program)
+    filters = (confine_module._SockFilter * len(code))(*[confine_module._SockFilter(*ins) for ins in code])
+    fprog = confine_module._SockFprog(len(code), filters)
+    if ctypes.CDLL(None, use_errno=True).prctl(22, 2, ctypes.byref(fprog), 0, 0):  # PR_SET_SECCOMP, filter
+        return f"seccomp filter refused: {os.strerror(ctypes.get_errno())}"
+    return None
 
 
 def _sealed_copy(path: str) -> int:

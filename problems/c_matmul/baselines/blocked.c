@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     fclose(in);
+    memset(c, 0xff, sizeof(double) * count);  // c starts as NaNs: matmul must set every entry
     matmul(n, a, b, c);
     FILE *out = fopen(argv[3], "wb");
     if (!out || fwrite(c, sizeof(double), count, out) != count || fclose(out) != 0) {
