@@ -3,10 +3,11 @@ repeat_best = N`).
 
 On a problem scored by timings, a run's best is partly the luckiest measurement: of hundreds of
 candidates, the top score is biased upwards (the winner's curse). At the end of such a run the
-top few programs are evaluated N more times each, one after another (evaluations side by side
-would slow each other down), and the best is the one with the highest median of those repeats:
-fresh measurements that selection has not seen. The first score is left out of the median for
-that reason.
+top few programs, and the initial program beside them, are evaluated N more times each, one
+after another (evaluations side by side would slow each other down), and the best is the one
+with the highest median of those repeats: fresh measurements that selection has not seen. The
+first score is left out of the median for that reason; the initial program is measured the same
+way so that the run's summary compares like with like.
 
 Each repeat is an evaluation row of its own (kind `train`). The repeats of a program are recorded
 with the median one last, so the program's score, metrics and feedback are its median repeat's;
@@ -99,7 +100,8 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
 
 
 def top_programs(db, top: int) -> list[Contender]:
-    """The `top` best distinct programs over all islands, best first, with their code."""
+    """The `top` best distinct programs over all islands, best first, then the initial program
+    when it is not among them; with their code."""
     from sqlalchemy import select
 
     from evolve.store import Program
@@ -107,6 +109,11 @@ def top_programs(db, top: int) -> list[Contender]:
     members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
     best = sorted(members.values(), key=lambda m: (-m.score, m.id))[:top]
     with db.Session() as s:
+        initial = s.scalars(
+            select(Program.id).where(Program.run_id == db.run_id, Program.iteration == 0).order_by(Program.id).limit(1)
+        ).first()
+        if initial in members and all(m.id != initial for m in best):
+            best.append(members[initial])
         code = dict(s.execute(select(Program.id, Program.code).where(Program.id.in_([m.id for m in best]))).all())
     return [Contender(m.id, code[m.id], m.score) for m in best]
 
@@ -129,7 +136,7 @@ def record_repeats(db, repeats: list[Repeats]) -> Repeats | None:
             scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
             db.writer.add_event(
                 EventKind.NEW_BEST,
-                f"best after {len(chosen.outcomes)} repeats of the top {len(repeats)}: program "
+                f"best after {len(chosen.outcomes)} repeats of {len(repeats)} programs: program "
                 f"{chosen.program_id}, median {median:.6g} ({scores})",
                 {
                     "program_id": chosen.program_id,

@@ -170,13 +170,27 @@ function renderLineage(d) {
   });
   fill("lineage", el("p", {class: "note", text: `${steps.length} steps from the initial program to the best; expand a step to see its diff.`}), ...items.reverse());
 }
+// The spread of a program's training scores when it was evaluated more than once ([evaluation]
+// repeat_best measures the top programs again on noisy problems; the score kept is the lower
+// median of the repeats, not counting the first); null otherwise.
+function scoreSpread(evaluations) {
+  const scores = (evaluations || []).filter(e => e.kind === "train" && e.ok && e.score !== null).map(e => e.score);
+  if (scores.length < 2) return null;
+  const repeats = [...scores.slice(1)].sort((a, b) => a - b);
+  const median = repeats[Math.floor((repeats.length - 1) / 2)];
+  const lo = Math.min(...scores), hi = Math.max(...scores);
+  return `score spread: first ${fmt(scores[0])}, then ${repeats.length} repeats ${scores.slice(1).map(x => fmt(x)).join(", ")}` +
+    ` · median of the repeats ${fmt(median)} · range ${fmt(lo)} to ${fmt(hi)}` + (median ? ` (${pct((hi - lo) / Math.abs(median))} of the median)` : "");
+}
 function renderBest(d) {
   const b = d.best;
   if (!b) return empty("best", "No program has been scored yet.");
   const p = b.brief;
   const metrics = Object.entries(b.metrics || {}).map(([k, v]) => ({k, v}));
+  const spread = scoreSpread(b.evaluations);
   fill("best",
     el("p", {}, el("b", {text: `Program ${p.id}`}), ` · score ${fmt(p.score)} · held-out ${fmt(p.heldout_score)} · island ${p.island} · generation ${p.generation} · iteration ${p.iteration}` + (p.model ? ` · ${p.model}` : "")),
+    spread ? el("p", {class: "note", text: spread}) : null,
     metrics.length ? table([{label: "metric", key: "k"}, {label: "value", key: "v", num: true, digits: 6}], metrics) : null,
     b.feedback ? el("div", {}, el("h3", {text: "Feedback"}), codePre(b.feedback, "wrap")) : null,
     el("h3", {text: `Code (${d.language})`}), el("pre", {id: "best-code", text: b.code}),
