@@ -1,6 +1,6 @@
 """Answer yield: how many model answers become children, on the first try and after a re-ask.
 
-Three runs of circle_packing side by side, each through litellm's real HTTP path to a loopback
+Four runs of circle_packing side by side, each through litellm's real HTTP path to a loopback
 model server and the process sandbox. The server answers every call in the next of fifteen
 styles real models write (tests/model_server.py STYLES: SEARCH/REPLACE bare, fenced, with long
 markers, CRLF, dedented, with the marker line, two blocks between prose; unified diffs fenced
@@ -9,11 +9,17 @@ first; prose with snippets first), whatever the prompt asked for:
 
 A. every answer a valid edit;
 B. one first answer in ten a SEARCH that matches nothing, answered right when re-asked;
-C. as B, with `[mutation] max_retries = 0` (no re-ask).
+C. as B, with `[mutation] max_retries = 0` (no re-ask);
+D. as A, with `[prompt] token_budget = 1500` (a budget that binds).
 
 "Before" replays each run's first answers through the reader this repository had before issue
 10 (evolve/diff.py at OLD_READER, read with `git show`): diff prompts through apply_diff, rewrite
 prompts through apply_full_rewrite.
+
+Prompt tokens: every first prompt of an iteration as the server received it, counted with
+litellm's counter (what `[prompt] token_budget` bounds), against the budget; the prompts that
+remember (lineage, what was tried, the best programs, elites, the cell, the insight) fill it.
+BEFORE_MEMORY holds the figures this benchmark measured before them (parts 1 and 2 only).
 
 Usage: python bench/answer_yield.py [-n 60] [--write bench/RESULTS.md]
 """
@@ -42,13 +48,17 @@ from sqlalchemy import select  # noqa: E402
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run  # noqa: E402
 from evolve.kinds import CallOutcome, ProgramStatus  # noqa: E402
+from evolve.mutate.llm import count_tokens  # noqa: E402
 from evolve.problem import Problem, load_problem  # noqa: E402
-from evolve.store import LLMCall, Program, open_engine, session_factory  # noqa: E402
+from evolve.store import Insight, LLMCall, Program, open_engine, session_factory  # noqa: E402
 
-from model_server import STYLES, ModelServer, mixed_styles_script  # noqa: E402
+from model_server import STYLES, ModelServer, is_insight, is_retry, mixed_styles_script, with_insights  # noqa: E402
 
 HEADING = "## Answer yield"
 OLD_READER = "0884c07^"  # the commit before the one answer reader
+# Mean prompt tokens per call of runs A, B and C at b4ea2f9 (answers and re-asking, no memory).
+BEFORE_MEMORY = {"A": 879, "B": 901, "C": 873}
+TIGHT = 1500  # run D: a budget that binds, so the trimming shows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +72,9 @@ class Figures:
     old_reader: int  # first answers the old reader turned into a child
     prompt_tokens: float  # mean per call, litellm's counter on the prompts as sent
     forms: Counter
+    first_prompts: tuple[int, ...] = ()  # each iteration's first prompt, litellm's counter on its messages
+    budget: int = 0
+    insights: int = 0  # insight calls (not in `calls`)
 
 
 def old_reader() -> ModuleType:
@@ -85,6 +98,11 @@ def old_reader_makes_a_child(old: ModuleType, parent: str, answer: str, mutation
     return True
 
 
+def with_budget(problem: Problem, token_budget: int) -> Problem:
+    prompt = problem.config.prompt.model_copy(update={"token_budget": token_budget})
+    return dataclasses.replace(problem, config=problem.config.model_copy(update={"prompt": prompt}))
+
+
 def with_retries(problem: Problem, max_retries: int) -> Problem:
     mutation = problem.config.mutation.model_copy(update={"max_retries": max_retries})
     return dataclasses.replace(problem, config=problem.config.model_copy(update={"mutation": mutation}))
@@ -93,16 +111,21 @@ def with_retries(problem: Problem, max_retries: int) -> Problem:
 def measure(label: str, problem: Problem, bad_every: int, iterations: int, runs_root: Path, old: ModuleType) -> Figures:
     import litellm
 
-    with ModelServer(mixed_styles_script(bad_every=bad_every)) as server:
+    with ModelServer(with_insights(mixed_styles_script(bad_every=bad_every))) as server:
         model = {"name": "openai/test-model", "api_base": server.url, "max_attempts": 2, "backoff": 0.05}
         options = RunOptions(
             iterations=iterations, llm_concurrency=4, eval_workers=2, seed=11, models=(model,), sandbox="process"
         )
         result = evolve_run(problem, options, runs_root=runs_root, run_name=label.split(".")[0])  # one database each
+        requests = list(server.calls)
+    first_prompts = tuple(
+        count_tokens(model["name"], r["messages"]) for r in requests if not is_insight(r) and not is_retry(r)
+    )
     Session = session_factory(open_engine(result.db_url, create=False))
     with Session() as s:
         calls = s.scalars(select(LLMCall)).all()
         codes = dict(s.execute(select(Program.id, Program.code)).all())
+        insights = len(s.scalars(select(Insight)).all())
         evaluated = s.scalars(
             select(Program).where(
                 Program.iteration > 0,
@@ -124,7 +147,25 @@ def measure(label: str, problem: Problem, bad_every: int, iterations: int, runs_
         ),
         prompt_tokens=sum(litellm.token_counter(model="openai/test-model", text=c.prompt) for c in calls) / len(calls),
         forms=Counter(c.answer_form for c in calls if c.outcome == CallOutcome.CHILD),
+        first_prompts=first_prompts,
+        budget=problem.config.prompt.token_budget,
+        insights=insights,
     )
+
+
+def token_table(rows: list[Figures]) -> str:
+    out = [
+        "| run | prompt tokens per call, before (parts 1-2) | prompt tokens per call, after | first prompts: mean | first prompts: max | budget | insight calls |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in rows:
+        firsts = f.first_prompts or (0,)
+        before = BEFORE_MEMORY.get(f.label.split(".")[0])
+        out.append(
+            f"| {f.label} | {before if before is not None else '–'} | {f.prompt_tokens:,.0f} | "
+            f"{sum(firsts) / len(firsts):,.0f} | {max(firsts):,} | {f.budget:,} | {f.insights} |"
+        )
+    return "\n".join(out)
 
 
 def table(rows: list[Figures]) -> str:
@@ -159,6 +200,7 @@ def main() -> None:
                 measure("A. every answer valid", problem, 0, args.n, Path(tmp), old),
                 measure("B. 1 in 10 wrong, re-asked", problem, 10, args.n, Path(tmp), old),
                 measure("C. 1 in 10 wrong, max_retries = 0", with_retries(problem, 0), 10, args.n, Path(tmp), old),
+                measure(f"D. as A, token_budget = {TIGHT}", with_budget(problem, TIGHT), 0, args.n, Path(tmp), old),
             ]
     finally:
         ray.shutdown()
@@ -168,7 +210,7 @@ def main() -> None:
         [
             HEADING,
             "",
-            f"Three runs of circle_packing side by side ({args.n} iterations each, process sandbox, 4 model calls "
+            f"Four runs of circle_packing side by side ({args.n} iterations each, process sandbox, 4 model calls "
             f"and 2 evaluations at a time) against a loopback model server that answers each call in the next of "
             f"{len(STYLES)} styles real models write, whatever the prompt asked for (tests/model_server.py STYLES: "
             "SEARCH/REPLACE bare, fenced in ```python, ```diff with 9-character markers and ~~~ with Windows line "
@@ -176,7 +218,7 @@ def main() -> None:
             "and prose; unified diffs fenced and bare; whole programs fenced, bare and without their marker "
             "comments; the block body alone; `<think>` reasoning with a stray fenced snippet first; prose with "
             "snippets first). In B and C one first answer in ten is a SEARCH that matches nothing; re-asked with "
-            "the reason, the server answers with a valid edit. Machine: "
+            "the reason, the server answers with a valid edit; D is A under a token budget that binds. Machine: "
             f"{platform.machine()} / Python {platform.python_version()} / {os.cpu_count()} CPUs.",
             "",
             f"Command: `{command}`",
@@ -190,6 +232,15 @@ def main() -> None:
             "whole conversation again). Children by the form they were read in, all runs: "
             + ", ".join(f"{form} {n}" for form, n in forms.most_common())
             + ".",
+            "",
+            "Prompt tokens against the budget (`[prompt] token_budget`, default 6,000): the prompts now remember "
+            "the parent's lineage, what was tried and did not help, the best programs in full, elites of other "
+            "cells, the MAP-Elites cell and the latest insight (one insight call every 25 evaluations, not counted "
+            'in the model calls above). "First prompts" are each iteration\'s first prompt as the server received '
+            "it, by litellm's token counter, the measure the budget bounds (a re-ask adds the answer and the "
+            'reason to it). "Before" is this benchmark at b4ea2f9, before the prompts remembered.',
+            "",
+            token_table(rows),
             "",
         ]
     )
