@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from evolve.check import local_gpus
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.problem import load_problem
@@ -20,6 +21,8 @@ def test_every_problem_is_listed():
 @pytest.mark.parametrize("name", PROBLEMS)
 def test_short_offline_run(name, ray_local, tmp_path):
     problem = load_problem(Path(__file__).resolve().parents[2] / "problems" / name)
+    if problem.config.evaluation.gpus > local_gpus():
+        pytest.skip(f"{name} asks for evaluation.gpus = {problem.config.evaluation.gpus:g}; this machine has fewer")
     result = evolve_run(
         problem, RunOptions(iterations=4, eval_workers=2, sandbox="process"), runs_root=tmp_path, run_name=name
     )
