@@ -127,9 +127,13 @@ class Cluster:
         except psutil.Error:
             return []
 
-    def kill_node2(self) -> None:
-        """The second machine dies: every process of node 2 at once."""
+    def kill_node2(self, raylet_only: bool = False) -> None:
+        """The second machine dies: every process of node 2 at once (or only its raylet, and the
+        rest of the node goes down after it)."""
         victims = self.node2_processes()
+        if raylet_only:
+            victims = [p for p in victims if _name(p) == "raylet"]
+            assert victims, "node 2 has no raylet"
         for p in victims:
             try:
                 p.kill()
@@ -373,7 +377,15 @@ def test_a_run_spreads_over_both_nodes_with_the_scores_of_one_machine(cluster, t
         assert not _our_containers(name)
 
 
-def test_killing_the_second_node_mid_run_loses_no_candidate(cluster, tmp_path):
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return ""
+
+
+@pytest.mark.parametrize("raylet_only", [False, True], ids=["every-process", "its-raylet"])
+def test_killing_the_second_node_mid_run_loses_no_candidate(cluster, tmp_path, raylet_only):
     folder = _problem(tmp_path)
     name = f"kill-{uuid.uuid4().hex[:6]}"
     run = _run(cluster, folder, name, "-n", "14", "--sandbox", "process", "--seed", "2", "--eval-workers", "2")
@@ -384,7 +396,7 @@ def test_killing_the_second_node_mid_run_loses_no_candidate(cluster, tmp_path):
             assert run.poll() is None, run.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "node 2 never ran a candidate"
             time.sleep(0.02)
-        cluster.kill_node2()
+        cluster.kill_node2(raylet_only)
         code, output = _finish(run)
     finally:
         if run.poll() is None:
