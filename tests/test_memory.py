@@ -111,7 +111,9 @@ def test_the_prompt_shows_lineage_what_was_tried_the_best_programs_and_the_cell(
 
     tried = text[text.index("# Tried before and did not help") :]
     assert tried.index("Iteration 3") < tried.index("Iteration 4") < tried.index("Iteration 5")
-    assert "Idea: Idea C: move a line that is not there.\nYour edit was rejected: SEARCH block 1 matches nothing" in tried
+    assert (
+        "Idea: Idea C: move a line that is not there.\nYour edit was rejected: SEARCH block 1 matches nothing" in tried
+    )
     assert "Idea: Idea D: shrink the corners.\nThe child scored 1.1 (-0.3 against its parent): no better." in tried
     assert "Idea: Idea E: divide by the gap.\nThe child failed its evaluation: crash: exit code 1" in tried
     assert "Evaluator feedback: no packing" in tried and "ZeroDivisionError: boom in iteration 5" in tried
