@@ -1,10 +1,12 @@
 """The candidate's own process: confine it, import the program, call one function, write the result.
 
 Usage (by `evolve_eval.run_candidate`, never by hand):
-    python -I candidate_bootstrap.py PROGRAM FUNCTION RESULT_PATH CONFINED READABLE
+    python -I candidate_bootstrap.py PROGRAM FUNCTION RESULT_PATH CONFINED READABLE [PARENT]
 with the call's `[args, kwargs]` as JSON on stdin. CONFINED is "1" to lock the process with
-Landlock first (confine.py); READABLE is extra readable paths joined by os.pathsep. The return
-value goes to RESULT_PATH as JSON, which the evaluator reads and checks.
+Landlock first (confine.py); READABLE is extra readable paths joined by os.pathsep; PARENT is the
+evaluator's pid: the candidate is SIGKILLed when that process dies (PR_SET_PDEATHSIG), so it never
+outlives an evaluator that was killed. The return value goes to RESULT_PATH as JSON, which the
+evaluator reads and checks.
 """
 
 import importlib.util
@@ -21,8 +23,22 @@ def _plain(obj):
     raise TypeError(f"cannot return a {type(obj).__name__}")
 
 
+def _die_with(parent: str) -> None:
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:
+        return
+    if str(os.getppid()) != parent:  # it died before that took effect
+        os._exit(1)
+
+
 def main() -> None:
     program, function, result_path, confined, readable = sys.argv[1:6]
+    if len(sys.argv) > 6:
+        _die_with(sys.argv[6])
     args, kwargs = json.load(sys.stdin)
     here = os.path.dirname(os.path.abspath(__file__))
     if confined == "1":

@@ -46,7 +46,7 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
     workdir = tempfile.mkdtemp(prefix="cand-")
     result_path = os.path.join(workdir, "result.json")
     payload = json.dumps([list(args), kwargs or {}]).encode()
-    before = set(_children_from(_parents(), os.getpid())) if os.path.isdir("/proc") else set()
+    before = set(_children(os.getpid())) if os.path.isdir("/proc") else set()
     started = time.monotonic()
     proc = subprocess.Popen(
         [
@@ -58,6 +58,7 @@ def run_candidate(program_path, function="main", args=(), kwargs=None, timeout=N
             result_path,
             "1" if confine else "0",
             os.pathsep.join(map(str, readable)),
+            str(os.getpid()),  # it dies with us (PR_SET_PDEATHSIG), even if we are SIGKILLed
         ],
         stdin=subprocess.PIPE,
         stdout=None,
@@ -144,6 +145,24 @@ def _become_subreaper():
         pass
 
 
+def _children(pid):
+    """The live children of `pid` (Linux /proc/PID/task/TID/children, else a scan of /proc)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found += [int(child) for child in f.read().split()]
+        except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN
+            return _children_from(_parents(), pid)
+        except OSError:
+            continue
+    return found
+
+
 def _parents():
     """pid -> parent pid for every process we can see (Linux /proc)."""
     parents = {}
@@ -157,12 +176,12 @@ def _parents():
     return parents
 
 
-def _tree(roots, parents):
+def _tree(roots):
     found, stack = [], list(roots)
     while stack:
         pid = stack.pop()
         found.append(pid)
-        stack.extend(child for child, parent in parents.items() if parent == pid)
+        stack.extend(_children(pid))
     return found
 
 
@@ -175,11 +194,10 @@ def _kill_all_started(proc, before):
         pass
     if os.path.isdir("/proc"):
         for _ in range(3):  # a dying process may orphan more children meanwhile
-            parents = _parents()
-            new = [pid for pid in _children_from(parents, os.getpid()) if pid not in before]
+            new = [pid for pid in _children(os.getpid()) if pid not in before]
             if not new:
                 break
-            for pid in _tree(new, parents):
+            for pid in _tree(new):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):

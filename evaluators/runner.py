@@ -1,6 +1,8 @@
 """The program that runs inside a sandbox: load evaluate.py, score the candidate, report.
 
 Usage: python -I runner.py PROBLEM_DIR CANDIDATE_PATH SPEC_JSON
+   or: python -I runner.py PROBLEM_DIR --job-fd FD   (started ahead of the job: evaluate.py is
+       imported first, then one JSON line {"candidate", "spec"} is read from FD)
 
 SPEC_JSON: {"function": "evaluate", "cascade": [{"function": ..., "threshold": ...}], "max_result_bytes": N}
 
@@ -10,16 +12,20 @@ was ({"result_too_large": BYTES, "logs": ...}), so the host never reads megabyte
 The result channel is this process's original stdout, kept on a private descriptor that no child
 inherits; stdout and stderr of everything else (evaluate.py, the candidate) go to a bounded
 capture that travels inside the result. So nothing the candidate prints can pose as a result.
+
+`serve` is the same job for a process that is already running (runner_server.py forks one per
+candidate from a process that imported evaluate.py once): it takes the result descriptor and,
+when there is one, the evaluator module imported before.
 """
 
 from __future__ import annotations
 
+import _thread
 import importlib.util
 import json
 import math
 import os
 import sys
-import threading
 import traceback
 
 LOG_HEAD = 8_000
@@ -28,12 +34,26 @@ DEFAULT_MAX_RESULT_BYTES = 1024 * 1024  # a host that does not say (evolve's def
 
 
 class _BoundedCapture:
-    """Drains a pipe forever, keeping the first and last few KB (a candidate may print GBs)."""
+    """Drains a pipe forever, keeping the first and last few KB (a candidate may print GBs).
+
+    A bare thread (`_thread`): threading.Thread.start waits until the new thread runs, which on a
+    busy machine costs milliseconds of every evaluation; nothing here needs that."""
 
     def __init__(self, fd: int):
         self.fd, self.head, self.tail, self.total = fd, bytearray(), bytearray(), 0
-        self.thread = threading.Thread(target=self._drain, daemon=True)
-        self.thread.start()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        _thread.start_new_thread(self._run, ())
+
+    def _run(self):
+        try:
+            self._drain()
+        finally:
+            self._done.release()
+
+    def join(self, timeout: float) -> None:
+        if self._done.acquire(timeout=timeout):
+            self._done.release()
 
     def _drain(self):
         while True:
@@ -100,11 +120,8 @@ def _line(report: dict, logs: str, max_result_bytes: int) -> str:
     return json.dumps({**report, "logs": logs}, default=_plain, allow_nan=True)
 
 
-def main() -> None:
-    problem_dir, candidate, spec_json = sys.argv[1], sys.argv[2], sys.argv[3]
-    spec = json.loads(spec_json)
-
-    result_fd = os.dup(1)  # non-inheritable by default
+def capture_output(prefix: str = "") -> _BoundedCapture:
+    """Point fds 1 and 2 (and sys.stdout, sys.stderr) at a bounded capture."""
     read_end, write_end = os.pipe()
     os.dup2(write_end, 1)
     os.dup2(write_end, 2)
@@ -112,16 +129,50 @@ def main() -> None:
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
     capture = _BoundedCapture(read_end)
-    _undumpable()
+    if prefix:
+        capture.head += prefix.encode()[:LOG_HEAD]
+        capture.total += len(capture.head)
+    return capture
 
+
+def end_capture(capture: _BoundedCapture) -> str:
+    """Close fds 1 and 2 and return what was captured."""
+    for close in (sys.stdout.flush, sys.stderr.flush, lambda: os.close(1), lambda: os.close(2)):
+        try:  # evaluate.py (or a library) may have closed them already
+            close()
+        except (OSError, ValueError):
+            pass
+    capture.join(timeout=1.0)
+    return capture.text()
+
+
+def add_paths(problem_dir: str) -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:0] = [here, problem_dir]
+
+
+def load_evaluator(problem_dir: str):
+    path = os.path.join(problem_dir, "evaluate.py")
+    module_spec = importlib.util.spec_from_file_location("problem_evaluate", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def _failure(exc: BaseException) -> dict:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    # Name the line of evaluate.py that raised (the innermost frame in it), so a user can go to it.
+    where = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.basename(f.filename) == "evaluate.py"]
+    at = f"evaluate.py line {where[-1].lineno}: " if where else ""
+    return {"error": f"{at}{type(exc).__name__}: {exc}"[:1000], "traceback": "".join(tb)[-4000:]}
+
+
+def score_candidate(problem_dir: str, candidate: str, spec: dict, module=None) -> dict:
+    """The report: every stage of the cascade, then the main function (import evaluate.py unless given)."""
     report: dict = {}
     try:
-        path = os.path.join(problem_dir, "evaluate.py")
-        module_spec = importlib.util.spec_from_file_location("problem_evaluate", path)
-        module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        if module is None:
+            module = load_evaluator(problem_dir)
         stages = [*spec.get("cascade", []), {"function": spec.get("function", "evaluate"), "threshold": None}]
         for stage in stages:
             fn = getattr(module, stage["function"], None)
@@ -137,19 +188,12 @@ def main() -> None:
                 report["cascade_stopped"] = stage["function"]
                 break
     except BaseException as exc:  # the evaluator itself failed: report, do not crash silently
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        # Name the line of evaluate.py that raised (the innermost frame in it), so a user can go to it.
-        where = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.basename(f.filename) == "evaluate.py"]
-        at = f"evaluate.py line {where[-1].lineno}: " if where else ""
-        report = {"error": f"{at}{type(exc).__name__}: {exc}"[:1000], "traceback": "".join(tb)[-4000:]}
+        report = _failure(exc)
+    return report
 
-    for close in (sys.stdout.flush, sys.stderr.flush, lambda: os.close(1), lambda: os.close(2)):
-        try:  # evaluate.py (or a library) may have closed them already
-            close()
-        except (OSError, ValueError):
-            pass
-    capture.thread.join(timeout=1.0)
-    logs = capture.text()
+
+def send(result_fd: int, report: dict, logs: str, spec: dict) -> None:
+    """Write the one result line on the private descriptor, and exit."""
     try:
         text = _line(report, logs, int(spec.get("max_result_bytes", DEFAULT_MAX_RESULT_BYTES)))
     except (TypeError, ValueError) as exc:
@@ -157,6 +201,55 @@ def main() -> None:
     with os.fdopen(result_fd, "wb") as channel:
         channel.write((text + "\n").encode())
     os._exit(0)
+
+
+def serve(problem_dir: str, candidate: str, spec: dict, result_fd: int, module=None, logs_before: str = "") -> None:
+    """Score one candidate in this (already running) process and write the result on `result_fd`;
+    never returns. `module` is evaluate.py imported earlier (None: import it now)."""
+    os.set_inheritable(result_fd, False)
+    capture = capture_output(logs_before)
+    _undumpable()
+    report = score_candidate(problem_dir, candidate, spec, module)
+    send(result_fd, report, end_capture(capture), spec)
+
+
+def _wait_for_job(problem_dir: str, job_fd: int) -> None:
+    """Started before the job: import evaluate.py, then read the job and score it."""
+    result_fd = os.dup(1)  # non-inheritable by default
+    os.set_inheritable(job_fd, False)
+    capture = capture_output()
+    _undumpable()
+    add_paths(problem_dir)
+    module, early = None, None
+    try:
+        module = load_evaluator(problem_dir)
+    except BaseException as exc:
+        early = _failure(exc)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(job_fd, 1 << 16)
+        if not chunk:
+            os._exit(4)  # no job came: nothing of a candidate ran
+        data += chunk
+    os.close(job_fd)
+    job = json.loads(data)
+    candidate, spec = job["candidate"], json.loads(job["spec"])
+    sys.argv[1:] = [problem_dir, candidate, job["spec"]]
+    report = early if early is not None else score_candidate(problem_dir, candidate, spec, module)
+    send(result_fd, report, end_capture(capture), spec)
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[2] == "--job-fd":
+        _wait_for_job(sys.argv[1], int(sys.argv[3]))
+    problem_dir, candidate, spec_json = sys.argv[1], sys.argv[2], sys.argv[3]
+    spec = json.loads(spec_json)
+    result_fd = os.dup(1)  # non-inheritable by default
+    capture = capture_output()
+    _undumpable()
+    add_paths(problem_dir)
+    report = score_candidate(problem_dir, candidate, spec)
+    send(result_fd, report, end_capture(capture), spec)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@ process start time), the sandbox instance and, in an engine run, the run. The la
 containers are found again: by a later sandbox (orphans whose owner process died), by the end of
 a run (that run's, whichever worker made them), by `evolve sandbox cleanup`, and by tests that
 count only their own.
+
+A process that dies without closing its sandboxes (SIGKILL, the OOM killer) leaves its containers
+to end by themselves (their stdin, the owner's attach connection, closes) and to its reaper
+(`reaper.py`, started by `watch_owner` with the first container), which removes them.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import atexit
 import logging
 import os
 import signal
-import socket
+import subprocess
+import sys
 import threading
 import weakref
 from typing import Protocol
 
 from evolve.sandbox.faults import cause_of, engine_faults, is_engine_gone
+from evolve.sandbox.owners import owner_alive, owner_token  # noqa: F401  (owner_token: re-exported)
 
 LABEL = "evolve.sandbox"
 OWNER_LABEL = "evolve.owner"
@@ -26,35 +32,6 @@ INSTANCE_LABEL = "evolve.instance"
 RUN_LABEL = "evolve.run"
 
 log = logging.getLogger(__name__)
-
-
-def owner_token(pid: int | None = None) -> str:
-    """Names a process across pid reuse: host, pid and the process's start time."""
-    pid = pid or os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
-
-
-def _start_time(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-def owner_alive(token: str) -> bool:
-    host, _, rest = token.partition(":")
-    pid_text, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return True  # another machine's: not ours to judge
-    try:
-        pid = int(pid_text)
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        pass
-    return _start_time(pid) == started
 
 
 def remove_container(api, cid: str) -> bool:
@@ -108,6 +85,53 @@ def _answers(api) -> bool:
         return True
     except Exception:
         return False
+
+
+# -- after the owner's death -------------------------------------------------------------------------
+
+_reapers: dict[tuple[int, str], int] = {}  # (pid, engine socket) -> our end of the reaper's pipe
+_reapers_lock = threading.Lock()
+
+
+def engine_socket(api) -> str | None:
+    """The engine's Unix socket path, None when the client reaches it another way (tcp, ssh)."""
+    adapter = getattr(api, "_custom_adapter", None)
+    path = getattr(adapter, "socket_path", None) if type(adapter).__name__ == "UnixHTTPAdapter" else None
+    return path.removeprefix("unix://") if path else None
+
+
+def watch_owner(api, owner: str) -> bool:
+    """Make sure a reaper removes this process's containers (label `owner`) once it is gone, by
+    whatever death; started once per process and engine. False where none can be (an engine not
+    on a Unix socket: the containers still end by themselves, and the next sweep removes them)."""
+    path = engine_socket(api)
+    if path is None:
+        return False
+    key = (os.getpid(), path)
+    with _reapers_lock:
+        if key in _reapers:
+            return True
+        from evolve.sandbox import reaper
+
+        read_end, write_end = os.pipe()  # both non-inheritable; only the reaper gets read_end
+        try:
+            subprocess.Popen(
+                [sys.executable, "-I", "-S", reaper.__file__, path, owner],
+                stdin=read_end,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                start_new_session=True,  # a Ctrl-C to our process group leaves it to do its work
+            )
+        except OSError as exc:
+            os.close(write_end)
+            log.warning("could not start the reaper of this process's containers: %s", exc)
+            return False
+        finally:
+            os.close(read_end)
+        _reapers[key] = write_end  # held until this process ends, however it ends
+        return True
 
 
 # -- at exit ---------------------------------------------------------------------------------------

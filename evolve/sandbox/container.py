@@ -4,7 +4,11 @@ Each container: no network, read-only root, a private tmpfs at /tmp (the working
 memory == memory+swap limit, a CPU quota, a pids limit, `no-new-privileges`, every capability
 dropped, user 65534, a fixed environment with nothing of the host's, the problem folder and
 evaluators/ mounted read-only, no log driver (nothing the candidate prints reaches the host's
-disk). Its first process is evaluators/container_bootstrap.py, which waits for one job on stdin.
+disk). Its first process is evaluators/container_bootstrap.py, which waits for one job on stdin
+(and, `warm`, starts the runner at once so that evaluate.py is imported before the job comes).
+Its stdin is open and closed once (`StdinOnce`, the SDK's default with `stdin_open`): the host
+attaches before it starts the container and holds that connection until it is done with it, so
+the bootstrap's stdin ends when the host hangs up or dies, and the container with it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ RUNNER = f"{CONTAINER_EVALUATORS}/runner.py"
 BOOTSTRAP_TAKEN = b"evolve-bootstrap: job taken\n"
 MAX_CODE_BYTES = 8 * 1024 * 1024
 MAX_JOB_BYTES = MAX_CODE_BYTES + 65536  # the code, and the JSON around it
-IDLE_SECONDS = 900  # a pooled container nobody claims ends itself after this long
+IDLE_SECONDS = 900  # a pooled container nobody claims ends itself after this long (its owner alive)
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,9 @@ class PoolKey:
         return cls(str(Path(request.problem_dir).resolve()), made_with)
 
 
-def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, str]) -> str:
-    """Create (not start) a locked-down container for `key`; returns its id."""
+def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, str], warm: bool = False) -> str:
+    """Create (not start) a locked-down container for `key`; returns its id. `warm`: its runner
+    starts at once and imports evaluate.py before the job comes."""
     import docker
 
     limits = key.limits
@@ -77,7 +82,8 @@ def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, s
         limits.image,
         entrypoint=["python3"],
         # A file on the read-only mount, run by path; what it needs to know comes as arguments.
-        command=["-I", BOOTSTRAP, str(IDLE_SECONDS), str(MAX_JOB_BYTES), RUNNER, CONTAINER_PROBLEM],
+        command=["-I", BOOTSTRAP, str(IDLE_SECONDS), str(MAX_JOB_BYTES), RUNNER, CONTAINER_PROBLEM]
+        + (["warm"] if warm else []),
         user=f"{NOBODY}:{NOBODY}",
         environment=clean_environment("/tmp", limits.cpus),
         working_dir="/tmp",

@@ -6,12 +6,16 @@ CPUs for pinned evaluations are `cpusets.py`; reading the container's output is 
 which SDK errors mean the engine, not the candidate, failed is `faults.py`.
 
 How a job gets in and the result out: the container's first process is
-evaluators/container_bootstrap.py. It waits on stdin for one JSON line (the candidate's code, its
-file name, the runner's spec), says on stderr that it took it, writes the candidate into /tmp,
-starts `runner.py` as its child and acts as the container's init (reaps, enforces a deadline of its
-own). The runner's stdout is the container's stdout, read over the attach socket; the runner hands
-everything the candidate and evaluate.py print to a bounded capture inside the result, so the
-candidate cannot write a result line of its own.
+evaluators/container_bootstrap.py. The host attaches to each container before it starts it and
+keeps that connection (stdin, stdout, stderr) until the container's evaluation is over: the job
+goes in over it without a second round trip to the engine, and when the host dies the container's
+stdin ends, and the container with it (a reaper process, cleanup.watch_owner, removes it). The
+bootstrap waits on stdin for one JSON line (the candidate's code, its file name, the runner's
+spec), says on stderr that it took it, writes the candidate into /tmp, hands it to `runner.py`
+(started with the container, it has imported evaluate.py meanwhile) and acts as the container's
+init (reaps, enforces a deadline of its own). The runner's stdout is the container's stdout, read
+over the attach socket; the runner hands everything the candidate and evaluate.py print to a
+bounded capture inside the result, so the candidate cannot write a result line of its own.
 
 What the candidate does (time out, run out of memory, crash, print garbage or too much) is its
 EvalOutcome. What the machinery does is raised: DockerUnavailable (the engine does not answer),
@@ -47,6 +51,7 @@ from evolve.sandbox.cleanup import (
     closed,
     owner_token,
     remove_container,
+    watch_owner,
 )
 from evolve.sandbox.container import (
     BOOTSTRAP,
@@ -91,7 +96,10 @@ class DockerSandbox:
     """Runs each candidate in its own container; `pool_size` containers per key wait pre-started.
 
     `client` (a docker.DockerClient) or `base_url` chooses the engine; `run` labels the containers
-    with the run, `cpus` are the host CPUs pinned evaluations share out.
+    with the run, `cpus` are the host CPUs pinned evaluations share out. `warm_runner`: each
+    container's runner starts with the container and imports evaluate.py while it waits in the
+    pool (False: the runner starts when the job comes). `reaper`: a process of its own removes
+    this process's containers once it dies, however (see cleanup.watch_owner).
     """
 
     name = "docker"
@@ -106,6 +114,8 @@ class DockerSandbox:
         cpus: list[int] | None = None,
         run: str | None = None,
         base_url: str | None = None,
+        warm_runner: bool = True,
+        reaper: bool = True,
     ):
         import docker
 
@@ -116,7 +126,10 @@ class DockerSandbox:
         self.owner = owner_token()
         self.instance = uuid.uuid4().hex[:12]
         self.run = run
+        self.warm_runner = warm_runner
+        self.reaper = reaper
         self._lock = threading.Lock()
+        self._sockets: dict[str, object] = {}  # container -> the attach connection made before it started
         self._all: set[str] = set()  # every container this sandbox created and has not removed
         self._closed = False
         self.pool = ContainerPool(pool_size, max_pools, start=self._start_container, remove=self._quiet_remove)
@@ -143,10 +156,17 @@ class DockerSandbox:
             INSTANCE_LABEL: self.instance,
             **({RUN_LABEL: self.run} if self.run else {}),
         }
-        cid = create_container(self.api, key, self.evaluators_dir, labels)
+        if self.reaper:
+            watch_owner(self.api, self.owner)
+        cid = create_container(self.api, key, self.evaluators_dir, labels, warm=self.warm_runner)
         with self._lock:
             self._all.add(cid)
         try:
+            # Attached before it starts: nothing it writes is missed, and its stdin stays open
+            # exactly as long as this connection (the container ends when we hang up or die).
+            sock = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            with self._lock:
+                self._sockets[cid] = sock
             self.api.start(cid)
         except BaseException:
             self._quiet_remove(cid)
@@ -168,6 +188,10 @@ class DockerSandbox:
             ) from None
 
     def _remove(self, cid: str) -> None:
+        with self._lock:
+            sock = self._sockets.pop(cid, None)
+        if sock is not None:
+            hang_up(sock)
         remove_container(self.api, cid)
         with self._lock:
             self._all.discard(cid)
@@ -244,11 +268,16 @@ class DockerSandbox:
         """Run the job in this started container."""
         docker = self._docker
         limits = request.limits
+        with self._lock:
+            sock = self._sockets.pop(cid, None)
         try:
             if cpuset is not None:
                 self.api.update_container(cid, cpuset_cpus=",".join(map(str, cpuset)))
-            sock = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            if sock is None:  # not expected: every container is attached when it is made
+                sock = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         except docker.errors.APIError as exc:
+            if sock is not None:
+                hang_up(sock)
             return NotTaken(f"cannot attach to it: {_last_line(str(exc))}")
         raw = raw_socket(sock)
         job = (

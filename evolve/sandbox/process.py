@@ -1,35 +1,60 @@
 """The local process sandbox: for machines without a Docker engine. It limits, it does not isolate.
 
-The runner and evaluate.py run in their own process group under resource limits (address space,
+The runner and evaluate.py run in their own session under resource limits (address space,
 processes, file size, CPU time), in a private temporary directory, with an environment stripped of
 secrets, and as `nobody` when we are root and `nobody` can reach the interpreter. They share the
 host's filesystem and network; the candidate itself, started by `run_candidate`, is confined with
 Landlock (evaluators/confine.py). Use the Docker sandbox for untrusted code.
+
+Each candidate's runner is a fresh process, forked by a warm runner (evaluators/runner_server.py)
+that this sandbox starts once per problem and set of limits and that has imported evaluate.py:
+a candidate costs a fork instead of an interpreter start and an import. The server gives each
+runner every limit a runner started from here had (see its docstring); `warm=False` makes each
+runner a new interpreter instead (exec'd by the server), as before the server existed.
+
+Whatever happens to this process, nothing of an evaluation outlives it for long: the server sees
+its control socket end and kills the running job's processes and removes its folder; each runner
+dies with the server (PR_SET_PDEATHSIG), each candidate with its runner. Temporary folders carry
+their owner's pid and start time (`evolve-sbx-PID-START-...`), and a new sandbox removes those of
+owners that are gone, killing whatever still runs inside them.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import json
 import os
+import re
 import resource
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from evolve.errors import InfrastructureError
-from evolve.resources import runner_path
+from evolve.resources import evaluators_dir, runner_path  # noqa: F401  (runner_path: used by tests, benches)
 from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.sandbox.environment import clean_environment
+from evolve.sandbox.images import SKIP_PARTS
+from evolve.sandbox.owners import process_alive, start_time
 from evolve.sandbox.result import interpret, result_line_bytes, too_large
 
 NOBODY = 65534
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
+TMP_PREFIX = "evolve-sbx-"
+MAX_IDLE_SERVERS = 4  # per key: as many as evaluations ran at once, up to this
+MAX_KEYS = 4  # problems (or sets of limits) whose servers are kept, least recently used first out
+_STALE = re.compile(rf"{TMP_PREFIX}(\d+)-(\d+)-")
 
 _warned = False
 
@@ -37,8 +62,12 @@ _warned = False
 class ProcessSandbox:
     name = "process"
 
-    def __init__(self, python: str | None = None, warn: bool = True):
+    def __init__(self, python: str | None = None, warn: bool = True, warm: bool = True, reap: bool = True):
         self.python = python or sys.executable
+        self.warm = warm
+        self._lock = threading.Lock()
+        self._idle: collections.OrderedDict[ServerKey, list[_Server]] = collections.OrderedDict()
+        self._closed = False
         global _warned
         if warn and not _warned:
             _warned = True
@@ -48,89 +77,98 @@ class ProcessSandbox:
                 "untrusted code",
                 stacklevel=2,
             )
+        if reap:
+            reap_stale_folders()
 
-    def _limits(self, request: EvalRequest, drop_to_nobody: bool):
-        limits = request.limits
-        memory = limits.memory_mb * 1024 * 1024
-        cpu_seconds = int(limits.timeout * max(1.0, limits.cpus)) + 5
-        pids = limits.pids_limit
+    # -- servers ---------------------------------------------------------------------------------
 
-        def apply() -> None:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            if drop_to_nobody:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            # RLIMIT_NPROC counts every process of the user; it is enforced for non-root only.
-            resource.setrlimit(resource.RLIMIT_NPROC, (pids, pids))
+    def _take_server(self, key: ServerKey, deadline: float) -> _Server:
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle:
+                server = idle.pop()
+                if server.alive():
+                    return server
+                server.close()
+        return _Server.start(key, deadline)
 
-        return apply
+    def _give_back(self, key: ServerKey, server: _Server) -> None:
+        to_close: list[_Server] = [server]
+        with self._lock:
+            if not self._closed and server.alive():
+                for other in [k for k in self._idle if k.problem_dir == key.problem_dir and k != key]:
+                    to_close += self._idle.pop(other)  # the folder changed: those import a stale evaluate.py
+                idle = self._idle.setdefault(key, [])
+                self._idle.move_to_end(key)
+                if len(idle) < MAX_IDLE_SERVERS:
+                    idle.append(server)
+                    to_close.remove(server)
+                while len(self._idle) > MAX_KEYS:
+                    to_close += self._idle.popitem(last=False)[1]
+        for old in to_close:
+            old.close()
+
+    # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, request: EvalRequest) -> EvalOutcome:
         """The candidate's outcome; InfrastructureError when this machine cannot run it at all."""
+        if self._closed:
+            raise RuntimeError("this process sandbox is closed")
         limits = request.limits
         drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
-        try:
-            tmpdir = tempfile.mkdtemp(prefix="evolve-sbx-")
-        except OSError as exc:
-            raise InfrastructureError(
-                f"cannot make a temporary folder for the evaluation ({exc}): "
-                f"free space or fix permissions in {tempfile.gettempdir()}"
-            ) from exc
+        started = time.monotonic()
+        deadline = started + limits.timeout
+        tmpdir = make_private_folder(drop)
+        exit_code: int | None = None
         try:
             candidate = Path(tmpdir) / request.filename
             try:
                 candidate.write_text(request.code)
                 if drop:
-                    os.chown(tmpdir, NOBODY, NOBODY)
                     os.chown(candidate, NOBODY, NOBODY)
                 os.chmod(candidate, 0o444)
             except OSError as exc:
                 raise InfrastructureError(
                     f"cannot write the candidate to {candidate} ({exc}): free space in {tempfile.gettempdir()}"
                 ) from exc
-            started = time.monotonic()
-            try:
-                proc = subprocess.Popen(
-                    [self.python, "-I", str(runner_path()), request.problem_dir, str(candidate), request.spec_json()],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    cwd=tmpdir,
-                    env=clean_environment(tmpdir, limits.cpus),
-                    start_new_session=True,
-                    preexec_fn=self._limits(request, drop),
-                )
-            except (OSError, subprocess.SubprocessError) as exc:  # before any code of the candidate ran
-                raise InfrastructureError(
-                    f"cannot start the evaluation's interpreter {self.python} ({exc}): "
-                    f"check that it exists and runs, or pass another python"
-                ) from exc
-            try:
-                raw, ended = _read_bounded(proc, started + limits.timeout, result_line_bytes(limits.max_result_kb))
-            finally:
-                # Everything goes, whatever the candidate left running: the runner is a subreaper,
-                # so while it lives every process the candidate started is below it, even one
-                # that left for a session of its own.
-                for pid in [*_descendants(proc.pid), proc.pid]:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+            key = ServerKey.of(self.python, request, drop, self.warm)
+            job = {
+                "dir": tmpdir,
+                "candidate": str(candidate),
+                "spec": request.spec_json(),
+                "env": clean_environment(tmpdir, limits.cpus),
+                "limits": _rlimits(request),
+                "fresh": not self.warm,
+            }
+            for attempt in range(2):
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                proc.wait()
+                    server = self._take_server(key, deadline)
+                except _NotReady:
+                    return _timed_out(limits.timeout, time.monotonic() - started)
+                except _StartFailed as exc:  # as a runner that could not start was before: a crash
+                    return interpret(
+                        b"", exit_code=exc.code, timed_out=False, duration=time.monotonic() - started, sandbox=self.name
+                    )
+                try:
+                    raw, ended, exit_code = server.run(job, deadline, result_line_bytes(limits.max_result_kb))
+                    break
+                except _ServerGone:
+                    # Nothing of the candidate ran; an idle server someone killed gets one successor.
+                    if attempt == 1 or server.jobs == 1:
+                        raise InfrastructureError(
+                            "the process sandbox's runner server exited before it started the evaluation: "
+                            "check free memory and the process limit (ulimit -u)"
+                        ) from None
             duration = time.monotonic() - started
+            if server.alive():
+                self._give_back(key, server)
+            else:
+                server.close()
             if ended is Ended.OVERFLOW:
                 return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
             return interpret(
                 raw,
-                exit_code=proc.returncode,
+                exit_code=exit_code,
                 timed_out=ended is Ended.TIMEOUT,
                 duration=duration,
                 sandbox=self.name,
@@ -139,24 +177,305 @@ class ProcessSandbox:
                 memory_killed=_looks_like_memory_error(raw),
             )
         finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            if exit_code is None:  # else the server removes it, once it has answered
+                shutil.rmtree(tmpdir, ignore_errors=True)
 
     def close(self) -> None:
-        pass
+        """Stop the idle servers (one still evaluating stops when its evaluation ends)."""
+        with self._lock:
+            self._closed = True
+            servers = [server for idle in self._idle.values() for server in idle]
+            self._idle.clear()
+        for server in servers:
+            server.close()
+
+    def __enter__(self) -> ProcessSandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- the warm runner, seen from here ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerKey:
+    """What a server is started with: one serves only evaluations that agree on all of it."""
+
+    python: str
+    problem_dir: str
+    contents: str  # a digest of the problem folder's listing (names, sizes, times): an edit restarts it
+    threads: int  # the numeric libraries' thread count, fixed when they are imported
+    memory_mb: int
+    drop: bool
+    warm: bool
+
+    @classmethod
+    def of(cls, python: str, request: EvalRequest, drop: bool, warm: bool) -> ServerKey:
+        problem_dir = str(Path(request.problem_dir).resolve())
+        limits = request.limits
+        return cls(
+            python, problem_dir, _listing_digest(problem_dir), max(1, int(limits.cpus)), limits.memory_mb, drop, warm
+        )
+
+
+class _NotReady(Exception):
+    """The server did not finish starting (importing evaluate.py) before the evaluation's deadline."""
+
+
+class _StartFailed(Exception):
+    """The server's interpreter exited as it started (too little memory for it, a broken install)."""
+
+    def __init__(self, code: int | None):
+        super().__init__(code)
+        self.code = code
+
+
+class _ServerGone(Exception):
+    """The server was gone before it started the job's runner."""
+
+
+class _Server:
+    """One runner_server.py process and our end of its control socket; one job at a time."""
+
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, folder: str):
+        self.proc, self.sock, self.folder = proc, sock, folder
+        self.preloaded = False
+        self.jobs = 0  # jobs given to it, this one included
+        self._broken = False
+
+    @classmethod
+    def start(cls, key: ServerKey, deadline: float) -> _Server:
+        folder = make_private_folder(key.drop, "server-")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = subprocess.Popen(
+                [
+                    key.python,
+                    "-I",
+                    str(evaluators_dir() / "runner_server.py"),
+                    str(theirs.fileno()),
+                    key.problem_dir,
+                    "1" if key.warm else "0",
+                    folder,
+                ],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=folder,
+                env=clean_environment(folder, key.threads),
+                start_new_session=True,
+                preexec_fn=_server_limits(key),
+            )
+        except (OSError, subprocess.SubprocessError) as exc:  # before any code of the candidate ran
+            ours.close()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InfrastructureError(
+                f"cannot start the evaluation's interpreter {key.python} ({exc}): "
+                f"check that it exists and runs, or pass another python"
+            ) from exc
+        finally:
+            theirs.close()
+        server = cls(proc, ours, folder)
+        ready = server._receive(deadline)
+        if ready is None:
+            exited = proc.poll() if server._broken else None
+            server.close()
+            if exited is not None:
+                raise _StartFailed(exited)
+            raise _NotReady
+        server.preloaded = bool(ready.get("preloaded"))
+        return server
+
+    def alive(self) -> bool:
+        return not self._broken and self.proc.poll() is None
+
+    def _receive(self, deadline: float) -> dict | None:
+        """The server's next message; None when it is silent past the deadline, or gone (then it is
+        marked broken)."""
+        try:
+            self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            data = self.sock.recv(1 << 16)
+        except TimeoutError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self._broken = True
+            return None
+        return json.loads(data)
+
+    def _send(self, message: dict, fds: tuple[int, ...] = ()) -> bool:
+        try:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
+            return True
+        except OSError:
+            self._broken = True
+            return False
+
+    def run(self, job: dict, deadline: float, limit: int) -> tuple[bytes, Ended, int | None]:
+        """Run one job: (what came on the result pipe, how reading it ended, the runner's exit code,
+        None when the server died). The server removes the job's folder once it has answered with
+        the exit code; without one, the caller removes it."""
+        self.jobs += 1
+        read_end, write_end = os.pipe()
+        try:
+            if not self._send({"run": job}, (write_end,)):
+                raise _ServerGone
+        finally:
+            os.close(write_end)
+        try:
+            raw, ended = _read_bounded(read_end, deadline, limit)
+        except BaseException:
+            self.close()  # the server kills what it started, and removes the job's folder
+            raise
+        finally:
+            os.close(read_end)
+        started = self._receive(deadline + 10)
+        if started is None:
+            self.close()
+            if not raw:  # the server went before it started the runner: nothing of the candidate ran
+                raise _ServerGone
+            return raw, ended, None
+        pid = int(started["pid"])
+        # At the end of the pipe the runner is exiting: it has until the deadline to keep its exit code.
+        status = self._receive(deadline) if ended is Ended.EOF else None
+        if status is None and self._send({"kill": True}):
+            status = self._receive(time.monotonic() + 30)
+        if status is None:  # the server died (its runner died with it): what is left of its group goes
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.close()
+            return raw, ended, None
+        return raw, ended, int(status["status"])
+
+    def close(self) -> None:
+        """Hang up (the server then kills what it runs and exits), and make sure it is gone."""
+        self._broken = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _server_limits(key: ServerKey):
+    """In the server, before exec: the evaluation's memory, file size and core limits, and its user.
+    (CPU time and processes are each runner's, set when it is forked.)"""
+    memory = key.memory_mb * 1024 * 1024
+    drop = key.drop
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if drop:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+
+    return apply
+
+
+def _rlimits(request: EvalRequest) -> dict[str, int]:
+    """Each runner's limits (the server sets them in the forked child)."""
+    limits = request.limits
+    memory = limits.memory_mb * 1024 * 1024
+    return {
+        "RLIMIT_AS": memory,
+        "RLIMIT_FSIZE": FILE_SIZE_LIMIT,
+        "RLIMIT_CPU": int(limits.timeout * max(1.0, limits.cpus)) + 5,
+        "RLIMIT_CORE": 0,
+        # RLIMIT_NPROC counts every process of the user; it is enforced for non-root only.
+        "RLIMIT_NPROC": limits.pids_limit,
+    }
+
+
+def _timed_out(timeout: float, duration: float) -> EvalOutcome:
+    """An evaluate.py that did not finish importing in time: the timeout every candidate got before."""
+    return interpret(b"", exit_code=None, timed_out=True, duration=duration, sandbox="process", timeout=timeout)
+
+
+# -- private folders, and those of owners that are gone ----------------------------------------------
+
+
+def make_private_folder(drop: bool, kind: str = "") -> str:
+    """A new temporary folder named after this process (pid and start time), owned by nobody when `drop`."""
+    pid = os.getpid()
+    try:
+        folder = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{pid}-{start_time(pid)}-{kind}")
+        if drop:
+            os.chown(folder, NOBODY, NOBODY)
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot make a temporary folder for the evaluation ({exc}): "
+            f"free space or fix permissions in {tempfile.gettempdir()}"
+        ) from exc
+    return folder
+
+
+def reap_stale_folders(parent: str | None = None) -> int:
+    """Remove the process sandbox's folders whose owner is gone (killing what still runs inside
+    them first); returns how many. A sandbox does it when it starts."""
+    parent = parent or tempfile.gettempdir()
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(TMP_PREFIX) and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    stale = []
+    for entry in entries:
+        match = _STALE.match(entry.name)
+        if match and not process_alive(int(match[1]), match[2]):
+            stale.append(entry.path)
+    if stale:
+        _kill_processes_in(stale)
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return len(stale)
+
+
+def _kill_processes_in(folders: list[str]) -> None:
+    """SIGKILL every process whose working directory is inside one of `folders`."""
+    inside = tuple(os.path.realpath(f) for f in folders)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if any(cwd == f or cwd.startswith(f + os.sep) for f in inside):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+# -- reading the result ---------------------------------------------------------------------------------
 
 
 class Ended(StrEnum):
-    """How reading the runner's stdout ended."""
+    """How reading the runner's result pipe ended."""
 
     EOF = "eof"
     TIMEOUT = "timeout"
     OVERFLOW = "overflow"  # more than the result line may hold: stop reading, refuse it
 
 
-def _read_bounded(proc: subprocess.Popen, deadline: float, limit: int) -> tuple[bytes, Ended]:
-    """The runner's stdout until it closes, the deadline passes or `limit` bytes came."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+def _read_bounded(fd: int, deadline: float, limit: int) -> tuple[bytes, Ended]:
+    """The pipe until it ends, the deadline passes or `limit` bytes came."""
     data = bytearray()
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
@@ -166,32 +485,24 @@ def _read_bounded(proc: subprocess.Popen, deadline: float, limit: int) -> tuple[
                 return bytes(data), Ended.TIMEOUT
             chunk = os.read(fd, 1 << 20)
             if not chunk:
-                try:  # the runner closes its channel just before it exits: keep its exit code
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
                 return bytes(data), Ended.EOF
             data += chunk
             if len(data) > limit:
                 return b"", Ended.OVERFLOW
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every live process below pid (Linux /proc), deepest last."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+def _listing_digest(folder: str) -> str:
+    """A digest of what is in the folder (names, sizes, modification times), caches and runs left out."""
+    digest = hashlib.blake2b(digest_size=16)
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_PARTS)
+        for name in sorted(files):
             try:
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
+                st = os.lstat(os.path.join(here, name))
+            except OSError:
                 continue
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        children = [child for child, parent in parents.items() if parent == current]
-        found.extend(children)
-        stack.extend(children)
-    return found
+            digest.update(f"{here}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
 
 
 def _reachable_by_others(path: str) -> bool:
