@@ -107,6 +107,18 @@ def _parse_models(models: list[str], api_base: str | None) -> tuple[dict, ...]:
     return tuple(out)
 
 
+def _strategy(name: str | None) -> str | None:
+    from evolve.search.strategy import Strategy
+
+    if name is None:
+        return None
+    try:
+        return str(Strategy(name))
+    except ValueError:
+        choices = ", ".join(s.value for s in Strategy)
+        raise OptionError(f"--strategy {name!r}: not a strategy (choose one of {choices})") from None
+
+
 @app.command()
 def run(
     problem_dir: Path | None = typer.Argument(None, help="A problem folder (problems/<name>)."),
@@ -134,6 +146,12 @@ def run(
         min=0,
         help="Seconds to wait for broken machinery (the Docker engine, a Ray node) before the run stops (default 300).",
     ),
+    strategy: str | None = typer.Option(
+        None, help="evolve (default), or a baseline: random (the offline mutator) or best-of-n (docs/search.md)."
+    ),
+    patience: int | None = typer.Option(
+        None, min=1, help="Stop when the best has not improved in this many evaluated candidates."
+    ),
 ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
@@ -150,6 +168,8 @@ def run(
             target_score=target_score,
             seed=seed,
             infra_wait=infra_wait,
+            strategy=_strategy(strategy),
+            patience=patience,
         ).items()
         if v is not None
     }

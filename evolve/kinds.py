@@ -31,6 +31,8 @@ class CallOutcome(StrEnum):
     CHILD = "child"  # a new program, sent to evaluation
     REJECTED = "rejected"  # the answer gave no valid child
     DUPLICATE = "duplicate"  # the child is a program the run already has
+    NEAR_DUPLICATE = "near_duplicate"  # the child is too similar to a program of its island (evolve/search/novelty.py)
+    JUDGE = "judge"  # a novelty judge's call (not an iteration's outcome: stored with retried set)
     ERROR = "error"  # the call itself failed after its retries
 
 
@@ -50,6 +52,8 @@ class Mutation(StrEnum):
     FULL = "full"
     OFFLINE = "offline"
     MIGRANT = "migrant"
+    CROSSOVER = "crossover"  # a child of two parents (second_parent_id)
+    FIX = "fix"  # a failed program sent back with its error, to be repaired
 
 
 class FailureKind(StrEnum):
@@ -81,3 +85,4 @@ class EventKind(StrEnum):
     STOP = "stop"
     HELDOUT = "heldout"
     PAUSE = "pause"  # the machinery failed; the run waits and retries
+    RESET = "reset"  # stagnant islands wiped and reseeded from the best of others (evolve/search/resets.py)

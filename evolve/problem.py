@@ -75,6 +75,9 @@ class PopulationConfig(_Strict):
     exploitation: Annotated[float, Field(ge=0, le=1)] = 0.6
     elite_pool: Annotated[int, Field(ge=1)] = 5
     inspirations: Annotated[int, Field(ge=0, le=10)] = 3
+    # Every this many evaluated children, islands whose best did not improve since the last check
+    # are wiped and reseeded from the best of the others (FunSearch; docs/search.md). 0: never.
+    reset_interval: Annotated[int, Field(ge=0)] = 100
 
     @model_validator(mode="after")
     def _ratios(self) -> PopulationConfig:
@@ -99,6 +102,8 @@ class ModelConfig(_Strict):
 class MutationConfig(_Strict):
     diff: Annotated[float, Field(ge=0)] = 0.7
     full: Annotated[float, Field(ge=0)] = 0.3
+    crossover: Annotated[float, Field(ge=0)] = 0.1  # two parents combined (prompts/crossover.j2)
+    fix: Annotated[float, Field(ge=0)] = 0.1  # a promising failed child repaired (prompts/fix.j2)
     # A rejected answer is sent back with its reason, in the same conversation, this many times.
     max_retries: Annotated[int, Field(ge=0, le=5)] = 2
 
@@ -117,6 +122,29 @@ class PromptConfig(_Strict):
     insight_interval: Annotated[int, Field(ge=0)] = 25
 
 
+class NoveltyConfig(_Strict):
+    """Near-duplicate children are rejected before evaluation (evolve/search/novelty.py)."""
+
+    enabled: bool = True
+    # Similarity to a program of the child's island at or above which the child is a near-duplicate:
+    # Jaccard of token shingles of the EVOLVE-BLOCK bodies, or embedding cosine with a model.
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.99
+    shingle: Annotated[int, Field(ge=1, le=16)] = 3  # tokens per shingle (the local measure)
+    embedding_model: str | None = None  # a litellm embedding model; unset: the local measure
+    api_base: str | None = None  # for the embedding model (and the judge when it is not in [[models]])
+    judge: str | None = None  # a model that decides whether a near-duplicate is really one
+
+
+class BanditConfig(_Strict):
+    """Thompson sampling over models and mutation kinds (evolve/search/bandit.py)."""
+
+    enabled: bool = True  # false: the static weights of [[models]] and [mutation]
+    prior_pulls: Annotated[float, Field(gt=0)] = 4.0  # what the configured weights are worth, in pulls
+    cost_weight: Annotated[float, Field(ge=0, le=1)] = 1.0  # 1: improvement per dollar; 0: ignore cost
+    rest_after: Annotated[int, Field(ge=1)] = 3  # failed calls in a row that rest a model
+    rest_iterations: Annotated[int, Field(ge=1)] = 8  # its first rest; each further one doubles
+
+
 class ProblemConfig(_Strict):
     name: str
     description: str = ""
@@ -126,6 +154,8 @@ class ProblemConfig(_Strict):
     population: PopulationConfig = Field(default_factory=PopulationConfig)
     models: list[ModelConfig] = Field(default_factory=list)
     mutation: MutationConfig = Field(default_factory=MutationConfig)
+    novelty: NoveltyConfig = Field(default_factory=NoveltyConfig)
+    bandit: BanditConfig = Field(default_factory=BanditConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
 
 

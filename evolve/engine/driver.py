@@ -242,6 +242,8 @@ class Driver:
             return BUDGET_SPENT
         if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
             return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
+        if o.patience is not None and p.since_best >= o.patience:
+            return f"no better program in the last {p.since_best} evaluations (patience {o.patience})"
         return self._infra_gave_up()
 
     def steady_state(self) -> tuple[RunStatus, str]:
@@ -251,7 +253,7 @@ class Driver:
         o = self.options
         workers = o.eval_workers or 1  # resolved from the cluster before the run starts
         proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
-        admissions: set = set()
+        admissions: dict = {}  # the actor's admission ref (or a novelty judge's) -> (its proposal, is the judge's)
         evaluations: dict = {}  # evaluation ref -> its ticket
         records: set = set()
         waiting_for_slot: deque = deque()
@@ -308,10 +310,17 @@ class Driver:
                 ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
                 for ref in ready:
                     if ref in proposals:
-                        admissions.add(self.db.submit_proposal.remote(self._proposal(ref, proposals.pop(ref))))
+                        proposal = self._proposal(ref, proposals.pop(ref))
+                        admissions[self.db.submit_proposal.remote(proposal)] = (proposal, False)
                     elif ref in admissions:
-                        admissions.discard(ref)
+                        proposal, judged = admissions.pop(ref)
+                        if judged:  # the judge's verdict on a near-duplicate goes back to the actor with it
+                            admissions[self.db.submit_proposal.remote(proposal, ref)] = (proposal, False)
+                            continue
                         admission = self._admitted(ref)
+                        if admission is not None and admission.judge is not None:
+                            admissions[self.mutator_pool.judge.remote(admission.judge)] = (proposal, True)
+                            continue
                         if admission is not None:
                             self.progress = admission.progress
                             if admission.ticket is not None:

@@ -21,6 +21,8 @@ class RunOptions:
     model_timeout: float | None = None  # seconds per model call, for every model (problem.toml's otherwise)
     model_retries: int | None = None
     infra_wait: float = 300.0  # seconds a run waits for broken machinery (Docker, a node) before it stops
+    strategy: str = "evolve"  # evolve, random or best-of-n (evolve/search/strategy.py)
+    patience: int | None = None  # stop when the best has not improved in this many evaluations
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,3 +40,4 @@ class Progress:
     last_event: str = ""
     failing_calls: int = 0  # model calls that failed in a row (after their retries)
     last_call_error: str = ""
+    since_best: int = 0  # evaluated children since the best last improved (--patience)

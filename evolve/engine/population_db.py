@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 
 from evolve.diff import canonical_form, unified_diff
+from evolve.engine.adaptive import RunSearch
 from evolve.engine.options import Progress
 from evolve.errors import RunError
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
@@ -25,6 +26,7 @@ from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, Proposal
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
+from evolve.search.judge import JudgeRequest, Verdict
 from evolve.store import (
     BestProgram,
     Event,
@@ -60,6 +62,7 @@ class EvalTicket:
 class Admission:
     ticket: EvalTicket | None
     progress: Progress
+    judge: JudgeRequest | None = None  # a near-duplicate the novelty judge decides on: nothing stored yet
 
 
 @dataclass(frozen=True)
@@ -99,12 +102,13 @@ class PopulationDB:
         self.evaluated_since_migration = 0
         self.progress = Progress()
         self.generations: dict[int, int] = {}
+        self.search = RunSearch(problem, run_config, seed)  # bandits, novelty, repairs, resets
         self.writer = self._open_run(run_name, run_config, seed, sandbox, mutator, iterations, resume)
         self.run_id = self.writer.run_id
         self.run_name = run_name
         # What prompts remember (none for the offline mutator, which reads no prompt).
         self.prompt = problem.config.prompt
-        self.remember = mutator != OFFLINE_MODEL
+        self.remember = mutator != OFFLINE_MODEL and self.search.strategy.uses_population  # best-of-n: none
         self.cell_axes = tuple(CellAxis(a.name, a.min, a.max, a.bins) for a in self.axes)
         self.history = RunHistory(self.engine, self.run_id)
         self.history.load(pop.islands)
@@ -199,6 +203,7 @@ class PopulationDB:
             best_id=best.id if best else None,
             cost=sum(c.cost for c in calls),
         )
+        self.search.rebuild(self, run_id)  # resets replayed, bandits, repairs, novelty index, patience
 
     def start(self) -> StartInfo:
         with self.Session() as s:
@@ -248,6 +253,7 @@ class PopulationDB:
         rng = random.Random(self.seed * 7_919 + iteration)
         parent = self.population.select_parent(island, rng)
         inspirations = self.population.inspirations(island, parent, rng)
+        parent, inspirations, plan = self.search.plan(self, iteration, island, parent, inspirations, rng)
         views = self._views([parent.id, *(m.id for m in inspirations)])
         return MutationTask(
             iteration=iteration,
@@ -256,6 +262,7 @@ class PopulationDB:
             inspirations=tuple(views[m.id] for m in inspirations),
             last_failure=self.last_failure.get(island),
             seed=self.seed,
+            **self.search.task_fields(self, plan),
             memory=self._memory(island, parent, rng) if self.remember else Memory(),
         )
 
@@ -281,7 +288,7 @@ class PopulationDB:
             insight=self.history.latest_insight,
         )
 
-    def submit_proposal(self, proposal: Proposal) -> Admission:
+    def submit_proposal(self, proposal: Proposal, verdict: Verdict | None = None) -> Admission:
         outcome, reason = CallOutcome.CHILD, proposal.reject_reason
         digest = ""
         if proposal.error is not None:
@@ -292,8 +299,15 @@ class PopulationDB:
             digest = code_hash(proposal.child_code, self.problem.language)
             if digest in self.hashes:
                 outcome, reason = CallOutcome.DUPLICATE, "the child is identical to a program already in this run"
+        novelty = self.search.check_novelty(self, proposal, verdict) if outcome == CallOutcome.CHILD else None
+        if novelty is not None and novelty.judge is not None:  # the judge decides first; nothing is stored yet
+            return Admission(None, self.progress, judge=novelty.judge)
+        if novelty is not None and novelty.reason is not None:
+            outcome, reason = CallOutcome.NEAR_DUPLICATE, novelty.reason
         ticket = None
         with self.writer.transaction():  # the calls and the child: one commit
+            if verdict is not None:
+                self.search.store_verdict(self, proposal, verdict)
             for number, earlier in enumerate(proposal.earlier_attempts, 1):
                 self.writer.add_call(
                     iteration=proposal.iteration,
@@ -341,6 +355,7 @@ class PopulationDB:
                     code=proposal.child_code,
                     code_hash=digest,
                     parent_id=proposal.parent_id,
+                    second_parent_id=proposal.second_parent_id,
                     inspiration_ids=proposal.inspiration_ids,
                     island=proposal.island,
                     generation=generation,
@@ -356,11 +371,14 @@ class PopulationDB:
                 )
                 self.hashes.add(digest)
                 self.generations[program_id] = generation
+                self.search.child_stored(self, program_id, proposal, novelty)
                 ticket = EvalTicket(program_id, proposal.child_code, proposal.iteration, proposal.island)
+        judged = verdict.cost if verdict is not None else 0.0
+        self.search.proposal_ended(proposal, ticket is not None, judged)
         p = self.progress
         p = replace(
             p,
-            cost=p.cost + proposal.total_cost,
+            cost=p.cost + proposal.total_cost + judged,
             failing_calls=p.failing_calls + 1 if outcome == CallOutcome.ERROR else 0,
             last_call_error=proposal.error or p.last_call_error,
         )
@@ -390,7 +408,7 @@ class PopulationDB:
             values = feature_values(self.axes, ticket.code, outcome.metrics, self.problem.initial_code)
             cell = cell_of(self.axes, values)
         with self.writer.transaction():  # the evaluation and all it changes: one commit
-            self.writer.record_evaluation(ticket.program_id, outcome, cell)
+            evaluation_id = self.writer.record_evaluation(ticket.program_id, outcome, cell)
             self.history.note_evaluated(ticket.program_id, ticket.iteration, ticket.island, outcome)
             if outcome.ok and outcome.score is not None and cell is not None:
                 member = Member(ticket.program_id, outcome.score, cell, self.generations.get(ticket.program_id, 0))
@@ -421,6 +439,8 @@ class PopulationDB:
                             f"ring migration: {len(moves)} programs moved",
                             {"moves": [list(m) for m in moves]},
                         )
+                        self.search.migrated(moves)
+            self.search.evaluated(self, ticket, outcome, evaluation_id)  # rewards, repairs, resets, patience
         p = self.progress
         if ticket.iteration > 0:
             p = replace(p, completed=p.completed + 1, evaluated=p.evaluated + 1, failed=p.failed + (not outcome.ok))

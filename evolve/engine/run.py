@@ -37,6 +37,8 @@ from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.problem import Problem, load_problem
 from evolve.sandbox.template import evaluation_template
+from evolve.search.judge import judge_spec
+from evolve.search.strategy import Strategy
 from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -236,6 +238,8 @@ def _start(
     from evolve.engine.workers import remote_evaluator, remote_mutator
 
     models = resolve_models(problem, options)
+    if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
+        models = ()
     if options.max_cost is not None:
         check_prices(models, options.max_cost, problem.root / "problem.toml")
     mutator = describe_mutator(models)
@@ -264,6 +268,7 @@ def _start(
             db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume
         )
     )
+    novelty = problem.config.novelty
     settings = MutatorSettings(
         problem=ProblemView(
             problem.name,
@@ -275,6 +280,9 @@ def _start(
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
+        embedding_model=novelty.embedding_model if novelty.enabled and options.strategy == Strategy.EVOLVE else None,
+        embedding_api_base=novelty.api_base,
+        judge=judge_spec(novelty.judge, models, novelty.api_base),
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
         token_budget=problem.config.prompt.token_budget,
     )

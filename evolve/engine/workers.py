@@ -28,6 +28,7 @@ from evolve.mutate.insight import Insight, InsightContext, write_insight
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.sandbox import make_sandbox
 from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.search.judge import JudgeRequest, Verdict, ask_judge
 
 log = logging.getLogger(__name__)
 _sandboxes: dict = {}
@@ -39,6 +40,11 @@ class MutatorPool:
 
     def propose(self, task: MutationTask) -> Proposal:
         return propose(task, self.settings)
+
+    def judge(self, request: JudgeRequest) -> Verdict:
+        """The novelty judge's verdict on a near-duplicate (evolve/search/judge.py), on a pool thread."""
+        assert self.settings.judge is not None, "a judge is asked for only when [novelty] judge is set"
+        return ask_judge(request, self.settings.judge, self.settings.problem)
 
     def write_insight(self, context: InsightContext) -> Insight:
         """The run's scratchpad: one model call, on one of the pool's threads like a proposal."""

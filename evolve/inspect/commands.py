@@ -229,7 +229,7 @@ def lineage_cmd(
             str(p.generation),
             str(p.iteration),
             str(p.island),
-            p.mutation,
+            p.mutation + (f" (and {s.second_parent_id})" if s.second_parent_id is not None else ""),
             p.model or "–",
             p.status,
             number(p.score, 6),
@@ -264,6 +264,8 @@ def diff_cmd(
         f"{delta(change)}" + (f" · {d.b.mutation} by {d.b.model}" if d.b.model else ""),
         highlight=False,
     )
+    if d.second_parent_id is not None:  # a crossover: the diff is against one parent; the other is named
+        c.print(f"second parent: program {d.second_parent_id} (evolve diff RUN {d.second_parent_id} {d.b.id})")
     print_code(c, d.text or "(the two programs are identical)\n", "diff")
 
 

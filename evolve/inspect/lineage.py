@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from evolve.inspect.queries import AnyRow, QueryError, brief_columns, scored_best_id, stored_config, to_brief
 from evolve.inspect.rows import DiffResult, LineageStep, ProgramBrief
+from evolve.store.db import has_column
 from evolve.store.models import LLMCall, Program
 
 
@@ -36,14 +37,25 @@ def ancestry(conn: Connection, run_id: int, program_id: int, with_diffs: bool) -
         raise QueryError(f"no program {program_id} in this run")
     steps: list[LineageStep] = []
     before: ProgramBrief | None = None
+    second = second_parents(conn, [r.id for r in rows])
     for r in rows:
         brief = to_brief(r)
         delta = None
         if before is not None and before.score is not None and brief.score is not None:
             delta = brief.score - before.score
-        steps.append(LineageStep(brief, delta, r.diff if with_diffs else None))
+        steps.append(LineageStep(brief, delta, r.diff if with_diffs else None, second.get(brief.id)))
         before = brief
     return steps
+
+
+def second_parents(conn: Connection, ids: list[int]) -> dict[int, int]:
+    """The crossover children among `ids` and their other parents (none in older databases)."""
+    if not ids or not has_column(conn, "programs", "second_parent_id"):
+        return {}
+    rows = conn.execute(
+        select(Program.id, Program.second_parent_id).where(Program.id.in_(ids), Program.second_parent_id.is_not(None))
+    ).all()
+    return {r.id: r.second_parent_id for r in rows}
 
 
 def lineage(engine: Engine, run_id: int, program_id: int | None = None, with_diffs: bool = False) -> list[LineageStep]:
@@ -82,8 +94,9 @@ def diff(engine: Engine, run_id: int, a: int | None = None, b: int | None = None
                     f"program {b} is the initial program: it has no parent to diff against (give two program ids)"
                 )
         ra = rb if a == b else _with_code(conn, run_id, a)
+        second = second_parents(conn, [b]).get(b)
     if rb.parent_id == a and rb.diff:
-        return DiffResult(to_brief(ra), to_brief(rb), rb.diff, True, lang)
+        return DiffResult(to_brief(ra), to_brief(rb), rb.diff, True, lang, second)
     text = "".join(
         difflib.unified_diff(
             ra.code.splitlines(keepends=True),
@@ -92,4 +105,4 @@ def diff(engine: Engine, run_id: int, a: int | None = None, b: int | None = None
             tofile=f"program {b}",
         )
     )
-    return DiffResult(to_brief(ra), to_brief(rb), text, False, lang)
+    return DiffResult(to_brief(ra), to_brief(rb), text, False, lang, second)

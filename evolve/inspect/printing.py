@@ -82,6 +82,22 @@ def program_table(rows: list[ProgramBrief], title: str) -> Table:
     return t
 
 
+def print_search(c: Console, s: RunSummary) -> None:
+    """Where the calls went: each bandit arm's pulls, mean reward and cost; novelty rejections; resets."""
+    if s.arms:
+        t = Table(title="search: the bandits' arms (reward: 0 no gain, 0.5-1 an improvement)", title_justify="left")
+        for col in ("bandit", "arm", "weight", "pulls", "improved", "mean reward", "cost"):
+            t.add_column(col, justify="left" if col in ("bandit", "arm") else "right")
+        for a in s.arms:
+            t.add_row(
+                a.bandit, a.arm, f"{a.weight:g}", f"{a.pulls:,}", f"{a.improved:,}", f"{a.mean_reward:.3f}", money(a.cost)
+            )
+        c.print(t)
+    near = sum(r.count for r in s.rejections if r.kind == "near_duplicate")
+    if s.arms or near or s.resets:
+        c.print(f"novelty rejections {near:,} (evaluations saved) · island resets {s.resets:,}", highlight=False)
+
+
 def print_summary(c: Console, s: RunSummary, url: str) -> None:
     """`evolve show`: the run, its best, best per island, failures, models, rejections, events."""
     r = s.run
@@ -175,6 +191,7 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
                 forms = ", ".join(f"{form} {n:,}" for form, n in m.answer_forms.items())
                 t.add_row(m.model, forms or "-", f"{m.retried:,}")
             c.print(t)
+    print_search(c, s)
     if s.rejections:
         t = Table(title="rejected edits and failed model calls", title_justify="left")
         t.add_column("outcome: reason")

@@ -129,6 +129,19 @@ class ModelStats:
 
 
 @dataclass(frozen=True)
+class ArmRow:
+    """One arm of the search's bandits (evolve/search/bandit.py): where the calls went, what they earned."""
+
+    bandit: str  # "model" or "kind"
+    arm: str
+    pulls: int  # finished iterations that used it
+    improved: int  # of them, children that beat their baseline
+    mean_reward: float  # 0..1: 0 for no gain, 0.5..1 for an improvement (the largest earns 1)
+    cost: float  # USD
+    weight: float  # its configured weight (the bandit's prior)
+
+
+@dataclass(frozen=True)
 class EventRow:
     id: int
     kind: str
@@ -172,6 +185,8 @@ class RunSummary:
     tokens: int
     cost: float
     events: list[EventRow]
+    arms: list[ArmRow] = field(default_factory=list)  # the search's bandits (empty: offline mutator)
+    resets: int = 0  # island resets (evolve/search/resets.py)
     insights: list[InsightRow] = field(default_factory=list)  # newest first
 
 
@@ -180,6 +195,7 @@ class LineageStep:
     program: ProgramBrief
     delta: float | None  # score change against the step before (None where either is unscored)
     diff: str | None = None
+    second_parent_id: int | None = None  # a crossover's other parent
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,7 @@ class DiffResult:
     text: str
     stored: bool  # the diff recorded when b was made from a (else computed here)
     language: str
+    second_parent_id: int | None = None  # b is a crossover: its other parent
 
 
 def to_jsonable(value: Any) -> Any:

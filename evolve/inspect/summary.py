@@ -12,9 +12,11 @@ from sqlalchemy.orm import aliased
 
 from evolve.inspect.queries import best_program_id, briefs, run_row, run_rows
 from evolve.inspect.rows import EventRow, InsightRow, IslandBest, ModelStats, ReasonCount, RunSummary, iso
-from evolve.kinds import CallOutcome, ProgramStatus
+from evolve.kinds import CallOutcome, EventKind, ProgramStatus
+from evolve.search.adaptive import arm_stats
 from evolve.store.db import has_column
 from evolve.store.models import Event, Insight, LLMCall, Program
+from evolve.store.pulls import read_pulls
 from evolve.store.run_config import RunConfig
 
 MAX_REASONS = 20
@@ -82,7 +84,7 @@ def _rejections(conn: Connection, run_id: int) -> list[ReasonCount]:
     text = func.substr(func.coalesce(LLMCall.reject_reason, LLMCall.error), 1, 300).label("message")
     rows = conn.execute(
         select(LLMCall.outcome, text, func.count(LLMCall.id).label("calls"))
-        .where(LLMCall.run_id == run_id, LLMCall.outcome != CallOutcome.CHILD)
+        .where(LLMCall.run_id == run_id, LLMCall.outcome.not_in((CallOutcome.CHILD, CallOutcome.JUDGE)))
         .group_by(LLMCall.outcome, text)
     ).all()
     groups: dict[tuple[str, str], Counter] = {}
@@ -261,6 +263,29 @@ def _insights(conn: Connection, run_id: int) -> list[InsightRow]:
     ]
 
 
+def _arms(conn: Connection, run_id: int, config: RunConfig) -> list:
+    """The bandits' arms (`ArmRow`s) as the stored iterations left them: the rows a resumed run replays."""
+    from evolve.inspect.rows import ArmRow
+
+    models = {str(m.get("name")): float(m.get("weight", 1.0)) for m in config.models}
+    mutation = config.problem.get("mutation") or {}
+    kinds = {k: float(mutation.get(k, w)) for k, w in (("diff", 0.7), ("full", 0.3), ("crossover", 0.1), ("fix", 0.1))}
+    bandit = config.problem.get("bandit") or {}
+    stats = arm_stats(
+        read_pulls(conn, run_id),
+        models,
+        kinds,
+        float(bandit.get("prior_pulls", 4.0)),
+        float(bandit.get("cost_weight", 1.0)),
+    )
+    return [
+        ArmRow(name, a.arm, a.pulls, a.improved, a.mean_reward, a.cost, a.weight)
+        for name, arms in stats.items()
+        for a in arms
+        if a.pulls or a.weight > 0
+    ]
+
+
 def summary(engine: Engine, run_id: int, url: str = "") -> RunSummary:
     with engine.connect() as conn:
         return collect_summary(conn, run_id, url)
@@ -323,5 +348,12 @@ def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
         tokens=int(spent.tokens or 0) + sum(i.tokens for i in insights),
         cost=float(spent.cost or 0.0) + sum(i.cost for i in insights),  # the insight calls are the run's too
         events=_events(conn, run_id),
+        arms=_arms(conn, run_id, RunConfig.from_json(run.config)),
+        resets=int(
+            conn.execute(
+                select(func.count(Event.id)).where(Event.run_id == run_id, Event.kind == EventKind.RESET)
+            ).scalar()
+            or 0
+        ),
         insights=insights,
     )

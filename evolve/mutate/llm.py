@@ -151,3 +151,36 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
             time.monotonic() - started,
             attempt,
         )
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vector: tuple[float, ...] | None  # None: the call failed
+    cost: float
+    error: str | None = None
+
+
+def embed(model: str, text: str, api_base: str | None = None, attempts: int = 3, timeout: float = 60.0) -> Embedded:
+    """A code embedding through litellm (novelty rejection, evolve/search/novelty.py); transient
+    faults are retried, anything else is returned as the error."""
+    import litellm
+
+    api_key = "not-needed" if api_base and not os.environ.get("OPENAI_API_KEY") else None
+    for attempt in range(1, attempts + 1):
+        try:
+            response = litellm.embedding(
+                model=model, input=[text], api_base=api_base, api_key=api_key, timeout=timeout, num_retries=0
+            )
+        except Exception as exc:
+            if attempt < attempts and _retryable(exc):
+                time.sleep(0.2 * 2**attempt)
+                continue
+            return Embedded(None, 0.0, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300])
+        item = response.data[0]
+        vector = item["embedding"] if isinstance(item, dict) else item.embedding
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:
+            cost = 0.0  # a model litellm has no price for (a local server)
+        return Embedded(tuple(float(x) for x in vector), cost)
+    return Embedded(None, 0.0, "no attempt made")

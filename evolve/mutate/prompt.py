@@ -67,6 +67,8 @@ def build_messages(
     inspirations: list[ProgramView],
     last_failure: str | None,
     memory: Memory | None = None,
+    second_parent: ProgramView | None = None,
+    error: str | None = None,
 ) -> list[dict]:
     """The system and user messages of a mutation. Inspirations already shown as a top program or
     a diverse elite are not shown twice."""
@@ -82,6 +84,8 @@ def build_messages(
         tried=memory.tried,
         coordinates=memory.coordinates,
         insight=memory.insight,
+        second_parent=second_parent,  # crossover.j2
+        error=error,  # fix.j2: why the program (the parent) failed
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},

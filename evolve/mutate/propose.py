@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 
 from evolve.blocks import block_bodies
 from evolve.diff import EditRejected, check_child
-from evolve.kinds import AnswerForm
+from evolve.kinds import AnswerForm, Mutation
 from evolve.mutate import offline
 from evolve.mutate.answers import read_answer, stated_idea
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt
-from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens
+from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
 
@@ -31,6 +31,12 @@ class MutationTask:
     last_failure: str | None
     seed: int
     memory: Memory = field(default_factory=Memory)  # lineage, best and diverse programs, what was tried, cell, insight
+    # What the search chose (evolve/search/adaptive.py); None: the mutator's own weights.
+    model: str | None = None
+    mutation: str | None = None  # diff, full, crossover or fix
+    second_parent: ProgramView | None = None  # crossover: the other parent, shown in full
+    repair: ProgramView | None = None  # fix: the failed program, edited instead of the parent
+    repair_error: str | None = None  # fix: why it failed
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,9 @@ class MutatorSettings:
     full_weight: float = 0.3
     max_retries: int = 2  # a rejected answer is sent back with its reason this many times at most
     token_budget: int = 6000  # the first prompt of an iteration, by litellm's counter for its model
+    embedding_model: str | None = None  # [novelty]: each child's embedding goes with its proposal
+    embedding_api_base: str | None = None
+    judge: ModelSpec | None = None  # [novelty] judge
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
 
     @property
@@ -88,6 +97,8 @@ class Proposal:
     answer_form: AnswerForm | None = None  # how the last answer was read; None: no answer (offline, failed call)
     earlier_attempts: tuple[Attempt, ...] = ()
     idea: str | None = None  # the prose before the last answer's edit (`stated_idea`)
+    second_parent_id: int | None = None  # a crossover's other parent
+    embedding: tuple[float, ...] | None = None  # the child's, with [novelty] embedding_model (its cost is in `cost`)
 
     @property
     def total_cost(self) -> float:
@@ -114,13 +125,23 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     model = _pick_model(settings.models, rng)
     total = settings.diff_weight + settings.full_weight
     mutation = "diff" if rng.random() * total < settings.diff_weight else "full"
+    model, mutation = _chosen(task, settings, model, mutation)
+    if mutation == Mutation.FIX and task.repair is not None:  # the failed program is the one edited
+        task = replace(task, parent=task.repair)
     shown = {p.id for p in (*task.memory.top, *task.memory.diverse)}
     inspirations = tuple(_with_blocks(p) for p in task.inspirations if p.id not in shown)
     memory = replace(task.memory, diverse=tuple(_with_blocks(p) for p in task.memory.diverse))
 
     def messages_of(parts: PromptParts) -> list[dict]:
         return build_messages(
-            mutation, settings.problem, task.parent, list(parts.inspirations), task.last_failure, parts.memory
+            mutation,
+            settings.problem,
+            task.parent,
+            list(parts.inspirations),
+            task.last_failure,
+            parts.memory,
+            task.second_parent,
+            task.repair_error,
         )
 
     fitted = fit(
@@ -149,7 +170,7 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         reading = read_answer(task.parent.code, result.text or "", settings.problem.language)
         called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
         if reading.child is not None:
-            return replace(called, child_code=reading.child)
+            return _embedded(replace(called, child_code=reading.child), settings)
         reason = reading.reason or "the answer gave no child"
         if len(earlier) >= settings.max_retries:
             return replace(called, reject_reason=reason)
@@ -171,6 +192,28 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
 
 
+def _chosen(task: MutationTask, settings: MutatorSettings, model: ModelSpec, mutation: str) -> tuple[ModelSpec, str]:
+    """The model and kind the search chose for this task, where it chose (and the model exists)."""
+    if task.model is not None:
+        model = next((m for m in settings.models if m.name == task.model), model)
+    if task.mutation is not None:
+        mutation = task.mutation
+    if mutation == Mutation.CROSSOVER and task.second_parent is None:
+        mutation = Mutation.DIFF
+    if mutation == Mutation.FIX and task.repair is None:
+        mutation = Mutation.DIFF
+    return model, mutation
+
+
+def _embedded(proposal: Proposal, settings: MutatorSettings) -> Proposal:
+    """The child's embedding for novelty rejection; its cost joins the call's. A failed embedding
+    call leaves the child without one (the actor then uses the local measure)."""
+    if settings.embedding_model is None or proposal.child_code is None:
+        return proposal
+    result = embed(settings.embedding_model, proposal.child_code, settings.embedding_api_base)
+    return replace(proposal, embedding=result.vector, cost=proposal.cost + result.cost)
+
+
 def _with_blocks(p: ProgramView) -> ProgramView:
     """The program with its EVOLVE-BLOCK bodies alone, which is how prompts show the others."""
     return replace(p, code_blocks="".join(block_bodies(p.code)))
@@ -188,6 +231,7 @@ def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> P
         prompt=prompt,
         answer=None,
         child_code=None,
+        second_parent_id=task.second_parent.id if task.second_parent and mutation == Mutation.CROSSOVER else None,
     )
 
 

@@ -117,6 +117,23 @@ class Population:
             take(isl.cells[rng.choice(keys)])
         return chosen
 
+    def second_parent(self, island: int, parent: Member, rng: random.Random) -> Member | None:
+        """A crossover's other parent: the best of another island (a line evolved apart), else the
+        elite of another cell of this island (another region of the feature space); None when
+        every candidate is the parent itself."""
+        others = [isl.best() for isl in self.islands if isl.index != island]
+        others = [m for m in others if m is not None and m.id != parent.id]
+        if others:
+            return rng.choice(others)
+        isl = self.islands[island]
+        cells = [m for m in isl.cells.values() if m.id != parent.id]
+        return rng.choice(cells) if cells else None
+
+    def wipe(self, island: int, founder: Member) -> None:
+        """Empty an island and restart it from `founder` (a reset); the run's best is kept."""
+        self.islands[island] = Island(island)
+        self.islands[island].add(founder)
+
     def migrate(self, count: int) -> list[tuple[int, int, int]]:
         """Ring migration: each island sends its best `count` to the next. Returns (from, to, id)."""
         n = len(self.islands)

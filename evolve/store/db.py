@@ -22,6 +22,7 @@ ADDED_COLUMNS = (
     ("llm_calls", "attempt"),
     ("llm_calls", "retried"),
     ("runs", "heartbeat_at"),
+    ("programs", "second_parent_id"),
     ("programs", "idea"),
     ("evaluations", "node"),
 )

@@ -62,6 +62,8 @@ class Program(Base):
     code: Mapped[str] = mapped_column(Text)
     code_hash: Mapped[str] = mapped_column(String(64))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
+    # A crossover's other parent (NULL for every other child, and in older databases).
+    second_parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
     island: Mapped[int] = mapped_column(Integer)
     generation: Mapped[int] = mapped_column(Integer)
@@ -142,6 +144,21 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))  # an EventKind
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Embedding(Base):
+    """A program's code embedding (novelty rejection with `[novelty] embedding_model`), kept so a
+    resumed run does not pay for it again."""
+
+    __tablename__ = "embeddings"
+    __table_args__ = (Index("ix_embeddings_run", "run_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    vector: Mapped[list] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

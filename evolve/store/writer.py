@@ -219,6 +219,7 @@ class RunWriter:
         code: str,
         code_hash: str,
         parent_id: int,
+        second_parent_id: int | None = None,
         inspiration_ids: Sequence[int],
         island: int,
         generation: int,
@@ -239,6 +240,7 @@ class RunWriter:
                         code=code,
                         code_hash=code_hash,
                         parent_id=parent_id,
+                        second_parent_id=second_parent_id,
                         inspiration_ids=list(inspiration_ids),
                         island=island,
                         generation=generation,
@@ -256,12 +258,13 @@ class RunWriter:
                 )
             )
 
-    def record_evaluation(self, program_id: int, outcome: EvalOutcome, cell: Sequence[int] | None = None) -> None:
-        """A program's (training) evaluation, and the program's status, score and cell from it."""
+    def record_evaluation(self, program_id: int, outcome: EvalOutcome, cell: Sequence[int] | None = None) -> int:
+        """A program's (training) evaluation, and the program's status, score and cell from it;
+        returns the evaluation's id."""
         kind = None if outcome.ok else outcome.kind  # None from a sandbox that sets no kind yet
         now = self.clock()
         with self.transaction() as conn:
-            conn.execute(
+            result = conn.execute(
                 insert(Evaluation).values(
                     run_id=self.run_id,
                     program_id=program_id,
@@ -292,6 +295,7 @@ class RunWriter:
                     evaluated_at=now,
                 )
             )
+            return _new_id(result)
 
     def record_heldout(self, program_id: int, outcome: EvalOutcome) -> None:
         """A held-out evaluation; its score is the program's, and the run's when it is the best."""
@@ -362,6 +366,16 @@ class RunWriter:
                         error=error,
                         created_at=self.clock(),
                     )
+                )
+            )
+
+    def add_embedding(self, program_id: int, model: str, vector: Sequence[float]) -> None:
+        """A program's code embedding (novelty rejection), kept for a resumed run."""
+        from evolve.store.models import Embedding  # a table only runs with an embedding model use
+        with self.transaction() as conn:
+            conn.execute(
+                insert(Embedding).values(
+                    run_id=self.run_id, program_id=program_id, model=model, vector=list(vector), created_at=self.clock()
                 )
             )
 

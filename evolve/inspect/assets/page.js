@@ -210,6 +210,14 @@ function renderTables(d) {
     {label: "1st try", fn: r => pct(r.first_try_share), num: true}, {label: "after retry", fn: r => pct(r.after_retry_share), num: true},
     {label: "answer forms", fn: r => Object.entries(r.answer_forms || {}).map(([f, n]) => `${f} ${n}`).join(", ")},
   ], s.models) : el("p", {class: "note", text: "No model calls (offline mutator)."}));
+  const arms = s.arms || [];  // older reports' data has none
+  const near = s.rejections.filter(r => r.kind === "near_duplicate").reduce((a, r) => a + r.count, 0);
+  fill("search-note", `reward per pull: 0 for no gain, 0.5 to 1 for an improvement · novelty rejections ${fmt(near)} · island resets ${fmt(s.resets || 0)}`);
+  fill("arms", arms.length ? table([
+    {label: "bandit", key: "bandit"}, {label: "arm", key: "arm"}, {label: "weight", key: "weight", num: true, digits: 2},
+    {label: "pulls", key: "pulls", num: true}, {label: "improved", key: "improved", num: true},
+    {label: "mean reward", key: "mean_reward", num: true, digits: 3}, {label: "cost", fn: r => money(r.cost), num: true}], arms)
+    : el("p", {class: "note", text: "No bandits (offline mutator)."}));
   const failed = s.failures.reduce((a, f) => a + f.count, 0);
   fill("failures", s.failures.length ? table([{label: "reason", key: "reason"}, {label: "programs", key: "count", num: true},
     {label: "share", fn: r => pct(r.count / failed), num: true}, {label: "example", key: "example"}], s.failures)
