@@ -173,6 +173,27 @@ def _driver_env() -> dict:
     return env
 
 
+def _die_with_the_test() -> None:
+    """In the child before exec: SIGTERM when the test process dies without its teardown (killed
+    itself), so `ray start --block` stops its node rather than outlive the test."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            assert time.monotonic() < deadline, f"the head did not listen on {port}: " + log.read_text()[-3000:]
+            time.sleep(0.5)
+
+
 def _stop_head(temp_dir: str) -> None:
     # Not `ray stop`: that would also stop other suites' Ray instances on this machine.
     roots = [p for p in psutil.process_iter(["cmdline"]) if temp_dir in " ".join(p.info["cmdline"] or [])]
@@ -192,9 +213,9 @@ def cluster(node_venv, tmp_path):
     head_dir = tempfile.mkdtemp(prefix="rn", dir="/tmp")  # short: Ray puts unix sockets in it
     port = _free_port()
     node2_tmp = Path(tempfile.mkdtemp(prefix="node2-tmp-", dir=node_venv.parents[1]))
-    node2 = None
+    head = node2 = None
     try:
-        started = subprocess.run(
+        head = subprocess.Popen(
             [
                 _ray(),
                 "start",
@@ -204,12 +225,13 @@ def cluster(node_venv, tmp_path):
                 "--include-dashboard=false",
                 f"--temp-dir={head_dir}",
                 "--disable-usage-stats",
+                "--block",
             ],
-            capture_output=True,
-            text=True,
-            timeout=180,
+            stdout=open(tmp_path / "head.log", "w"),  # noqa: SIM115 (the node outlives this block)
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_the_test,
         )
-        assert started.returncode == 0, started.stdout + started.stderr
+        _wait_for_port(port, head, tmp_path / "head.log")
         hidden = [str(p) for p in sorted({ROOT, CHECKOUT}) if not p.is_relative_to("/tmp")] + ["/tmp"]
         mounts = " && ".join(f"mount -t tmpfs tmpfs {p}" for p in hidden)
         resources = json.dumps({NODE_RESOURCE: 1})
@@ -232,6 +254,7 @@ def cluster(node_venv, tmp_path):
             stdout=open(node2_tmp.parent / "node2.log", "w"),  # noqa: SIM115 (the node outlives this block)
             stderr=subprocess.STDOUT,
             cwd=node2_tmp,
+            preexec_fn=_die_with_the_test,
         )
         # Their mount points exist on node 2 (empty): what must not is what lies in them.
         looked_at = [str(ROOT / "pyproject.toml"), str(CHECKOUT / "evolve" / "__init__.py"), str(tmp_path)]
@@ -271,6 +294,8 @@ def cluster(node_venv, tmp_path):
                     pass
             psutil.wait_procs(left, timeout=10)
         _stop_head(head_dir)
+        if head is not None:
+            head.wait(timeout=30)
         shutil.rmtree(node2_tmp, ignore_errors=True)
 
 
