@@ -98,6 +98,17 @@ def adopt_ray_logger() -> None:
         ray_logger.propagate = False
 
 
+def stop_log_file() -> None:
+    """Detach the run's log file (its folder is being removed: a start that failed)."""
+    global _file_handler
+    if _file_handler is None:
+        return
+    for logger in _loggers():
+        logger.removeHandler(_file_handler)
+    _file_handler.close()
+    _file_handler = None
+
+
 def current_log_file() -> str | None:
     """The file this process logs to now (the run's evolve.log), if any."""
     return _file_handler.baseFilename if _file_handler is not None else None

@@ -151,6 +151,9 @@ def new_run_folder(run_dir: Path) -> Iterator[Path]:
         yield run_dir
     except BaseException:
         if not existed:
+            from evolve.logs import stop_log_file
+
+            stop_log_file()  # the log was in the folder: a later record must not recreate or miss it
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
