@@ -351,6 +351,7 @@ class PopulationDB:
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 parent = self._views([proposal.parent_id])[proposal.parent_id]
                 generation = self.generations.get(proposal.parent_id, 0) + 1
+                diff = unified_diff(parent.code, proposal.child_code)
                 program_id = self.writer.add_child(
                     code=proposal.child_code,
                     code_hash=digest,
@@ -361,13 +362,13 @@ class PopulationDB:
                     generation=generation,
                     iteration=proposal.iteration,
                     mutation=proposal.mutation,
-                    diff=unified_diff(parent.code, proposal.child_code),
+                    diff=diff,
                     llm_call_id=call_id,
                     propose_seconds=proposal.total_latency,
                     idea=proposal.idea,
                 )
                 self.history.note_child(
-                    program_id, proposal.parent_id, parent.score, proposal.idea or "", proposal.mutation
+                    program_id, proposal.parent_id, parent.score, proposal.idea or "", proposal.mutation, diff
                 )
                 self.hashes.add(digest)
                 self.generations[program_id] = generation

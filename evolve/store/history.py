@@ -42,6 +42,7 @@ class _Child:
     parent_score: float | None
     idea: str
     mutation: str
+    diff: str  # against the parent: its lineage step, once it evaluates ok
 
 
 class RunHistory:
@@ -95,23 +96,41 @@ class RunHistory:
             return self.steps[program_id]
         with self.engine.connect() as conn:
             step = _read_step(conn, program_id)
+        self._keep_step(program_id, step)
+        return step
+
+    def _keep_step(self, program_id: int, step: LineageStep | None) -> None:
         self.steps[program_id] = step
+        self.steps.move_to_end(program_id)
         while len(self.steps) > STEP_CACHE:
             self.steps.popitem(last=False)
-        return step
 
     # ---- noting what happens ---------------------------------------------------------------
 
     def note_rejected(self, iteration: int, island: int, parent_id: int, mutation: str, answer: str, reason: str):
         self.attempts[island].append(rejected(iteration, island, parent_id, mutation, stated_idea(answer), reason))
 
-    def note_child(self, program_id: int, parent_id: int, parent_score: float | None, idea: str, mutation: str):
-        self.children[program_id] = _Child(parent_id, parent_score, idea, mutation)
+    def note_child(
+        self, program_id: int, parent_id: int, parent_score: float | None, idea: str, mutation: str, diff: str = ""
+    ) -> None:
+        self.children[program_id] = _Child(parent_id, parent_score, idea, mutation, diff)
 
     def note_evaluated(self, program_id: int, iteration: int, island: int, outcome: EvalOutcome) -> None:
         child = self.children.pop(program_id, None)
         if child is None:  # the initial program, or a child from before a resume
             return
+        if outcome.ok:  # it may become a parent: its step is known here, no need to read it back
+            step = LineageStep(
+                program_id,
+                child.parent_id,
+                iteration,
+                child.mutation,
+                child.idea,
+                compact_diff(child.diff),
+                outcome.score,
+                child.parent_score,
+            )
+            self._keep_step(program_id, step)
         entry = evaluated(
             program_id=program_id,
             iteration=iteration,
