@@ -392,6 +392,44 @@ def test_fresh_containers_without_pool(engine):
     assert ours_of(sb) == []
 
 
+@pytest.mark.parametrize("warm", [True, False], ids=["runner started with the container", "runner per job"])
+def test_the_runner_started_ahead_scores_like_one_started_per_job(engine, tmp_path, warm):
+    """With `warm_runner`, evaluate.py is imported while the container waits in the pool; what it
+    prints then, an evaluator that does not import, and one that exits as it imports come out as
+    they do from a runner started with the job."""
+    from evolve.sandbox.docker import DockerSandbox
+
+    os.chmod(tmp_path, 0o755)
+
+    def problem(name: str, source: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        os.chmod(folder, 0o755)
+        (folder / "evaluate.py").write_text(source)
+        os.chmod(folder / "evaluate.py", 0o644)
+        return folder
+
+    printing = problem("printing", "print('imported')\n\ndef evaluate(p):\n    return {'score': 2.0}\n")
+    broken = problem("broken", "def evaluate(p)\n    return {}\n")
+    exiting = problem("exiting", "import os\nos._exit(7)\n")
+    with DockerSandbox(pool_size=1, warm_runner=warm) as sb:
+        for folder in (printing, broken, exiting):
+            request = dataclasses.replace(hostile("def main():\n    return 'ok'\n"), problem_dir=str(folder))
+            sb.warm(request)
+        _wait_ready(sb, 3)
+        time.sleep(1.0)  # the warm runners have imported (or failed to) by now
+        run = lambda folder: sb.evaluate(  # noqa: E731
+            dataclasses.replace(hostile("def main():\n    return 'ok'\n"), problem_dir=str(folder))
+        )
+        out = run(printing)
+        assert out.ok and out.score == 2.0 and "imported" in out.logs, out.reason
+        out = run(broken)
+        assert out.reason.startswith("evaluator error") and "SyntaxError" in out.reason, out.reason
+        out = run(exiting)
+        assert out.reason.startswith("crash") and "exit code 7" in out.reason, out.reason
+    assert ours_of(sb) == []
+
+
 PINNED = r"""
 import os, time
 def main():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 
@@ -157,3 +158,122 @@ def test_the_machinerys_faults_are_infrastructure_errors(problem_dir, monkeypatc
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "missing" / "tmp"))
     with pytest.raises(InfrastructureError, match="temporary folder"):
         run(make_sandbox("process", warn=False), problem_dir, "def main():\n    return 1")
+
+
+# -- the warm runner: each candidate's runner is a fork of a server that imported evaluate.py once ------
+
+PROBE = """
+import json, os, stat, tempfile, threading
+from evolve_eval import run_candidate
+
+print("imported once")
+CALLS = []
+{extra}
+
+def kinds():
+    out = {{}}
+    for fd in range(256):
+        try:
+            mode = os.fstat(fd).st_mode
+        except OSError:
+            continue
+        out[fd] = "socket" if stat.S_ISSOCK(mode) else "pipe" if stat.S_ISFIFO(mode) else "other"
+    return out
+
+def evaluate(program_path):
+    CALLS.append(1)
+    candidate = run_candidate(program_path, "main", timeout=20)
+    return {{"score": float(len(CALLS)), "version": VERSION, "feedback": json.dumps({{
+        "pid": os.getpid(), "own_session": os.getsid(0) == os.getpid(), "runner_fds": kinds(),
+        "candidate_fds": candidate, "tmp": tempfile.gettempdir(), "cwd": os.getcwd()}})}}
+"""
+
+CANDIDATE_FDS = """
+import os
+def main():
+    return sorted(fd for fd in range(256) if not _closed(fd))
+def _closed(fd):
+    try:
+        os.fstat(fd)
+        return False
+    except OSError:
+        return True
+"""
+
+
+def probe_problem(tmp_path, version=1, extra=""):
+    folder = tmp_path / "probe"
+    folder.mkdir(exist_ok=True)
+    os.chmod(tmp_path, 0o755)
+    (folder / "evaluate.py").write_text(PROBE.format(extra=f"VERSION = {version}\n{extra}"))
+    return str(folder)
+
+
+def probe(sandbox, folder):
+    out = sandbox.evaluate(EvalRequest(problem_dir=folder, code=CANDIDATE_FDS, filename="program.py"))
+    assert out.ok, out.reason + out.logs
+    return out, json.loads(out.feedback)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "fresh"])
+def test_every_candidate_gets_a_fresh_confined_runner(tmp_path, warm):
+    folder = probe_problem(tmp_path)
+    with make_sandbox("process", warn=False, warm=warm) as sandbox:
+        (first, one), (second, two) = probe(sandbox, folder), probe(sandbox, folder)
+    # Nothing of one evaluation reaches the next: a new process, the evaluator's state as imported.
+    assert first.score == second.score == 1.0 and one["pid"] != two["pid"]
+    for seen in (one, two):
+        assert seen["own_session"]
+        # The runner holds its result pipe and its capture, and nothing of the server (no socket).
+        assert "socket" not in seen["runner_fds"].values(), seen["runner_fds"]
+        assert seen["candidate_fds"] == [0, 1, 2]
+        assert seen["tmp"] == seen["cwd"] and os.path.basename(seen["cwd"]).startswith("evolve-sbx-")
+    # What evaluate.py printed at import is in every evaluation's logs.
+    assert "imported once" in first.logs and "imported once" in second.logs
+
+
+def test_an_edited_evaluator_is_used_at_once(tmp_path):
+    folder = probe_problem(tmp_path, version=1)
+    with make_sandbox("process", warn=False) as sandbox:
+        assert probe(sandbox, folder)[0].metrics["version"] == 1.0
+        probe_problem(tmp_path, version=2)
+        evaluate_py = os.path.join(folder, "evaluate.py")
+        os.utime(evaluate_py, ns=(time.time_ns() + 10**9,) * 2)  # a new time, however coarse the clock
+        assert probe(sandbox, folder)[0].metrics["version"] == 2.0
+
+
+def test_an_evaluator_that_starts_threads_when_imported_still_works(tmp_path):
+    extra = "threading.Thread(target=__import__('time').sleep, args=(600,), daemon=True).start()"
+    folder = probe_problem(tmp_path, extra=extra)
+    with make_sandbox("process", warn=False) as sandbox:
+        for _ in range(2):
+            out, seen = probe(sandbox, folder)
+            assert out.score == 1.0 and seen["candidate_fds"] == [0, 1, 2]
+
+
+def test_an_evaluator_that_does_not_import_is_its_error_every_time(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    os.chmod(tmp_path, 0o755)
+    (folder / "evaluate.py").write_text("import json\n\ndef evaluate(p)\n    return {}\n")
+    with make_sandbox("process", warn=False) as sandbox:
+        for _ in range(2):
+            out = run(sandbox, str(folder), "def main():\n    return 1")
+            assert not out.ok and out.reason.startswith("evaluator error") and "SyntaxError" in out.reason
+
+
+def test_concurrent_evaluations_and_a_server_that_was_killed(problem_dir):
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    with make_sandbox("process", warn=False) as box:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            outs = list(pool.map(lambda n: run(box, problem_dir, f"def main():\n    return {n}"), range(3)))
+        assert [o.score for o in outs] == [0.0, 1.0, 2.0], [o.reason for o in outs]
+        servers = [server for idle in box._idle.values() for server in idle]
+        assert len(servers) == 3
+        for server in servers:
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+        out = run(box, problem_dir, "def main():\n    return 7")  # a new server takes over
+        assert out.ok and out.score == 7.0, out.reason
