@@ -1,20 +1,36 @@
-"""Added latency per evaluation: process sandbox vs fresh Docker containers vs the container pool.
+"""Per-evaluation overhead of the sandboxes, before and after their warm runners, side by side.
 
-One trivial candidate (main() returns "ok") on the tiny test problem, N evaluations per sandbox,
-all in one run on one machine. "direct" is runner.py as a plain subprocess (no sandbox at all):
-the floor. Evaluations are interleaved one by one, in a shuffled order each round, so a busy
-machine's noise hits every sandbox alike; before each timed evaluation the pool's background
-refill is allowed to finish (what an evaluation sees when candidates do not arrive back to back).
+One trivial candidate (main() returns "ok") on a two-function problem made for this benchmark:
+`trivial` scores the candidate without running it (it reads its file), `evaluate` runs it through
+`evolve_eval.run_candidate` (a new, confined interpreter). Each function measures its own time and
+returns it, so "overhead" is the sandbox's own cost: the wall time of `sandbox.evaluate()` minus
+the time evaluate.py's function ran (process or container start, interpreter start, importing
+evaluate.py, the hand-over, reading the result back, killing what is left).
 
-    python bench/sandbox_overhead.py [-n 60] [--write bench/RESULTS.md]
+Rows, each sandbox in the way it ran before this change and after it, in one run:
+- direct: runner.py as a plain subprocess, no sandbox (a fresh interpreter, the floor of "before");
+- process, a fresh interpreter per candidate (`ProcessSandbox(warm=False)`: before);
+- process, warm runner (`ProcessSandbox()`: each runner forked from a server that imported evaluate.py);
+- docker, a fresh container per candidate (`pool_size=0`);
+- docker, pool, runner started with the job (`warm_runner=False`: before, less the attach, which
+  now happens when the container is made, for both rows);
+- docker, pool, runner started with the container (`DockerSandbox()`: after), with the pool's
+  refill settled before each timed evaluation, and with it still running (back to back).
+Evaluations are interleaved one by one, in a shuffled order each round, so a busy machine's noise
+hits every row alike. The attach round trip to a running container (what the pool's hand-over
+cost before it attached ahead) is measured on its own.
+
+    python bench/sandbox_overhead.py [-n 40] [--write bench/RESULTS.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,22 +45,47 @@ sys.path.insert(0, str(ROOT))
 from evolve.resources import runner_path  # noqa: E402
 from evolve.sandbox.base import EvalRequest, Limits  # noqa: E402
 
-PROBLEM = ROOT / "tests" / "fixtures" / "hostile_problem"
 CODE = 'def main():\n    return "ok"\n'
 HEADING = "## Sandbox overhead"
+EVALUATE = '''"""The sandbox-overhead benchmark's problem: each function times itself."""
+
+import time
+
+from evolve_eval import run_candidate
 
 
-def request() -> EvalRequest:
-    limits = Limits.default(timeout=30, cpus=1, memory_mb=256, pids_limit=32, tmpfs_mb=16)
-    return EvalRequest(problem_dir=str(PROBLEM), code=CODE, filename="initial_program.py", limits=limits)
+def trivial(program_path):
+    started = time.perf_counter()
+    with open(program_path) as f:
+        ok = "return" in f.read()
+    return {"score": 1.0 if ok else 0.0, "evaluate_seconds": time.perf_counter() - started}
+
+
+def evaluate(program_path):
+    started = time.perf_counter()
+    value = run_candidate(program_path, "main", timeout=60)
+    return {"score": 1.0 if value == "ok" else 0.0, "evaluate_seconds": time.perf_counter() - started}
+'''
+FUNCTIONS = {"trivial": "trivial evaluator (does not run the candidate)", "evaluate": "run_candidate evaluator"}
+
+
+def make_problem() -> str:
+    folder = tempfile.mkdtemp(prefix="evolve-bench-overhead-")
+    (Path(folder) / "evaluate.py").write_text(EVALUATE)
+    os.chmod(folder, 0o755)
+    os.chmod(Path(folder) / "evaluate.py", 0o644)
+    return folder
+
+
+def request(problem: str, function: str) -> EvalRequest:
+    limits = Limits.default(timeout=30, cpus=1, memory_mb=512, pids_limit=32, tmpfs_mb=16)
+    return EvalRequest(problem_dir=problem, code=CODE, filename="initial_program.py", function=function, limits=limits)
 
 
 class Direct:
     """No sandbox: runner.py in a plain subprocess, the floor every sandbox adds to."""
 
-    name = "direct"
-
-    def evaluate(self, req: EvalRequest):
+    def evaluate(self, req: EvalRequest) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / req.filename
             path.write_text(req.code)
@@ -53,33 +94,68 @@ class Direct:
                 capture_output=True,
                 cwd=tmp,
             )
-        assert b'"score": 1.0' in out.stdout, out.stdout[-300:]
+        result = json.loads(out.stdout.strip().splitlines()[-1])["result"]
+        assert result["score"] == 1.0, out.stdout[-300:]
+        return result["evaluate_seconds"]
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
-def settle(sandbox, timeout: float = 10.0) -> None:
-    """Wait for a Docker pool's background refill (bench only: reads the sandbox's bookkeeping)."""
-    pending = getattr(sandbox, "_pending", None)
+def settle(sandbox, idle: float, timeout: float = 20.0) -> None:
+    """Wait for a Docker pool's background refill, then `idle` seconds more (its warm runner
+    imports evaluate.py meanwhile): what an evaluation sees when candidates are not back to back.
+    (Bench only: reads the pool's bookkeeping.)"""
+    pending = getattr(getattr(sandbox, "pool", None), "_pending", None)
+    if pending is None:
+        return
     end = time.monotonic() + timeout
-    while pending is not None and sum(pending.values()) > 0 and time.monotonic() < end:
+    while sum(pending.values()) > 0 and time.monotonic() < end:
         time.sleep(0.01)
+    time.sleep(idle)
 
 
-def timed_once(sandbox, wait_for_refill: bool = True) -> tuple[float, float]:
-    """(wall seconds, seconds spent outside the runner: container start, hand-over, read-back)."""
-    if wait_for_refill:
-        settle(sandbox)
+def timed_once(sandbox, req: EvalRequest, settled: bool, idle: float) -> tuple[float, float]:
+    """(wall seconds, seconds of it outside evaluate.py's function)."""
+    if settled:
+        settle(sandbox, idle)
     else:  # back to back: an untimed evaluation right before, so its refill overlaps the timed one
-        sandbox.evaluate(request())
+        sandbox.evaluate(req)
     started = time.perf_counter()
-    outcome = sandbox.evaluate(request())
-    elapsed = time.perf_counter() - started
-    if outcome is None:  # direct
-        return elapsed, 0.0
-    assert outcome.ok and outcome.score == 1.0, outcome.reason
-    return elapsed, max(0.0, elapsed - outcome.duration)
+    outcome = sandbox.evaluate(req)
+    wall = time.perf_counter() - started
+    if isinstance(outcome, float):  # direct
+        return wall, wall - outcome
+    assert outcome.ok and outcome.score == 1.0, outcome.reason + outcome.logs[-500:]
+    return wall, wall - outcome.metrics["evaluate_seconds"]
+
+
+def attach_round_trip(n: int) -> list[float]:
+    """The attach call to a running container, which the pool's hand-over made per job before."""
+    import docker
+
+    from evolve.sandbox.attach import hang_up
+    from evolve.sandbox.cleanup import LABEL, OWNER_LABEL, owner_token
+
+    api = docker.from_env().api
+    cid = api.create_container(
+        "evolve-python:latest",
+        command=["sleep", "300"],
+        stdin_open=True,
+        labels={LABEL: "1", OWNER_LABEL: owner_token()},  # ours: an orphan sweep elsewhere leaves it
+        host_config=api.create_host_config(network_mode="none"),
+    )["Id"]
+    try:
+        api.start(cid)
+        times = []
+        for _ in range(n):
+            started = time.perf_counter()
+            sock = api.attach_socket(cid, params={"stdout": 1, "stderr": 1, "stream": 1})
+            times.append(time.perf_counter() - started)
+            hang_up(sock)
+        return times
+    finally:
+        api.remove_container(cid, force=True)
 
 
 def p90(values: list[float]) -> float:
@@ -88,84 +164,121 @@ def p90(values: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=60, help="timed evaluations per sandbox")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("-n", type=int, default=40, help="timed evaluations per row and evaluator")
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pool-size", type=int, default=2)
+    parser.add_argument("--idle", type=float, default=0.25, help="seconds a settled pool waits before an evaluation")
+    parser.add_argument("--no-docker", action="store_true", help="the process sandbox only")
     parser.add_argument(
         "--write", type=Path, default=None, help="replace the '## Sandbox overhead' section of this file"
     )
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
-    from evolve.sandbox.docker import DockerSandbox
     from evolve.sandbox.process import ProcessSandbox
 
-    sandboxes = {
-        "direct (no sandbox)": Direct(),
-        "process": ProcessSandbox(warn=False),
-        "docker, fresh container (pool_size=0)": DockerSandbox(pool_size=0),
-        f"docker, pool (pool_size={args.pool_size})": DockerSandbox(pool_size=args.pool_size),
-        f"docker, pool (pool_size={args.pool_size}), refill still running": DockerSandbox(pool_size=args.pool_size),
+    problem = make_problem()
+    rows: dict[str, tuple[object, bool]] = {
+        "direct: runner.py as a subprocess, no sandbox": (Direct(), True),
+        "process, a fresh interpreter per candidate (`warm=False`, before)": (
+            ProcessSandbox(warn=False, warm=False),
+            True,
+        ),
+        "process, warm runner (after)": (ProcessSandbox(warn=False), True),
     }
-    samples: dict[str, list[float]] = {name: [] for name in sandboxes}
-    outside: dict[str, list[float]] = {name: [] for name in sandboxes}
-    rng = random.Random(args.seed)
-    try:
-        for sandbox in sandboxes.values():
-            for _ in range(args.warmup):
-                timed_once(sandbox)
-        for _ in range(args.n):
-            order = list(sandboxes.items())
-            rng.shuffle(order)
-            for name, sandbox in order:
-                wall, extra = timed_once(sandbox, wait_for_refill="still running" not in name)
-                samples[name].append(wall)
-                outside[name].append(extra)
-    finally:
-        for sandbox in sandboxes.values():
-            sandbox.close()
+    if not args.no_docker:
+        from evolve.sandbox.docker import DockerSandbox
 
-    base = statistics.median(samples["direct (no sandbox)"])
-    proc = statistics.median(samples["process"])
-    rows = [
-        "| sandbox | median ms | p90 ms | added vs process, median ms | median / process "
-        "| added vs direct, median ms | outside the runner, median ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, values in samples.items():
-        med = statistics.median(values)
-        rows.append(
-            f"| {name} | {med * 1000:.0f} | {p90(values) * 1000:.0f} | {(med - proc) * 1000:+.0f} "
-            f"| {med / proc:.2f} | {(med - base) * 1000:+.0f} | {statistics.median(outside[name]) * 1000:.1f} |"
+        rows |= {
+            "docker, a fresh container per candidate (`pool_size=0`)": (DockerSandbox(pool_size=0), True),
+            "docker, pool, runner started with the job (`warm_runner=False`, before)": (
+                DockerSandbox(pool_size=2, warm_runner=False),
+                True,
+            ),
+            "docker, pool, runner started with the container (after)": (DockerSandbox(pool_size=2), True),
+            "docker, pool, runner started with the container, refill still running": (
+                DockerSandbox(pool_size=2),
+                False,
+            ),
+        }
+    samples = {(row, fn): [] for row in rows for fn in FUNCTIONS}
+    overhead = {(row, fn): [] for row in rows for fn in FUNCTIONS}
+    rng = random.Random(args.seed)
+    load_start = os.getloadavg()[0]
+    try:
+        for (sandbox, settled), fn in [(rows[r], f) for r in rows for f in FUNCTIONS]:
+            for _ in range(args.warmup):
+                timed_once(sandbox, request(problem, fn), settled, args.idle)
+        for _ in range(args.n):
+            order = list(samples)
+            rng.shuffle(order)
+            for row, fn in order:
+                sandbox, settled = rows[row]
+                wall, extra = timed_once(sandbox, request(problem, fn), settled, args.idle)
+                samples[row, fn].append(wall)
+                overhead[row, fn].append(extra)
+        attach = [] if args.no_docker else attach_round_trip(args.n)
+    finally:
+        for sandbox, _ in rows.values():
+            sandbox.close()
+        shutil.rmtree(problem, ignore_errors=True)
+    load_end = os.getloadavg()[0]
+
+    def cells(row: str, fn: str) -> str:
+        wall, extra = samples[row, fn], overhead[row, fn]
+        return (
+            f"{statistics.median(wall) * 1000:.1f} | {p90(wall) * 1000:.1f} | **{statistics.median(extra) * 1000:.1f}**"
         )
-    table = "\n".join(rows)
-    command = f"python bench/sandbox_overhead.py -n {args.n} --pool-size {args.pool_size} --write bench/RESULTS.md"
+
+    table = "\n".join(
+        [
+            "| sandbox | trivial: median ms | p90 ms | overhead, median ms "
+            "| run_candidate: median ms | p90 ms | overhead, median ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *(f"| {row} | {cells(row, 'trivial')} | {cells(row, 'evaluate')} |" for row in rows),
+        ]
+    )
+    attach_line = (
+        f"Attach round trip to a running container (what the hand-over paid per job before the pool "
+        f"attached ahead): median {statistics.median(attach) * 1000:.1f} ms, p90 {p90(attach) * 1000:.1f} ms."
+        if attach
+        else ""
+    )
+    flags = (" --no-docker" if args.no_docker else "") + (f" --idle {args.idle:g}" if args.idle != 0.25 else "")
+    command = f"python bench/sandbox_overhead.py -n {args.n}{flags} --write bench/RESULTS.md"
+    engine = "" if args.no_docker else f", Docker {_engine_version()}, image evolve-python:latest (Debian python3)"
     machine = (
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, host Python "
-        f"{platform.python_version()}, Docker {_engine_version()}, image evolve-python:latest (Debian python3)"
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, host Python {platform.python_version()}"
+        f"{engine}; load average {load_start:.1f} at the start, {load_end:.1f} at the end"
     )
     print(table)
+    print(attach_line)
+    print(machine)
     if args.write:
         section = (
             f"{HEADING}\n\n"
-            f'Latency of one evaluation of a trivial candidate (`main()` returns "ok"; evaluate.py runs it in\n'
-            f"a child process through `evolve_eval.run_candidate`), {args.n} evaluations per sandbox, interleaved\n"
-            f"one by one in a shuffled order, in one run; the pool's refill finishes before each timed\n"
-            f"evaluation, except in the last row, where the next evaluation starts while the previous one's\n"
-            f"replacement container is still being created. Machine: {machine}; load average at the\n"
-            f"end {os.getloadavg()[0]:.1f} (other work shared the machine; the rows are side by side, so the\n"
-            f"ratios hold better than the absolute figures).\n\n"
-            f"Command: `{command}`\n\n{table}\n\n"
-            '"Outside the runner" is the wall time minus the time from handing the job over to the\n'
-            "result (the sandbox's own cost: temp dir and spawn for process; create, start, attach and\n"
-            "hand-over for Docker); it does not depend on how fast each interpreter starts.\n"
-            '"direct" is runner.py as a plain host subprocess (no sandbox). The host\'s Python starts\n'
-            "slower than the image's (many site-packages), so a container can beat it: compare the\n"
-            'Docker rows with "process", which runs the same host interpreter as direct. The pool\n'
-            "hides container creation and start: what remains is the attach and the job hand-over\n"
-            "(removal happens in the background). When candidates arrive back to back on a small\n"
-            "machine, the refill competes with the running evaluation for CPU.\n"
+            "What the sandbox itself costs per evaluation, before and after the warm runners (issue 13),\n"
+            'side by side in one run. One trivial candidate (`main()` returns "ok"); two evaluators in one\n'
+            "problem folder: `trivial` scores the candidate without running it, `evaluate` runs it through\n"
+            "`evolve_eval.run_candidate` (a new, Landlock-confined interpreter, which is evaluate.py's own\n"
+            "work). Each measures its own time; **overhead** is the wall time of `sandbox.evaluate()` minus\n"
+            "that: process or container start, interpreter start and the import of evaluate.py where the\n"
+            "runner is not warm, the job's hand-over, reading the result, killing what is left. "
+            f"{args.n} evaluations\nper row and evaluator, interleaved one by one in a shuffled order; "
+            f"a settled pool waited for its refill\nand {args.idle:g} s more before each timed evaluation, "
+            "the last row ran back to back. Machine: "
+            f"{machine}\n(other work shared the machine: the rows are side by side, so their ratios hold better "
+            "than the\nabsolute figures).\n\n"
+            f"Command: `{command}`\n\n{table}\n\n{attach_line}\n\n"
+            "Before, the process sandbox started a new interpreter for each candidate's runner, which\n"
+            "imported evaluate.py; now a server per problem and set of limits has imported it once, and each\n"
+            "runner is a fork of it that applies every limit the per-candidate process had (its own session,\n"
+            "rlimits, the clean environment, the private folder, only the result pipe; the candidate is a\n"
+            "new confined interpreter as before). A pooled Docker container used to start its runner (an\n"
+            "interpreter, the import of evaluate.py) when the job came, after an attach round trip; now the\n"
+            "runner starts with the container and imports evaluate.py while the container waits in the pool,\n"
+            "and the attach connection is made when the container is. The `run_candidate` column's own\n"
+            "figure (its wall time less the overhead) is the candidate's interpreter start, in every row.\n"
         )
         write_section(args.write, section)
         print(f"\nwrote {HEADING!r} into {args.write}")

@@ -26,12 +26,12 @@ nothing the candidate does can write it, or take it back (it is written before t
 exists, to a stream only this process holds). Standard library only: it runs on the image's Python.
 """
 
+import _thread
 import json
 import os
 import select
 import signal
 import sys
-import threading
 
 TAKEN = b"evolve-bootstrap: job taken\n"
 NO_JOB_IN_TIME, NO_JOB, HOST_GONE = 3, 4, 5
@@ -147,7 +147,7 @@ def main() -> None:
     pid = _hand_over(warm, path, job["spec"])
     if pid is None:
         pid = _start_runner(runner, problem_dir, path, job["spec"])
-    threading.Thread(target=_watch_host, daemon=True).start()
+    _thread.start_new_thread(_watch_host, ())  # not threading's: its start() waits for the thread to run
 
     code = 1
     while True:

@@ -111,9 +111,8 @@ class ProcessSandbox:
     # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, request: EvalRequest) -> EvalOutcome:
-        """The candidate's outcome; InfrastructureError when this machine cannot run it at all."""
-        if self._closed:
-            raise RuntimeError("this process sandbox is closed")
+        """The candidate's outcome; InfrastructureError when this machine cannot run it at all.
+        (After close() it still works, without keeping a server between evaluations.)"""
         limits = request.limits
         drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
         started = time.monotonic()
