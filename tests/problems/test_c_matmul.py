@@ -218,3 +218,41 @@ static void extra(double *c, int n) {
 """
     out = in_process(sandbox, problem, with_block(problem, correct_with(prelude)))
     assert out.ok, out.reason
+
+
+def test_the_compiler_errors_reach_the_next_prompt(problem, ray_local, tmp_path):
+    # Every answer breaks the program in its own way (no semicolon after a knob): each child stops
+    # at the compile stage, and a later prompt of its island carries the compiler's own words.
+    from sqlalchemy import select
+
+    from evolve.engine.options import RunOptions
+    from evolve.engine.run import evolve_run
+    from evolve.store import LLMCall, Program, open_engine, session_factory
+
+    from model_server import ModelServer, Reply
+
+    knobs = ["TILE_I_LOG2", "TILE_K_LOG2", "TILE_J_LOG2"]
+
+    def broken(request, index):
+        knob = knobs[index % 3]
+        return Reply(
+            f"Try this.\n<<<<<<< SEARCH\nstatic const int {knob} = 2;\n=======\n"
+            f"static const int {knob} = {2 + index // 3} + undeclared_{index}\n>>>>>>> REPLACE\n"
+        )
+
+    with ModelServer(broken) as server:
+        models = ({"name": "openai/test-model", "api_base": server.url, "max_attempts": 2, "backoff": 0.05},)
+        options = RunOptions(iterations=6, llm_concurrency=1, eval_workers=1, models=models, sandbox="process")
+        result = evolve_run(problem, options, runs_root=tmp_path, run_name="broken")
+    assert result.status == "finished"
+    engine = open_engine(result.db_url, create=False)
+    with session_factory(engine)() as s:
+        children = s.scalars(select(Program).where(Program.iteration > 0)).all()
+        prompts = [c.prompt for c in s.scalars(select(LLMCall).order_by(LLMCall.id))]
+    engine.dispose()
+    assert children and all(c.status == "failed" for c in children)
+    assert all("does not compile: matmul.c:" in c.error for c in children)
+    shown = [p for p in prompts if "does not compile" in p]
+    assert shown, "no prompt showed the compile failure"
+    assert any("error:" in p and "gcc -O2" in p and "matmul.c:" in p for p in shown)
+    assert all("```c" in p for p in prompts)  # C code in C fences
