@@ -160,3 +160,51 @@ def test_arm_stats_from_stored_pulls():
     kinds = {s.arm: s for s in stats["kind"]}
     assert kinds["diff"].pulls == 2 and "fix" not in kinds
     assert arm_stats(pulls, {}, {"diff": 1.0}) == {}
+
+
+def test_the_bandits_and_the_rests_are_rebuilt_from_the_store_on_resume(tmp_path, circle_packing):
+    from dataclasses import replace
+
+    from evolve.engine.population_db import PopulationDB
+    from evolve.mutate.prompt import ProblemView
+    from evolve.mutate.propose import MutatorSettings, propose
+    from evolve.sandbox.base import EvalOutcome
+    from evolve.store import RunConfig
+
+    config = RunConfig({}, {}, models=({"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}))
+    settings = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
+
+    def open_db(resume):
+        return PopulationDB(
+            f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, config, 2, "test", "llm", 200, resume
+        )
+
+    def outcome(code, good):
+        score = 2.0 + 0.001 * len(code) if good else 0.5
+        return EvalOutcome(ok=True, score=score, metrics={"min_radius": 0.01}, sandbox="test")
+
+    db = open_db(False)
+    start = db.start()
+    db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={"min_radius": 0.01}, sandbox="t"))
+    for i in range(40):
+        task = db.next_task()
+        # The offline mutator writes the child; the proposal is the chosen model's ("b" always fails).
+        proposal = replace(propose(task, settings), model=task.model, mutation=task.mutation or "diff")
+        if task.model == "b":
+            proposal = replace(proposal, child_code=None, error="InternalServerError: 500", cost=0.0)
+        else:
+            proposal = replace(proposal, cost=0.001 * (1 + i % 3))
+        admission = db.submit_proposal(proposal)
+        if admission.ticket:
+            db.submit_result(admission.ticket, outcome(admission.ticket.code, good=i % 2 == 0))
+    search = db.search.adaptive
+    sums = {name: dict(b.sums) for name, b in (("model", search.model_bandit), ("kind", search.kind_bandit))}
+    rest = (dict(search.rest.until), dict(search.rest.rests))
+    assert sums["model"]["b"].pulls >= 3 and rest[1]["b"] >= 1  # b failed and was rested
+    assert sums["model"]["a"].improved >= 1
+    db.close()
+
+    again = open_db(True).search.adaptive
+    assert {"model": dict(again.model_bandit.sums), "kind": dict(again.kind_bandit.sums)} == sums
+    assert again.model_bandit.largest_gain == pytest.approx(search.model_bandit.largest_gain)
+    assert again.rest.rests == rest[1] and again.rest.until["b"] >= rest[0]["b"] - 1

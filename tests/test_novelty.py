@@ -2,6 +2,7 @@
 (litellm against a loopback server), and reading the judge's verdict."""
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -204,3 +205,23 @@ def test_the_judges_verdict_is_read_from_its_first_word(answer, verdict):
     duplicate, reason = read_verdict(answer)
     assert duplicate is verdict
     assert reason
+
+
+def test_the_search_settings_are_checked_strictly(tmp_path):
+    from evolve.errors import ProblemError
+    from evolve.problem import parse_config
+
+    path = tmp_path / "problem.toml"
+    base = 'name = "x"\nprogram = "p.py"\n'
+    config = parse_config(path, base)
+    assert config.novelty.enabled and config.novelty.threshold == 0.99 and config.novelty.embedding_model is None
+    assert config.bandit.enabled and config.mutation.crossover == 0.1 and config.population.reset_interval == 100
+    for text, key in (
+        ("[novelty]\nthreshhold = 0.9\n", "novelty.threshhold"),
+        ("[novelty]\nthreshold = 1.5\n", "novelty.threshold"),
+        ("[bandit]\ncost_weight = 2.0\n", "bandit.cost_weight"),
+        ("[mutation]\nfix = -1.0\n", "mutation.fix"),
+        ("[population]\nreset_interval = -3\n", "population.reset_interval"),
+    ):
+        with pytest.raises(ProblemError, match=re.escape(key)):
+            parse_config(path, base + text)

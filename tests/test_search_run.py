@@ -110,6 +110,23 @@ def test_the_model_whose_answers_improve_gets_most_pulls(ray_local, constant_pro
         assert later.count("openai/good") >= 0.75 * len(later), later
         assert any(c.model == "openai/poor" for c in calls)  # it was tried
     assert result.best.score > 1.2
+    # `evolve show` and the report: each arm's pulls, mean reward and cost, as the store left them.
+    from typer.testing import CliRunner
+
+    from evolve.inspect.commands import build_app
+    from evolve.inspect.summary import summary
+    from evolve.inspect.views import collect
+
+    engine = open_engine(result.db_url, create=False)
+    arms = {(a.bandit, a.arm): a for a in summary(engine, 1).arms}
+    good, poor = arms[("model", "openai/good")], arms[("model", "openai/poor")]
+    assert good.pulls > 2 * poor.pulls and good.mean_reward > 0.3 and poor.mean_reward == 0.0
+    assert good.cost == pytest.approx(good.pulls * (100 * 1.0 + 50 * 2.0) / 1e6)
+    assert sum(a.pulls for (bandit, _), a in arms.items() if bandit == "kind") == good.pulls + poor.pulls
+    assert collect(engine, 1)["summary"]["arms"]
+    shown = CliRunner().invoke(build_app(), ["show", str(result.run_dir)])
+    assert shown.exit_code == 0 and "the bandits' arms" in shown.output and "openai/good" in shown.output
+    assert "novelty rejections 0" in shown.output
 
 
 def test_a_model_whose_calls_keep_failing_rests_while_the_other_takes_its_share(ray_local, constant_problem, tmp_path):
