@@ -21,6 +21,7 @@ when there is one, the evaluator module imported before.
 from __future__ import annotations
 
 import _thread
+import fcntl
 import importlib.util
 import json
 import math
@@ -215,8 +216,12 @@ def serve(problem_dir: str, candidate: str, spec: dict, result_fd: int, module=N
 
 def _wait_for_job(problem_dir: str, job_fd: int) -> None:
     """Started before the job: import evaluate.py, then read the job and score it."""
+    # Out of the way, so the result channel gets the descriptor it has when the runner starts
+    # with its job (3, the lowest free one), whichever way it was started.
+    moved = fcntl.fcntl(job_fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(job_fd)
+    job_fd = moved
     result_fd = os.dup(1)  # non-inheritable by default
-    os.set_inheritable(job_fd, False)
     capture = capture_output()
     _undumpable()
     add_paths(problem_dir)

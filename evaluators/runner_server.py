@@ -233,8 +233,11 @@ def _become_runner(
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         _prctl(PR_SET_DUMPABLE, 0)
         os.close(control_fd)
-        os.closerange(3, result_fd)  # nothing of the server's: only the result pipe stays
-        os.closerange(result_fd + 1, max(result_fd + 1, os.sysconf("SC_OPEN_MAX")))
+        if result_fd != 3:  # where a runner started with its job has it
+            os.dup2(result_fd, 3, inheritable=False)
+            os.close(result_fd)
+            result_fd = 3
+        os.closerange(4, max(4, os.sysconf("SC_OPEN_MAX")))  # nothing of the server's: only the result pipe
         null = os.open("/dev/null", os.O_RDWR)
         os.dup2(null, 0)
         os.close(null)
