@@ -243,3 +243,19 @@ def test_fit_keeps_the_largest_prompt_within_the_budget():
     assert smallest.state.memory.insight is None and smallest.tokens > 10 and not smallest.within(10)
     middle = fit(parts, shrink_prompt, tokens, (everything + smallest.tokens) // 2)
     assert middle.within((everything + smallest.tokens) // 2) and 0 < middle.dropped < 8
+
+
+def test_the_prompt_table_has_working_defaults_and_refuses_unknown_keys(tmp_path):
+    from evolve.errors import ProblemError
+    from evolve.problem import parse_config
+
+    head = 'name = "demo"\nprogram = "p.py"\n'
+    defaults = parse_config(tmp_path / "problem.toml", head).prompt
+    assert (defaults.lineage, defaults.top, defaults.diverse, defaults.tried) == (3, 2, 2, 5)
+    assert (defaults.token_budget, defaults.insight_interval) == (6000, 25)
+    chosen = parse_config(tmp_path / "problem.toml", head + "[prompt]\ntop = 0\ninsight_interval = 0\n").prompt
+    assert (chosen.top, chosen.insight_interval) == (0, 0)
+    with pytest.raises(ProblemError, match=r"unknown key 'prompt.insights_every'"):
+        parse_config(tmp_path / "problem.toml", head + "[prompt]\ninsights_every = 10\n")
+    with pytest.raises(ProblemError, match=r"key 'prompt.token_budget'"):
+        parse_config(tmp_path / "problem.toml", head + "[prompt]\ntoken_budget = 100\n")
