@@ -281,7 +281,8 @@ class Driver:
                     and launched < o.iterations
                     and len(proposals) < o.llm_concurrency
                     and backlog < o.llm_concurrency + workers
-                    and self._budget_allows(len(proposals))
+                    # An admission in flight has spent its calls, but its cost is not in progress yet.
+                    and self._budget_allows(len(proposals) + len(admissions))
                 ):
                     task = self.db.next_task.remote()
                     proposals[self.mutator_pool.propose.remote(task)] = task
