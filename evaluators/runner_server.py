@@ -55,6 +55,7 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 SETUP_FAILED = 70  # a runner that could not be set up exits with this, before any candidate exists
 MAX_MESSAGE = 1 << 20
 LIMITS = ("RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_CPU", "RLIMIT_CORE", "RLIMIT_NPROC")  # NPROC last: per user
+MAX_FD = max(4, os.sysconf("SC_OPEN_MAX"))
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -179,7 +180,7 @@ def _send(control: socket.socket, message: dict) -> None:
         raise HostGone from None
 
 
-def _receive(control: socket.socket) -> tuple[dict, list[int]]:
+def _receive_raw(control: socket.socket) -> tuple[bytes, list[int]]:
     try:
         data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 4)
     except OSError:
@@ -190,6 +191,11 @@ def _receive(control: socket.socket) -> tuple[dict, list[int]]:
         for fd in fds:
             os.close(fd)
         raise HostGone
+    return data, fds
+
+
+def _receive(control: socket.socket) -> tuple[dict, list[int]]:
+    data, fds = _receive_raw(control)
     return json.loads(data), fds
 
 
@@ -221,10 +227,19 @@ def _wait_for_exit(pid: int, control: socket.socket) -> None:
 # -- one runner ------------------------------------------------------------------------------------
 
 
-def _become_runner(
-    job: dict, problem_dir: str, result_fd: int, server_pid: int, module, logs: str, control_fd: int
-) -> None:
-    """In the forked child: become the candidate's runner; never returns."""
+def _fork_spare(server_pid: int, module, logs: str, problem_dir: str) -> tuple[int, socket.socket]:
+    """Fork the next runner ahead of its job: (its pid, our end of the link its job comes over)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        _spare(theirs.fileno(), server_pid, module, logs, problem_dir)
+    theirs.close()
+    return pid, ours
+
+
+def _spare(link_fd: int, server_pid: int, module, logs: str, problem_dir: str) -> None:
+    """In the forked child: do what does not depend on the job, wait for it, become its runner;
+    never returns."""
     try:
         os.setsid()
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -232,15 +247,21 @@ def _become_runner(
             os._exit(SETUP_FAILED)
         _prctl(PR_SET_CHILD_SUBREAPER, 1)
         _prctl(PR_SET_DUMPABLE, 0)
-        os.close(control_fd)
-        if result_fd != 3:  # where a runner started with its job has it
-            os.dup2(result_fd, 3, inheritable=False)
-            os.close(result_fd)
-            result_fd = 3
-        os.closerange(4, max(4, os.sysconf("SC_OPEN_MAX")))  # nothing of the server's: only the result pipe
+        # Nothing of the server's (its control socket, ...): only the link, until the job comes.
+        if link_fd != 3:
+            os.dup2(link_fd, 3, inheritable=False)
+        os.closerange(4, MAX_FD)
         null = os.open("/dev/null", os.O_RDWR)
         os.dup2(null, 0)
         os.close(null)
+        link = socket.socket(fileno=3)
+        data, fds, _, _ = socket.recv_fds(link, MAX_MESSAGE, 4)
+        link.detach()
+        if not data or not fds:
+            os._exit(0)  # the server is closing
+        os.dup2(fds[0], 3, inheritable=False)  # the result pipe takes the link's place, where a runner has it
+        os.closerange(4, MAX_FD)
+        job = json.loads(data)["run"]
         os.chdir(job["dir"])
         os.environ.clear()
         os.environ.update(job["env"])
@@ -251,13 +272,24 @@ def _become_runner(
             resource.setrlimit(getattr(resource, name), (value, value))
         candidate, spec = job["candidate"], job["spec"]
         if job.get("fresh"):  # a new interpreter, as before there was a server
-            os.dup2(result_fd, 1)
+            os.dup2(3, 1)
             os.execv(sys.executable, [sys.executable, "-I", RUNNER, problem_dir, candidate, spec])
         sys.argv[:] = [RUNNER, problem_dir, candidate, spec]
-        runner.serve(problem_dir, candidate, json.loads(spec), result_fd, module, logs)
+        runner.serve(problem_dir, candidate, json.loads(spec), 3, module, logs)
     except BaseException:
         pass
     os._exit(SETUP_FAILED)
+
+
+def _hand_over(spare: tuple[int, socket.socket], data: bytes, fds: list[int]) -> bool:
+    """Send the job to the spare runner; False when it is gone (killed meanwhile)."""
+    try:
+        socket.send_fds(spare[1], [data], fds)
+        return True
+    except OSError:
+        return False
+    finally:
+        spare[1].close()
 
 
 def _preload(problem_dir: str, server_dir: str):
@@ -320,21 +352,31 @@ def main() -> None:
     me = os.getpid()
     job: dict = {}
     pid: int | None = None
+    spare: tuple[int, socket.socket] | None = None
     try:
         _send(control, {"ready": True, "preloaded": module is not None, "why": why})
         while True:
-            message, fds = _receive(control)
-            job, pid = message["run"], None
+            if spare is None:  # the next runner is forked while no job waits, not when one comes
+                spare = _fork_spare(me, module, logs, problem_dir)
+            data, fds = _receive_raw(control)
+            job, pid = json.loads(data)["run"], None
             if not fds:
                 raise HostGone  # not what the host sends: stop
-            pid = os.fork()
-            if pid == 0:
-                _become_runner(job, problem_dir, fds[0], me, module, logs, control_fd)
+            handed = _hand_over(spare, data, fds)
+            if not handed:  # the spare was killed meanwhile: another, at once
+                _kill(spare[0])
+                _reap(spare[0])
+                spare = _fork_spare(me, module, logs, problem_dir)
+                handed = _hand_over(spare, data, fds)
+            pid, spare = spare[0], None
             for fd in fds:
                 os.close(fd)
             _send(control, {"pid": pid})
-            _wait_for_exit(pid, control)
-            _kill_all(pid)
+            if handed:
+                _wait_for_exit(pid, control)
+                _kill_all(pid)
+            else:
+                _kill(pid)
             status = _reap(pid)
             pid = None
             _send(control, {"status": status})
