@@ -11,9 +11,11 @@ import (which a fork would not carry) or fails to import is imported by each run
 after a re-exec of this server without it. With PRELOAD "0" each runner is a fresh interpreter
 (`runner.py` exec'd), as the process sandbox did before it had a server.
 
-Each runner, once forked, is what a per-candidate process was: its own session, killed when this
-server dies (PR_SET_PDEATHSIG), a subreaper (nothing it starts escapes it while it lives), no
-descriptor of the server's but the result pipe the host sent for it, the evaluation's private
+The next runner is forked while no job waits (a spare: it does what does not depend on the job,
+then waits on a socket pair for it), so the fork is not on an evaluation's path. Each runner is
+what a per-candidate process was: its own session, killed when this server dies
+(PR_SET_PDEATHSIG), a subreaper (nothing it starts escapes it while it lives), no descriptor of
+the server's but the result pipe the host sent for it (on fd 3), the evaluation's private
 folder as its working directory and home, the evaluation's environment and no other, the
 evaluation's rlimits (address space, file size, CPU time, no core, processes); then runner.py's
 own job: stdout and stderr into a bounded capture, undumpable, the result on the private pipe.
@@ -24,7 +26,7 @@ CONTROL_FD is a SOCK_SEQPACKET socket to the host, one job at a time (the host r
 servers as it has evaluations at once):
     server -> host  {"ready": true, "preloaded": bool, "why": str}
     host -> server  {"run": {"dir", "candidate", "spec", "env", "limits", "fresh"}} + the result pipe's write end
-    server -> host  {"pid": N}                   (the runner is forked)
+    server -> host  {"pid": N}                   (the runner has its job)
     host -> server  {"kill": true}               (only when the host stops waiting: deadline, result too large)
     server -> host  {"status": EXIT_CODE}        (the runner exited, or was killed; everything it left is
                                                   killed, it is reaped, and then the job's folder removed)
