@@ -4,6 +4,7 @@ SQLite, a real local Ray instance and the process sandbox."""
 import re
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -313,3 +314,33 @@ def test_embeddings_are_stored_and_not_computed_again_on_resume(ray_local, circl
     # On resume only the new children are embedded: nothing stored is asked for again.
     assert len(embeddings.requests) - asked == (stored_after - stored) + (near_after - near)
     assert stored_after - stored == children_after - children
+
+
+def test_the_search_quality_bench_runs_its_matrix_offline(ray_local, tmp_path):
+    """bench/search_quality.py --quick, cut down: two arms, one seed, four calls each."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "search_quality", Path(__file__).parents[1] / "bench" / "search_quality.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["search_quality"] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    from evolve.resources import templates_dir
+
+    problem = load_problem(templates_dir() / "minimal")
+    with ModelServer(bench.perturbing_script) as server:
+        model = {"name": "openai/loopback", "api_base": server.url, "price_in": 1.0, "price_out": 2.0}
+        outcomes = bench.run_matrix(problem, ["evolve", "random"], 1, 4, None, (model,), tmp_path)
+    evolve_arm, random_arm = outcomes
+    assert evolve_arm.calls >= 4 and evolve_arm.cost > 0 and random_arm.calls == 0 and random_arm.cost == 0
+    assert evolve_arm.heldout is not None and random_arm.best is not None
+    table = bench.table(outcomes, ["evolve", "random"])
+    assert table.count("\n") == 3 and "| evolve |" in table and "| random |" in table
+    report = tmp_path / "RESULTS.md"
+    report.write_text("# Results\n\n## Other\n\ntext\n")
+    bench.write_section(report, f"{bench.HEADING}\n\nfirst\n")
+    bench.write_section(report, f"{bench.HEADING}\n\nsecond\n")
+    assert report.read_text().count(bench.HEADING) == 1 and "second" in report.read_text()
+    assert "## Other" in report.read_text()
