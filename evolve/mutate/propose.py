@@ -6,6 +6,7 @@ same seed and the same model answers give the same child.
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass, field, replace
 
@@ -18,6 +19,8 @@ from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
+
+log = logging.getLogger(__name__)
 
 OFFLINE_MODEL = "offline"
 
@@ -167,10 +170,16 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         )
         if result.error is not None:
             return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
-        reading = read_answer(task.parent.code, result.text or "", settings.problem.language)
-        called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
-        if reading.child is not None:
-            return _embedded(replace(called, child_code=reading.child), settings)
+        try:
+            reading = _read(task.parent.code, result.text or "", settings.problem.language)
+            called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
+            if reading.child is not None:
+                return _embedded(replace(called, child_code=reading.child), settings)
+        except Exception as exc:  # our bug, or the interpreter's: the paid answer is still recorded
+            log.exception("reading the answer of iteration %s failed", task.iteration)
+            return replace(
+                called, reject_reason=f"internal error reading the answer: {type(exc).__name__}: {exc}"[:500]
+            )
         reason = reading.reason or "the answer gave no child"
         if len(earlier) >= settings.max_retries:
             return replace(called, reject_reason=reason)
@@ -190,6 +199,15 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         # The same conversation goes on: the model sees its own answer and exactly what failed.
         retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
         messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
+
+
+def _read(parent: str, answer: str, language: str):
+    """read_answer, once more if CPython 3.11's thread-unsafe AST conversion strikes (a SystemError:
+    "AST constructor recursion depth mismatch", python/cpython#106905): it is transient."""
+    try:
+        return read_answer(parent, answer, language)
+    except SystemError:
+        return read_answer(parent, answer, language)
 
 
 def _chosen(task: MutationTask, settings: MutatorSettings, model: ModelSpec, mutation: str) -> tuple[ModelSpec, str]:
