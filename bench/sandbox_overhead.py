@@ -14,11 +14,12 @@ Rows, each sandbox in the way it ran before this change and after it, in one run
 - docker, a fresh container per candidate (`pool_size=0`);
 - docker, pool, runner started with the job (`warm_runner=False`: before, less the attach, which
   now happens when the container is made, for both rows);
-- docker, pool, runner started with the container (`DockerSandbox()`: after), with the pool's
-  refill settled before each timed evaluation, and with it still running (back to back).
+- docker, pool, runner started with the container (`DockerSandbox()`: after), and the same back to
+  back (an untimed evaluation right before the timed one, so its pool's refill still runs).
 Evaluations are interleaved one by one, in a shuffled order each round, so a busy machine's noise
-hits every row alike. The attach round trip to a running container (what the pool's hand-over
-cost before it attached ahead) is measured on its own.
+hits every row alike; before each (but in the back-to-back row) every pool's refill has finished
+and a moment (`--idle`) passed. The attach round trip to a running container (what the pool's
+hand-over cost before it attached ahead) is measured on its own.
 
     python bench/sandbox_overhead.py [-n 40] [--write bench/RESULTS.md]
 """
@@ -102,23 +103,23 @@ class Direct:
         pass
 
 
-def settle(sandbox, idle: float, timeout: float = 20.0) -> None:
-    """Wait for a Docker pool's background refill, then `idle` seconds more (its warm runner
-    imports evaluate.py meanwhile): what an evaluation sees when candidates are not back to back.
-    (Bench only: reads the pool's bookkeeping.)"""
-    pending = getattr(getattr(sandbox, "pool", None), "_pending", None)
-    if pending is None:
-        return
+def settle(sandboxes, idle: float, timeout: float = 20.0) -> None:
+    """Wait for every Docker pool's background refill (whichever row's evaluation started it: it
+    would compete with the next one for the CPU), then `idle` seconds more (a warm runner imports
+    evaluate.py meanwhile): what an evaluation sees when candidates are not back to back.
+    (Bench only: reads the pools' bookkeeping.)"""
     end = time.monotonic() + timeout
-    while sum(pending.values()) > 0 and time.monotonic() < end:
-        time.sleep(0.01)
+    for sandbox in sandboxes:
+        pending = getattr(getattr(sandbox, "pool", None), "_pending", None)
+        while pending is not None and sum(pending.values()) > 0 and time.monotonic() < end:
+            time.sleep(0.01)
     time.sleep(idle)
 
 
-def timed_once(sandbox, req: EvalRequest, settled: bool, idle: float) -> tuple[float, float]:
+def timed_once(sandbox, req: EvalRequest, settled: bool, idle: float, every: list) -> tuple[float, float]:
     """(wall seconds, seconds of it outside evaluate.py's function)."""
     if settled:
-        settle(sandbox, idle)
+        settle(every, idle)
     else:  # back to back: an untimed evaluation right before, so its refill overlaps the timed one
         sandbox.evaluate(req)
     started = time.perf_counter()
@@ -196,11 +197,12 @@ def main() -> None:
                 True,
             ),
             "docker, pool, runner started with the container (after)": (DockerSandbox(pool_size=2), True),
-            "docker, pool, runner started with the container, refill still running": (
+            "docker, pool, runner started with the container, back to back (refill still running)": (
                 DockerSandbox(pool_size=2),
                 False,
             ),
         }
+    every = [sandbox for sandbox, _ in rows.values()]
     samples = {(row, fn): [] for row in rows for fn in FUNCTIONS}
     overhead = {(row, fn): [] for row in rows for fn in FUNCTIONS}
     rng = random.Random(args.seed)
@@ -208,13 +210,13 @@ def main() -> None:
     try:
         for (sandbox, settled), fn in [(rows[r], f) for r in rows for f in FUNCTIONS]:
             for _ in range(args.warmup):
-                timed_once(sandbox, request(problem, fn), settled, args.idle)
+                timed_once(sandbox, request(problem, fn), settled, args.idle, every)
         for _ in range(args.n):
             order = list(samples)
             rng.shuffle(order)
             for row, fn in order:
                 sandbox, settled = rows[row]
-                wall, extra = timed_once(sandbox, request(problem, fn), settled, args.idle)
+                wall, extra = timed_once(sandbox, request(problem, fn), settled, args.idle, every)
                 samples[row, fn].append(wall)
                 overhead[row, fn].append(extra)
         attach = [] if args.no_docker else attach_round_trip(args.n)
@@ -265,8 +267,8 @@ def main() -> None:
             "that: process or container start, interpreter start and the import of evaluate.py where the\n"
             "runner is not warm, the job's hand-over, reading the result, killing what is left. "
             f"{args.n} evaluations\nper row and evaluator, interleaved one by one in a shuffled order; "
-            f"a settled pool waited for its refill\nand {args.idle:g} s more before each timed evaluation, "
-            "the last row ran back to back. Machine: "
+            f"before each timed evaluation every\nDocker pool's refill finished and {args.idle:g} s passed, "
+            "but in the last row, which ran back to back. Machine: "
             f"{machine}\n(other work shared the machine: the rows are side by side, so their ratios hold better "
             "than the\nabsolute figures).\n\n"
             f"Command: `{command}`\n\n{table}\n\n{attach_line}\n\n"

@@ -11,8 +11,8 @@ import (which a fork would not carry) or fails to import is imported by each run
 after a re-exec of this server without it. With PRELOAD "0" each runner is a fresh interpreter
 (`runner.py` exec'd), as the process sandbox did before it had a server.
 
-The next runner is forked while no job waits (a spare: it does what does not depend on the job,
-then waits on a socket pair for it), so the fork is not on an evaluation's path. Each runner is
+The next runner is forked ahead, as soon as the last one is reaped (a spare: it does what does not
+depend on the job, then waits on a socket pair for it), so no fork is on an evaluation's path. Each runner is
 what a per-candidate process was: its own session, killed when this server dies
 (PR_SET_PDEATHSIG), a subreaper (nothing it starts escapes it while it lives), no descriptor of
 the server's but the result pipe the host sent for it (on fd 3), the evaluation's private
@@ -29,7 +29,8 @@ servers as it has evaluations at once):
     server -> host  {"pid": N}                   (the runner has its job)
     host -> server  {"kill": true}               (only when the host stops waiting: deadline, result too large)
     server -> host  {"status": EXIT_CODE}        (the runner exited, or was killed; everything it left is
-                                                  killed, it is reaped, and then the job's folder removed)
+                                                  killed, it is reaped, and then the job's folder removed;
+                                                  the host reads it at the latest before its next job)
 The end of the socket means the host is gone (or closed this server): the running job's processes
 are killed, its folder and SERVER_DIR removed, and the server exits. So nothing outlives a host
 that died, even by SIGKILL.
@@ -133,12 +134,13 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _kill_all(runner_pid: int | None) -> None:
+def _kill_all(runner_pid: int | None, keep: int | None = None) -> None:
     """Kill the runner, everything below it, and everything that was below it and came to us
-    (we are a subreaper); reap all of it but the runner, which the caller reaps."""
+    (we are a subreaper), but `keep` (the next job's spare runner); reap all of it but the
+    runner, which the caller reaps."""
     me = os.getpid()
     for _ in range(8):  # a dying process may leave more orphans meanwhile
-        orphans = [pid for pid in _children(me) if pid != runner_pid]
+        orphans = [pid for pid in _children(me) if pid not in (runner_pid, keep)]
         victims = [*orphans, *(p for o in orphans for p in _tree(o))]
         if runner_pid is not None:
             victims += _tree(runner_pid)
@@ -357,19 +359,20 @@ def main() -> None:
     spare: tuple[int, socket.socket] | None = None
     try:
         _send(control, {"ready": True, "preloaded": module is not None, "why": why})
+        spare = _fork_spare(me, module, logs, problem_dir)
         while True:
-            if spare is None:  # the next runner is forked while no job waits, not when one comes
-                spare = _fork_spare(me, module, logs, problem_dir)
             data, fds = _receive_raw(control)
             job, pid = json.loads(data)["run"], None
             if not fds:
                 raise HostGone  # not what the host sends: stop
-            handed = _hand_over(spare, data, fds)
+            handed = spare is not None and _hand_over(spare, data, fds)
             if not handed:  # the spare was killed meanwhile: another, at once
-                _kill(spare[0])
-                _reap(spare[0])
+                if spare is not None:
+                    _kill(spare[0])
+                    _reap(spare[0])
                 spare = _fork_spare(me, module, logs, problem_dir)
                 handed = _hand_over(spare, data, fds)
+            assert spare is not None
             pid, spare = spare[0], None
             for fd in fds:
                 os.close(fd)
@@ -381,8 +384,13 @@ def main() -> None:
                 _kill(pid)
             status = _reap(pid)
             pid = None
-            _send(control, {"status": status})
-            shutil.rmtree(job["dir"], ignore_errors=True)  # after the answer: not on the host's path
+            try:
+                _send(control, {"status": status})
+            finally:  # after the answer (not on the host's path), whether or not the host is still there
+                # The next job's runner, forked now rather than when that job comes (or while this
+                # one ran, when it would have competed with it for the CPU).
+                spare = _fork_spare(me, module, logs, problem_dir)
+                shutil.rmtree(job["dir"], ignore_errors=True)
     except HostGone:
         _kill_all(pid)
         if pid is not None:

@@ -118,7 +118,7 @@ class ProcessSandbox:
         started = time.monotonic()
         deadline = started + limits.timeout
         tmpdir = make_private_folder(drop)
-        exit_code: int | None = None
+        ran: _Ran | None = None
         try:
             candidate = Path(tmpdir) / request.filename
             try:
@@ -148,35 +148,37 @@ class ProcessSandbox:
                     return interpret(
                         b"", exit_code=exc.code, timed_out=False, duration=time.monotonic() - started, sandbox=self.name
                     )
+                fresh = server.jobs == 0
                 try:
-                    raw, ended, exit_code = server.run(job, deadline, result_line_bytes(limits.max_result_kb))
+                    ran = server.run(job, deadline, result_line_bytes(limits.max_result_kb))
                     break
                 except _ServerGone:
                     # Nothing of the candidate ran; an idle server someone killed gets one successor.
-                    if attempt == 1 or server.jobs == 1:
+                    if attempt == 1 or fresh:
                         raise InfrastructureError(
                             "the process sandbox's runner server exited before it started the evaluation: "
                             "check free memory and the process limit (ulimit -u)"
                         ) from None
             duration = time.monotonic() - started
+            assert ran is not None  # the loop ends with a result or raises
             if server.alive():
                 self._give_back(key, server)
             else:
                 server.close()
-            if ended is Ended.OVERFLOW:
+            if ran.ended is Ended.OVERFLOW:
                 return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
             return interpret(
-                raw,
-                exit_code=exit_code,
-                timed_out=ended is Ended.TIMEOUT,
+                ran.raw,
+                exit_code=ran.exit_code,
+                timed_out=ran.ended is Ended.TIMEOUT,
                 duration=duration,
                 sandbox=self.name,
                 timeout=limits.timeout,
                 max_result_kb=limits.max_result_kb,
-                memory_killed=_looks_like_memory_error(raw),
+                memory_killed=_looks_like_memory_error(ran.raw),
             )
         finally:
-            if exit_code is None:  # else the server removes it, once it has answered
+            if ran is None or not ran.folder_removed:
                 shutil.rmtree(tmpdir, ignore_errors=True)
 
     def close(self) -> None:
@@ -235,6 +237,18 @@ class _ServerGone(Exception):
     """The server was gone before it started the job's runner."""
 
 
+@dataclass(frozen=True)
+class _Ran:
+    """What came of one job: the result pipe's bytes, how reading them ended, the runner's exit
+    code (None: not waited for, as a result line came, or the server died), and whether the
+    server removes the job's folder (else the caller does)."""
+
+    raw: bytes
+    ended: Ended
+    exit_code: int | None
+    folder_removed: bool
+
+
 class _Server:
     """One runner_server.py process and our end of its control socket; one job at a time."""
 
@@ -243,6 +257,7 @@ class _Server:
         self.preloaded = False
         self.jobs = 0  # jobs given to it, this one included
         self._broken = False
+        self._status_owed = False  # the last job's exit code is still to be read
 
     @classmethod
     def start(cls, key: ServerKey, deadline: float) -> _Server:
@@ -314,10 +329,12 @@ class _Server:
             self._broken = True
             return False
 
-    def run(self, job: dict, deadline: float, limit: int) -> tuple[bytes, Ended, int | None]:
-        """Run one job: (what came on the result pipe, how reading it ended, the runner's exit code,
-        None when the server died). The server removes the job's folder once it has answered with
-        the exit code; without one, the caller removes it."""
+    def run(self, job: dict, deadline: float, limit: int) -> _Ran:
+        """Run one job. Raises _ServerGone when the server was gone before the runner had the job."""
+        if self._status_owed and self._receive(time.monotonic() + 30) is None:
+            self.close()  # it did not finish the last job's clean-up: nothing of this job ran yet
+            raise _ServerGone
+        self._status_owed = False
         self.jobs += 1
         read_end, write_end = os.pipe()
         try:
@@ -337,8 +354,14 @@ class _Server:
             self.close()
             if not raw:  # the server went before it started the runner: nothing of the candidate ran
                 raise _ServerGone
-            return raw, ended, None
+            return _Ran(raw, ended, None, folder_removed=False)
         pid = int(started["pid"])
+        if ended is Ended.EOF and raw.strip():
+            # A result line: its exit code says nothing more. The server kills whatever the runner
+            # left and reaps it before it reads another job, then removes the folder; its answer
+            # is read before the next job is sent.
+            self._status_owed = True
+            return _Ran(raw, ended, None, folder_removed=True)
         # At the end of the pipe the runner is exiting: it has until the deadline to keep its exit code.
         status = self._receive(deadline) if ended is Ended.EOF else None
         if status is None and self._send({"kill": True}):
@@ -349,8 +372,8 @@ class _Server:
             except (ProcessLookupError, PermissionError):
                 pass
             self.close()
-            return raw, ended, None
-        return raw, ended, int(status["status"])
+            return _Ran(raw, ended, None, folder_removed=False)
+        return _Ran(raw, ended, int(status["status"]), folder_removed=True)
 
     def close(self) -> None:
         """Hang up (the server then kills what it runs and exits), and make sure it is gone."""
