@@ -117,69 +117,65 @@ class ProcessSandbox:
         drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
         started = time.monotonic()
         deadline = started + limits.timeout
-        tmpdir = make_private_folder(drop)
-        ran: _Ran | None = None
-        try:
-            candidate = Path(tmpdir) / request.filename
+        key = ServerKey.of(self.python, request, drop, self.warm)
+        for attempt in range(2):
             try:
-                candidate.write_text(request.code)
-                if drop:
-                    os.chown(candidate, NOBODY, NOBODY)
-                os.chmod(candidate, 0o444)
-            except OSError as exc:
-                raise InfrastructureError(
-                    f"cannot write the candidate to {candidate} ({exc}): free space in {tempfile.gettempdir()}"
-                ) from exc
-            key = ServerKey.of(self.python, request, drop, self.warm)
+                server = self._take_server(key, deadline)
+            except _NotReady:
+                return _timed_out(limits.timeout, time.monotonic() - started)
+            except _StartFailed as exc:  # as a runner that could not start was before: a crash
+                return interpret(
+                    b"", exit_code=exc.code, timed_out=False, duration=time.monotonic() - started, sandbox=self.name
+                )
+            fresh = server.jobs == 0
+            # The folder is made once a server is at hand, just before the job goes to it: from then
+            # on the server removes it, even if this process dies.
+            try:
+                tmpdir = _candidate_folder(request, drop)
+            except InfrastructureError:
+                self._give_back(key, server)
+                raise
             job = {
                 "dir": tmpdir,
-                "candidate": str(candidate),
+                "candidate": os.path.join(tmpdir, request.filename),
                 "spec": request.spec_json(),
                 "env": clean_environment(tmpdir, limits.cpus),
                 "limits": _rlimits(request),
                 "fresh": not self.warm,
             }
-            for attempt in range(2):
-                try:
-                    server = self._take_server(key, deadline)
-                except _NotReady:
-                    return _timed_out(limits.timeout, time.monotonic() - started)
-                except _StartFailed as exc:  # as a runner that could not start was before: a crash
-                    return interpret(
-                        b"", exit_code=exc.code, timed_out=False, duration=time.monotonic() - started, sandbox=self.name
-                    )
-                fresh = server.jobs == 0
-                try:
-                    ran = server.run(job, deadline, result_line_bytes(limits.max_result_kb))
-                    break
-                except _ServerGone:
-                    # Nothing of the candidate ran; an idle server someone killed gets one successor.
-                    if attempt == 1 or fresh:
-                        raise InfrastructureError(
-                            "the process sandbox's runner server exited before it started the evaluation: "
-                            "check free memory and the process limit (ulimit -u)"
-                        ) from None
-            duration = time.monotonic() - started
-            assert ran is not None  # the loop ends with a result or raises
-            if server.alive():
-                self._give_back(key, server)
-            else:
-                server.close()
-            if ran.ended is Ended.OVERFLOW:
-                return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
-            return interpret(
-                ran.raw,
-                exit_code=ran.exit_code,
-                timed_out=ran.ended is Ended.TIMEOUT,
-                duration=duration,
-                sandbox=self.name,
-                timeout=limits.timeout,
-                max_result_kb=limits.max_result_kb,
-                memory_killed=_looks_like_memory_error(ran.raw),
-            )
-        finally:
-            if ran is None or not ran.folder_removed:
-                shutil.rmtree(tmpdir, ignore_errors=True)
+            ran: _Ran | None = None
+            try:
+                ran = server.run(job, deadline, result_line_bytes(limits.max_result_kb))
+            except _ServerGone:
+                # Nothing of the candidate ran; an idle server someone killed gets one successor.
+                if attempt == 1 or fresh:
+                    raise InfrastructureError(
+                        "the process sandbox's runner server exited before it started the evaluation: "
+                        "check free memory and the process limit (ulimit -u)"
+                    ) from None
+                continue
+            finally:
+                if ran is None or not ran.folder_removed:
+                    shutil.rmtree(tmpdir, ignore_errors=True)
+            break
+        duration = time.monotonic() - started
+        assert ran is not None  # the loop ends with a result, or raises
+        if server.alive():
+            self._give_back(key, server)
+        else:
+            server.close()
+        if ran.ended is Ended.OVERFLOW:
+            return too_large(limits.max_result_kb, duration=duration, sandbox=self.name)
+        return interpret(
+            ran.raw,
+            exit_code=ran.exit_code,
+            timed_out=ran.ended is Ended.TIMEOUT,
+            duration=duration,
+            sandbox=self.name,
+            timeout=limits.timeout,
+            max_result_kb=limits.max_result_kb,
+            memory_killed=_looks_like_memory_error(ran.raw),
+        )
 
     def close(self) -> None:
         """Stop the idle servers (one still evaluating stops when its evaluation ends)."""
@@ -431,6 +427,23 @@ def _timed_out(timeout: float, duration: float) -> EvalOutcome:
 
 
 # -- private folders, and those of owners that are gone ----------------------------------------------
+
+
+def _candidate_folder(request: EvalRequest, drop: bool) -> str:
+    """The evaluation's private folder, with the candidate in it (read-only)."""
+    folder = make_private_folder(drop)
+    candidate = Path(folder) / request.filename
+    try:
+        candidate.write_text(request.code)
+        if drop:
+            os.chown(candidate, NOBODY, NOBODY)
+        os.chmod(candidate, 0o444)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise InfrastructureError(
+            f"cannot write the candidate to {candidate} ({exc}): free space in {tempfile.gettempdir()}"
+        ) from exc
+    return folder
 
 
 def make_private_folder(drop: bool, kind: str = "") -> str:
