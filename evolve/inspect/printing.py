@@ -90,7 +90,13 @@ def print_search(c: Console, s: RunSummary) -> None:
             t.add_column(col, justify="left" if col in ("bandit", "arm") else "right")
         for a in s.arms:
             t.add_row(
-                a.bandit, a.arm, f"{a.weight:g}", f"{a.pulls:,}", f"{a.improved:,}", f"{a.mean_reward:.3f}", money(a.cost)
+                a.bandit,
+                a.arm,
+                f"{a.weight:g}",
+                f"{a.pulls:,}",
+                f"{a.improved:,}",
+                f"{a.mean_reward:.3f}",
+                money(a.cost),
             )
         c.print(t)
     near = sum(r.count for r in s.rejections if r.kind == "near_duplicate")

@@ -372,6 +372,7 @@ class RunWriter:
     def add_embedding(self, program_id: int, model: str, vector: Sequence[float]) -> None:
         """A program's code embedding (novelty rejection), kept for a resumed run."""
         from evolve.store.models import Embedding  # a table only runs with an embedding model use
+
         with self.transaction() as conn:
             conn.execute(
                 insert(Embedding).values(
