@@ -415,9 +415,10 @@ def test_killing_the_second_node_mid_run_loses_no_candidate(cluster, tmp_path, r
     name = f"kill-{uuid.uuid4().hex[:6]}"
     run = _run(cluster, folder, name, "-n", "14", "--sandbox", "process", "--seed", "2", "--eval-workers", "2")
     try:
-        # Kill node 2 while it runs a candidate: its sandbox's runner is in node 2's process tree.
+        # Kill node 2 while it runs a candidate: the candidate's own process (started by
+        # run_candidate through candidate_bootstrap.py) is in node 2's process tree only then.
         deadline = time.monotonic() + 300
-        while not any("runner.py" in " ".join(p.cmdline()) for p in _alive(cluster.node2_processes())):
+        while not any("candidate_bootstrap.py" in " ".join(p.cmdline()) for p in _alive(cluster.node2_processes())):
             assert run.poll() is None, run.communicate()[1][-3000:]
             assert time.monotonic() < deadline, "node 2 never ran a candidate"
             time.sleep(0.02)
@@ -435,10 +436,13 @@ def test_killing_the_second_node_mid_run_loses_no_candidate(cluster, tmp_path, r
     blamed = [p for p in programs if p[1] == "failed" and any(w in (p[2] or "") for w in ("node", "worker", "ray"))]
     assert not blamed, blamed
     events = _rows(db, "select kind, message from events")
-    assert any(kind == "pause" and "node" in message for kind, message in events), events
-    # The candidate that was on node 2 was evaluated again, on the head: every child has a result.
-    last = _rows(db, "select node from evaluations order by id desc limit 1")
-    assert last == [(cluster.head_id,)]
+    paused = any(kind == "pause" and "node" in message for kind, message in events)
+    # With every process killed, the candidate on node 2 is lost and the run pauses for it; with
+    # only the raylet killed, its worker may still hand the result back first (then nothing was lost).
+    assert paused or raylet_only, events
+    if paused:  # the candidate that was on node 2 was evaluated again, on the head
+        last = _rows(db, "select node from evaluations order by id desc limit 1")
+        assert last == [(cluster.head_id,)]
 
 
 def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
