@@ -9,6 +9,7 @@ to the newest run's file.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 LOG_FILENAME = "evolve.log"
@@ -116,3 +117,11 @@ def current_log_file() -> str | None:
 
 def run_log_path(run_dir: str | Path) -> Path:
     return Path(run_dir).resolve() / LOG_FILENAME
+
+
+_PROCESS_START = time.monotonic()  # this module is imported early in every evolve process
+
+
+def milestone(what: str) -> None:
+    """Start-up milestones, for `evolve -v run` (where the seconds before the first proposal go)."""
+    logging.getLogger("evolve.engine.run").info("%.2f s: %s", time.monotonic() - _PROCESS_START, what)

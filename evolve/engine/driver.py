@@ -19,12 +19,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, replace
 from typing import Any
 
 from evolve.engine.options import Progress, RunOptions
 from evolve.errors import EvolveError, InfrastructureError, NodeLost, RunError
 from evolve.kinds import EventKind, FailureKind, RunStatus
+from evolve.logs import milestone
 from evolve.mutate.propose import Proposal
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
@@ -116,14 +119,15 @@ def _first_line(exc: BaseException) -> str:
 
 
 class Driver:
-    """Drives a run's references. A candidate moves through `proposals` (a model call in flight),
-    `admissions` (the actor storing the proposal and deciding whether to evaluate it),
-    `evaluations` (in a sandbox) and `records` (the actor storing a finished outcome)."""
+    """Drives a run's futures. A candidate moves through `proposals` (a model call in flight, on
+    a thread of this process), `admissions` (the actor storing the proposal and deciding whether
+    to evaluate it), `evaluations` (in a sandbox, a Ray task) and `records` (the actor storing a
+    finished outcome). Ray's references are waited on as futures, with the model calls."""
 
     def __init__(
         self,
         db,
-        mutator_pool,
+        mutators,
         evaluate,
         template: EvalRequest,
         sandbox_args: tuple,
@@ -131,7 +135,7 @@ class Driver:
         on_progress: Callable[[Progress], None] | None,
         insight_interval: int = 0,
     ):
-        self.db, self.mutator_pool, self.evaluate = db, mutator_pool, evaluate
+        self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
         self.insight_interval = insight_interval
         self.next_insight_at: int | None = None
@@ -252,12 +256,14 @@ class Driver:
 
         o = self.options
         workers = o.eval_workers or 1  # resolved from the cluster before the run starts
-        proposals: dict = {}  # proposal ref -> its task ref, to record a proposal that failed
-        admissions: dict = {}  # the actor's admission ref (or a novelty judge's) -> (its proposal, is the judge's)
-        evaluations: dict = {}  # evaluation ref -> its ticket
-        records: set = set()
+        proposals: dict[Future, Any] = {}  # a model call -> its task's ref, to record a proposal that failed
+        admissions: dict[
+            Future, tuple
+        ] = {}  # the actor's admission (or a judge's verdict) -> (proposal, is the judge's)
+        evaluations: dict[Future, tuple] = {}  # an evaluation -> (its ticket, its Ray reference)
+        records: set[Future] = set()
         waiting_for_slot: deque = deque()
-        insight = None  # the insight call in flight (one at a time)
+        insight: Future | None = None  # the insight call in flight (one at a time)
         launched = self.progress.completed
         stopping: str | None = None
         interrupt = _InterruptFlag()
@@ -285,7 +291,9 @@ class Driver:
                     and self._budget_allows(len(proposals) + len(admissions))
                 ):
                     task = self.db.next_task.remote()
-                    proposals[self.mutator_pool.propose.remote(task)] = task
+                    proposals[self.mutators.propose(task)] = task
+                    if launched == self.progress.completed:
+                        milestone("first model call launched")
                     launched += 1
                     backlog += 1
                 if stopping is None and not proposals and launched < o.iterations and not self._budget_allows(0):
@@ -293,12 +301,13 @@ class Driver:
                 # An insight only while prompts are still to come (none would read a later one).
                 due = insight is None and stopping is None and not paused and launched < o.iterations
                 if due and self._insight_due(len(proposals)):
-                    insight = self.mutator_pool.write_insight.remote(self.db.insight_context.remote())
+                    insight = self.mutators.write_insight(self.db.insight_context.remote())
                 # In an outage one evaluation at a time probes the machinery.
                 slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
                     ticket = waiting_for_slot.popleft()
-                    evaluations[self.evaluate.remote(ticket, self.template, *self.sandbox_args)] = ticket
+                    ref = self.evaluate.remote(ticket, self.template, *self.sandbox_args)
+                    evaluations[ref.future()] = (ticket, ref)
                 pending = [*proposals, *admissions, *evaluations, *records, *([insight] if insight else [])]
                 if not pending:
                     if waiting_for_slot:  # paused: wait for the retry time
@@ -308,41 +317,50 @@ class Driver:
                         continue
                     break
                 self._beat()
-                ready, _ = ray.wait(pending, num_returns=1, timeout=1.0)
-                for ref in ready:
-                    if ref in proposals:
-                        proposal = self._proposal(ref, proposals.pop(ref))
-                        admissions[self.db.submit_proposal.remote(proposal)] = (proposal, False)
-                    elif ref in admissions:
-                        proposal, judged = admissions.pop(ref)
+                ready, _ = wait_for_any(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for done in ready:
+                    if done in proposals:
+                        proposal = self._proposal(done, proposals.pop(done))
+                        admissions[self.db.submit_proposal.remote(proposal).future()] = (proposal, False)
+                    elif done in admissions:
+                        proposal, judged = admissions.pop(done)
                         if judged:  # the judge's verdict on a near-duplicate goes back to the actor with it
-                            admissions[self.db.submit_proposal.remote(proposal, ref)] = (proposal, False)
+                            verdict = self._verdict(done)
+                            if verdict is not None:
+                                admissions[self.db.submit_proposal.remote(proposal, verdict).future()] = (
+                                    proposal,
+                                    False,
+                                )
                             continue
-                        admission = self._admitted(ref)
+                        admission = self._admitted(done)
                         if admission is not None and admission.judge is not None:
-                            admissions[self.mutator_pool.judge.remote(admission.judge)] = (proposal, True)
+                            admissions[self.mutators.judge(admission.judge)] = (proposal, True)
                             continue
                         if admission is not None:
                             self.progress = admission.progress
                             if admission.ticket is not None:
                                 waiting_for_slot.append(admission.ticket)
-                    elif ref in evaluations:
-                        ticket = evaluations.pop(ref)
-                        outcome = self._finished(ref)
+                    elif done in evaluations:
+                        ticket, _ = evaluations.pop(done)
+                        outcome = self._finished(done)
                         if outcome is None:
                             waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again
                         else:
-                            records.add(self.db.submit_result.remote(ticket, outcome))
-                    elif ref == insight:
+                            records.add(self.db.submit_result.remote(ticket, outcome).future())
+                    elif done is insight:
                         insight = None  # stored like a result; its cost is the run's
-                        records.add(self.db.add_insight.remote(ref))
+                        written = self._insight(done)
+                        if written is not None:
+                            records.add(self.db.add_insight.remote(written).future())
                     else:
-                        records.discard(ref)
-                        self.progress = self._recorded(ref)
+                        records.discard(done)
+                        self.progress = self._recorded(done)
                     self.on_progress(self.progress)
         except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
-            for ref in [*proposals, *evaluations]:
+            for _, ref in evaluations.values():
                 ray.cancel(ref, force=True)
+            for call in proposals:
+                call.cancel()  # one not started yet; a call in flight ends on its own timeout
             return RunStatus.STOPPED, INTERRUPTED
         finally:
             interrupt.restore()
@@ -356,12 +374,12 @@ class Driver:
             return (RunStatus.FAILED if failed else RunStatus.STOPPED), stopping
         return RunStatus.FINISHED, f"completed {o.iterations} iterations"
 
-    def _finished(self, ref) -> EvalOutcome | None:
+    def _finished(self, done: Future) -> EvalOutcome | None:
         """The outcome of a finished evaluation; None when the machinery failed (retry it)."""
         import ray
 
         try:
-            outcome = ray.get(ref)
+            outcome = done.result()
         except InfrastructureError as exc:
             self._infra_fault(exc)
             return None
@@ -387,7 +405,7 @@ class Driver:
         """Evaluate one program outside the loop (the initial program, a held-out score), riding out
         an outage the same way; raises the InfrastructureError when it lasts past `infra_wait`."""
         while True:
-            outcome = self._finished(self.evaluate.remote(ticket, request, *self.sandbox_args))
+            outcome = self._finished(self.evaluate.remote(ticket, request, *self.sandbox_args).future())
             if outcome is not None:
                 return outcome
             assert self.outage is not None
@@ -395,22 +413,22 @@ class Driver:
                 raise InfrastructureError(f"{INFRA_BROKEN}: {self.outage.cause}")
             time.sleep(max(0.0, self.outage.retry_at - time.monotonic()))
 
-    def _proposal(self, ref, task_ref):
+    def _proposal(self, done: Future, task_ref) -> Proposal:
         """The proposal, or, when the mutator raised (our bug, or a library's), a proposal that
         records the error: the iteration is counted and its reason stored, not lost."""
         import ray
 
         try:
-            proposal = ray.get(ref)
+            proposal = done.result()
             # The most an iteration has cost (its re-asks included): what the budget reserves for one.
             self.iteration_cost = max(self.iteration_cost or 0.0, proposal.total_cost)
-            return ref
-        except ray.exceptions.RayActorError as exc:
-            raise RunError(f"the mutator pool died: {_first_line(exc)}") from None
-        except ray.exceptions.RayError as exc:
-            log.error("the mutator raised: %s", exc)
+            return proposal
+        except ray.exceptions.RayActorError as exc:  # the task's actor is gone: nothing more can be stored
+            raise RunError(f"the population actor died: {_first_line(exc)}") from None
+        except Exception as exc:
+            log.error("the mutator raised: %s", exc, exc_info=exc)
             task = ray.get(task_ref)
-            error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400]}"
+            error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400] if str(exc).strip() else type(exc).__name__}"
             return Proposal(
                 iteration=task.iteration,
                 island=task.island,
@@ -425,13 +443,13 @@ class Driver:
                 error=error,
             )
 
-    def _admitted(self, ref):
+    def _admitted(self, done: Future):
         """The actor's decision on a proposal; None when the proposal itself failed (a bug in a
         mutator, say), which loses that one iteration and not the run."""
         import ray
 
         try:
-            return ray.get(ref)
+            return done.result()
         except ray.exceptions.RayActorError as exc:
             raise RunError(f"the population actor died: {_first_line(exc)}") from None
         except ray.exceptions.RayError as exc:
@@ -439,10 +457,27 @@ class Driver:
             self.on_progress(replace(self.progress, last_event=f"a proposal failed: {_first_line(exc)[:200]}"))
             return None
 
-    def _recorded(self, ref) -> Progress:
+    def _verdict(self, done: Future):
+        """The novelty judge's verdict; None when its call raised (that iteration is lost, not the run)."""
+        try:
+            return done.result()
+        except Exception as exc:
+            log.error("the novelty judge raised: %s", exc, exc_info=exc)
+            self.on_progress(replace(self.progress, last_event=f"the novelty judge failed: {_first_line(exc)[:200]}"))
+            return None
+
+    def _insight(self, done: Future):
+        """The written insight; None when writing it raised (the run goes on without it)."""
+        try:
+            return done.result()
+        except Exception as exc:
+            log.error("writing the insight raised: %s", exc, exc_info=exc)
+            return None
+
+    def _recorded(self, done: Future) -> Progress:
         import ray
 
         try:
-            return ray.get(ref)
+            return done.result()
         except ray.exceptions.RayError as exc:
             raise RunError(f"the population actor failed to store a result: {_first_line(exc)}") from None

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from evolve.diff import canonical_form, unified_diff
 from evolve.engine.adaptive import RunSearch
 from evolve.engine.options import Progress
+from evolve.engine.tickets import EvalTicket
 from evolve.errors import RunError
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
 from evolve.mutate.insight import Insight, InsightContext
@@ -48,14 +49,6 @@ EVALUATED = (ProgramStatus.OK, ProgramStatus.FAILED)
 def code_hash(code: str, language: str = "text") -> str:
     """Equal for programs that differ only in what `canonical_form` ignores (comments, layout)."""
     return hashlib.sha256(canonical_form(code, language).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class EvalTicket:
-    program_id: int
-    code: str
-    iteration: int
-    island: int
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
     as when the machinery broke: the run's best then stays as it was, and the log says why)."""
     import ray
 
-    from evolve.engine.population_db import EvalTicket
+    from evolve.engine.tickets import EvalTicket
 
     contenders: list[Contender] = ray.get(driver.db.__ray_call__.remote(top_programs, top))
     repeats = []

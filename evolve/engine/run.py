@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.engine.driver import INTERRUPTED, Driver
+from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import closest_node, describe, evaluation_needs, evaluation_slots, slots_on
 from evolve.engine.preflight import (
@@ -31,7 +32,7 @@ from evolve.engine.pricing import check_prices
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
-from evolve.logs import log_to_file, run_log_path
+from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
@@ -107,7 +108,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     else:
         ray.init(
             num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
@@ -133,14 +134,6 @@ def stop_local_ray() -> None:
     latest = Path(session).parent / "session_latest"
     if latest.is_symlink() and not latest.exists():
         latest.unlink(missing_ok=True)
-
-
-_PROCESS_START = time.monotonic()
-
-
-def _phase(what: str) -> None:
-    """Start-up milestones, for `evolve -v run` (where the seconds before the first proposal go)."""
-    log.info("%.2f s: %s", time.monotonic() - _PROCESS_START, what)
 
 
 def alive_nodes() -> list[dict[str, float]]:
@@ -188,6 +181,8 @@ def evolve_run(
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
 
     check_options(options)
+    if options.strategy != Strategy.RANDOM and resolve_models(problem, options):
+        warm_up()  # litellm's imports (seconds) run on a thread while Ray starts
     if run_name is not None:
         check_run_name(run_name)
     check_ray_address(ray_address)
@@ -199,22 +194,22 @@ def evolve_run(
         try:
             db_url = db_url or sqlite_url(run_dir)
             check_store(db_url, run_name, resume)
-            _phase("store checked")
+            milestone("store checked")
             start_ray(ray_address)
-            _phase("ray started")
+            milestone("ray started")
             slots = check_resources(problem)
             if options.eval_workers is None:
                 options = replace(options, eval_workers=slots)
             log_path = run_log_path(run_dir)
             log_to_file(log_path)
-            driver, db, mutator_pool, sandbox_options, mutator = _start(
+            driver, db, mutators, sandbox_options, mutator = _start(
                 problem, options, run_name, db_url, resume, log_path, on_progress, on_start
             )
         except BaseException:
             lock.release()
             raise
     try:
-        return _drive(problem, options, driver, db, mutator_pool, sandbox_options, mutator, run_name, run_dir, db_url)
+        return _drive(problem, options, driver, db, mutators, sandbox_options, mutator, run_name, run_dir, db_url)
     finally:
         lock.release()
 
@@ -233,9 +228,10 @@ def _start(
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    from evolve.engine.mutators import LocalMutators
     from evolve.engine.population_db import PopulationDB
     from evolve.engine.shipping import ship
-    from evolve.engine.workers import remote_evaluator, remote_mutator
+    from evolve.engine.workers import remote_evaluator
 
     models = resolve_models(problem, options)
     if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
@@ -246,7 +242,7 @@ def _start(
     if on_start:
         on_start(mutator, options)
     template = evaluation_template(problem, options.sandbox)
-    _phase("evaluation template ready (image checked)")
+    milestone("evaluation template ready (image checked)")
     # The problem folder travels through Ray: a node that never saw it evaluates its own copy.
     shipped = ship(problem.root)
     sandbox_options = dict(options.sandbox_options)
@@ -286,10 +282,10 @@ def _start(
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
         token_budget=problem.config.prompt.token_budget,
     )
-    mutator_pool = remote_mutator(settings, options.llm_concurrency, scheduling_strategy=here)
+    mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(
         db,
-        mutator_pool,
+        mutators,
         remote_evaluator(ev.cpus, ev.gpus, ev.resources),
         template,
         (options.sandbox, sandbox_options, str(log_path), shipped),
@@ -299,13 +295,13 @@ def _start(
     )
     try:
         driver.open()
-        _phase("population actor opened the run")
+        milestone("population actor opened the run")
     except BaseException:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
-        ray.kill(mutator_pool)
+        mutators.close()
         ray.kill(db)
         raise
-    return driver, db, mutator_pool, sandbox_options, mutator
+    return driver, db, mutators, sandbox_options, mutator
 
 
 def _drive(
@@ -313,7 +309,7 @@ def _drive(
     options: RunOptions,
     driver: Driver,
     db,
-    mutator_pool,
+    mutators,
     sandbox_options: dict,
     mutator: str,
     run_name: str,
@@ -328,7 +324,7 @@ def _drive(
     try:
         try:
             driver.evaluate_initial(problem)
-            _phase("initial program evaluated")
+            milestone("initial program evaluated")
         except InfrastructureError as exc:
             ray.get(db.finish.remote(RunStatus.FAILED, str(exc)))
             raise
@@ -351,7 +347,7 @@ def _drive(
         raise
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
-        ray.kill(mutator_pool)
+        mutators.close()
         ray.kill(db)
     seconds = time.monotonic() - started
     if best is not None:
@@ -363,7 +359,7 @@ def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function
     """Score the best and the initial program on the held-out set (once each, even on resume)."""
     import ray
 
-    from evolve.engine.population_db import EvalTicket
+    from evolve.engine.tickets import EvalTicket
 
     request = replace(driver.template, function=function, cascade=())
     targets = {best.id: (best.code, best.heldout_score), best.initial_id: (initial_code, best.initial_heldout_score)}

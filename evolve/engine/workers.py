@@ -1,9 +1,9 @@
-"""The two worker pools of a run, as Ray remote code.
+"""The run's evaluations, as Ray remote code.
 
-Mutation is I/O-bound (model calls): one threaded actor per pool runs up to `llm_concurrency`
-calls at once without holding a CPU. Evaluation is CPU-bound: each candidate is a Ray task that
-asks for the CPUs, GPUs and custom resources its problem declares, so it lands on a node that has
-them. The two never share a slot, so a slow model never leaves an evaluator idle.
+Evaluation is CPU-bound: each candidate is a Ray task that asks for the CPUs, GPUs and custom
+resources its problem declares, so it lands on a node that has them. (Model calls are I/O-bound
+and run on threads of the driver's process: evolve/engine/mutators.py; the two never share a
+slot, so a slow model never leaves an evaluator idle.)
 
 An evaluation task may run on a node that has never seen the problem: it unpacks the shipped
 problem folder there (`evolve.engine.shipping`) and evaluates against that copy, and with Docker
@@ -19,36 +19,16 @@ from pathlib import Path
 
 import ray
 
-from evolve.engine.population_db import EvalTicket
 from evolve.engine.shipping import ShippedProblem, ensure_image, forget_images, materialize
+from evolve.engine.tickets import EvalTicket
 from evolve.errors import DockerUnavailable, InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.logs import log_to_file
-from evolve.mutate.insight import Insight, InsightContext, write_insight
-from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.sandbox import make_sandbox
 from evolve.sandbox.base import EvalOutcome, EvalRequest
-from evolve.search.judge import JudgeRequest, Verdict, ask_judge
 
 log = logging.getLogger(__name__)
 _sandboxes: dict = {}
-
-
-class MutatorPool:
-    def __init__(self, settings: MutatorSettings):
-        self.settings = settings
-
-    def propose(self, task: MutationTask) -> Proposal:
-        return propose(task, self.settings)
-
-    def judge(self, request: JudgeRequest) -> Verdict:
-        """The novelty judge's verdict on a near-duplicate (evolve/search/judge.py), on a pool thread."""
-        assert self.settings.judge is not None, "a judge is asked for only when [novelty] judge is set"
-        return ask_judge(request, self.settings.judge, self.settings.problem)
-
-    def write_insight(self, context: InsightContext) -> Insight:
-        """The run's scratchpad: one model call, on one of the pool's threads like a proposal."""
-        return write_insight(context, self.settings)
 
 
 def sandbox_for(name: str, options: dict):
@@ -162,13 +142,6 @@ def clean_every_node(run_label: str, timeout: float = 60.0) -> None:
         except Exception:  # a task on a node that went away: nothing left to stop
             pass
         log.warning("node %s did not remove this run's containers within %.0f s", refs[ref][:12], timeout)
-
-
-def remote_mutator(settings: MutatorSettings, concurrency: int, scheduling_strategy=None):
-    actor = ray.remote(MutatorPool).options(
-        num_cpus=0, max_concurrency=max(1, concurrency), scheduling_strategy=scheduling_strategy
-    )
-    return actor.remote(settings)
 
 
 def remote_evaluator(cpus: float, gpus: float, resources: dict):

@@ -12,6 +12,15 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+def model_client():
+    """litellm, imported on first use (seconds of imports), told not to print its help text to
+    stdout (its "Provider List" lines for a model it has no price for: a local server's, say)."""
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -43,7 +52,7 @@ def _status(exc: Exception) -> int | None:
 
 
 def _retryable(exc: Exception) -> bool:
-    import litellm
+    litellm = model_client()
 
     if isinstance(
         exc,
@@ -64,7 +73,7 @@ def _cost(spec: ModelSpec, response, prompt_tokens: int, completion_tokens: int)
     if spec.price_in is not None or spec.price_out is not None:
         return (prompt_tokens * (spec.price_in or 0.0) + completion_tokens * (spec.price_out or 0.0)) / 1e6
     try:
-        import litellm
+        litellm = model_client()
 
         return float(litellm.completion_cost(completion_response=response) or 0.0)
     except Exception:
@@ -91,7 +100,7 @@ def retry_after(exc: Exception) -> float | None:
 def count_tokens(model: str, messages: list[dict]) -> int:
     """The prompt's size in tokens, by litellm's counter for `model` (its tokenizer where litellm
     knows the model, a generic one otherwise): what a prompt's token budget is measured in."""
-    import litellm
+    litellm = model_client()
 
     return int(litellm.token_counter(model=model, messages=messages))
 
@@ -99,7 +108,7 @@ def count_tokens(model: str, messages: list[dict]) -> int:
 def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
     """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
     call, retry or wait goes past it."""
-    import litellm
+    litellm = model_client()
 
     started = time.monotonic()
     attempt = 0
@@ -163,7 +172,7 @@ class Embedded:
 def embed(model: str, text: str, api_base: str | None = None, attempts: int = 3, timeout: float = 60.0) -> Embedded:
     """A code embedding through litellm (novelty rejection, evolve/search/novelty.py); transient
     faults are retried, anything else is returned as the error."""
-    import litellm
+    litellm = model_client()
 
     api_key = "not-needed" if api_base and not os.environ.get("OPENAI_API_KEY") else None
     for attempt in range(1, attempts + 1):
