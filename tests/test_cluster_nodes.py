@@ -467,6 +467,44 @@ def test_a_placement_no_node_can_hold_is_refused_at_start(cluster, tmp_path):
     assert not (tmp_path / "runs" / "wide").exists()
 
 
+def test_a_run_whose_only_capable_node_is_lost_says_so_and_stops_with_the_cause(cluster, tmp_path):
+    # Only node 2 has the custom resource the problem asks for: once it is gone, no evaluation can
+    # be placed anywhere. The run must not wait for ever, nor blame the candidates.
+    folder = _problem(tmp_path, "special")
+    toml = folder / "problem.toml"
+    toml.write_text(toml.read_text().replace("cpus = 1\n", f"cpus = 1\nresources = {{ {NODE_RESOURCE} = 1 }}\n", 1))
+    name = f"lost-{uuid.uuid4().hex[:6]}"
+    run = _run(cluster, folder, name, "-n", "30", "--sandbox", "process", "--seed", "3", "--infra-wait", "45")
+    try:
+        deadline = time.monotonic() + 300
+        while not _rows_or_none(
+            tmp_path / "runs" / name / "evolve.db", "select 1 from evaluations where program_id > 1"
+        ):
+            assert run.poll() is None, run.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "no child was evaluated on node 2"
+            time.sleep(0.2)
+        cluster.kill_node2()
+        code, output = _finish(run, timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert code != 0, output[-3000:]
+    db = tmp_path / "runs" / name / "evolve.db"
+    ((status, reason),) = _rows(db, "select status, stop_reason from runs")
+    assert status == "failed" and "cannot place evaluations" in reason and f"1 {NODE_RESOURCE}" in reason, reason
+    events = _rows(db, "select kind, message from events")
+    assert any(kind == "pause" and "cannot place evaluations" in message for kind, message in events), events
+    blamed = _rows(db, "select id, error from programs where status = 'failed' and iteration > 0")
+    assert not blamed, blamed
+
+
+def _rows_or_none(db: Path, sql: str) -> list[tuple] | None:
+    try:
+        return _rows(db, sql) if db.exists() else None
+    except sqlite3.OperationalError:  # the run has not made its tables yet
+        return None
+
+
 NODE_IMAGE = r"""
 import json, sys
 import ray

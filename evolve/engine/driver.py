@@ -40,6 +40,7 @@ CALLS_FAILING = "the model calls keep failing"
 INFRA_BROKEN = "the machinery keeps failing"
 BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
 MAX_RETRY_DELAY = 30.0
+PLACEMENT_STALL_SECONDS = 10.0  # evaluations in flight and none ended this long: ask whether any node can run one
 
 
 class _InterruptFlag:
@@ -134,6 +135,7 @@ class Driver:
         options: RunOptions,
         on_progress: Callable[[Progress], None] | None,
         insight_interval: int = 0,
+        needs: dict[str, float] | None = None,
     ):
         self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
@@ -149,6 +151,8 @@ class Driver:
         self.start_info: Any = None
         self.last_beat = time.monotonic()
         self.iteration_cost: float | None = None  # None until the first iteration's cost is known
+        self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
+        self.last_evaluation_end = time.monotonic()
 
     def _insight_due(self, in_flight: int) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -202,6 +206,20 @@ class Driver:
 
     def _paused(self) -> bool:
         return self.outage is not None and time.monotonic() < self.outage.retry_at
+
+    def _check_placement(self, in_flight: int) -> None:
+        """Evaluations in flight, none ending for a while: when no alive node can run one (the only
+        node with the GPU, or the custom resource, is gone), that is a fault of the machinery: the
+        run says so, pauses its model calls, and stops after `infra_wait` if no such node returns."""
+        now = time.monotonic()
+        if not in_flight or not self.needs or now - self.last_evaluation_end < PLACEMENT_STALL_SECONDS:
+            return
+        self.last_evaluation_end = now  # asked again only after another quiet spell
+        from evolve.engine.placement import unplaceable
+
+        why = unplaceable(self.needs)
+        if why is not None:
+            self._infra_fault(InfrastructureError(f"cannot place evaluations: {why}"))
 
     def _infra_gave_up(self) -> str | None:
         o = self.outage
@@ -279,6 +297,9 @@ class Driver:
                 stopping = stopping or self.stop_reason()
                 if stopping and stopping.startswith(INFRA_BROKEN):
                     waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
+                    for _, ref in evaluations.values():  # ones no node can take would wait for ever
+                        ray.cancel(ref, force=True)
+                    evaluations.clear()
                 paused = self._paused() or (self.outage is not None and bool(evaluations))
                 backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
                 while (
@@ -317,6 +338,7 @@ class Driver:
                         continue
                     break
                 self._beat()
+                self._check_placement(len(evaluations))
                 ready, _ = wait_for_any(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for done in ready:
                     if done in proposals:
@@ -342,6 +364,7 @@ class Driver:
                                 waiting_for_slot.append(admission.ticket)
                     elif done in evaluations:
                         ticket, _ = evaluations.pop(done)
+                        self.last_evaluation_end = time.monotonic()
                         outcome = self._finished(done)
                         if outcome is None:
                             waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again

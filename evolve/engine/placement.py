@@ -40,3 +40,21 @@ def closest_node(nodes: Sequence[Resources], needs: Resources) -> Resources | No
 
 def describe(node: Resources, names: Sequence[str]) -> str:
     return ", ".join(f"{node.get(name, 0.0):g} {name}" for name in names)
+
+
+def alive_nodes() -> list[dict[str, float]]:
+    """The resources of each alive node of the Ray cluster this process is connected to."""
+    import ray
+
+    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+
+
+def unplaceable(needs: Resources) -> str | None:
+    """Why no alive node can run one evaluation now, or None when some node can."""
+    nodes = alive_nodes()
+    if any(slots_on(node, needs) for node in nodes):
+        return None
+    asked = ", ".join(f"{amount:g} {name}" for name, amount in needs.items())
+    closest = closest_node(nodes, needs)
+    has = f"the closest has {describe(closest, list(needs))}" if closest is not None else "no node is alive"
+    return f"no alive node has what one needs ({asked}); {has}"

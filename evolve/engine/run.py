@@ -16,10 +16,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evolve.engine.driver import INTERRUPTED, Driver
+from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
-from evolve.engine.placement import closest_node, describe, evaluation_needs, evaluation_slots, slots_on
+from evolve.engine.placement import (
+    alive_nodes,
+    closest_node,
+    describe,
+    evaluation_needs,
+    evaluation_slots,
+    slots_on,
+)
 from evolve.engine.preflight import (
     RunLock,
     check_options,
@@ -134,12 +141,6 @@ def stop_local_ray() -> None:
     latest = Path(session).parent / "session_latest"
     if latest.is_symlink() and not latest.exists():
         latest.unlink(missing_ok=True)
-
-
-def alive_nodes() -> list[dict[str, float]]:
-    import ray
-
-    return [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
 
 
 def check_resources(problem: Problem) -> int:
@@ -292,6 +293,7 @@ def _start(
         options,
         on_progress,
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
+        needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
     )
     try:
         driver.open()
@@ -330,10 +332,12 @@ def _drive(
             raise
         status, reason = driver.steady_state()
         best = ray.get(db.best_program.remote())
-        if best is not None and ev.repeat_best and reason != INTERRUPTED:  # noisy scores: measure the top again
+        # After an interrupt, or with the machinery broken, nothing more is evaluated.
+        more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
+        if best is not None and ev.repeat_best and more:  # noisy scores: measure the top again
             repeat_best(driver, ev.repeat_best)
             best = ray.get(db.best_program.remote())
-        if best is not None and options.heldout and ev.heldout_function and reason != INTERRUPTED:
+        if best is not None and options.heldout and ev.heldout_function and more:
             try:
                 score_heldout(driver, best, problem.initial_code, ev.heldout_function)
             except InfrastructureError as exc:  # the training result stands; say why held-out is missing
