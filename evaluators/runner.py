@@ -156,6 +156,9 @@ def load_evaluator(problem_dir: str):
     path = os.path.join(problem_dir, "evaluate.py")
     module_spec = importlib.util.spec_from_file_location("problem_evaluate", path)
     module = importlib.util.module_from_spec(module_spec)
+    # Registered before it runs, as an import would: dataclasses (with postponed annotations) and
+    # pickle look a class's module up in sys.modules.
+    sys.modules[module_spec.name] = module
     module_spec.loader.exec_module(module)
     return module
 

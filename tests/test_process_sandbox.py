@@ -277,3 +277,33 @@ def test_concurrent_evaluations_and_a_server_that_was_killed(problem_dir):
             server.proc.wait()
         out = run(box, problem_dir, "def main():\n    return 7")  # a new server takes over
         assert out.ok and out.score == 7.0, out.reason
+
+
+DATACLASS_EVALUATE = """
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evolve_eval import run_candidate
+
+
+@dataclass(frozen=True)
+class Scored:
+    value: float
+    label: str = "main"
+
+
+def evaluate(program_path):
+    return {"score": Scored(float(run_candidate(program_path, "main", timeout=20))).value}
+"""
+
+
+def test_an_evaluator_with_postponed_annotations_and_a_dataclass_loads(sandbox, tmp_path):
+    # dataclasses looks the class's module up in sys.modules: an evaluate.py loaded without being
+    # registered there failed before scoring anything.
+    folder = tmp_path / "dataclass"
+    folder.mkdir()
+    (folder / "evaluate.py").write_text(DATACLASS_EVALUATE)
+    os.chmod(tmp_path, 0o755)
+    out = run(sandbox, str(folder), "def main():\n    return 7")
+    assert out.ok and out.score == 7.0, out.reason
