@@ -163,13 +163,11 @@ class ShardedPopulation:
         """The run's progress, given what a tracked call returned: counts and cost summed over
         the shards' latest figures, the best the highest, patience run-wide."""
         shard, seq = self._refs.pop(ref, (0, 0))
-        if len(self.shards) == 1:
-            return shard_progress
         if seq >= self._merged_seq[shard]:  # an older answer of a shard, read late, changes nothing
             self._merged_seq[shard] = seq
             self._snapshots[shard] = shard_progress
             self._latest = shard
-        return self._merge()
+        return shard_progress if len(self.shards) == 1 else self._merge()
 
     def _best_snapshot(self) -> Progress | None:
         scored = [p for p in self._snapshots if p.best_score is not None]
