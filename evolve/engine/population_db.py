@@ -206,9 +206,9 @@ class PopulationDB:
             for src, dst, mid in m.data.get("moves", []):
                 if not self.shard.owns(dst):
                     continue
-                member = self.population.islands[src].by_id.get(mid) or members.get(mid)
-                if member is not None:
-                    self.population.islands[dst].add(member)
+                moved = self.population.islands[src].by_id.get(mid) or members.get(mid)
+                if moved is not None:
+                    self.population.islands[dst].add(moved)
         calls = [c for c in calls if self.shard.owns(c.island)]
         # An answer that was sent back is not its iteration's outcome: the last answer is.
         rejected = sum(1 for c in calls if c.outcome != CallOutcome.CHILD and not c.retried)

@@ -81,7 +81,7 @@ class PopulationShard(PopulationDB):
         n = len(self.population.islands)
         if n < 2 or count == 0:
             return []
-        out = []
+        out: list[Emigrant] = []
         for i in self.owned:
             isl = self.population.islands[i]
             out.extend(Emigrant(i, (i + 1) % n, isl.by_id[mid]) for _, mid in isl.ranked[:count])

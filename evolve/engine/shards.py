@@ -25,7 +25,7 @@ With one shard every call goes straight to it and its progress is the run's: tod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from evolve.engine.options import Progress
 from evolve.engine.population_db import EvalTicket, StartInfo
@@ -234,7 +234,8 @@ class ShardedPopulation:
 
         ray.get([s.heartbeat.remote() for s in self.shards[1:]])  # each shard's queue drained
         ref = self._track(0, self.shards[0].finish.remote(status, reason))
-        return self.progress(ref, ray.get(ref))
+        p = cast(Progress, ray.get(ref))
+        return self.progress(ref, p)
 
     def close(self) -> None:
         import ray

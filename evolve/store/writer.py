@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
-from evolve.store.models import Evaluation, Event, Insight, LLMCall, Program, Run, utcnow
+from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
 
 INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its evaluation"
@@ -30,16 +30,17 @@ INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its eval
 Clock = Callable[[], datetime]
 
 # Built once: the parameters carry the values (see the module's docstring).
-_INSERT_CALL = insert(LLMCall.__table__)
-_INSERT_PROGRAM = insert(Program.__table__)
-_INSERT_EVALUATION = insert(Evaluation.__table__)
-_INSERT_EVENT = insert(Event.__table__)
-_programs = Program.__table__.c
-_runs = Run.__table__.c
-_EVALUATED = update(Program.__table__).where(_programs.id == bindparam("program_id_"))
+_tables = Base.metadata.tables
+_INSERT_CALL = insert(_tables["llm_calls"])
+_INSERT_PROGRAM = insert(_tables["programs"])
+_INSERT_EVALUATION = insert(_tables["evaluations"])
+_INSERT_EVENT = insert(_tables["events"])
+_programs = _tables["programs"].c
+_runs = _tables["runs"].c
+_EVALUATED = update(_tables["programs"]).where(_programs.id == bindparam("program_id_"))
 # The run's best only ever rises: population shards each offer theirs (evolve/engine/shards.py).
 _BETTER_BEST = (
-    update(Run.__table__)
+    update(_tables["runs"])
     .where(_runs.id == bindparam("run_id_"))
     .where((_runs.best_score.is_(None)) | (_runs.best_score < bindparam("score_")))
     .values(best_program_id=bindparam("program_id_"), best_score=bindparam("score_"), updated_at=bindparam("now_"))
