@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from evolve.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
@@ -78,6 +78,17 @@ class PopulationConfig(_Strict):
     # Every this many evaluated children, islands whose best did not improve since the last check
     # are wiped and reseeded from the best of the others (FunSearch; docs/search.md). 0: never.
     reset_interval: Annotated[int, Field(ge=0)] = 100
+    # Population actors, each owning islands i with i % shards == its index (evolve/engine/shards.py):
+    # more candidates per second on a cluster; every shard owns at least one island.
+    shards: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @field_validator("shards")
+    @classmethod
+    def _shards_have_islands(cls, shards: int, info: ValidationInfo) -> int:
+        islands = info.data.get("islands")
+        if islands is not None and shards > islands:
+            raise ValueError(f"at most the number of islands ({islands}): each shard owns at least one")
+        return shards
 
     @model_validator(mode="after")
     def _ratios(self) -> PopulationConfig:

@@ -197,7 +197,7 @@ class RunSearch:
 
     def _seeded(self, db: PopulationDB, ticket: EvalTicket) -> None:
         """The initial program: every island's first member, and best-of-n's only parent."""
-        self.initial = db.population.islands[0].by_id.get(ticket.program_id)
+        self.initial = db.population.islands[db.owned[0]].by_id.get(ticket.program_id)  # island 0 unsharded
         self.best_score = self.initial.score if self.initial is not None else None
         if self.novelty is None:
             return
@@ -207,7 +207,7 @@ class RunSearch:
 
             result = embed(self.embedding_model, ticket.code, self.embedding_api_base)
             vector = result.vector
-            if vector is not None:
+            if vector is not None and db.shard.home:  # every shard seeds with it; the home shard stores it
                 db.writer.add_embedding(ticket.program_id, self.embedding_model, vector)
                 db.progress = replace(db.progress, cost=db.progress.cost + result.cost)
             else:
@@ -229,8 +229,9 @@ class RunSearch:
                 self.novelty.add(dst, mid, sig)
 
     def _bests(self, db: PopulationDB) -> list[IslandBest]:
+        """The islands this shard owns (all of them in an unsharded run): resets are per shard."""
         out = []
-        for isl in db.population.islands:
+        for isl in (db.population.islands[i] for i in db.owned):
             best = isl.best()
             out.append(IslandBest(isl.index, best.id if best else None, best.score if best else None))
         return out
@@ -326,7 +327,11 @@ class RunSearch:
             and evaluations.get(p.id, 0) > best_evaluation
             and p.status in (ProgramStatus.OK, ProgramStatus.FAILED)
         )
-        evaluated = sum(1 for p in programs if p.iteration > 0 and p.status in (ProgramStatus.OK, ProgramStatus.FAILED))
+        evaluated = sum(
+            1
+            for p in programs
+            if p.iteration > 0 and p.status in (ProgramStatus.OK, ProgramStatus.FAILED) and db.shard.owns(p.island)
+        )
         if self.reset_interval > 0:
             self.evaluated_since_check = evaluated % self.reset_interval
         # The bests at the last check are not stored: a resumed run's next check compares with the
@@ -343,7 +348,8 @@ class RunSearch:
         for e in events:
             if e.kind == EventKind.RESET:
                 for island in e.data.get("islands", []):
-                    last[int(island)] = e
+                    if db.shard.owns(int(island)):  # another shard's reset is its own to replay
+                        last[int(island)] = e
         if not last:
             return
         islands = db.population.islands
@@ -367,7 +373,7 @@ class RunSearch:
                 continue
             for _, dst, mid in e.data.get("moves", []):
                 reset = last.get(dst)
-                if mid in members and dst < len(islands) and (reset is None or e.id > reset.id):
+                if mid in members and dst < len(islands) and db.shard.owns(dst) and (reset is None or e.id > reset.id):
                     islands[dst].add(members[mid])
 
     def _rebuild_repairs(self, db: PopulationDB, programs, by_id: dict, events, evaluations: dict[int, int]) -> None:

@@ -1,8 +1,10 @@
 """The population database: the in-memory population over the store; hands out tasks.
 
-In a run it lives in one Ray actor, the only writer: mutators and evaluators anywhere in the
-cluster send it plain values. It writes through the store's `RunWriter`, and every result is
-committed before anything acts on it, so a killed run resumes from the database alone.
+In a run it lives in Ray actors: one by default, the only writer, or one per population shard
+(`[population] shards`), each owning the islands `ShardSpec` gives it, with its own writer
+(evolve/engine/shards.py coordinates them). Mutators and evaluators anywhere in the cluster send
+it plain values. It writes through the store's `RunWriter`, and every result is committed before
+anything acts on it, so a killed run resumes from the database alone.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from evolve.mutate.memory import CellAxis, Coordinates, Memory
 from evolve.mutate.prompt import ProgramView
 from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, Proposal
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
+from evolve.population.shard import UNSHARDED, ShardSpec
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
 from evolve.search.judge import JudgeRequest, Verdict
@@ -76,11 +79,15 @@ class PopulationDB:
         mutator: str,
         iterations: int | None,
         resume: bool,
+        shard: ShardSpec = UNSHARDED,
     ):
         self.engine = open_engine(db_url)
         self.Session = session_factory(self.engine)
         self.problem = problem
         pop = problem.config.population
+        self.shard = shard
+        self.owned = shard.islands(pop.islands)
+        self.migrate_here = shard.count == 1  # sharded: the coordinator migrates across shards
         self.axes = axes_for(pop.features, problem.initial_code)
         self.policy = SelectionPolicy(pop.exploration, pop.exploitation, pop.elite_pool, pop.inspirations)
         self.population = Population(pop.islands, self.policy)
@@ -105,7 +112,8 @@ class PopulationDB:
         self.cell_axes = tuple(CellAxis(a.name, a.min, a.max, a.bins) for a in self.axes)
         self.history = RunHistory(self.engine, self.run_id)
         self.history.load(pop.islands)
-        self.progress = replace(self.progress, cost=self.progress.cost + self.history.insight_cost)
+        if shard.home:  # insights are the run's, written and counted by the home shard alone
+            self.progress = replace(self.progress, cost=self.progress.cost + self.history.insight_cost)
 
     # ---- start and resume -------------------------------------------------------------
 
@@ -113,6 +121,11 @@ class PopulationDB:
         self, name: str, config: RunConfig, seed: int, sandbox: str, mutator: str, iterations: int | None, resume: bool
     ) -> RunWriter:
         run_id = find_run(self.engine, name)
+        if not self.shard.home:  # the home shard opened (or resumed) the run: rebuild this one's islands
+            if run_id is None:
+                raise RunError(f"run {name!r} is not in this database (its home shard opens it)")
+            self._rebuild(run_id)
+            return RunWriter(self.engine, run_id)
         if run_id is not None and not resume:
             raise RunError(f"run {name!r} already exists in this database (use --resume)")
         if run_id is None:
@@ -154,7 +167,7 @@ class PopulationDB:
                 .order_by(Program.id)
             ).all()
             calls = s.execute(
-                select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration, LLMCall.retried).where(
+                select(LLMCall.outcome, LLMCall.cost, LLMCall.iteration, LLMCall.retried, LLMCall.island).where(
                     LLMCall.run_id == run_id
                 )
             ).all()
@@ -163,28 +176,36 @@ class PopulationDB:
             ).all()
         evaluated = failed = 0
         max_iteration = 0
+        sharded = self.shard.count > 1
+        members: dict[int, Member] = {}  # sharded: every program, for immigrants from other shards
         for r in rows:
-            if r.status in EVALUATED:  # an interrupted child may be proposed and run again
+            # An interrupted child may be proposed and run again. Every shard knows the initial program.
+            if r.status in EVALUATED or (sharded and r.iteration == 0):
                 self.hashes.add(r.code_hash)
             self.generations[r.id] = r.generation
             max_iteration = max(max_iteration, r.iteration)
             if r.status == ProgramStatus.OK and r.score is not None:
                 member = Member(r.id, r.score, tuple(r.cell or ()), r.generation)
+                if sharded:
+                    members[r.id] = member
                 if r.iteration == 0:
-                    self.population.seed_all(member)
-                else:
+                    self.population.seed_all(member, self.owned)
+                elif self.shard.owns(r.island):
                     self.population.add(r.island, member)
-            if r.iteration > 0 and r.status in EVALUATED:
+            if r.iteration > 0 and r.status in EVALUATED and self.shard.owns(r.island):
                 evaluated += 1
                 failed += r.status == ProgramStatus.FAILED
         for m in migrations:
             for src, dst, mid in m.data.get("moves", []):
-                member = self.population.islands[src].by_id.get(mid)
-                if member is not None:
-                    self.population.islands[dst].add(member)
+                if not self.shard.owns(dst):
+                    continue
+                moved = self.population.islands[src].by_id.get(mid) or members.get(mid)
+                if moved is not None:
+                    self.population.islands[dst].add(moved)
+        calls = [c for c in calls if self.shard.owns(c.island)]
         # An answer that was sent back is not its iteration's outcome: the last answer is.
         rejected = sum(1 for c in calls if c.outcome != CallOutcome.CHILD and not c.retried)
-        max_iteration = max([max_iteration, *(c.iteration for c in calls)])
+        max_iteration = max([max_iteration, *(c.iteration for c in calls)])  # sharded: this shard's calls
         self.next_iteration = max_iteration + 1
         best = self.population.best
         self.progress = Progress(
@@ -209,9 +230,9 @@ class PopulationDB:
 
     def _views(self, ids: list[int]) -> dict[int, ProgramView]:
         missing = [i for i in ids if i not in self.code_cache]
-        if missing:
-            with self.Session() as s:
-                for r in s.execute(
+        if missing:  # Core on a pooled connection: an ORM session per miss cost more than the query
+            with self.engine.connect() as conn:
+                for r in conn.execute(
                     select(
                         Program.id,
                         Program.code,
@@ -239,9 +260,11 @@ class PopulationDB:
             self.code_cache.popitem(last=False)
         return out
 
-    def next_task(self) -> MutationTask:
-        iteration = self.next_iteration
-        self.next_iteration += 1
+    def next_task(self, iteration: int | None = None) -> MutationTask:
+        """The next iteration's task; `iteration`: the one a shard coordinator numbered (run-wide)."""
+        if iteration is None:
+            iteration = self.next_iteration
+        self.next_iteration = max(self.next_iteration, iteration + 1)
         island = iteration % len(self.population.islands)  # round robin: no island starves
         rng = random.Random(self.seed * 7_919 + iteration)
         parent = self.population.select_parent(island, rng)
@@ -407,22 +430,22 @@ class PopulationDB:
             if outcome.ok and outcome.score is not None and cell is not None:
                 member = Member(ticket.program_id, outcome.score, cell, self.generations.get(ticket.program_id, 0))
                 if ticket.iteration == 0:
-                    self.population.seed_all(member)
+                    self.population.seed_all(member, self.owned)
                     new_best = True
                 else:
                     new_best = self.population.add(ticket.island, member)
-                if new_best:
+                # A shard's new best is the run's only when it beats what every shard stored.
+                if new_best and self.writer.offer_best(ticket.program_id, outcome.score):
                     self.writer.add_event(
                         EventKind.NEW_BEST,
                         f"new best {outcome.score:.6g} (program {ticket.program_id})",
                         {"program_id": ticket.program_id, "score": outcome.score},
                     )
-                    self.writer.set_best(ticket.program_id, outcome.score)
                 self.last_failure.pop(ticket.island, None)
             else:
                 detail = f"\nEvaluator feedback: {outcome.feedback}" if outcome.feedback else ""
                 self.last_failure[ticket.island] = f"The last program failed its evaluation: {outcome.reason}{detail}"
-            if ticket.iteration > 0:
+            if ticket.iteration > 0 and self.migrate_here:
                 self.evaluated_since_migration += 1
                 if self.evaluated_since_migration >= self.migration_interval:
                     self.evaluated_since_migration = 0

@@ -72,9 +72,9 @@ class Population:
             return True
         return False
 
-    def seed_all(self, member: Member) -> None:
-        """The initial program starts every island."""
-        for i in range(len(self.islands)):
+    def seed_all(self, member: Member, only: tuple[int, ...] | None = None) -> None:
+        """The initial program starts every island (every one of `only`: a shard's own)."""
+        for i in range(len(self.islands)) if only is None else only:
             self.add(i, member)
 
     def select_parent(self, island: int, rng: random.Random) -> Member:

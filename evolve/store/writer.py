@@ -4,7 +4,10 @@ The engine's population actor, the tests and the benchmark generators all write 
 run's rows mean the same whoever wrote them. Each method commits on its own; `transaction()`
 groups several into one commit (a proposal and its child, an evaluation and the new best it
 makes, a benchmark's batch). It writes with SQLAlchemy Core on one connection it keeps: this is
-the hot path, and the ORM's unit of work would cost more than the inserts themselves.
+the hot path, and the ORM's unit of work would cost more than the inserts themselves. The hot
+path's statements are built once against the tables and take their values as parameters: a
+statement with `.values(...)` of literals is rebuilt, coerced and cache-keyed on every call, which
+cost more than the SQL itself (bench/shard_speed.py).
 """
 
 from __future__ import annotations
@@ -14,17 +17,34 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
-from evolve.store.models import Evaluation, Event, Insight, LLMCall, Program, Run, utcnow
+from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
 
 INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its evaluation"
 
 Clock = Callable[[], datetime]
+
+# Built once: the parameters carry the values (see the module's docstring).
+_tables = Base.metadata.tables
+_INSERT_CALL = insert(_tables["llm_calls"])
+_INSERT_PROGRAM = insert(_tables["programs"])
+_INSERT_EVALUATION = insert(_tables["evaluations"])
+_INSERT_EVENT = insert(_tables["events"])
+_programs = _tables["programs"].c
+_runs = _tables["runs"].c
+_EVALUATED = update(_tables["programs"]).where(_programs.id == bindparam("program_id_"))
+# The run's best only ever rises: population shards each offer theirs (evolve/engine/shards.py).
+_BETTER_BEST = (
+    update(_tables["runs"])
+    .where(_runs.id == bindparam("run_id_"))
+    .where((_runs.best_score.is_(None)) | (_runs.best_score < bindparam("score_")))
+    .values(best_program_id=bindparam("program_id_"), best_score=bindparam("score_"), updated_at=bindparam("now_"))
+)
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -188,7 +208,8 @@ class RunWriter:
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
-                    insert(LLMCall).values(
+                    _INSERT_CALL,
+                    dict(
                         run_id=self.run_id,
                         iteration=iteration,
                         model=model,
@@ -209,7 +230,7 @@ class RunWriter:
                         parent_id=parent_id,
                         island=island,
                         created_at=self.clock(),
-                    )
+                    ),
                 )
             )
 
@@ -235,7 +256,8 @@ class RunWriter:
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
-                    insert(Program).values(
+                    _INSERT_PROGRAM,
+                    dict(
                         run_id=self.run_id,
                         code=code,
                         code_hash=code_hash,
@@ -254,7 +276,7 @@ class RunWriter:
                         metrics={},
                         feedback="",
                         created_at=self.clock(),
-                    )
+                    ),
                 )
             )
 
@@ -265,7 +287,8 @@ class RunWriter:
         now = self.clock()
         with self.transaction() as conn:
             result = conn.execute(
-                insert(Evaluation).values(
+                _INSERT_EVALUATION,
+                dict(
                     run_id=self.run_id,
                     program_id=program_id,
                     kind=EvaluationKind.TRAIN,
@@ -278,12 +301,12 @@ class RunWriter:
                     logs=outcome.logs,
                     node=outcome.node,
                     created_at=now,
-                )
+                ),
             )
             conn.execute(
-                update(Program)
-                .where(Program.id == program_id)
-                .values(
+                _EVALUATED,
+                dict(
+                    program_id_=program_id,
                     status=ProgramStatus.OK if outcome.ok else ProgramStatus.FAILED,
                     score=outcome.score,
                     metrics=outcome.metrics,
@@ -293,7 +316,7 @@ class RunWriter:
                     cell=list(cell) if cell else None,
                     eval_seconds=outcome.duration,
                     evaluated_at=now,
-                )
+                ),
             )
             return _new_id(result)
 
@@ -324,6 +347,16 @@ class RunWriter:
                 .where(Run.id == self.run_id, Run.best_program_id == program_id)
                 .values(heldout_score=score, updated_at=now)
             )
+
+    def offer_best(self, program_id: int, score: float) -> bool:
+        """The run's best becomes this program when it scores higher than the stored best (or none
+        is stored); returns whether it did. One conditional UPDATE: shards writing their own bests
+        concurrently leave the highest (PostgreSQL re-checks the condition on the locked row)."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                _BETTER_BEST, dict(run_id_=self.run_id, program_id_=program_id, score_=score, now_=self.clock())
+            )
+            return result.rowcount == 1
 
     def set_best(self, program_id: int, score: float) -> None:
         with self.transaction() as conn:
@@ -388,9 +421,8 @@ class RunWriter:
     def add_event(self, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
-                insert(Event).values(
-                    run_id=self.run_id, kind=kind, message=message, data=data or {}, created_at=self.clock()
-                )
+                _INSERT_EVENT,
+                dict(run_id=self.run_id, kind=kind, message=message, data=data or {}, created_at=self.clock()),
             )
 
     # ---- helpers ------------------------------------------------------------------------
