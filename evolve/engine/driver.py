@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from evolve.engine.options import Progress, RunOptions
-from evolve.errors import EvolveError, InfrastructureError, NodeLost, RunError
+from evolve.errors import InfrastructureError, NodeLost, RunError
 from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.logs import milestone
 from evolve.mutate.propose import Proposal
@@ -151,6 +151,7 @@ class Driver:
         self.start_info: Any = None
         self.last_beat = time.monotonic()
         self.iteration_cost: float | None = None  # None until the first iteration's cost is known
+        self.failing_calls, self.last_call_error = 0, ""
         self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
         self.last_evaluation_end = time.monotonic()
 
@@ -182,7 +183,7 @@ class Driver:
         now = time.monotonic()
         if now - self.last_beat >= HEARTBEAT_SECONDS:
             self.last_beat = now
-            self.db.heartbeat.remote()
+            self.db.heartbeat()
 
     # ---- infrastructure faults ----------------------------------------------------------
 
@@ -192,7 +193,7 @@ class Driver:
         if self.outage is None:
             self.outage = _Outage(since=now, faults=0, cause=cause, retry_at=now)
             log.warning("infrastructure fault, pausing the run: %s", cause)
-            self.db.add_event.remote(EventKind.PAUSE, f"paused: {cause}")
+            self.db.add_event(EventKind.PAUSE, f"paused: {cause}")
         self.outage.faults += 1
         self.outage.cause = cause
         self.outage.retry_at = now + min(MAX_RETRY_DELAY, 2.0 ** (self.outage.faults - 1))
@@ -201,7 +202,7 @@ class Driver:
     def _infra_recovered(self) -> None:
         if self.outage is not None:
             log.warning("infrastructure recovered after %.0f s", time.monotonic() - self.outage.since)
-            self.db.add_event.remote(EventKind.RESUME, "the machinery answers again: run resumed")
+            self.db.add_event(EventKind.RESUME, "the machinery answers again: run resumed")
             self.outage = None
 
     def _paused(self) -> bool:
@@ -230,16 +231,8 @@ class Driver:
     # ---- the run ------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (or reopen) the run in the population actor; the run's first call."""
-        import ray
-
-        try:
-            self.start_info = ray.get(self.db.start.remote())
-        except ray.exceptions.RayActorError as exc:  # the actor's constructor raised
-            cause = getattr(exc, "cause", None) or exc
-            if isinstance(cause, EvolveError):
-                raise cause from None
-            raise RunError(f"the run's store did not open: {_first_line(exc)}") from None
+        """Take the opened (or reopened) run's start: its initial program, its progress."""
+        self.start_info = self.db.start_info
         self.progress = self.start_info.progress
 
     def evaluate_initial(self, problem: Problem) -> None:
@@ -248,16 +241,29 @@ class Driver:
         info = self.start_info
         if info.initial_ticket is not None:
             outcome = self.evaluate_now(info.initial_ticket, self.template)
-            self.progress = ray.get(self.db.submit_result.remote(info.initial_ticket, outcome))
+            ref = self.db.submit_result(info.initial_ticket, outcome)
+            self.progress = self._merged(ref, ray.get(ref))
             if not outcome.ok:
-                ray.get(self.db.finish.remote(RunStatus.FAILED, f"the initial program failed: {outcome.reason}"))
+                self.db.finish(RunStatus.FAILED, f"the initial program failed: {outcome.reason}")
                 raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
         self.on_progress(self.progress)
 
+    def _count_call(self, proposal: Proposal) -> None:
+        """The run's streak of iterations whose model call failed (counted here: a shard sees only its own)."""
+        if proposal.error is not None:
+            self.failing_calls += 1
+            self.last_call_error = proposal.error
+        else:
+            self.failing_calls = 0
+
+    def _merged(self, ref, progress: Progress) -> Progress:
+        """The run's progress from what one call to the population returned."""
+        return replace(self.db.progress(ref, progress), failing_calls=self.failing_calls)
+
     def stop_reason(self) -> str | None:
         p, o = self.progress, self.options
-        if p.failing_calls >= self.failing_calls_limit:
-            return f"{CALLS_FAILING}: the last {p.failing_calls} all failed; the latest: {p.last_call_error}"
+        if self.failing_calls >= self.failing_calls_limit:
+            return f"{CALLS_FAILING}: the last {self.failing_calls} all failed; the latest: {self.last_call_error}"
         if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
             return f"wall time of {o.max_seconds:g} s reached"
         if o.max_cost is not None and p.cost >= o.max_cost:
@@ -275,11 +281,9 @@ class Driver:
         o = self.options
         workers = o.eval_workers or 1  # resolved from the cluster before the run starts
         proposals: dict[Future, Any] = {}  # a model call -> its task's ref, to record a proposal that failed
-        admissions: dict[
-            Future, tuple
-        ] = {}  # the actor's admission (or a judge's verdict) -> (proposal, is the judge's)
+        admissions: dict[Future, tuple] = {}  # an admission (or a judge's verdict) -> (proposal, its ref or None)
         evaluations: dict[Future, tuple] = {}  # an evaluation -> (its ticket, its Ray reference)
-        records: set[Future] = set()
+        records: dict[Future, Any] = {}  # a stored result or insight -> its Ray ref (for the run's progress)
         waiting_for_slot: deque = deque()
         insight: Future | None = None  # the insight call in flight (one at a time)
         launched = self.progress.completed
@@ -311,7 +315,7 @@ class Driver:
                     # An admission in flight has spent its calls, but its cost is not in progress yet.
                     and self._budget_allows(len(proposals) + len(admissions))
                 ):
-                    task = self.db.next_task.remote()
+                    task = self.db.next_task()
                     proposals[self.mutators.propose(task)] = task
                     if launched == self.progress.completed:
                         milestone("first model call launched")
@@ -322,7 +326,7 @@ class Driver:
                 # An insight only while prompts are still to come (none would read a later one).
                 due = insight is None and stopping is None and not paused and launched < o.iterations
                 if due and self._insight_due(len(proposals)):
-                    insight = self.mutators.write_insight(self.db.insight_context.remote())
+                    insight = self.mutators.write_insight(self.db.insight_context())
                 # In an outage one evaluation at a time probes the machinery.
                 slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
@@ -340,26 +344,27 @@ class Driver:
                 self._beat()
                 self._check_placement(len(evaluations))
                 ready, _ = wait_for_any(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                results = []  # outcomes that ended together go to the population in one call
                 for done in ready:
                     if done in proposals:
                         proposal = self._proposal(done, proposals.pop(done))
-                        admissions[self.db.submit_proposal.remote(proposal).future()] = (proposal, False)
+                        self._count_call(proposal)
+                        ref = self.db.submit_proposal(proposal)
+                        admissions[ref.future()] = (proposal, ref)
                     elif done in admissions:
-                        proposal, judged = admissions.pop(done)
-                        if judged:  # the judge's verdict on a near-duplicate goes back to the actor with it
+                        proposal, ref = admissions.pop(done)
+                        if ref is None:  # the judge's verdict on a near-duplicate goes back to the actor with it
                             verdict = self._verdict(done)
                             if verdict is not None:
-                                admissions[self.db.submit_proposal.remote(proposal, verdict).future()] = (
-                                    proposal,
-                                    False,
-                                )
+                                ref = self.db.submit_proposal(proposal, verdict)
+                                admissions[ref.future()] = (proposal, ref)
                             continue
                         admission = self._admitted(done)
                         if admission is not None and admission.judge is not None:
-                            admissions[self.mutators.judge(admission.judge)] = (proposal, True)
+                            admissions[self.mutators.judge(admission.judge)] = (proposal, None)
                             continue
                         if admission is not None:
-                            self.progress = admission.progress
+                            self.progress = self._merged(ref, admission.progress)
                             if admission.ticket is not None:
                                 waiting_for_slot.append(admission.ticket)
                     elif done in evaluations:
@@ -369,16 +374,22 @@ class Driver:
                         if outcome is None:
                             waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again
                         else:
-                            records.add(self.db.submit_result.remote(ticket, outcome).future())
+                            results.append((ticket, outcome))
                     elif done is insight:
                         insight = None  # stored like a result; its cost is the run's
                         written = self._insight(done)
                         if written is not None:
-                            records.add(self.db.add_insight.remote(written).future())
+                            ref = self.db.add_insight(written)
+                            records[ref.future()] = ref
                     else:
-                        records.discard(done)
-                        self.progress = self._recorded(done)
+                        self.progress = self._merged(records.pop(done), self._recorded(done))
                     self.on_progress(self.progress)
+                if len(results) == 1:
+                    ref = self.db.submit_result(*results[0])
+                    records[ref.future()] = ref
+                elif results:
+                    for ref in self.db.submit_results(results):  # one commit per shard
+                        records[ref.future()] = ref
         except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
             for _, ref in evaluations.values():
                 ray.cancel(ref, force=True)

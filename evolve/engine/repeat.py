@@ -38,6 +38,7 @@ class Contender:
     program_id: int
     code: str
     score: float
+    initial: bool = False  # the run's initial program (compared with the best even when not among them)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
 
     from evolve.engine.tickets import EvalTicket
 
-    contenders: list[Contender] = ray.get(driver.db.__ray_call__.remote(top_programs, top))
+    shards = driver.db.shards
+    contenders = merge_contenders(ray.get([s.__ray_call__.remote(top_programs, top) for s in shards]), top)
     repeats = []
     try:
         for c in contenders:
@@ -93,7 +95,18 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
     except InfrastructureError as exc:
         log.warning("the best is not re-evaluated (repeat_best): %s", exc)
         return None
-    return ray.get(driver.db.__ray_call__.remote(record_repeats, repeats))
+    chosen: Repeats | None = ray.get(shards[0].__ray_call__.remote(record_repeats, repeats))  # the home shard
+    if chosen is not None and chosen.median is not None:
+        driver.db.pin_best(chosen.program_id, chosen.median)  # over every shard's single-evaluation best
+    return chosen
+
+
+def merge_contenders(per_shard: list[list[Contender]], top: int) -> list[Contender]:
+    """The run's `top` best over every shard's own, then the initial program when not among them."""
+    unique = {c.program_id: c for contenders in per_shard for c in contenders}
+    best = sorted((c for c in unique.values()), key=lambda c: (-c.score, c.program_id))[:top]
+    initial = [c for c in unique.values() if c.initial and c not in best]
+    return best + initial[:1]
 
 
 # -- run inside the population actor (the store's only writer) ------------------------------------
@@ -115,23 +128,33 @@ def top_programs(db, top: int) -> list[Contender]:
         if initial in members and all(m.id != initial for m in best):
             best.append(members[initial])
         code = dict(s.execute(select(Program.id, Program.code).where(Program.id.in_([m.id for m in best]))).all())
-    return [Contender(m.id, code[m.id], m.score) for m in best]
+    return [Contender(m.id, code[m.id], m.score, initial=m.id == initial) for m in best]
 
 
 def record_repeats(db, repeats: list[Repeats]) -> Repeats | None:
     """Record every repeat and set the best by median (see the module's docstring)."""
     from dataclasses import replace
 
+    from sqlalchemy import select
+
+    from evolve.store import Program
+
     members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
+    with db.Session() as s:  # a program of another shard's islands: its cell as stored
+        stored = dict(
+            s.execute(select(Program.id, Program.cell).where(Program.id.in_([r.program_id for r in repeats]))).all()
+        )
     chosen = winner(repeats)
     with db.writer.transaction():
         for r in repeats:
-            member = members[r.program_id]
+            member = members.get(r.program_id)
+            cell = member.cell if member is not None else tuple(stored.get(r.program_id) or ())
             for outcome in r.ordered():
-                db.writer.record_evaluation(r.program_id, outcome, member.cell)
+                db.writer.record_evaluation(r.program_id, outcome, cell)
         if chosen is not None and chosen.median is not None:
             median = chosen.median
-            db.population.best = replace(members[chosen.program_id], score=median)
+            if chosen.program_id in members:
+                db.population.best = replace(members[chosen.program_id], score=median)
             db.writer.set_best(chosen.program_id, median)
             scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
             db.writer.add_event(

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver, _first_line
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -43,7 +43,7 @@ from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
-from evolve.problem import Problem, load_problem
+from evolve.problem import PopulationConfig, Problem, load_problem
 from evolve.sandbox.template import evaluation_template
 from evolve.search.judge import judge_spec
 from evolve.search.strategy import Strategy
@@ -163,6 +163,22 @@ def _setting(resource: str) -> str:
     return {"CPU": "cpus", "GPU": "gpus"}.get(resource, f"resources.{resource}")
 
 
+def open_population(config: PopulationConfig, make_shard: Callable[[Any], Any]) -> Any:
+    """The run's population over its shard actors, the run opened (or reopened) in the store; a
+    shard's constructor error comes out as what it is (a RunError, say), not as Ray's wrapper."""
+    import ray
+
+    from evolve.engine.shards import ShardedPopulation
+
+    try:
+        return ShardedPopulation.open(config, make_shard)
+    except ray.exceptions.RayActorError as exc:  # a shard's constructor raised
+        cause = getattr(exc, "cause", None) or exc
+        if isinstance(cause, EvolveError):
+            raise cause from None
+        raise RunError(f"the run's store did not open: {_first_line(exc)}") from None
+
+
 def new_run_name(problem: Problem) -> str:
     return f"{problem.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
@@ -230,9 +246,10 @@ def _start(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.mutators import LocalMutators
-    from evolve.engine.population_db import PopulationDB
+    from evolve.engine.population_shard import PopulationShard
     from evolve.engine.shipping import ship
     from evolve.engine.workers import remote_evaluator
+    from evolve.population.shard import ShardSpec
 
     models = resolve_models(problem, options)
     if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
@@ -258,13 +275,26 @@ def _start(
     )
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    db: Any = (
-        ray.remote(PopulationDB)
-        .options(num_cpus=0, max_concurrency=1, scheduling_strategy=here)
-        .remote(
-            db_url, run_name, problem, run_config, options.seed, options.sandbox, mutator, options.iterations, resume
+
+    def make_shard(spec: ShardSpec) -> Any:
+        return (
+            ray.remote(PopulationShard)
+            .options(num_cpus=0, max_concurrency=1, scheduling_strategy=here)
+            .remote(
+                db_url,
+                run_name,
+                problem,
+                run_config,
+                options.seed,
+                options.sandbox,
+                mutator,
+                options.iterations,
+                resume,
+                spec,
+            )
         )
-    )
+
+    db = open_population(problem.config.population, make_shard)
     novelty = problem.config.novelty
     settings = MutatorSettings(
         problem=ProblemView(
@@ -295,14 +325,8 @@ def _start(
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
     )
-    try:
-        driver.open()
-        milestone("population actor opened the run")
-    except BaseException:
-        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
-        mutators.close()
-        ray.kill(db)
-        raise
+    driver.open()
+    milestone("population actor opened the run")
     return driver, db, mutators, sandbox_options, mutator
 
 
@@ -319,7 +343,6 @@ def _drive(
     db_url: str,
 ) -> RunResult:
     """Drive an opened run to its stop, score the best on held-out data, write the outputs."""
-    import ray
 
     ev = problem.config.evaluation
     started = time.monotonic()
@@ -328,22 +351,22 @@ def _drive(
             driver.evaluate_initial(problem)
             milestone("initial program evaluated")
         except InfrastructureError as exc:
-            ray.get(db.finish.remote(RunStatus.FAILED, str(exc)))
+            db.finish(RunStatus.FAILED, str(exc))
             raise
         status, reason = driver.steady_state()
-        best = ray.get(db.best_program.remote())
+        best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
         more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
         if best is not None and ev.repeat_best and more:  # noisy scores: measure the top again
             repeat_best(driver, ev.repeat_best)
-            best = ray.get(db.best_program.remote())
+            best = db.best_program()
         if best is not None and options.heldout and ev.heldout_function and more:
             try:
                 score_heldout(driver, best, problem.initial_code, ev.heldout_function)
             except InfrastructureError as exc:  # the training result stands; say why held-out is missing
                 log.warning("no held-out score: %s", exc)
-            best = ray.get(db.best_program.remote())
-        progress = ray.get(db.finish.remote(status, reason))
+            best = db.best_program()
+        progress = db.finish(status, reason)
     except EvolveError:
         raise
     except Exception:
@@ -352,7 +375,7 @@ def _drive(
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         mutators.close()
-        ray.kill(db)
+        db.kill()
     seconds = time.monotonic() - started
     if best is not None:
         write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
@@ -370,7 +393,7 @@ def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function
     for program_id, (code, known) in targets.items():
         if known is None:
             outcome = driver.evaluate_now(EvalTicket(program_id, code, -1, 0), request)
-            ray.get(driver.db.record_heldout.remote(program_id, outcome))
+            ray.get(driver.db.record_heldout(program_id, outcome))
 
 
 def _cleanup_sandbox(name: str, run_label: str | None) -> None:

@@ -25,6 +25,7 @@ With one shard every call goes straight to it and its progress is the run's: tod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from evolve.engine.options import Progress
@@ -59,6 +60,7 @@ class ShardedPopulation:
         evaluated = sum(p.evaluated for p in self._snapshots)
         # A resumed shard counts the whole run's evaluations since its own best: the best one's is the run's.
         self._evaluated_at_best = evaluated - (best.since_best if best is not None else evaluated)
+        self._pinned: tuple[float, int] | None = None  # repeat_best's winner: the run's best, set at the end
         self.start_info = StartInfo(starts[0].info.initial_ticket, self.merged)
 
     @classmethod
@@ -167,7 +169,7 @@ class ShardedPopulation:
             self._merged_seq[shard] = seq
             self._snapshots[shard] = shard_progress
             self._latest = shard
-        return shard_progress if len(self.shards) == 1 else self._merge()
+        return self._pin(shard_progress if len(self.shards) == 1 else self._merge())
 
     def _best_snapshot(self) -> Progress | None:
         scored = [p for p in self._snapshots if p.best_score is not None]
@@ -198,7 +200,13 @@ class ShardedPopulation:
 
     @property
     def merged(self) -> Progress:
-        return self._merge() if len(self.shards) > 1 else self._snapshots[0]
+        return self._pin(self._merge() if len(self.shards) > 1 else self._snapshots[0])
+
+    def _pin(self, progress: Progress) -> Progress:
+        if self._pinned is None:
+            return progress
+        score, program_id = self._pinned
+        return replace(progress, best_score=score, best_id=program_id)
 
     # ---- run-level calls: the home shard ---------------------------------------------------
 
@@ -236,6 +244,17 @@ class ShardedPopulation:
         ref = self._track(0, self.shards[0].finish.remote(status, reason))
         p = cast(Progress, ray.get(ref))
         return self.progress(ref, p)
+
+    def pin_best(self, program_id: int, score: float) -> None:
+        """The run's best from now on, whatever the shards hold (repeat_best's median winner)."""
+        self._pinned = (score, program_id)
+
+    def kill(self) -> None:
+        """End every shard's actor (the run's end, or a start that failed)."""
+        import ray
+
+        for shard in self.shards:
+            ray.kill(shard)
 
     def close(self) -> None:
         import ray
