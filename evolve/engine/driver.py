@@ -154,6 +154,7 @@ class Driver:
         self.failing_calls, self.last_call_error = 0, ""
         self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
         self.last_evaluation_end = time.monotonic()
+        self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
 
     def _insight_due(self, in_flight: int) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -230,8 +231,10 @@ class Driver:
 
     # ---- the run ------------------------------------------------------------------------
 
-    def open(self) -> None:
-        """Take the opened (or reopened) run's start: its initial program, its progress."""
+    def open(self, early_initial: Any = None) -> None:
+        """Take the opened (or reopened) run's start: its initial program, its progress, and the
+        evaluation of the initial program already under way, if one is."""
+        self.early_initial = early_initial
         self.start_info = self.db.start_info
         self.progress = self.start_info.progress
 
@@ -240,7 +243,10 @@ class Driver:
 
         info = self.start_info
         if info.initial_ticket is not None:
-            outcome = self.evaluate_now(info.initial_ticket, self.template)
+            early, self.early_initial = self.early_initial, None
+            outcome = self._finished(early.future()) if early is not None else None
+            if outcome is None:  # none under way, or the machinery failed it: as any evaluation
+                outcome = self.evaluate_now(info.initial_ticket, self.template)
             ref = self.db.submit_result(info.initial_ticket, outcome)
             self.progress = self._merged(ref, ray.get(ref))
             if not outcome.ok:

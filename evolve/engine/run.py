@@ -248,6 +248,7 @@ def _start(
     from evolve.engine.mutators import LocalMutators
     from evolve.engine.population_shard import PopulationShard
     from evolve.engine.shipping import ship
+    from evolve.engine.tickets import EvalTicket
     from evolve.engine.workers import remote_evaluator
     from evolve.population.shard import ShardSpec
 
@@ -294,7 +295,17 @@ def _start(
             )
         )
 
-    db = open_population(problem.config.population, make_shard)
+    evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
+    sandbox_args = (options.sandbox, sandbox_options, str(log_path), shipped)
+    # A new run's initial program is evaluated while the population's actors start (seconds each).
+    early = None if resume else evaluate.remote(EvalTicket(0, problem.initial_code, 0, 0), template, *sandbox_args)
+    try:
+        db = open_population(problem.config.population, make_shard)
+    except BaseException:
+        if early is not None:
+            ray.cancel(early)
+        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        raise
     novelty = problem.config.novelty
     settings = MutatorSettings(
         problem=ProblemView(
@@ -317,15 +328,15 @@ def _start(
     driver = Driver(
         db,
         mutators,
-        remote_evaluator(ev.cpus, ev.gpus, ev.resources),
+        evaluate,
         template,
-        (options.sandbox, sandbox_options, str(log_path), shipped),
+        sandbox_args,
         options,
         on_progress,
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
     )
-    driver.open()
+    driver.open(early_initial=early)
     milestone("population actor opened the run")
     return driver, db, mutators, sandbox_options, mutator
 
