@@ -112,7 +112,7 @@ def _node_cannot_evaluate(exc: Exception) -> bool:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The plain-text gist of an error for a stored reason: no colour codes, no Ray task names."""
     text = _ANSI.sub("", str(getattr(exc, "cause", None) or exc)).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("ray::")]
@@ -190,7 +190,7 @@ class Driver:
 
     def _infra_fault(self, exc: BaseException) -> None:
         now = time.monotonic()
-        cause = _first_line(exc)
+        cause = first_line(exc)
         if self.outage is None:
             self.outage = _Outage(since=now, faults=0, cause=cause, retry_at=now)
             log.warning("infrastructure fault, pausing the run: %s", cause)
@@ -425,14 +425,14 @@ class Driver:
             return None
         except ray.exceptions.RayError as exc:
             if _worker_lost(exc):
-                self._infra_fault(NodeLost(f"the node running an evaluation was lost: {_first_line(exc)}"))
+                self._infra_fault(NodeLost(f"the node running an evaluation was lost: {first_line(exc)}"))
                 return None
             if _node_cannot_evaluate(exc):
-                self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {_first_line(exc)}"))
+                self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {first_line(exc)}"))
                 return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
             # Ray's own words (log file names, task names) go to the log, not to the island.
-            log.warning("an evaluation's worker died: %s", _first_line(exc))
+            log.warning("an evaluation's worker died: %s", first_line(exc))
             return EvalOutcome.failure(
                 FailureKind.WORKER_DIED,
                 "the evaluation's worker process died while running it (killed, out of memory, or crashed)",
@@ -464,7 +464,7 @@ class Driver:
             self.iteration_cost = max(self.iteration_cost or 0.0, proposal.total_cost)
             return proposal
         except ray.exceptions.RayActorError as exc:  # the task's actor is gone: nothing more can be stored
-            raise RunError(f"the population actor died: {_first_line(exc)}") from None
+            raise RunError(f"the population actor died: {first_line(exc)}") from None
         except Exception as exc:
             log.error("the mutator raised: %s", exc, exc_info=exc)
             task = ray.get(task_ref)
@@ -491,10 +491,10 @@ class Driver:
         try:
             return done.result()
         except ray.exceptions.RayActorError as exc:
-            raise RunError(f"the population actor died: {_first_line(exc)}") from None
+            raise RunError(f"the population actor died: {first_line(exc)}") from None
         except ray.exceptions.RayError as exc:
             log.error("a proposal failed: %s", exc)
-            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {_first_line(exc)[:200]}"))
+            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {first_line(exc)[:200]}"))
             return None
 
     def _verdict(self, done: Future):
@@ -503,7 +503,7 @@ class Driver:
             return done.result()
         except Exception as exc:
             log.error("the novelty judge raised: %s", exc, exc_info=exc)
-            self.on_progress(replace(self.progress, last_event=f"the novelty judge failed: {_first_line(exc)[:200]}"))
+            self.on_progress(replace(self.progress, last_event=f"the novelty judge failed: {first_line(exc)[:200]}"))
             return None
 
     def _insight(self, done: Future):
@@ -520,4 +520,4 @@ class Driver:
         try:
             return done.result()
         except ray.exceptions.RayError as exc:
-            raise RunError(f"the population actor failed to store a result: {_first_line(exc)}") from None
+            raise RunError(f"the population actor failed to store a result: {first_line(exc)}") from None

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver, _first_line
+from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver, first_line
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -176,7 +176,7 @@ def open_population(config: PopulationConfig, make_shard: Callable[[Any], Any]) 
         cause = getattr(exc, "cause", None) or exc
         if isinstance(cause, EvolveError):
             raise cause from None
-        raise RunError(f"the run's store did not open: {_first_line(exc)}") from None
+        raise RunError(f"the run's store did not open: {first_line(exc)}") from None
 
 
 def new_run_name(problem: Problem) -> str:
