@@ -8,7 +8,7 @@ B. Engine overhead: the offline mutator and a null sandbox (no evaluation at all
    candidates; per-candidate wall time early (300-800 in the database) and late (9,500-10,000),
    and the population actor's memory.
 
-Usage: python bench/engine_speed.py [--quick]
+Usage: python bench/engine_speed.py [--quick] [--candidates N] [--overhead-only]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from model_server import ModelServer, Reply, current_program  # noqa: E402
 
 def actor_rss_mb() -> float:
     for proc in psutil.process_iter(["cmdline"]):
-        if any("PopulationDB" in part for part in (proc.info["cmdline"] or [])):
+        if any(name in part for part in (proc.info["cmdline"] or []) for name in ("PopulationDB", "PopulationShard")):
             return proc.memory_info().rss / 2**20
     return float("nan")
 
@@ -114,17 +114,31 @@ def overhead(total: int) -> dict:
 
 def main() -> None:
     quick = "--quick" in sys.argv
+    candidates = int(sys.argv[sys.argv.index("--candidates") + 1]) if "--candidates" in sys.argv else None
+    overhead_only = "--overhead-only" in sys.argv
     ray.init(
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": f"{HERE}:{ROOT}"}},
     )
-    a = latency_hiding(30 if quick else 80)
-    b = overhead(2000 if quick else 10_000)
+    a = None if overhead_only else latency_hiding(30 if quick else 80)
+    b = overhead(candidates or (2000 if quick else 10_000))
     ray.shutdown()
     print("\n## Engine speed\n")
     print(f"Command: `python bench/engine_speed.py`; {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}.\n")
+    if a is not None:
+        print_latency_hiding(a)
+    print(f"\nB. Offline mutator, null sandbox, {b['total']} candidates:\n")
+    print("| candidates in the database | engine time per candidate | population actor RSS |")
+    print("|---|---|---|")
+    print(f"| 300-800 | {b['early_ms']:.2f} ms | {b['rss_300']:.0f} MiB (at 300) |")
+    lo, hi = b["late_window"]
+    print(f"| {lo}-{hi} | {b['late_ms']:.2f} ms | {b['rss_total']:.0f} MiB (at {hi}) |")
+    print(f"\nlate / early ratio: {b['late_ms'] / b['early_ms']:.2f}")
+
+
+def print_latency_hiding(a: dict) -> None:
     print("A. Model 1 s per call, evaluation 0.5 s of CPU, 2 evaluation workers, 8 model calls in flight:\n")
     print("| measure | candidates / s | share of the evaluation-bound limit |")
     print("|---|---|---|")
@@ -136,13 +150,6 @@ def main() -> None:
         f"| a shared model+evaluation slot (computed: 2 / (1 s + 0.5 s)) | {a['shared_slot']:.2f} | "
         f"{100 * a['shared_slot'] / a['limit']:.0f}% |"
     )
-    print(f"\nB. Offline mutator, null sandbox, {b['total']} candidates:\n")
-    print("| candidates in the database | engine time per candidate | population actor RSS |")
-    print("|---|---|---|")
-    print(f"| 300-800 | {b['early_ms']:.2f} ms | {b['rss_300']:.0f} MiB (at 300) |")
-    lo, hi = b["late_window"]
-    print(f"| {lo}-{hi} | {b['late_ms']:.2f} ms | {b['rss_total']:.0f} MiB (at {hi}) |")
-    print(f"\nlate / early ratio: {b['late_ms'] / b['early_ms']:.2f}")
 
 
 if __name__ == "__main__":
