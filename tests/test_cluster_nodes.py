@@ -494,8 +494,9 @@ def test_a_run_whose_only_capable_node_is_lost_says_so_and_stops_with_the_cause(
     assert status == "failed" and "cannot place evaluations" in reason and f"1 {NODE_RESOURCE}" in reason, reason
     events = _rows(db, "select kind from events")
     assert ("pause",) in events, events  # the node's loss paused the run first
-    blamed = _rows(db, "select id, error from programs where status = 'failed' and iteration > 0")
-    assert not blamed, blamed
+    failed = _rows(db, "select id, error from programs where status = 'failed'")
+    blamed = [p for p in failed if any(w in (p[1] or "") for w in ("node", "worker", "ray", "place"))]
+    assert not blamed, blamed  # a candidate may fail on its own (overlapping circles), never for the node
 
 
 def _rows_or_none(db: Path, sql: str) -> list[tuple] | None:
