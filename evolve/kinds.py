@@ -85,4 +85,5 @@ class EventKind(StrEnum):
     STOP = "stop"
     HELDOUT = "heldout"
     PAUSE = "pause"  # the machinery failed; the run waits and retries
+    NODE_AVOIDED = "node_avoided"  # one node's machinery failed while others work: evaluations go elsewhere for a while
     RESET = "reset"  # stagnant islands wiped and reseeded from the best of others (evolve/search/resets.py)

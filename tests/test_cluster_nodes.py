@@ -499,6 +499,33 @@ def test_a_run_whose_only_capable_node_is_lost_says_so_and_stops_with_the_cause(
     assert not blamed, blamed  # a candidate may fail on its own (overlapping circles), never for the node
 
 
+def test_a_node_that_stays_broken_is_avoided_not_paused_for(cluster, tmp_path):
+    # Node 2 is alive but cannot evaluate: its problem cache's path is taken by a file, so every
+    # evaluation sent there fails around the candidate (the machinery's fault). The head works.
+    cache = cluster.node2_tmp / "evolve-problems-0"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.write_text("not a folder")
+    folder = _problem(tmp_path, "avoid")
+    name = f"avoid-{uuid.uuid4().hex[:6]}"
+    run = _run(cluster, folder, name, "-n", "16", "--sandbox", "process", "--seed", "4", "--eval-workers", "2")
+    code, output = _finish(run, timeout=600)
+    assert code == 0, output[-3000:]
+    db = tmp_path / "runs" / name / "evolve.db"
+    summary = json.loads((tmp_path / "runs" / name / "summary.json").read_text())
+    assert summary["status"] == "finished" and summary["candidates"] == 16, summary
+    nodes = {node for (node,) in _rows(db, "select node from evaluations")}
+    assert nodes == {cluster.head_id}, nodes  # every evaluation that counted ran on the head
+    failed = _rows(db, "select id, error from programs where status = 'failed'")
+    assert not [p for p in failed if "unpack" in (p[1] or "") or "node" in (p[1] or "")], failed
+    kinds = [kind for (kind,) in _rows(db, "select kind from events")]
+    # Once the head has worked, node 2's faults steer evaluations away instead of pausing the
+    # run for each (at most the pause before the head's first evaluation, which is the initial one).
+    assert kinds.count("pause") <= 1, kinds
+    if any(kind == "node_avoided" for kind in kinds):
+        avoided = _rows(db, "select message from events where kind = 'node_avoided'")
+        assert all(cluster.node2_id[:12] in m for (m,) in avoided), avoided
+
+
 def _rows_or_none(db: Path, sql: str) -> list[tuple] | None:
     try:
         return _rows(db, sql) if db.exists() else None

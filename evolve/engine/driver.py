@@ -40,6 +40,8 @@ CALLS_FAILING = "the model calls keep failing"
 INFRA_BROKEN = "the machinery keeps failing"
 BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
 MAX_RETRY_DELAY = 30.0
+HEALTHY_SECONDS = 120.0  # a node that evaluated a candidate this recently counts as working
+FIRST_AVOIDANCE = 15.0  # a node that fails while others work is avoided this long, doubling each time
 PLACEMENT_STALL_SECONDS = 10.0  # evaluations in flight and none ended this long: ask whether any node can run one
 
 
@@ -155,6 +157,9 @@ class Driver:
         self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
         self.last_evaluation_end = time.monotonic()
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
+        self.worked: dict[str, float] = {}  # node -> when it last evaluated a candidate
+        self.avoided: dict[str, tuple[float, int]] = {}  # node -> (avoided until, its faults in a row)
+        self.next_node = 0  # round robin over the working nodes while some node is avoided
 
     def _insight_due(self, in_flight: int) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -222,6 +227,38 @@ class Driver:
         why = unplaceable(self.needs)
         if why is not None:
             self._infra_fault(InfrastructureError(f"cannot place evaluations: {why}"))
+
+    def _avoid_node(self, exc: BaseException) -> bool:
+        """One node's machinery failed (its engine, its disk, its copy of the problem) while other
+        nodes work: its next evaluations go to those nodes for a while, and the run does not pause.
+        False when the fault names no node, or no other node works (then the run pauses)."""
+        node = getattr(getattr(exc, "cause", None) or exc, "node", None)
+        now = time.monotonic()
+        if not node or not [n for n, t in self.worked.items() if n != node and now - t < HEALTHY_SECONDS]:
+            return False
+        faults = self.avoided.get(node, (0.0, 0))[1] + 1
+        seconds = min(MAX_RETRY_DELAY * 10, FIRST_AVOIDANCE * 2 ** (faults - 1))
+        self.avoided[node] = (now + seconds, faults)
+        cause = first_line(exc)
+        log.warning("node %s cannot evaluate, sending evaluations elsewhere for %.0f s: %s", node[:12], seconds, cause)
+        self.db.add_event(
+            EventKind.NODE_AVOIDED,
+            f"node {node[:12]} avoided for {seconds:.0f} s: {cause}",
+            {"node": node, "seconds": seconds, "faults": faults},
+        )
+        self.on_progress(replace(self.progress, last_event=f"node {node[:12]} avoided: {cause[:100]}"))
+        return True
+
+    def _launch(self, ticket) -> Any:
+        """An evaluation task; while a node is avoided, it asks for one of the working nodes first."""
+        now = time.monotonic()
+        avoided = {n for n, (until, _) in self.avoided.items() if until > now}
+        working = sorted(n for n, t in self.worked.items() if n not in avoided and now - t < HEALTHY_SECONDS)
+        task = self.evaluate
+        if avoided and working:
+            self.next_node += 1
+            task = task.preferring(working[self.next_node % len(working)])
+        return task.remote(ticket, self.template, *self.sandbox_args)
 
     def _infra_gave_up(self) -> str | None:
         o = self.outage
@@ -337,7 +374,7 @@ class Driver:
                 slots = 1 if self.outage is not None else workers
                 while waiting_for_slot and not self._paused() and len(evaluations) < slots:
                     ticket = waiting_for_slot.popleft()
-                    ref = self.evaluate.remote(ticket, self.template, *self.sandbox_args)
+                    ref = self._launch(ticket)
                     evaluations[ref.future()] = (ticket, ref)
                 pending = [*proposals, *admissions, *evaluations, *records, *([insight] if insight else [])]
                 if not pending:
@@ -421,7 +458,8 @@ class Driver:
         try:
             outcome = done.result()
         except InfrastructureError as exc:
-            self._infra_fault(exc)
+            if not self._avoid_node(exc):
+                self._infra_fault(exc)
             return None
         except ray.exceptions.RayError as exc:
             if _worker_lost(exc):
@@ -438,6 +476,9 @@ class Driver:
                 "the evaluation's worker process died while running it (killed, out of memory, or crashed)",
                 sandbox=self.options.sandbox,
             )
+        if outcome.node:
+            self.worked[outcome.node] = time.monotonic()
+            self.avoided.pop(outcome.node, None)
         self._infra_recovered()
         return outcome
 

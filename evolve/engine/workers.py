@@ -14,7 +14,7 @@ end of a run one small task per node removes that run's containers from the node
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import ray
@@ -86,15 +86,18 @@ def evaluate_ticket(
         if sandbox == "docker":
             ensure_image(request.limits.image, Path(request.problem_dir), getattr(box, "client", None))
         return replace(box.evaluate(request), node=node)
-    except InfrastructureError:
+    except InfrastructureError as exc:
         _drop_sandboxes()  # a sandbox whose engine broke starts afresh on the retry
         forget_images()
+        exc.node = node  # type: ignore[attr-defined]  # the driver sends the next ones elsewhere
         raise
     except Exception as exc:
         if _engine_gone(exc):
             _drop_sandboxes()
             forget_images()
-            raise DockerUnavailable(f"the Docker engine stopped answering: {type(exc).__name__}: {exc}"[:400]) from None
+            gone = DockerUnavailable(f"the Docker engine stopped answering: {type(exc).__name__}: {exc}"[:400])
+            gone.node = node  # type: ignore[attr-defined]
+            raise gone from None
         log.exception("the %s sandbox raised on program %s", sandbox, ticket.program_id)
         return EvalOutcome.failure(
             FailureKind.SANDBOX_ERROR, f"{type(exc).__name__}: {exc}"[:480], sandbox=sandbox, node=node
@@ -144,5 +147,26 @@ def clean_every_node(run_label: str, timeout: float = 60.0) -> None:
         log.warning("node %s did not remove this run's containers within %.0f s", refs[ref][:12], timeout)
 
 
-def remote_evaluator(cpus: float, gpus: float, resources: dict):
-    return ray.remote(evaluate_ticket).options(num_cpus=cpus, num_gpus=gpus, resources=resources or None, max_retries=0)
+_evaluate_task = ray.remote(evaluate_ticket)
+
+
+@dataclass(frozen=True)
+class EvaluationTask:
+    """The evaluation as a Ray task asking for what the problem declares; `.remote(...)` lets Ray
+    place it, `.preferring(node)` asks for one node first (soft: elsewhere when that node is gone)."""
+
+    options: dict
+
+    def remote(self, *args):
+        return _evaluate_task.options(**self.options).remote(*args)
+
+    def preferring(self, node_id: str) -> EvaluationTask:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        return EvaluationTask(
+            {**self.options, "scheduling_strategy": NodeAffinitySchedulingStrategy(node_id, soft=True)}
+        )
+
+
+def remote_evaluator(cpus: float, gpus: float, resources: dict) -> EvaluationTask:
+    return EvaluationTask(dict(num_cpus=cpus, num_gpus=gpus, resources=resources or None, max_retries=0))
