@@ -13,7 +13,6 @@ seconds, the run stops as failed with the cause.
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -24,7 +23,9 @@ from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, replace
 from typing import Any
 
+from evolve.engine.nodes import NodeHealth
 from evolve.engine.options import Progress, RunOptions
+from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
 from evolve.errors import InfrastructureError, NodeLost, RunError
 from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.logs import milestone
@@ -40,8 +41,6 @@ CALLS_FAILING = "the model calls keep failing"
 INFRA_BROKEN = "the machinery keeps failing"
 BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
 MAX_RETRY_DELAY = 30.0
-HEALTHY_SECONDS = 120.0  # a node that evaluated a candidate this recently counts as working
-FIRST_AVOIDANCE = 15.0  # a node that fails while others work is avoided this long, doubling each time
 PLACEMENT_STALL_SECONDS = 10.0  # evaluations in flight and none ended this long: ask whether any node can run one
 
 
@@ -73,52 +72,6 @@ class _Outage:
     faults: int
     cause: str
     retry_at: float
-
-
-def _worker_lost(exc: Exception) -> bool:
-    """A Ray failure that is the cluster's (a node or its raylet gone), not the candidate's.
-
-    Ray 2.60 reports a node lost under a running task (its raylet killed, the machine gone) as
-    NodeDiedError, whether or not its worker process died first; a worker that dies while its
-    node lives is WorkerCrashedError, which stays the candidate's (an OOM kill, a crash)."""
-    import ray
-
-    return isinstance(
-        exc,
-        (
-            ray.exceptions.NodeDiedError,
-            ray.exceptions.LocalRayletDiedError,
-            ray.exceptions.ActorUnavailableError,
-            ray.exceptions.ObjectLostError,
-        ),
-    )
-
-
-def _node_cannot_evaluate(exc: Exception) -> bool:
-    """A node that cannot run the evaluation task at all: it fails around the task, not in it
-    (the task catches what the candidate does). Its evolve lacks a module ("System error: No
-    module named ..."), a value does not unpickle there, its disk is full, its runtime_env fails."""
-    import ray
-
-    return isinstance(
-        exc,
-        (
-            ray.exceptions.RaySystemError,
-            ray.exceptions.RayTaskError,
-            ray.exceptions.RuntimeEnvSetupError,
-            ray.exceptions.OutOfDiskError,
-        ),
-    )
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def first_line(exc: BaseException) -> str:
-    """The plain-text gist of an error for a stored reason: no colour codes, no Ray task names."""
-    text = _ANSI.sub("", str(getattr(exc, "cause", None) or exc)).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("ray::")]
-    return (lines or [type(exc).__name__])[0][:300]
 
 
 class Driver:
@@ -157,9 +110,7 @@ class Driver:
         self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
         self.last_evaluation_end = time.monotonic()
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
-        self.worked: dict[str, float] = {}  # node -> when it last evaluated a candidate
-        self.avoided: dict[str, tuple[float, int]] = {}  # node -> (avoided until, its faults in a row)
-        self.next_node = 0  # round robin over the working nodes while some node is avoided
+        self.nodes = NodeHealth()
 
     def _insight_due(self, in_flight: int) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -233,31 +184,23 @@ class Driver:
         nodes work: its next evaluations go to those nodes for a while, and the run does not pause.
         False when the fault names no node, or no other node works (then the run pauses)."""
         node = getattr(getattr(exc, "cause", None) or exc, "node", None)
-        now = time.monotonic()
-        if not node or not [n for n, t in self.worked.items() if n != node and now - t < HEALTHY_SECONDS]:
+        seconds = self.nodes.avoid(node) if node else None
+        if node is None or seconds is None:
             return False
-        faults = self.avoided.get(node, (0.0, 0))[1] + 1
-        seconds = min(MAX_RETRY_DELAY * 10, FIRST_AVOIDANCE * 2 ** (faults - 1))
-        self.avoided[node] = (now + seconds, faults)
         cause = first_line(exc)
         log.warning("node %s cannot evaluate, sending evaluations elsewhere for %.0f s: %s", node[:12], seconds, cause)
         self.db.add_event(
             EventKind.NODE_AVOIDED,
             f"node {node[:12]} avoided for {seconds:.0f} s: {cause}",
-            {"node": node, "seconds": seconds, "faults": faults},
+            {"node": node, "seconds": seconds, "faults": self.nodes.avoided[node][1]},
         )
         self.on_progress(replace(self.progress, last_event=f"node {node[:12]} avoided: {cause[:100]}"))
         return True
 
     def _launch(self, ticket) -> Any:
         """An evaluation task; while a node is avoided, it asks for one of the working nodes first."""
-        now = time.monotonic()
-        avoided = {n for n, (until, _) in self.avoided.items() if until > now}
-        working = sorted(n for n, t in self.worked.items() if n not in avoided and now - t < HEALTHY_SECONDS)
-        task = self.evaluate
-        if avoided and working:
-            self.next_node += 1
-            task = task.preferring(working[self.next_node % len(working)])
+        node = self.nodes.preferred()
+        task = self.evaluate.preferring(node) if node is not None else self.evaluate
         return task.remote(ticket, self.template, *self.sandbox_args)
 
     def _infra_gave_up(self) -> str | None:
@@ -285,7 +228,7 @@ class Driver:
             if outcome is None:  # none under way, or the machinery failed it: as any evaluation
                 outcome = self.evaluate_now(info.initial_ticket, self.template)
             ref = self.db.submit_result(info.initial_ticket, outcome)
-            self.progress = self._merged(ref, ray.get(ref))
+            self.progress = self.db.progress(ref, ray.get(ref))
             if not outcome.ok:
                 self.db.finish(RunStatus.FAILED, f"the initial program failed: {outcome.reason}")
                 raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
@@ -298,10 +241,6 @@ class Driver:
             self.last_call_error = proposal.error
         else:
             self.failing_calls = 0
-
-    def _merged(self, ref, progress: Progress) -> Progress:
-        """The run's progress from what one call to the population returned."""
-        return replace(self.db.progress(ref, progress), failing_calls=self.failing_calls)
 
     def stop_reason(self) -> str | None:
         p, o = self.progress, self.options
@@ -397,7 +336,7 @@ class Driver:
                     elif done in admissions:
                         proposal, ref = admissions.pop(done)
                         if ref is None:  # the judge's verdict on a near-duplicate goes back to the actor with it
-                            verdict = self._verdict(done)
+                            verdict = self._model_result(done, "the novelty judge")
                             if verdict is not None:
                                 ref = self.db.submit_proposal(proposal, verdict)
                                 admissions[ref.future()] = (proposal, ref)
@@ -407,7 +346,7 @@ class Driver:
                             admissions[self.mutators.judge(admission.judge)] = (proposal, None)
                             continue
                         if admission is not None:
-                            self.progress = self._merged(ref, admission.progress)
+                            self.progress = self.db.progress(ref, admission.progress)
                             if admission.ticket is not None:
                                 waiting_for_slot.append(admission.ticket)
                     elif done in evaluations:
@@ -420,12 +359,12 @@ class Driver:
                             results.append((ticket, outcome))
                     elif done is insight:
                         insight = None  # stored like a result; its cost is the run's
-                        written = self._insight(done)
+                        written = self._model_result(done, "writing the insight")
                         if written is not None:
                             ref = self.db.add_insight(written)
                             records[ref.future()] = ref
                     else:
-                        self.progress = self._merged(records.pop(done), self._recorded(done))
+                        self.progress = self.db.progress(records.pop(done), self._recorded(done))
                     self.on_progress(self.progress)
                 if len(results) == 1:
                     ref = self.db.submit_result(*results[0])
@@ -462,10 +401,10 @@ class Driver:
                 self._infra_fault(exc)
             return None
         except ray.exceptions.RayError as exc:
-            if _worker_lost(exc):
+            if worker_lost(exc):
                 self._infra_fault(NodeLost(f"the node running an evaluation was lost: {first_line(exc)}"))
                 return None
-            if _node_cannot_evaluate(exc):
+            if node_cannot_evaluate(exc):
                 self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {first_line(exc)}"))
                 return None
             # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
@@ -477,8 +416,7 @@ class Driver:
                 sandbox=self.options.sandbox,
             )
         if outcome.node:
-            self.worked[outcome.node] = time.monotonic()
-            self.avoided.pop(outcome.node, None)
+            self.nodes.evaluated_on(outcome.node)
         self._infra_recovered()
         return outcome
 
@@ -538,21 +476,14 @@ class Driver:
             self.on_progress(replace(self.progress, last_event=f"a proposal failed: {first_line(exc)[:200]}"))
             return None
 
-    def _verdict(self, done: Future):
-        """The novelty judge's verdict; None when its call raised (that iteration is lost, not the run)."""
+    def _model_result(self, done: Future, what: str):
+        """A judge's verdict or an insight from the model threads; None when its call raised (that
+        iteration, or that insight, is lost, not the run)."""
         try:
             return done.result()
         except Exception as exc:
-            log.error("the novelty judge raised: %s", exc, exc_info=exc)
-            self.on_progress(replace(self.progress, last_event=f"the novelty judge failed: {first_line(exc)[:200]}"))
-            return None
-
-    def _insight(self, done: Future):
-        """The written insight; None when writing it raised (the run goes on without it)."""
-        try:
-            return done.result()
-        except Exception as exc:
-            log.error("writing the insight raised: %s", exc, exc_info=exc)
+            log.error("%s raised: %s", what, exc, exc_info=exc)
+            self.on_progress(replace(self.progress, last_event=f"{what} failed: {first_line(exc)[:200]}"))
             return None
 
     def _recorded(self, done: Future) -> Progress:

@@ -38,6 +38,4 @@ class Progress:
     best_id: int | None = None
     cost: float = 0.0
     last_event: str = ""
-    failing_calls: int = 0  # model calls that failed in a row (after their retries)
-    last_call_error: str = ""
     since_best: int = 0  # evaluated children since the best last improved (--patience)

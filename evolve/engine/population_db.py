@@ -392,13 +392,7 @@ class PopulationDB:
                 ticket = EvalTicket(program_id, proposal.child_code, proposal.iteration, proposal.island)
         judged = verdict.cost if verdict is not None else 0.0
         self.search.proposal_ended(proposal, ticket is not None, judged)
-        p = self.progress
-        p = replace(
-            p,
-            cost=p.cost + proposal.total_cost + judged,
-            failing_calls=p.failing_calls + 1 if outcome == CallOutcome.ERROR else 0,
-            last_call_error=proposal.error or p.last_call_error,
-        )
+        p = replace(self.progress, cost=self.progress.cost + proposal.total_cost + judged)
         if ticket is None:
             self.last_failure[proposal.island] = f"Your edit was rejected: {reason}"
             if outcome in (CallOutcome.REJECTED, CallOutcome.DUPLICATE):

@@ -92,12 +92,12 @@ def check_store(url: str, run_name: str, resume: bool) -> None:
             f"--db {shown!r}: its driver is not installed ({exc}); for PostgreSQL: pip install 'evolve[postgres]'"
         ) from None
     except (OperationalError, SQLAlchemyError) as exc:
-        raise RunError(f"--db {shown}: the database does not open: {first_line(exc)}") from None
+        raise RunError(f"--db {shown}: the database does not open: {_first_line(exc)}") from None
     try:
         with engine.connect() as conn:
             taken = conn.execute(select(Run.id).where(Run.name == run_name)).first() is not None
     except SQLAlchemyError as exc:
-        raise RunError(f"--db {shown}: the database does not answer: {first_line(exc)}") from None
+        raise RunError(f"--db {shown}: the database does not answer: {_first_line(exc)}") from None
     finally:
         engine.dispose()
     if taken and not resume:
@@ -162,6 +162,6 @@ def _hide_password(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return (text.splitlines() or [type(exc).__name__])[0][:300]

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver, first_line
+from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -36,6 +36,7 @@ from evolve.engine.preflight import (
     new_run_folder,
 )
 from evolve.engine.pricing import check_prices
+from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus

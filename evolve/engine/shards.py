@@ -192,9 +192,6 @@ class ShardedPopulation:
             best_id=best.best_id if best is not None else None,
             cost=sum(p.cost for p in snaps),
             last_event=latest.last_event,
-            # Each shard's streak of failed calls since its last success; in an outage all grow.
-            failing_calls=sum(p.failing_calls for p in snaps),
-            last_call_error=latest.last_call_error or next((p.last_call_error for p in snaps if p.last_call_error), ""),
             since_best=max(0, evaluated - self._evaluated_at_best),
         )
 
