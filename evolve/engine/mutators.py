@@ -54,9 +54,7 @@ class LocalMutators:
     """Proposals, novelty-judge verdicts and insights, `concurrency` at a time."""
 
     def __init__(self, settings: MutatorSettings, concurrency: int):
-        self.settings = settings
-        if not settings.offline:
-            warm_up()
+        self.settings = settings  # litellm is imported by `warm_up` (evolve_run calls it first) or by the first call
         self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="evolve-model")
 
     def propose(self, task: MutationTask | Any) -> Future[Proposal]:
