@@ -35,7 +35,7 @@ from evolve.engine.preflight import (
     check_store,
     new_run_folder,
 )
-from evolve.engine.pricing import check_prices
+from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
@@ -324,6 +324,7 @@ def _start(
         judge=judge_spec(novelty.judge, models, novelty.api_base),
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
         token_budget=problem.config.prompt.token_budget,
+        spending=spending_for(models, options.max_cost, problem.config.prompt.token_budget),
     )
     mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(
@@ -336,6 +337,7 @@ def _start(
         on_progress,
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
+        spending=settings.spending,
     )
     driver.open(early_initial=early)
     milestone("population actor opened the run")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from evolve.blocks import block_bodies
 from evolve.diff import EditRejected, check_child
+from evolve.engine.pricing import worst_case_cost
 from evolve.kinds import AnswerForm, Mutation
 from evolve.mutate import offline
 from evolve.mutate.answers import read_answer, stated_idea
@@ -19,6 +20,7 @@ from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
+from evolve.mutate.spending import Hold, Spending
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class MutatorSettings:
     embedding_api_base: str | None = None
     judge: ModelSpec | None = None  # [novelty] judge
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
+    spending: Spending | None = None  # --max-cost: every call reserves its price bound first (mutate/spending.py)
 
     @property
     def offline(self) -> bool:
@@ -120,7 +123,8 @@ def _pick_model(models: tuple[ModelSpec, ...], rng: random.Random) -> ModelSpec:
     return rng.choices(models, weights=[m.weight for m in models], k=1)[0]
 
 
-def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
+def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = None) -> Proposal:
+    """`held`: what the driver reserved of the budget for the first call when it launched this one."""
     rng = _rng(task)
     if settings.offline:
         return _propose_offline(task, settings, rng)
@@ -155,9 +159,12 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     )
     messages = messages_of(fitted.state)
     earlier: list[Attempt] = []
+    tokens = fitted.tokens
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-        result: Completion = complete(model, messages, rng, deadline=settings.deadline)
+        result = _priced_call(model, messages, tokens, settings, rng, held)
+        if result is None:  # the budget cannot hold this call: it is not made
+            return _unsent(_unanswered(task, model.name, mutation, prompt), earlier)
         called = replace(
             _unanswered(task, model.name, mutation, prompt),
             answer=result.text,
@@ -199,6 +206,56 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         # The same conversation goes on: the model sees its own answer and exactly what failed.
         retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
         messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
+        tokens = count_tokens(model.name, messages) if settings.spending is not None else 0
+
+
+NO_ROOM = "what is left of --max-cost cannot hold its price bound"
+
+
+def _unsent(unanswered: Proposal, earlier: list[Attempt]) -> Proposal:
+    """The iteration when the budget cannot hold its next call: the last rejected answer, not
+    asked again, or no call at all."""
+    if not earlier:
+        return replace(unanswered, reject_reason=f"the model call was not made: {NO_ROOM}")
+    *before, last = earlier
+    return replace(
+        unanswered,
+        prompt=last.prompt,
+        answer=last.answer,
+        answer_form=last.answer_form,
+        prompt_tokens=last.prompt_tokens,
+        completion_tokens=last.completion_tokens,
+        cost=last.cost,
+        latency=last.latency,
+        attempts=last.attempts,
+        earlier_attempts=tuple(before),
+        reject_reason=f"{last.reject_reason} (not asked again: {NO_ROOM})",
+    )
+
+
+def _priced_call(
+    model: ModelSpec,
+    messages: list[dict],
+    tokens: int,
+    settings: MutatorSettings,
+    rng: random.Random,
+    held: Hold | None,
+) -> Completion | None:
+    """One model call once its price bound (`tokens` of prompt, max_tokens of answer) is reserved,
+    in place of `held` (the driver's reservation, for the first call); None: the budget cannot hold it."""
+    spending = settings.spending
+    if spending is None:
+        return complete(model, messages, rng, deadline=settings.deadline)
+    hold = spending.hold(worst_case_cost(model, tokens), replacing=held)
+    if hold is None:
+        return None
+    cost = 0.0
+    try:
+        result = complete(model, messages, rng, deadline=settings.deadline)
+        cost = result.cost
+        return result
+    finally:
+        spending.settle(hold, cost)
 
 
 def _read(parent: str, answer: str, language: str):
@@ -229,6 +286,8 @@ def _embedded(proposal: Proposal, settings: MutatorSettings) -> Proposal:
     if settings.embedding_model is None or proposal.child_code is None:
         return proposal
     result = embed(settings.embedding_model, proposal.child_code, settings.embedding_api_base)
+    if settings.spending is not None:
+        settings.spending.settle(None, result.cost)
     return replace(proposal, embedding=result.vector, cost=proposal.cost + result.cost)
 
 
