@@ -117,6 +117,8 @@ class MutationConfig(_Strict):
     fix: Annotated[float, Field(ge=0)] = 0.1  # a promising failed child repaired (prompts/fix.j2)
     # A rejected answer is sent back with its reason, in the same conversation, this many times.
     max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    # The largest answer read: a larger one is rejected, stored cut to this size, never sent back whole.
+    max_answer_kb: Annotated[int, Field(ge=1, le=1024)] = 256
 
 
 class PromptConfig(_Strict):

@@ -319,6 +319,7 @@ def _start(
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
+        max_answer_kb=problem.config.mutation.max_answer_kb,
         embedding_model=novelty.embedding_model if novelty.enabled and options.strategy == Strategy.EVOLVE else None,
         embedding_api_base=novelty.api_base,
         judge=judge_spec(novelty.judge, models, novelty.api_base),

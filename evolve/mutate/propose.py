@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass, field, replace
 
 from evolve.blocks import block_bodies
+from evolve.clip import clip, excerpt, size
 from evolve.diff import EditRejected, check_child
 from evolve.engine.pricing import worst_case_cost
 from evolve.kinds import AnswerForm, Mutation
@@ -56,6 +57,7 @@ class MutatorSettings:
     embedding_api_base: str | None = None
     judge: ModelSpec | None = None  # [novelty] judge
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
+    max_answer_kb: int = 256  # [mutation]: a larger answer is rejected, stored cut, never sent back whole
     spending: Spending | None = None  # --max-cost: every call reserves its price bound first (mutate/spending.py)
 
     @property
@@ -177,24 +179,17 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         )
         if result.error is not None:
             return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
-        try:
-            reading = _read(task.parent.code, result.text or "", settings.problem.language)
-            called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
-            if reading.child is not None:
-                return _embedded(replace(called, child_code=reading.child), settings)
-        except Exception as exc:  # our bug, or the interpreter's: the paid answer is still recorded
-            log.exception("reading the answer of iteration %s failed", task.iteration)
-            return replace(
-                called, reject_reason=f"internal error reading the answer: {type(exc).__name__}: {exc}"[:500]
-            )
-        reason = reading.reason or "the answer gave no child"
+        answer = result.text or ""
+        called, form, reason = _looked_at(task, answer, called, settings)
+        if reason is None:  # a child, or our error reading the answer: the iteration ends here
+            return _embedded(called, settings)
         if len(earlier) >= settings.max_retries:
             return replace(called, reject_reason=reason)
         earlier.append(
             Attempt(
                 prompt,
-                result.text,
-                reading.form,
+                called.answer,
+                form,
                 reason,
                 result.prompt_tokens,
                 result.completion_tokens,
@@ -203,13 +198,42 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
                 result.attempts,
             )
         )
-        # The same conversation goes on: the model sees its own answer and exactly what failed.
-        retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
-        messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
+        # The same conversation goes on: the model sees its own answer (a big one's first and last
+        # lines) and exactly what failed; each re-ask adds a bounded amount to it.
+        retry = retry_message(
+            settings.problem, mutation, clip(reason, REASON_BYTES), form, len(earlier), settings.max_retries
+        )
+        messages = [*messages, {"role": "assistant", "content": excerpt(answer, ECHO_BYTES)}, retry]
         tokens = count_tokens(model.name, messages) if settings.spending is not None else 0
 
 
 NO_ROOM = "what is left of --max-cost cannot hold its price bound"
+ECHO_BYTES = 32 * 1024  # the most of a rejected answer a re-ask shows the model
+REASON_BYTES = 4 * 1024  # the most of the reason a re-ask shows
+
+
+def _looked_at(
+    task: MutationTask, answer: str, called: Proposal, settings: MutatorSettings
+) -> tuple[Proposal, AnswerForm, str | None]:
+    """The answer read: the proposal with its child (and no reason), or the reason it gave none.
+    An answer over [mutation] max_answer_kb is not read: it is rejected, and stored cut to the bound."""
+    limit = settings.max_answer_kb * 1024
+    if size(answer) > limit:
+        reason = (
+            f"the answer is {size(answer) / 1024:,.0f} KB, over [mutation] max_answer_kb = {settings.max_answer_kb} KB, "
+            "so it was not read; answer with the edits alone"
+        )
+        return replace(called, answer=clip(answer, limit), answer_form=AnswerForm.NONE), AnswerForm.NONE, reason
+    try:
+        reading = _read(task.parent.code, answer, settings.problem.language)
+    except Exception as exc:  # our bug, or the interpreter's: the paid answer is still recorded
+        log.exception("reading the answer of iteration %s failed", task.iteration)
+        why = f"internal error reading the answer: {type(exc).__name__}: {exc}"[:500]
+        return replace(called, reject_reason=why), AnswerForm.NONE, None
+    called = replace(called, answer_form=reading.form, idea=stated_idea(answer))
+    if reading.child is not None:
+        return replace(called, child_code=reading.child), reading.form, None
+    return called, reading.form, reading.reason or "the answer gave no child"
 
 
 def _unsent(unanswered: Proposal, earlier: list[Attempt]) -> Proposal:
