@@ -35,7 +35,9 @@ def excerpt(text: str, max_bytes: int) -> str:
     lines = text.splitlines()
     note = f"[... {len(lines):,} lines, {size(text):,} bytes in all: the middle is left out ...]"
     room = (max_bytes - size(note) - 2) // 2
-    head, tail, used = [], [], 0
+    head: list[str] = []
+    tail: list[str] = []
+    used = 0
     for line in lines:
         if used + size(line) + 1 > room:
             break

@@ -23,6 +23,7 @@ from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, replace
 from typing import Any
 
+from evolve.diskfull import filled
 from evolve.engine.nodes import NodeHealth
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
@@ -477,6 +478,8 @@ class Driver:
         except ray.exceptions.RayActorError as exc:
             raise RunError(f"the population actor died: {first_line(exc)}") from None
         except ray.exceptions.RayError as exc:
+            if filled(exc) is not None:  # not this proposal's fault: the run cannot store anything
+                raise
             log.error("a proposal failed: %s", exc)
             self.on_progress(replace(self.progress, last_event=f"a proposal failed: {first_line(exc)[:200]}"))
             return None
@@ -497,4 +500,6 @@ class Driver:
         try:
             return done.result()
         except ray.exceptions.RayError as exc:
+            if filled(exc) is not None:
+                raise  # the run stops as interrupted (evolve/engine/run.py), to be resumed
             raise RunError(f"the population actor failed to store a result: {first_line(exc)}") from None
