@@ -78,3 +78,37 @@ def test_a_log_that_cannot_be_written_fails_quietly(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0 and out.stdout == "done\n", out.stderr
     assert out.stderr == ""
+
+
+def _raised(make):
+    try:
+        make()
+    except Exception as exc:
+        return exc
+    raise AssertionError("nothing raised")
+
+
+def test_a_full_disk_is_recognised_however_it_is_wrapped(tmp_path):
+    import errno
+
+    import sqlalchemy
+
+    from evolve.diskfull import Full, filled
+
+    def no_space():
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "best.py"))
+
+    def wrapped():
+        try:
+            no_space()
+        except OSError as exc:
+            raise RuntimeError("writing the outputs failed") from exc
+
+    def sqlite_full():  # how SQLAlchemy reports SQLite's SQLITE_FULL
+        orig = sqlite3.OperationalError("database or disk is full")
+        raise sqlalchemy.exc.OperationalError("COMMIT", {}, orig)
+
+    assert filled(_raised(wrapped)) == Full("the disk", str(tmp_path / "best.py"))
+    assert filled(_raised(sqlite_full)) == Full("the database")
+    assert filled(_raised(lambda: sqlite3.connect(":memory:").execute("select * from nowhere"))) is None
+    assert filled(_raised(lambda: (tmp_path / "missing").read_text())) is None
