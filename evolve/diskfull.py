@@ -5,7 +5,14 @@
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from evolve.errors import DiskFull
+from evolve.kinds import RunStatus
+
+log = logging.getLogger(__name__)
 
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # What the message of a full disk says, by whom: (words in the error's text, what filled).
@@ -55,3 +62,25 @@ def filled(exc: BaseException) -> Full | None:
 def disk_full_message(full: Full, resume: str) -> str:
     """The one line a person sees: what filled, and how to go on."""
     return f"{NO_SPACE}: {full.said()} could not be written; free some space and continue with {resume}"
+
+
+def _where(db_url: str) -> str:
+    """The database's file, or its URL without a password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    return (url.database or "") if url.drivername.startswith("sqlite") else url.render_as_string(hide_password=True)
+
+
+def stopped_on_full_disk(db, full: Full, run_dir: Path, db_url: str) -> DiskFull:
+    """Mark the run interrupted where its database can still be written (a full disk elsewhere);
+    where it cannot, the stopped heartbeat reads as interrupted (evolve/store/liveness.py).
+    Returns the error to raise: one line, what filled and how to go on."""
+    if full.what == "the database" and full.path is None:
+        full = replace(full, path=_where(db_url))
+    message = disk_full_message(full, f"evolve run --resume {run_dir}")
+    try:
+        db.finish(RunStatus.INTERRUPTED, message)
+    except Exception as exc:  # the same full disk, most likely
+        log.warning("the run could not be marked interrupted: %s", exc)
+    return DiskFull(message)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from evolve.diskfull import Full, disk_full_message, filled
+from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
@@ -39,7 +39,7 @@ from evolve.engine.preflight import (
 from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
-from evolve.errors import DiskFull, EvolveError, InfrastructureError, RunError
+from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.llm import ModelSpec
@@ -390,7 +390,7 @@ def _drive(
         if full is None:
             log.exception("the run %s stopped on an internal error", run_name)
             raise
-        raise _stopped_on_full_disk(db, full, run_dir, db_url) from None
+        raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         mutators.close()
@@ -399,27 +399,6 @@ def _drive(
     if best is not None:
         write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
-
-
-def _where(db_url: str) -> str:
-    """The database's file, or its URL without a password."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(db_url)
-    return (url.database or "") if url.drivername.startswith("sqlite") else url.render_as_string(hide_password=True)
-
-
-def _stopped_on_full_disk(db, full: Full, run_dir: Path, db_url: str) -> DiskFull:
-    """Mark the run interrupted where its database can still be written (a full disk elsewhere);
-    where it cannot, the stopped heartbeat reads as interrupted (evolve/store/liveness.py)."""
-    if full.what == "the database" and full.path is None:
-        full = replace(full, path=_where(db_url))
-    message = disk_full_message(full, f"evolve run --resume {run_dir}")
-    try:
-        db.finish(RunStatus.INTERRUPTED, message)
-    except Exception as exc:  # the same full disk, most likely
-        log.warning("the run could not be marked interrupted: %s", exc)
-    return DiskFull(message)
 
 
 def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function: str) -> None:
