@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from evolve import __version__, logs
+from evolve.diskfull import disk_full_message, filled
 from evolve.errors import EvolveError, OptionError
 from evolve.problem import load_problem
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
@@ -44,7 +45,7 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        if exc.errno != errno.EROFS and filled(exc) is None:
             raise
         # The machine's fault, said in one line: what is committed in the store is kept.
         path = f" ({exc.filename})" if exc.filename else ""
@@ -56,6 +57,11 @@ def main() -> None:
         )
         sys.exit(1)
     except Exception as exc:
+        full = filled(exc)  # a full disk under the database (at the start, say): one line too
+        if full is not None:
+            message = disk_full_message(full, "evolve run --resume")
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            sys.exit(1)
         log.exception("internal error")
         where = logs.current_log_file()
         err.print(

@@ -14,7 +14,8 @@ class RunStatus(StrEnum):
     FINISHED = "finished"  # all iterations done
     STOPPED = "stopped"  # a budget, a target, Ctrl-C
     FAILED = "failed"  # the initial program failed, the model calls kept failing, the machinery broke
-    # Never stored: how a `running` row reads once its driver's heartbeat stopped (it was killed).
+    # How a `running` row reads once its driver's heartbeat stopped (it was killed); stored for a
+    # run stopped by a full disk, where the database could still be written. `--resume` goes on.
     INTERRUPTED = "interrupted"
 
 

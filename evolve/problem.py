@@ -117,6 +117,8 @@ class MutationConfig(_Strict):
     fix: Annotated[float, Field(ge=0)] = 0.1  # a promising failed child repaired (prompts/fix.j2)
     # A rejected answer is sent back with its reason, in the same conversation, this many times.
     max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    # The largest answer read: a larger one is rejected, stored cut to this size, never sent back whole.
+    max_answer_kb: Annotated[int, Field(ge=1, le=1024)] = 256
 
 
 class PromptConfig(_Strict):
@@ -225,9 +227,26 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
     return f"{path}: key '{key}': {first['msg']} (got {first.get('input')!r})"
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A problem file's text, or one line naming the file when it cannot be read, holds binary
+    data (a NUL byte) or is not UTF-8: a traceback from deep in a run helps no one fix it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProblemError(f"{path}: the {what} cannot be read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise ProblemError(f"{path}: the {what} is a binary file (it holds NUL bytes); it must be UTF-8 text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            f"{path}: the {what} is not UTF-8 text (byte {exc.start} is {data[exc.start : exc.start + 1]!r})"
+        ) from None
+
+
 def parse_config(path: Path, text: str | None = None) -> ProblemConfig:
     try:
-        data = tomllib.loads(text if text is not None else path.read_text())
+        data = tomllib.loads(text if text is not None else read_text_file(path, "problem file"))
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"{path}: not valid TOML: {exc}") from None
     try:
@@ -248,7 +267,7 @@ def load_problem(folder: str | Path) -> Problem:
     program_path = root / config.program
     if not program_path.is_file():
         raise ProblemError(f"{toml_path}: key 'program': file {config.program!r} not found in {root}")
-    code = program_path.read_text()
+    code = read_text_file(program_path, "initial program")
     try:
         blocks = find_blocks(code)
     except BlockError as exc:
@@ -261,7 +280,7 @@ def load_problem(folder: str | Path) -> Problem:
     evaluate_path = root / "evaluate.py"
     if not evaluate_path.is_file():
         raise ProblemError(f"{evaluate_path}: missing (it must define evaluate(program_path) -> dict)")
-    source = evaluate_path.read_text()
+    source = read_text_file(evaluate_path, "evaluator")
     try:
         compile(source, str(evaluate_path), "exec")
     except SyntaxError as exc:
@@ -275,7 +294,17 @@ def load_problem(folder: str | Path) -> Problem:
     for dim in config.population.features:
         if dim.max is not None and dim.max <= dim.min:
             raise ProblemError(f"{toml_path}: feature '{dim.name}': max must exceed min")
+    _check_prompts(root / "prompts")
     return Problem(root=root, config=config, initial_code=code)
+
+
+def _check_prompts(folder: Path) -> None:
+    """Every template of the problem's prompts/ reads as text now, not at the first model call."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() or path.is_symlink():
+            read_text_file(path, "prompt template")
 
 
 def problem_warnings(problem: Problem) -> list[str]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
@@ -35,7 +36,7 @@ from evolve.engine.preflight import (
     check_store,
     new_run_folder,
 )
-from evolve.engine.pricing import check_prices
+from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
@@ -319,11 +320,13 @@ def _start(
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
+        max_answer_kb=problem.config.mutation.max_answer_kb,
         embedding_model=novelty.embedding_model if novelty.enabled and options.strategy == Strategy.EVOLVE else None,
         embedding_api_base=novelty.api_base,
         judge=judge_spec(novelty.judge, models, novelty.api_base),
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
         token_budget=problem.config.prompt.token_budget,
+        spending=spending_for(models, options.max_cost, problem.config.prompt.token_budget),
     )
     mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(
@@ -336,6 +339,7 @@ def _start(
         on_progress,
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
+        spending=settings.spending,
     )
     driver.open(early_initial=early)
     milestone("population actor opened the run")
@@ -381,9 +385,12 @@ def _drive(
         progress = db.finish(status, reason)
     except EvolveError:
         raise
-    except Exception:
-        log.exception("the run %s stopped on an internal error", run_name)
-        raise
+    except Exception as exc:
+        full = filled(exc)
+        if full is None:
+            log.exception("the run %s stopped on an internal error", run_name)
+            raise
+        raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         mutators.close()

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
+from evolve.clip import clip
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
 from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
@@ -214,16 +215,17 @@ class RunWriter:
                         iteration=iteration,
                         model=model,
                         mutation=mutation,
-                        prompt=prompt,
-                        answer=answer,
+                        # No text a model wrote (or what it was sent) is stored past MAX_ROW_BYTES.
+                        prompt=clip(prompt),
+                        answer=clip(answer) if answer is not None else None,
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
                         cost=cost,
                         latency=latency,
                         attempts=attempts,
-                        error=error,
+                        error=clip(error) if error is not None else None,
                         outcome=outcome,
-                        reject_reason=reject_reason,
+                        reject_reason=clip(reject_reason) if reject_reason is not None else None,
                         answer_form=answer_form,
                         attempt=attempt,
                         retried=retried,
@@ -388,10 +390,10 @@ class RunWriter:
                     insert(Insight).values(
                         run_id=self.run_id,
                         iteration=iteration,
-                        text=text,
+                        text=clip(text),
                         program_ids=list(program_ids),
                         model=model,
-                        prompt=prompt,
+                        prompt=clip(prompt),
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
                         cost=cost,
