@@ -233,14 +233,15 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
 
     def on_start(mutator: str, options: RunOptions) -> None:
         if mutator == "offline":
-            from evolve.mutate.offline import describe_offline_limits
+            from evolve.mutate.offline import describe_offline_limits, describe_offline_targets
 
             console.print(
-                "[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
-                "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
+                "[bold yellow]mutator: offline[/] (no model configured and no provider key: random edits "
+                "inside the EVOLVE-BLOCKs, a random-search baseline)",
                 soft_wrap=True,
             )
-            limits = describe_offline_limits(problem.initial_code)
+            console.print(describe_offline_targets(problem.initial_code, problem.language), highlight=False)
+            limits = describe_offline_limits(problem.initial_code, problem.language)
             if limits:
                 warn(limits)
         else:
