@@ -45,7 +45,7 @@ def test_a_problem_that_does_not_load_leaves_no_folder(tmp_path):
     with pytest.raises(ProblemError, match=r"evaluate\.py: no function 'evaluate'"):
         evolve.Problem.from_files(tmp_path / "prog.py", tmp_path / "ev.py", folder=tmp_path / "p")
     assert not (tmp_path / "p").exists()
-    with pytest.raises(ProblemError, match="missing.py: not a file"):
+    with pytest.raises(ProblemError, match=r"missing\.py: not a file"):
         evolve.Problem.from_files(tmp_path / "missing.py", tmp_path / "ev.py")
 
 
