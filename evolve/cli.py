@@ -240,7 +240,9 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
                 "inside the EVOLVE-BLOCKs, a random-search baseline)",
                 soft_wrap=True,
             )
-            console.print(describe_offline_targets(problem.initial_code, problem.language), highlight=False)
+            console.print(
+                describe_offline_targets(problem.initial_code, problem.language), highlight=False, soft_wrap=True
+            )
             limits = describe_offline_limits(problem.initial_code, problem.language)
             if limits:
                 warn(limits)

@@ -92,12 +92,17 @@ class Edit:
     text: str  # the whole new block body
 
     def describe(self) -> str:
-        return f"{self.kind}: {_short(self.before)} -> {_short(self.after)}"
+        before, after = " ".join(self.before.split()), " ".join(self.after.split())
+        # A long line is shown from a little before its first change, so the change is in view.
+        same = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), min(len(before), len(after)))
+        start = max(0, same - 25)
+        return f"{self.kind}: {_window(before, start)} -> {_window(after, start)}"
 
 
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= 60 else flat[:57] + "..."
+def _window(text: str, start: int, width: int = 70) -> str:
+    head = "..." if start else ""
+    tail = "..." if len(text) > start + width else ""
+    return head + text[start : start + width] + tail
 
 
 Change = tuple[int, int, str]  # replace text[start:end] with this
@@ -117,7 +122,7 @@ def apply_site(block: Block, site: Site, rng: random.Random) -> Edit | None:
         return None
     # The description shows the changed lines whole, as they were and as they are.
     first = block.text.rfind("\n", 0, min(c[0] for c in changes)) + 1
-    last = block.text.find("\n", max(c[1] for c in changes))
+    last = block.text.find("\n", max(first, max(c[1] for c in changes) - 1))  # a swap's end is a line's start
     grown = len(text) - len(block.text)
     return Edit(site.kind, block.text[first:last], text[first : last + grown], text)
 
