@@ -20,6 +20,7 @@ from evolve.mutate.ast_sites import (
     FUNCTION_SWAPS,
     EditKind,
     Site,
+    constant_index,
     find_sites,
     function_name,
 )
@@ -262,6 +263,37 @@ def _negation(block: Block, site: Site, rng: random.Random) -> list[Change]:
     return [(start, end, f"not {text}" if isinstance(test, _ATOMS) else f"not ({text})")]
 
 
+def _index_node(value: int) -> ast.expr:
+    return ast.UnaryOp(ast.USub(), ast.Constant(-value)) if value < 0 else ast.Constant(value)
+
+
+def _choice(block: Block, site: Site, rng: random.Random) -> list[Change]:
+    """random.choice(xs) -> xs[i]: the pick made fixed, its index then nudged by later edits."""
+    node = site.node
+    assert isinstance(node, ast.Call)
+    seq = node.args[0]
+    index = rng.choice((0, 1, -1, -2))
+    text = block.segment(seq)
+    if not isinstance(seq, (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.List, ast.Tuple)):
+        text = f"({text})"
+    if not _replace_in_parent(block.tree, node, ast.Subscript(seq, _index_node(index), ast.Load())):
+        return []
+    start, end = block.span(node)
+    return [(start, end, f"{text}[{index}]")]
+
+
+def _index(block: Block, site: Site, rng: random.Random) -> list[Change]:
+    node = site.node
+    assert isinstance(node, ast.Subscript)
+    old = constant_index(node)
+    assert old is not None
+    new = old + rng.choice((-1, 1))
+    node.slice = _index_node(new)
+    start = block.offset(node.value.end_lineno, node.value.end_col_offset)  # type: ignore[arg-type]
+    _, end = block.span(node)
+    return [(start, end, f"[{new}]")]
+
+
 def _statement_swap(block: Block, site: Site, rng: random.Random) -> list[Change]:
     a, b = site.node, site.second
     assert isinstance(a, ast.stmt) and isinstance(b, ast.stmt)
@@ -297,6 +329,8 @@ _EDITORS = {
     EditKind.NEGATION: _negation,
     EditKind.TRUTH_VALUE: _truth_value,
     EditKind.STATEMENT_SWAP: _statement_swap,
+    EditKind.CHOICE: _choice,
+    EditKind.INDEX: _index,
 }
 
 

@@ -24,6 +24,8 @@ class EditKind(StrEnum):
     NEGATION = "negation"  # if c: -> if not c:
     TRUTH_VALUE = "truth_value"  # True <-> False
     STATEMENT_SWAP = "statement_swap"  # two adjacent statements that share no variable change places
+    CHOICE = "choice"  # random.choice(xs) -> xs[0] (or xs[1], xs[-1], xs[-2]): a random pick made fixed
+    INDEX = "index"  # a constant subscript nudged by one (xs[0] -> xs[1])
     OPERATOR = "operator"  # text level (not Python): an operator token swapped
 
 
@@ -39,6 +41,8 @@ LABELS: dict[EditKind, tuple[str, str]] = {
     EditKind.NEGATION: ("condition", "conditions"),
     EditKind.TRUTH_VALUE: ("True/False", "True/Falses"),
     EditKind.STATEMENT_SWAP: ("swappable statement pair", "swappable statement pairs"),
+    EditKind.CHOICE: ("random choice", "random choices"),
+    EditKind.INDEX: ("constant index", "constant indices"),
     EditKind.OPERATOR: ("operator", "operators"),
 }
 
@@ -124,6 +128,28 @@ def _is_sort_call(call: ast.Call) -> bool:
     return name == "reversed" and isinstance(call.func, ast.Name) and len(call.args) == 1 and not call.keywords
 
 
+def is_random_choice(call: ast.Call) -> bool:
+    """`random.choice(xs)`, `rng.choice(xs)`, `np.random.choice(xs)`: one argument, no keywords."""
+    return (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr == "choice"
+        and len(call.args) == 1
+        and not call.keywords
+        and not isinstance(call.args[0], ast.Starred)
+    )
+
+
+def constant_index(node: ast.Subscript) -> int | None:
+    """The subscript's index when it is a plain int (xs[2], xs[-1]), else None."""
+    index = node.slice
+    sign = 1
+    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
+        index, sign = index.operand, -1
+    if isinstance(index, ast.Constant) and type(index.value) is int:
+        return sign * index.value
+    return None
+
+
 def _is_text_operand(node: ast.AST) -> bool:
     return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
@@ -144,15 +170,22 @@ def find_sites(tree: ast.Module) -> list[Site]:
     """Every place of `tree` an edit can go, in source order within each kind."""
     sites: list[Site] = []
     call_args = {id(c) for node in ast.walk(tree) if isinstance(node, ast.Call) for c in _call_argument_numbers(node)}
-    docstrings = _docstrings(tree)
+    # A constant index is an INDEX site, not also a CONSTANT one.
+    skipped = _docstrings(tree) | {
+        id(n)
+        for s in ast.walk(tree)
+        if isinstance(s, ast.Subscript)
+        for n in ast.walk(s.slice)
+        if isinstance(n, ast.Constant)
+    }
     for node in ast.walk(tree):
-        sites.extend(_sites_of(node, call_args, docstrings))
+        sites.extend(_sites_of(node, call_args, skipped))
     sites.extend(Site(EditKind.STATEMENT_SWAP, a, b) for a, b in swappable_pairs(tree))
     return sites
 
 
-def _sites_of(node: ast.AST, call_args: set[int], docstrings: set[int]) -> Iterator[Site]:
-    if isinstance(node, ast.Constant) and id(node) not in docstrings:
+def _sites_of(node: ast.AST, call_args: set[int], skipped: set[int]) -> Iterator[Site]:
+    if isinstance(node, ast.Constant) and id(node) not in skipped:
         if isinstance(node.value, bool):
             yield Site(EditKind.TRUTH_VALUE, node)
         elif id(node) in call_args:
@@ -173,6 +206,10 @@ def _sites_of(node: ast.AST, call_args: set[int], docstrings: set[int]) -> Itera
             yield Site(EditKind.FUNCTION_SWAP, node)
         if _is_sort_call(node):
             yield Site(EditKind.SORT_ORDER, node)
+        if is_random_choice(node):
+            yield Site(EditKind.CHOICE, node)
+    elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and constant_index(node) is not None:
+        yield Site(EditKind.INDEX, node)
     elif isinstance(node, (ast.If, ast.IfExp)):
         yield Site(EditKind.NEGATION, node)
 
