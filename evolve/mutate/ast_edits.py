@@ -55,7 +55,9 @@ class Block:
     def __init__(self, text: str) -> None:
         self.text = text if text.endswith("\n") else text + "\n"
         # The first code line decides (a comment's indentation means nothing to Python).
-        first = next((line for line in self.text.splitlines() if line.strip() and not line.lstrip().startswith("#")), "")
+        first = next(
+            (line for line in self.text.splitlines() if line.strip() and not line.lstrip().startswith("#")), ""
+        )
         self.shift = 1 if first[: len(first) - len(first.lstrip())] else 0  # lines the wrapper adds
         wrapped = "if True:\n" + self.text if self.shift else self.text
         module = ast.parse(wrapped)

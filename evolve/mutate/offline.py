@@ -21,8 +21,10 @@ from evolve.mutate.offline_text import text_edit, text_sites
 
 log = logging.getLogger(__name__)
 
-# Numbers refine a program, flips explore it: nudges are drawn more often.
-_WEIGHTS = {EditKind.CONSTANT: 3.0, EditKind.CALL_ARGUMENT: 2.0}
+# Nudging numbers refines a program, flips explore it (and break it more often): where a block has
+# numbers, most edits nudge one (the text-level edits nudge 9 in 10).
+NUDGES = frozenset({EditKind.CONSTANT, EditKind.CALL_ARGUMENT})
+NUDGE_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,13 @@ def _edit_block(body: str, rng: random.Random, language: str | None) -> tuple[st
 
 
 def _pick(sites: list[Site], rng: random.Random) -> Site:
-    """A kind first (weighted), then one of its sites: a block of 40 numbers and one comparison
-    still flips the comparison now and then."""
+    """A nudge (NUDGE_SHARE of the time, where the block has numbers), else a kind of flip drawn
+    uniformly, then one of its sites: a block of 40 numbers and one comparison still flips it."""
+    nudges = [s for s in sites if s.kind in NUDGES]
+    if nudges and (len(nudges) == len(sites) or rng.random() < NUDGE_SHARE):
+        return rng.choice(nudges)
     by_kind: dict[EditKind, list[Site]] = {}
     for site in sites:
-        by_kind.setdefault(site.kind, []).append(site)
-    kinds = list(by_kind)
-    kind = rng.choices(kinds, weights=[_WEIGHTS.get(k, 1.0) for k in kinds])[0]
-    return rng.choice(by_kind[kind])
+        if site.kind not in NUDGES:
+            by_kind.setdefault(site.kind, []).append(site)
+    return rng.choice(by_kind[rng.choice(list(by_kind))])
