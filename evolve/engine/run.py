@@ -259,10 +259,6 @@ def _start(
     if options.max_cost is not None:
         check_prices(models, options.max_cost, problem.root / "problem.toml")
     mutator = describe_mutator(models)
-    if not models:
-        from evolve.mutate.offline import describe_offline_targets
-
-        log.info("%s", describe_offline_targets(problem.initial_code, problem.language))
     if on_start:
         on_start(mutator, options)
     template = evaluation_template(problem, options.sandbox)
