@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evolve.blocks import check_outside_unchanged
-from evolve.diff import check_child
+from evolve.edit import check_child
+from evolve.edit.blocks import check_outside_unchanged
 from evolve.mutate.ast_edits import apply_site, parse_block
 from evolve.mutate.ast_sites import EditKind, find_sites
 from evolve.mutate.offline import describe_offline_targets, mutate, offline_targets, target_counts

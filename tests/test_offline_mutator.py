@@ -1,7 +1,7 @@
 import logging
 import random
 
-from evolve.blocks import check_outside_unchanged
+from evolve.edit.blocks import check_outside_unchanged
 from evolve.mutate.ast_sites import EditKind
 from evolve.mutate.offline import describe_offline_limits, mutate, offline_targets, target_counts, warn_offline_limits
 

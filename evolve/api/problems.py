@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evolve.blocks import find_blocks
+from evolve.edit.blocks import find_blocks
 from evolve.errors import ProblemError
 
 log = logging.getLogger(__name__)

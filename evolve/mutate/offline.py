@@ -14,7 +14,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from evolve.blocks import join, split
+from evolve.edit.blocks import join, split
 from evolve.mutate.ast_edits import apply_site, parse_block
 from evolve.mutate.ast_sites import LABELS, EditKind, Site, find_sites
 from evolve.mutate.offline_text import text_edit, text_sites
