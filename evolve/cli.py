@@ -239,16 +239,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
 
     def on_start(mutator: str, options: RunOptions) -> None:
         if mutator == "offline":
-            from evolve.mutate.offline import describe_offline_limits
-
-            console.print(
-                "[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
-                "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
-                soft_wrap=True,
-            )
-            limits = describe_offline_limits(problem.initial_code)
-            if limits:
-                warn(limits)
+            _say_offline(problem)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(
@@ -291,6 +282,23 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     finally:
         if live is not None:
             live.stop()
+
+
+def _say_offline(problem) -> None:
+    """The offline mutator's start lines: what it is, and what it can change in this problem."""
+    from evolve.mutate.offline import describe_offline_limits, describe_offline_targets
+
+    console.print(
+        "[bold yellow]mutator: offline[/] (no model configured and no provider key: random edits "
+        "inside the EVOLVE-BLOCKs, a random-search baseline)",
+        soft_wrap=True,
+    )
+    targets = describe_offline_targets(problem.initial_code, problem.language)
+    log.info("%s", targets)  # in the run's evolve.log too
+    console.print(targets, highlight=False, soft_wrap=True)
+    limits = describe_offline_limits(problem.initial_code, problem.language)
+    if limits:
+        warn(limits)
 
 
 def _print_summary(result) -> None:
