@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import pytest
-from edit_helpers import PROGRAM, SMALL, rejection, sr
 
 from evolve.edit import EditRejected
 from evolve.edit.child import check_child, unified_diff
 from evolve.edit.search_replace import apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
+
+from edit_helpers import PROGRAM, SMALL, rejection, sr
 
 
 def edited(program: str, answer: str) -> str:
