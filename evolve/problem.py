@@ -78,7 +78,7 @@ class PopulationConfig(_Strict):
     # Every this many evaluated children, islands whose best did not improve since the last check
     # are wiped and reseeded from the best of the others (FunSearch; docs/search.md). 0: never.
     reset_interval: Annotated[int, Field(ge=0)] = 100
-    # Population actors, each owning islands i with i % shards == its index (evolve/engine/shards.py):
+    # Population actors, each owning islands i with i % shards == its index (evolve/engine/sharded_population.py):
     # more candidates per second on a cluster; every shard owns at least one island.
     shards: Annotated[int, Field(ge=1, le=64)] = 1
 

@@ -170,7 +170,7 @@ def open_population(config: PopulationConfig, make_shard: Callable[[Any], Any]) 
     shard's constructor error comes out as what it is (a RunError, say), not as Ray's wrapper."""
     import ray
 
-    from evolve.engine.shards import ShardedPopulation
+    from evolve.engine.sharded_population import ShardedPopulation
 
     try:
         return ShardedPopulation.open(config, make_shard)
@@ -248,11 +248,11 @@ def _start(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.mutators import LocalMutators
-    from evolve.engine.population_shard import PopulationShard
+    from evolve.engine.population_actor import PopulationActor
     from evolve.engine.shipping import ship
     from evolve.engine.tickets import EvalTicket
     from evolve.engine.workers import remote_evaluator
-    from evolve.population.shard import ShardSpec
+    from evolve.population.shard_spec import ShardSpec
 
     models = resolve_models(problem, options)
     if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
@@ -281,7 +281,7 @@ def _start(
 
     def make_shard(spec: ShardSpec) -> Any:
         return (
-            ray.remote(PopulationShard)
+            ray.remote(PopulationActor)
             .options(num_cpus=0, max_concurrency=1, scheduling_strategy=here)
             .remote(
                 db_url,
