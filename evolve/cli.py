@@ -20,7 +20,7 @@ from rich.table import Table
 
 from evolve import __version__, logs
 from evolve.errors import EvolveError, OptionError
-from evolve.problem import load_problem
+from evolve.problem import load_problem, problem_from_files, run_defaults
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
 
 if TYPE_CHECKING:
@@ -121,7 +121,10 @@ def _strategy(name: str | None) -> str | None:
 
 @app.command()
 def run(
-    problem_dir: Path | None = typer.Argument(None, help="A problem folder (problems/<name>)."),
+    problem_dir: Path | None = typer.Argument(
+        None, help="A problem folder (problems/<name>, or an OpenEvolve/ShinkaEvolve/SkyDiscover one), or a program file."
+    ),
+    evaluator: Path | None = typer.Argument(None, help="With a program file: its evaluator file (no problem.toml)."),
     iterations: int | None = typer.Option(
         None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."
     ),
@@ -190,8 +193,8 @@ def run(
     else:
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
-        problem = load_problem(problem_dir)
-        options = RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
+        problem = _problem_to_run(problem_dir, evaluator)
+        options = RunOptions(sandbox=sandbox_choice(sandbox), **{**run_defaults(problem), **overrides})
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
     warn_if_process(options.sandbox)
@@ -204,6 +207,13 @@ def run(
     _print_summary(result)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")
+
+
+def _problem_to_run(path: Path, evaluator: Path | None):
+    """`evolve run FOLDER`, or `evolve run PROGRAM EVALUATOR` (no problem.toml: the defaults)."""
+    if evaluator is None:
+        return load_problem(path)
+    return problem_from_files(path, evaluator)
 
 
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):
