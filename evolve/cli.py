@@ -209,6 +209,19 @@ def run(
         fail(f"run {result.run_name}: {result.stop_reason}")
 
 
+@app.command("import")
+def import_peer(
+    folder: Path = typer.Argument(..., help="An OpenEvolve, ShinkaEvolve or SkyDiscover problem folder."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="The new folder (default: problems/<folder's name>)."),
+) -> None:
+    """Write a native problem folder (problem.toml, the peer's files) from a peer's folder."""
+    from evolve.peers.importer import import_folder
+
+    peer, problem = import_folder(folder, out or Path("problems") / folder.resolve().name)
+    console.print(f"{problem.root}: imported from {peer.origin} ({len(peer.unmapped)} settings not mapped: see its README.md)")
+    console.print(f"check it with: evolve check {problem.root}")
+
+
 def _problem_to_run(path: Path, evaluator: Path | None):
     """`evolve run FOLDER`, or `evolve run PROGRAM EVALUATOR` (no problem.toml: the defaults)."""
     if evaluator is None:
