@@ -34,7 +34,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # run as a script with -I (-P)
 
-import evolve_results as results  # noqa: E402
+import evolve_results as results
 
 LOG_HEAD = 8_000
 LOG_TAIL = 8_000
@@ -222,7 +222,10 @@ def run_command(script: str, mode: str, candidate: str) -> object:
         ["bash", "-c", text, script, candidate, mode],
         cwd=folder,
         # `python` in the script is this Python (a sandbox's environment may have no PATH).
-        env={**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")])},
+        env={
+            **os.environ,
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin:/bin")]),
+        },
         stdout=subprocess.PIPE,
         check=False,
     )

@@ -122,7 +122,8 @@ def _strategy(name: str | None) -> str | None:
 @app.command()
 def run(
     problem_dir: Path | None = typer.Argument(
-        None, help="A problem folder (problems/<name>, or an OpenEvolve/ShinkaEvolve/SkyDiscover one), or a program file."
+        None,
+        help="A problem folder (problems/<name>, or an OpenEvolve/ShinkaEvolve/SkyDiscover one), or a program file.",
     ),
     evaluator: Path | None = typer.Argument(None, help="With a program file: its evaluator file (no problem.toml)."),
     iterations: int | None = typer.Option(
@@ -193,7 +194,7 @@ def run(
     else:
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
-        problem = _problem_to_run(problem_dir, evaluator)
+        problem = load_problem(problem_dir) if evaluator is None else problem_from_files(problem_dir, evaluator)
         options = RunOptions(sandbox=sandbox_choice(sandbox), **{**run_defaults(problem), **overrides})
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
@@ -218,15 +219,10 @@ def import_peer(
     from evolve.peers.importer import import_folder
 
     peer, problem = import_folder(folder, out or Path("problems") / folder.resolve().name)
-    console.print(f"{problem.root}: imported from {peer.origin} ({len(peer.unmapped)} settings not mapped: see its README.md)")
+    console.print(
+        f"{problem.root}: imported from {peer.origin} ({len(peer.unmapped)} settings not mapped: see its README.md)"
+    )
     console.print(f"check it with: evolve check {problem.root}")
-
-
-def _problem_to_run(path: Path, evaluator: Path | None):
-    """`evolve run FOLDER`, or `evolve run PROGRAM EVALUATOR` (no problem.toml: the defaults)."""
-    if evaluator is None:
-        return load_problem(path)
-    return problem_from_files(path, evaluator)
 
 
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):

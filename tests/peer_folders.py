@@ -14,7 +14,7 @@ def run():
     return values()
 """
 
-OPENEVOLVE_EVALUATOR = '''import importlib.util
+OPENEVOLVE_EVALUATOR = """import importlib.util
 
 from openevolve.evaluation_result import EvaluationResult
 
@@ -41,7 +41,7 @@ async def evaluate_stage2(program_path):
 
 def evaluate(program_path):
     return evaluate_stage2(program_path)
-'''
+"""
 
 OPENEVOLVE_CONFIG = """max_iterations: 7
 random_seed: 11
@@ -67,7 +67,7 @@ evaluator:
 diff_based_evolution: false
 """
 
-SHINKA_EVALUATE = '''import numpy as np
+SHINKA_EVALUATE = """import numpy as np
 
 from shinka.core import run_shinka_eval
 
@@ -97,7 +97,7 @@ def main(program_path, results_dir):
         aggregate_metrics_fn=aggregate,
     )
     return metrics, correct, error
-'''
+"""
 
 SHINKA_RUN_EVO = '''from shinka.core import EvolutionConfig, ShinkaEvolveRunner
 from shinka.database import DatabaseConfig
@@ -140,7 +140,7 @@ MODE="$2"
 python /benchmark/evaluator.py "$PROGRAM" "$MODE"
 """
 
-SKY_EVALUATOR = '''import importlib.util
+SKY_EVALUATOR = """import importlib.util
 import json
 import sys
 
@@ -152,7 +152,7 @@ print("debug line")
 print(json.dumps({"status": "success", "combined_score": total / 10.0,
                   "metrics": {"combined_score": total / 10.0, "total": total},
                   "artifacts": {"mode": sys.argv[2]}}))
-'''
+"""
 
 SKY_DOCKERFILE = """FROM python:3.12-slim
 WORKDIR /benchmark

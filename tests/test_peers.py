@@ -12,6 +12,7 @@ import pytest
 from evolve.errors import ProblemError
 from evolve.peers import PeerFormat, read_peer
 from evolve.problem import load_problem, problem_from_files, run_defaults
+
 from peer_folders import openevolve_folder, shinka_folder, skydiscover_folder
 
 
@@ -79,7 +80,9 @@ def test_shinka_yaml_named_by_run_evo(tmp_path):
     (folder / "run_evo.py").write_text(
         "import argparse\np = argparse.ArgumentParser()\np.add_argument('--config_path', default='small.yaml')\n"
     )
-    (folder / "small.yaml").write_text("max_evaluation_jobs: 3\nevo_config:\n  num_generations: 4\n  max_api_costs: 2.5\n")
+    (folder / "small.yaml").write_text(
+        "max_evaluation_jobs: 3\nevo_config:\n  num_generations: 4\n  max_api_costs: 2.5\n"
+    )
     (folder / "large.yaml").write_text("evo_config:\n  num_generations: 400\n")
     problem = load_problem(folder)
     assert run_defaults(problem) == {"iterations": 4, "eval_workers": 3, "max_cost": 2.5}
@@ -101,13 +104,13 @@ def test_bad_peer_settings_name_the_file_and_key(tmp_path):
     with pytest.raises(ProblemError, match=r"config.yaml: key 'database.num_islands'.*many"):
         load_problem(folder)
     (folder / "config.yaml").write_text("llm: [unclosed\n")
-    with pytest.raises(ProblemError, match="config.yaml: not valid YAML"):
+    with pytest.raises(ProblemError, match=r"config\.yaml: not valid YAML"):
         load_problem(folder)
 
 
 def test_a_folder_of_no_format_says_what_it_needs(tmp_path):
     (tmp_path / "x").mkdir()
-    with pytest.raises(ProblemError, match="problem.toml.*OpenEvolve, ShinkaEvolve or SkyDiscover"):
+    with pytest.raises(ProblemError, match=r"problem\.toml.*OpenEvolve, ShinkaEvolve or SkyDiscover"):
         load_problem(tmp_path / "x")
 
 

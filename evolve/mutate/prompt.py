@@ -8,9 +8,9 @@ from functools import lru_cache
 
 import jinja2
 
+from evolve.kinds import PRIVATE_PREFIX
 from evolve.mutate.memory import Memory
 from evolve.resources import prompts_dir
-from evolve.sandbox.result import PRIVATE_PREFIX
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,7 @@ def read(root: Path) -> PeerFolder:
     path = config_file(root)
     settings = Settings(path.name if path else "config.yaml", flatten(load_yaml(path)) if path else {})
     data = common(root, settings, PeerFormat.OPENEVOLVE, diff_key="diff_based_evolution")
-    return PeerFolder(
-        PeerFormat.OPENEVOLVE, data, tuple(settings.left()), path.name if path else None
-    )
+    return PeerFolder(PeerFormat.OPENEVOLVE, data, tuple(settings.left()), path.name if path else None)
 
 
 def common(root: Path, s: Settings, fmt: PeerFormat, diff_key: str) -> dict[str, Any]:
@@ -72,9 +70,15 @@ def common(root: Path, s: Settings, fmt: PeerFormat, diff_key: str) -> dict[str,
 def _population(data: dict[str, Any], s: Settings) -> None:
     islands = number(s.take("database.num_islands"), "database.num_islands", s.source, int)
     set_in(data, "population.islands", islands)
-    set_in(data, "population.migration_interval", number(s.take("database.migration_interval"), "migration_interval", s.source, int))
+    set_in(
+        data,
+        "population.migration_interval",
+        number(s.take("database.migration_interval"), "migration_interval", s.source, int),
+    )
     set_in(data, "population.exploration", number(s.take("database.exploration_ratio"), "exploration_ratio", s.source))
-    set_in(data, "population.exploitation", number(s.take("database.exploitation_ratio"), "exploitation_ratio", s.source))
+    set_in(
+        data, "population.exploitation", number(s.take("database.exploitation_ratio"), "exploitation_ratio", s.source)
+    )
     set_in(data, "novelty.threshold", number(s.take("database.similarity_threshold"), "similarity_threshold", s.source))
     set_in(data, "novelty.embedding_model", s.take("database.embedding_model"))
     set_in(data, "prompt.top", number(s.take("prompt.num_top_programs"), "num_top_programs", s.source, int))
@@ -95,7 +99,9 @@ def _models(data: dict[str, Any], s: Settings) -> None:
         for item in listed:
             if isinstance(item, dict) and item.get("name"):
                 extra = {**shared, **{k: item[k] for k in ("temperature", "max_tokens", "timeout") if k in item}}
-                models.append(model_entry(str(item["name"]), item.get("weight", 1.0), item.get("api_base", api_base), extra))
+                models.append(
+                    model_entry(str(item["name"]), item.get("weight", 1.0), item.get("api_base", api_base), extra)
+                )
     for which in ("primary", "secondary"):
         name = s.take(f"llm.{which}_model")
         weight = s.take(f"llm.{which}_model_weight", 1.0)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from evolve.errors import ProblemError
 
@@ -62,7 +62,8 @@ class Settings:
     """A peer's settings (flattened), taken one by one; `left()` is what nothing took."""
 
     def __init__(self, source: str, values: dict[str, Any]):
-        self.source, self._values, self._taken = source, dict(values), set()
+        self.source, self._values = source, dict(values)
+        self._taken: set[str] = set()
 
     def take(self, key: str, default: Any = None) -> Any:
         self._taken.add(key)

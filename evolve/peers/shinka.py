@@ -67,7 +67,11 @@ def read_run_evo(path: Path) -> tuple[dict[str, Any], str | None]:
                 section = found.setdefault(CALLS[func], {})
                 section.update({k.arg: _literal(k.value, names) for k in node.keywords if k.arg})
             for k in node.keywords:
-                if k.arg == "default" and isinstance(k.value, ast.Constant) and str(k.value.value).endswith((".yaml", ".yml")):
+                if (
+                    k.arg == "default"
+                    and isinstance(k.value, ast.Constant)
+                    and str(k.value.value).endswith((".yaml", ".yml"))
+                ):
                     yaml_default = str(k.value.value)
     for key, value in names.items():  # run_evo.py's constants for the runner (MAX_EVALUATION_JOBS, ...)
         if key.upper() == key and key.lower() in ("max_evaluation_jobs",):
@@ -101,7 +105,10 @@ def _mapped(root: Path, s: Settings) -> dict[str, Any]:
     program = find_program(root, "initial")
     assert program is not None
     given = s.take("evo_config.init_program_path")
-    data: dict[str, Any] = {"name": root.name, "program": given if given and (root / str(given)).is_file() else program.name}
+    data: dict[str, Any] = {
+        "name": root.name,
+        "program": given if given and (root / str(given)).is_file() else program.name,
+    }
     set_in(data, "description", s.take("evo_config.task_sys_msg"))
     set_in(data, "language", s.take("evo_config.language"))
     set_in(data, "run.iterations", number(s.take("evo_config.num_generations"), "num_generations", s.source, int))
@@ -110,16 +117,39 @@ def _mapped(root: Path, s: Settings) -> dict[str, Any]:
     _mutation(data, s)
     _models(data, s)
     set_in(data, "novelty.embedding_model", s.take("evo_config.embedding_model"))
-    set_in(data, "novelty.threshold", number(s.take("evo_config.code_embed_sim_threshold"), "code_embed_sim_threshold", s.source))
+    set_in(
+        data,
+        "novelty.threshold",
+        number(s.take("evo_config.code_embed_sim_threshold"), "code_embed_sim_threshold", s.source),
+    )
     judges = s.take("evo_config.novelty_llm_models")
     if isinstance(judges, list) and judges:
         set_in(data, "novelty.judge", str(judges[0]))
-    set_in(data, "prompt.insight_interval", number(s.take("evo_config.meta_rec_interval"), "meta_rec_interval", s.source, int))
+    set_in(
+        data,
+        "prompt.insight_interval",
+        number(s.take("evo_config.meta_rec_interval"), "meta_rec_interval", s.source, int),
+    )
     set_in(data, "population.islands", number(s.take("db_config.num_islands"), "num_islands", s.source, int))
-    set_in(data, "population.migration_interval", number(s.take("db_config.migration_interval"), "migration_interval", s.source, int))
-    set_in(data, "population.inspirations", number(s.take("db_config.num_archive_inspirations"), "num_archive_inspirations", s.source, int))
-    set_in(data, "prompt.top", number(s.take("db_config.num_top_k_inspirations"), "num_top_k_inspirations", s.source, int))
-    ev: dict[str, Any] = {"evaluator": "evaluate.py", "function": "main", "call": "results_dir", "score": "combined_score"}
+    set_in(
+        data,
+        "population.migration_interval",
+        number(s.take("db_config.migration_interval"), "migration_interval", s.source, int),
+    )
+    set_in(
+        data,
+        "population.inspirations",
+        number(s.take("db_config.num_archive_inspirations"), "num_archive_inspirations", s.source, int),
+    )
+    set_in(
+        data, "prompt.top", number(s.take("db_config.num_top_k_inspirations"), "num_top_k_inspirations", s.source, int)
+    )
+    ev: dict[str, Any] = {
+        "evaluator": "evaluate.py",
+        "function": "main",
+        "call": "results_dir",
+        "score": "combined_score",
+    }
     set_in(ev, "timeout", _seconds(s.take("job_config.time"), s.source))
     evaluator = s.take("job_config.eval_program_path")
     if evaluator and (root / str(evaluator)).is_file():
@@ -159,7 +189,9 @@ def _models(data: dict[str, Any], s: Settings) -> None:
     if not isinstance(names, list) or not names:
         return
     temperatures = s.take("evo_config.llm_kwargs.temperatures")
-    extra: dict[str, Any] = {"max_tokens": number(s.take("evo_config.llm_kwargs.max_tokens"), "llm_kwargs.max_tokens", s.source, int)}
+    extra: dict[str, Any] = {
+        "max_tokens": number(s.take("evo_config.llm_kwargs.max_tokens"), "llm_kwargs.max_tokens", s.source, int)
+    }
     if isinstance(temperatures, list) and temperatures:
         # ShinkaEvolve samples one per call; evolve's model has one: their mean.
         extra["temperature"] = sum(float(t) for t in temperatures) / len(temperatures)

@@ -45,4 +45,6 @@ def read(root: Path) -> PeerFolder:
             **{k: v for k, v in data["evaluation"].items() if k == "timeout"},
         }
         unmapped.append("evaluator/Dockerfile: evolve's own image runs evaluate.sh (its requirements must be there)")
-    return PeerFolder(PeerFormat.SKYDISCOVER, data, tuple(settings.left() + unmapped), "config.yaml" if path.is_file() else None)
+    return PeerFolder(
+        PeerFormat.SKYDISCOVER, data, tuple(settings.left() + unmapped), "config.yaml" if path.is_file() else None
+    )

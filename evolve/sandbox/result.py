@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import math
 
-from evolve.kinds import FailureKind
+from evolve.kinds import PRIVATE_PREFIX, FailureKind
 from evolve.sandbox.base import EvalOutcome
 
 MAX_FEEDBACK = 4000
 MAX_ITEM = 1500  # one artifact or text metric, within MAX_FEEDBACK
-PRIVATE_PREFIX = "private."  # metrics stored and reported, never shown to the model
 MAX_METRICS = 64
 # Besides the result, the runner's line carries the captured logs (16 KB, JSON-escaped) and a
 # traceback: the host reads at most this much more than max_result_kb before it gives up.
@@ -106,9 +105,9 @@ def _feedback(result: dict, report: dict) -> str:
     named artifacts, each bounded, all within MAX_FEEDBACK."""
     feedback = result.get("feedback", "")
     parts = [feedback if isinstance(feedback, str) else json.dumps(feedback, default=str)]
-    text = report.get("text") if isinstance(report.get("text"), dict) else {}
+    text: dict = report["text"] if isinstance(report.get("text"), dict) else {}
     parts += [f"{key}: {str(value)[:MAX_ITEM]}" for key, value in text.items()]
-    artifacts = report.get("artifacts") if isinstance(report.get("artifacts"), dict) else {}
+    artifacts: dict = report["artifacts"] if isinstance(report.get("artifacts"), dict) else {}
     parts += [f"## {key}\n{str(value)[:MAX_ITEM]}" for key, value in artifacts.items()]
     if report.get("cascade_kept"):
         parts.append(f"(evaluation stopped after stage {report['cascade_kept']!r}: below its threshold)")
@@ -118,7 +117,7 @@ def _feedback(result: dict, report: dict) -> str:
 def _private(report: dict, logs: str) -> tuple[dict[str, float], str]:
     """Private figures: numbers as metrics named private.NAME (never shown to the model,
     evolve.mutate.prompt drops them), texts into the stored logs."""
-    private = report.get("private") if isinstance(report.get("private"), dict) else {}
+    private: dict = report["private"] if isinstance(report.get("private"), dict) else {}
     numbers: dict[str, float] = {}
     for key, value in private.items():
         number = _number(value)
@@ -142,7 +141,9 @@ def _scored(report: dict, logs: str, failure, *, duration: float, sandbox: str) 
     if isinstance(result.get("error"), str):
         return failure(FailureKind.CANDIDATE_REJECTED, result["error"][:500], logs=logs, feedback=feedback)
     if isinstance(report.get("missing_score"), dict):
-        return failure(FailureKind.INVALID_RESULT, _missing_score(report["missing_score"]), logs=logs, feedback=feedback)
+        return failure(
+            FailureKind.INVALID_RESULT, _missing_score(report["missing_score"]), logs=logs, feedback=feedback
+        )
     raw_score = result.get("score")
     score = None if isinstance(raw_score, bool) else _number(raw_score)
     if score is None:
