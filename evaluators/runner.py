@@ -194,7 +194,8 @@ def _call(module, function: str, candidate: str, spec: dict, problem_dir: str):
     """One stage's raw result, in the evaluator's calling style (see results.py)."""
     style = spec.get("style", "function")
     if style == "command":
-        return run_command(os.path.join(problem_dir, spec["command"]), spec.get("mode", "train"), candidate)
+        # The MODE is the function's name: problem.toml's function (train), heldout_function (test).
+        return run_command(os.path.join(problem_dir, spec["command"]), function, candidate)
     fn = getattr(module, function, None)
     if fn is None:
         raise LookupError(f"{spec.get('evaluator', 'evaluate.py')} has no function {function!r}")

@@ -92,7 +92,12 @@ def test_skydiscover_containerized_is_recognised(tmp_path):
     peer = read_peer(skydiscover_folder(tmp_path))
     assert peer is not None and peer.format == PeerFormat.SKYDISCOVER
     ev = peer.data["evaluation"]
-    assert (ev["call"], ev["command"], ev["timeout"]) == ("command", "evaluator/evaluate.sh", 40.0)
+    assert (ev["call"], ev["command"], ev["function"], ev["timeout"]) == (
+        "command",
+        "evaluator/evaluate.sh",
+        "train",
+        40.0,
+    )
     assert peer.data["mutation"] == {"diff": 1.0, "full": 0.0}
     assert [m["name"] for m in peer.data["models"]] == ["openai/model-c"]
     assert "config.yaml: max_solution_length = 60000" in peer.unmapped
@@ -163,6 +168,8 @@ def test_skydiscover_containerized_check(tmp_path):
     result, stderr = check_json(skydiscover_folder(tmp_path), tmp_path)
     assert stderr.splitlines()[0].startswith("SkyDiscover folder")
     assert result["ok"] and result["score"] == pytest.approx(0.6) and result["metrics"]["total"] == 6.0
+    assert "## mode\ntrain" in result["feedback"]  # evaluate.sh's MODE is the function's name
+    assert "debug line" not in result["feedback"]
 
 
 @pytest.mark.parametrize("make", [openevolve_folder, shinka_folder, skydiscover_folder])

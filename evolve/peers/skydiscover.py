@@ -41,6 +41,7 @@ def read(root: Path) -> PeerFolder:
         data["evaluation"] = {
             "call": "command",
             "command": "evaluator/evaluate.sh",
+            "function": "train",  # evaluate.sh's MODE
             "score": "combined_score",
             **{k: v for k, v in data["evaluation"].items() if k == "timeout"},
         }

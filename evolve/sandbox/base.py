@@ -49,18 +49,16 @@ class Contract:
     call: str = "path"  # "path": fn(program_path); "results_dir": main(program_path, results_dir); "command"
     score_key: str | None = None  # None: "score", else "combined_score"
     on_below: str = "fail"  # below a cascade threshold: "fail", or "keep" the stage's score
-    command: str | None = None  # call "command": a script run as SCRIPT PROGRAM MODE, printing JSON
-    mode: str = "train"  # the command's MODE: "train", or "test" for the held-out evaluation
+    command: str | None = None  # call "command": a script run as SCRIPT PROGRAM MODE (MODE: the function's name)
 
     @classmethod
-    def of(cls, evaluation: EvaluationConfig, heldout: bool = False) -> Contract:
+    def of(cls, evaluation: EvaluationConfig) -> Contract:
         return cls(
             evaluator=evaluation.evaluator,
             call=str(evaluation.call),
             score_key=evaluation.score,
             on_below=str(evaluation.on_below),
             command=evaluation.command,
-            mode="test" if heldout else "train",
         )
 
 
@@ -87,7 +85,7 @@ class EvalRequest:
             function=function,
             cascade=tuple((s.function, s.threshold) for s in ev.cascade) if function == ev.function else (),
             limits=Limits.of(ev),
-            contract=Contract.of(ev, heldout=function != ev.function),
+            contract=Contract.of(ev),
         )
 
     def on_image(self, image: str) -> EvalRequest:
@@ -104,7 +102,6 @@ class EvalRequest:
                 "score": self.contract.score_key,
                 "on_below": self.contract.on_below,
                 "command": self.contract.command,
-                "mode": self.contract.mode,
             }
         )
 
