@@ -215,3 +215,26 @@ def test_two_file_run(tmp_path):
     assert out.stderr.splitlines()[0].startswith("two files, no problem.toml")
     summary = json.loads((tmp_path / "runs" / "two" / "summary.json").read_text())
     assert summary["candidates"] == 3
+
+
+def test_shinka_program_imports_its_folders_modules_and_returns_enums(tmp_path):
+    """As game_2048: the program imports a module of the problem folder and returns its Enum."""
+    folder = shinka_folder(tmp_path)
+    (folder / "moves.py").write_text("from enum import Enum\n\n\nclass Move(Enum):\n    UP = 0\n    DOWN = 1\n")
+    program = folder / "initial.py"
+    program.write_text(
+        "from moves import Move\n"
+        + program.read_text().replace("return values()", "return values(), [Move.DOWN, Move.UP]")
+    )
+    evaluate = folder / "evaluate.py"
+    evaluate.write_text(
+        evaluate.read_text()
+        .replace("import numpy as np\n", "import numpy as np\nfrom moves import Move\n")
+        .replace(
+            'return (len(result) == 3, "three values expected")',
+            'return (list(result[1]) == [Move.DOWN, Move.UP], f"moves came back as {result[1]!r}")',
+        )
+        .replace("np.asarray(results[0])", "np.asarray(results[0][0])")
+    )
+    result, _ = check_json(folder, tmp_path)
+    assert result["ok"] and result["score"] == pytest.approx(0.6)

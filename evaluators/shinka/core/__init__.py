@@ -13,12 +13,28 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
+import sys
+import tempfile
 import time
 
 import evolve_eval
 
 __all__ = ["run_shinka_eval"]
+
+
+def _enum_member(value):
+    """An Enum member the candidate returned ({"__enum__", "name"}), when the evaluator imported
+    its class (only modules already imported are looked in); else the value as it came."""
+    import enum
+
+    module_name, _, qualname = str(value.get("__enum__", "")).rpartition(".")
+    module = sys.modules.get("program" if module_name == "candidate" else module_name)
+    cls = getattr(module, qualname, None) if module is not None else None
+    if isinstance(cls, type) and issubclass(cls, enum.Enum) and value.get("name") in cls.__members__:
+        return cls[value["name"]]
+    return value
 
 
 def _restored(value):
@@ -28,12 +44,14 @@ def _restored(value):
         import numpy as np
     except ImportError:
         return value
+    if isinstance(value, dict) and "__enum__" in value:
+        return _enum_member(value)
     if isinstance(value, list):
         try:
             array = np.asarray(value)
         except (ValueError, TypeError):
             return [_restored(v) for v in value]
-        if array.dtype.kind in "biuf":
+        if array.dtype.kind in "biuf" and array.ndim > 0:
             return array
         return [_restored(v) for v in value]
     return value
@@ -41,6 +59,33 @@ def _restored(value):
 
 def _result(value):
     return tuple(_restored(v) for v in value) if isinstance(value, list) else _restored(value)
+
+
+# Not staged beside the candidate: the evaluator, ShinkaEvolve's launcher, the candidate's original.
+_NOT_STAGED = ("evaluate.py", "run_evo.py")
+
+
+def _staged(program_path):
+    """A copy of the candidate beside the problem folder's other Python modules (game_2048's
+    env.py), as ShinkaEvolve runs it from the problem folder. The folder holds no evaluator, so
+    the confined candidate may read it. Returns (folder, the copy's path)."""
+    evaluator = sys.modules.get("problem_evaluate")
+    problem_dir = os.path.dirname(getattr(evaluator, "__file__", "") or "")
+    folder = tempfile.mkdtemp(prefix="shinka-")
+    name = os.path.basename(program_path)
+    if problem_dir and os.path.isdir(problem_dir):
+        for entry in os.listdir(problem_dir):
+            source = os.path.join(problem_dir, entry)
+            if (
+                entry.endswith(".py")
+                and entry not in _NOT_STAGED
+                and not entry.startswith("initial.")
+                and os.path.isfile(source)
+            ):
+                shutil.copy(source, os.path.join(folder, entry))
+    copy = os.path.join(folder, name)
+    shutil.copy(program_path, copy)
+    return folder, copy
 
 
 def _write(results_dir, metrics, correct, error):
@@ -64,11 +109,13 @@ def run_shinka_eval(
 ):
     results, times, errors = [], [], []
     correct = True
+    folder, staged = _staged(program_path)
     try:
         for i in range(num_runs):
             kwargs = get_experiment_kwargs(i) if get_experiment_kwargs else {"seed": i + 1}
             started = time.perf_counter()
-            value = _result(evolve_eval.run_candidate(program_path, experiment_fn_name, kwargs=kwargs))
+            value = evolve_eval.run_candidate(staged, experiment_fn_name, kwargs=kwargs, readable=(folder,))
+            value = _result(value)
             times.append(time.perf_counter() - started)
             results.append(value)
             if validate_fn is not None:
@@ -83,6 +130,8 @@ def run_shinka_eval(
         metrics = {"combined_score": 0.0, **(default_metrics_on_error or {})}
         correct = False
         errors.insert(0, f"{type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     error = errors[0] if errors else None
     _write(results_dir, metrics, correct, error)
     return metrics, correct, error
