@@ -259,6 +259,11 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
                 "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
                 soft_wrap=True,
             )
+            if problem.config.models and not options.models:
+                warn(
+                    f"{problem.origin}: its models ({', '.join(m.name for m in problem.config.models)}) "
+                    "need a provider key (OPENAI_API_KEY for an api_base): none is set, so this run is offline"
+                )
             limits = describe_offline_limits(problem.initial_code)
             if limits:
                 warn(limits)

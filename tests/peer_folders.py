@@ -51,7 +51,7 @@ llm:
   primary_model_weight: 0.8
   secondary_model: "model-b"
   secondary_model_weight: 0.2
-  api_base: "http://127.0.0.1:9/v1"
+  api_base: "https://llm.example.com/v1"
   temperature: 0.5
   max_tokens: 2048
 prompt:
@@ -123,7 +123,7 @@ diff_based_generation: true
 max_iterations: 5
 max_solution_length: 60000
 llm:
-  api_base: http://127.0.0.1:9/v1
+  api_base: https://llm.example.com/v1
   models:
     - name: "model-c"
       weight: 1.0

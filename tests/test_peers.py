@@ -39,8 +39,8 @@ def test_openevolve_settings_map(tmp_path):
     assert problem.origin.startswith("OpenEvolve folder")
     assert config.description == "Make the sum larger."
     assert [(m.name, m.weight, m.api_base, m.temperature, m.max_tokens) for m in config.models] == [
-        ("openai/model-a", 0.8, "http://127.0.0.1:9/v1", 0.5, 2048),
-        ("openai/model-b", 0.2, "http://127.0.0.1:9/v1", 0.5, 2048),
+        ("openai/model-a", 0.8, "https://llm.example.com/v1", 0.5, 2048),
+        ("openai/model-b", 0.2, "https://llm.example.com/v1", 0.5, 2048),
     ]
     assert (config.population.islands, config.population.migration_interval) == (3, 15)
     assert (config.mutation.diff, config.mutation.full) == (0.0, 1.0)
@@ -194,6 +194,9 @@ def test_short_offline_run_of_a_peer_folder(tmp_path, make):
     assert out.returncode == 0, out.stdout + out.stderr
     summary = json.loads((tmp_path / "runs" / "peer" / "summary.json").read_text())
     assert summary["candidates"] == 3 and summary["initial_score"] == pytest.approx(0.6)
+    # the folder's models are remote ones and no key is set: offline, said once
+    assert "mutator: offline" in out.stdout and summary["mutator"] == "offline"
+    assert out.stdout.count("need a provider key") + out.stderr.count("need a provider key") == 1
 
 
 def test_two_file_run(tmp_path):
