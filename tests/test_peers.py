@@ -241,3 +241,12 @@ def test_shinka_program_imports_its_folders_modules_and_returns_enums(tmp_path):
     )
     result, _ = check_json(folder, tmp_path)
     assert result["ok"] and result["score"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("make", [openevolve_folder, shinka_folder, skydiscover_folder])
+def test_peer_folders_in_the_docker_sandbox(tmp_path, make, docker_engine):
+    """The stand-ins (openevolve, shinka) and evaluate.sh work in a locked-down container too."""
+    out = evolve("check", str(make(tmp_path)), "--sandbox", "docker", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout)
+    assert result["sandbox"] == "docker" and result["score"] == pytest.approx(0.6)
