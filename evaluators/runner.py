@@ -4,7 +4,13 @@ Usage: python -I runner.py PROBLEM_DIR CANDIDATE_PATH SPEC_JSON
    or: python -I runner.py PROBLEM_DIR --job-fd FD   (started ahead of the job: evaluate.py is
        imported first, then one JSON line {"candidate", "spec"} is read from FD)
 
-SPEC_JSON: {"function": "evaluate", "cascade": [{"function": ..., "threshold": ...}], "max_result_bytes": N}
+SPEC_JSON: {"function": "evaluate", "cascade": [{"function": ..., "threshold": ...}], "max_result_bytes": N,
+            "evaluator": "evaluate.py", "style": "path" | "results_dir" | "command", "score": KEY | null,
+            "on_below": "fail" | "keep", "command": SCRIPT | null}
+(evolve.sandbox.base.Contract: problem.toml's [evaluation] evaluator, call, score, on_below, command).
+What the evaluator returned is made plain by evolve_results.py: the report carries "result" (the
+numbers, score, feedback, error), "text", "private", "artifacts" and, when no score came back,
+"missing_score"; "cascade_stopped" or "cascade_kept" names the stage a cascade stopped at.
 
 A result whose JSON is larger than max_result_bytes is not sent: the line says only how large it
 was ({"result_too_large": BYTES, "logs": ...}), so the host never reads megabytes to refuse them.
