@@ -50,7 +50,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from sqlalchemy import func, select  # noqa: E402
 
-from evolve.blocks import BlockError, block_bodies  # noqa: E402
+from evolve.edit.blocks import BlockError, block_bodies  # noqa: E402
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run, start_ray  # noqa: E402
 from evolve.kinds import CallOutcome, ProgramStatus  # noqa: E402

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from evolve.blocks import BlockError, find_blocks
+from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
 from evolve.sandbox.images import DEFAULT_IMAGE
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from evolve.edit import NO_EDIT
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import AnswerForm
-from evolve.mutate.answers import NO_EDIT
 from evolve.store import Evaluation, Event, LLMCall, Program, open_engine, session_factory
 
 from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_script

@@ -1,7 +1,7 @@
 import logging
 import random
 
-from evolve.blocks import check_outside_unchanged
+from evolve.edit.blocks import check_outside_unchanged
 from evolve.mutate.offline import describe_offline_limits, mutate, offline_targets, warn_offline_limits
 
 PROGRAM = '''import numpy as np

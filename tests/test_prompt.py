@@ -3,7 +3,8 @@ import dataclasses
 import pytest
 from jinja2 import UndefinedError
 
-from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, render, retry_message
+from evolve.mutate.prompt import ProblemView, build_messages, render, retry_message
+from evolve.mutate.views import ProgramView
 
 PARENT = ProgramView(
     1, "# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n", 0.5, {"score": 0.5, "speed": 2.0}, "case 3 is slow"
@@ -63,7 +64,6 @@ def test_the_retry_message_gives_the_reason_and_asks_for_the_form_that_failed(fo
 
 # ---- what a prompt remembers (issue 10, part 3) ------------------------------------------------
 
-from evolve.mutate.answers import IDEA_CHARS, stated_idea  # noqa: E402
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt  # noqa: E402
 from evolve.mutate.memory import (  # noqa: E402
     CellAxis,
@@ -120,28 +120,6 @@ MEMORY = Memory(
     coordinates=Coordinates(AXES, (2, 4)),
     insight=InsightNote(25, "Findings: x matters."),
 )
-
-
-@pytest.mark.parametrize(
-    "answer,idea",
-    [
-        ("Nudge the margin.\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", "Nudge the margin."),
-        ("### Idea\n\nSpread the circles\nout.\n\n```python\nx = 2\n```\n", "Idea Spread the circles out."),
-        ("<think>maybe\n```python\nx = 3\n```\n</think>\nUse a grid.\n--- a/p.py\n+++ b/p.py\n", "Use a grid."),
-        ("Here it is.\n\nimport numpy as np\nx = 2\n", "Here it is."),
-        ("I set margin = 0.2 for room.\nmargin = 0.2\n", "I set margin = 0.2 for room."),
-        ("<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n", ""),
-        ("x = 2\n", ""),
-        ("", ""),
-    ],
-)
-def test_the_stated_idea_is_the_prose_before_the_edit(answer, idea):
-    assert stated_idea(answer) == idea
-
-
-def test_a_stated_idea_is_bounded():
-    idea = stated_idea("word " * 500 + "\n```python\nx = 1\n```\n")
-    assert len(idea) == IDEA_CHARS and idea.endswith("…")
 
 
 def test_bounded_helpers():

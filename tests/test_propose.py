@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from evolve.kinds import AnswerForm
 from evolve.mutate.llm import ModelSpec
-from evolve.mutate.prompt import ProblemView, ProgramView
+from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, MutatorSettings, propose
+from evolve.mutate.views import ProgramView
 
 from model_server import ModelServer, Reply, good_diff
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from evolve.edit import NO_EDIT
 from evolve.engine.population_db import PopulationDB
 from evolve.inspect.summary import summary
 from evolve.kinds import AnswerForm, CallOutcome
-from evolve.mutate.answers import NO_EDIT
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
-from evolve.diff import canonical_form, unified_diff
+from evolve.edit import canonical_form, unified_diff
 from evolve.engine.adaptive import RunSearch
 from evolve.engine.options import Progress
 from evolve.engine.tickets import EvalTicket
@@ -24,8 +24,8 @@ from evolve.errors import RunError
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
 from evolve.mutate.insight import Insight, InsightContext
 from evolve.mutate.memory import CellAxis, Coordinates, Memory
-from evolve.mutate.prompt import ProgramView
 from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, Proposal
+from evolve.mutate.views import ProgramView
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
 from evolve.population.shard import UNSHARDED, ShardSpec
 from evolve.problem import Problem

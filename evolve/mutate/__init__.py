@@ -1,1 +1,1 @@
-"""Mutators: prompt rendering, model calls, and turning answers into children."""
+"""Mutators: prompt rendering and the model conversation; an answer becomes a child in evolve/edit/."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 from evolve.mutate.memory import Memory
-from evolve.mutate.prompt import ProgramView
+from evolve.mutate.views import ProgramView
 
 S = TypeVar("S")
 

@@ -12,7 +12,7 @@ import logging
 import random
 from dataclasses import dataclass, replace
 
-from evolve.mutate.answers import strip_reasoning
+from evolve.edit import strip_reasoning
 from evolve.mutate.budget import fit
 from evolve.mutate.llm import ModelSpec, complete, count_tokens
 from evolve.mutate.memory import InsightNote, TriedEdit, bounded

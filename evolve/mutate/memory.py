@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from evolve.mutate.prompt import ProgramView
+from evolve.mutate.views import ProgramView
 
 DIFF_LINES = 30  # a lineage step's diff: enough to see the change, not a second program
 DETAIL_CHARS = 400  # a rejection's reason, a failure's reason and feedback

@@ -7,7 +7,7 @@ import logging
 import random
 import re
 
-from evolve.blocks import join, split
+from evolve.edit.blocks import join, split
 
 log = logging.getLogger(__name__)
 

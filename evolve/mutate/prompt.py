@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import jinja2
 
-from evolve.kinds import PRIVATE_PREFIX
 from evolve.mutate.memory import Memory
+from evolve.mutate.views import ProgramView
 from evolve.resources import prompts_dir
-
-
-@dataclass(frozen=True)
-class ProgramView:
-    """What a prompt shows of a program."""
-
-    id: int
-    code: str
-    score: float
-    metrics: dict[str, float] = field(default_factory=dict)
-    feedback: str = ""
-    code_blocks: str = ""  # only the EVOLVE-BLOCK bodies, to keep inspirations short
-    idea: str = ""  # what the model said it would do when it made this program
-    cell: tuple[int, ...] = ()  # its MAP-Elites cell (empty: not evaluated, or not known)
-
-    def __post_init__(self) -> None:
-        # Private metrics (problem.toml's evaluator said so) are stored and reported, never prompted.
-        if any(key.startswith(PRIVATE_PREFIX) for key in self.metrics):
-            shown = {k: v for k, v in self.metrics.items() if not k.startswith(PRIVATE_PREFIX)}
-            object.__setattr__(self, "metrics", shown)
 
 
 @dataclass(frozen=True)

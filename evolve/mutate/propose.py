@@ -10,15 +10,15 @@ import logging
 import random
 from dataclasses import dataclass, field, replace
 
-from evolve.blocks import block_bodies
-from evolve.diff import EditRejected, check_child
+from evolve.edit import EditRejected, check_child, read_answer, stated_idea
+from evolve.edit.blocks import block_bodies
 from evolve.kinds import AnswerForm, Mutation
 from evolve.mutate import offline
-from evolve.mutate.answers import read_answer, stated_idea
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
-from evolve.mutate.prompt import ProblemView, ProgramView, build_messages, retry_message
+from evolve.mutate.prompt import ProblemView, build_messages, retry_message
+from evolve.mutate.views import ProgramView
 
 log = logging.getLogger(__name__)
 

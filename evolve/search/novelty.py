@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from datasketch import MinHash, MinHashLSH  # type: ignore[import-untyped]
 
-from evolve.blocks import BlockError, block_bodies
+from evolve.edit.blocks import BlockError, block_bodies
 
 NUM_PERM = 128
 LSH_MARGIN = 0.15  # the index finds candidates this far below the threshold; the exact check decides

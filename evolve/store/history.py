@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
-from evolve.blocks import block_bodies
+from evolve.edit import stated_idea
+from evolve.edit.blocks import block_bodies
 from evolve.kinds import CallOutcome, EvaluationKind, ProgramStatus
-from evolve.mutate.answers import stated_idea
 from evolve.mutate.insight import IdeaRecord, Insight, InsightContext
 from evolve.mutate.memory import InsightNote, LineageStep, TriedEdit, compact_diff, evaluated, pick_tried, rejected
 from evolve.sandbox.base import EvalOutcome

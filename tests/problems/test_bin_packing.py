@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve.blocks import replace_bodies
+from evolve.edit.blocks import replace_bodies
 from evolve.problem import load_problem
 
 from problem_helpers import evaluate, rejection

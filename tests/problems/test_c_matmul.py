@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evolve.blocks import join, split
+from evolve.edit.blocks import join, split
 from evolve.mutate.offline import offline_targets
 from evolve.problem import load_problem
 from evolve.sandbox import EvalRequest

@@ -1,9 +1,9 @@
 """Unified diffs in a model's answer (`---`/`+++` headers, `@@` hunks), applied by their context.
 
 Pure functions. Models count lines badly, so a hunk is placed by its text, the way a SEARCH/
-REPLACE block is (`evolve.diff.apply_one`: verbatim, then ignoring indentation and trailing
-spaces, then blank lines); the `@@ -N` line number only breaks a tie between several places,
-and places a hunk that only adds lines. No library applies hunks with this tolerance.
+REPLACE block is (`evolve.edit.search_replace.apply_one`: verbatim, then ignoring indentation
+and trailing spaces, then blank lines); the `@@ -N` line number only breaks a tie between
+several places, and places a hunk that only adds lines. No library applies hunks with this tolerance.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from evolve.diff import EditRejected, SearchReplace, apply_one
-from evolve.mutate.fences import find_fences, outside_fences
+from evolve.edit.errors import EditRejected
+from evolve.edit.fences import find_fences, outside_fences
+from evolve.edit.search_replace import SearchReplace, apply_one
 
 _AT = re.compile(r"^@@+ ?-(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? ?@@")
 _DIFF_INFO = {"diff", "patch", "udiff"}

@@ -1,37 +1,19 @@
-"""Edits by their text: SEARCH/REPLACE blocks found in an answer and applied to a program, the
-checks every child passes, and the diff shown between two programs.
+"""SEARCH/REPLACE edits: the blocks found in an answer, and each applied to a program by its text.
 
-Pure functions. Every way an edit can fail to make a valid child raises `EditRejected` with a
-reason that is stored and shown to the model; the reason names what failed (which SEARCH text
-matched nothing, and the program's closest line; which frozen line changed). Nothing fails
-silently. `evolve.mutate.answers` decides which form an answer is in; this module applies edits.
+Pure functions. Every way an edit can fail raises `EditRejected` with a reason that is stored
+and shown to the model; the reason names what failed (which SEARCH text matched nothing, and
+the program's closest line; which of several places it matched). `evolve.edit.answers` decides
+which form an answer is in; `evolve.edit.child` checks the child an edit makes.
 """
 
 from __future__ import annotations
 
-import ast
 import difflib
 import re
-import threading
 from dataclasses import dataclass
 
-from evolve.blocks import BlockError, check_outside_unchanged, is_marker
-
-
-class EditRejected(ValueError):
-    pass
-
-
-# CPython 3.11 builds ast objects with one recursion counter per interpreter, not per thread: two
-# threads parsing at once (the mutator pool runs several calls in one process) can raise
-# "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905). One at a time.
-_PARSING = threading.Lock()
-
-
-def parse_python(code: str) -> ast.Module:
-    """ast.parse, one thread at a time; raises what ast.parse raises."""
-    with _PARSING:
-        return ast.parse(code)
+from evolve.edit.blocks import is_marker
+from evolve.edit.errors import EditRejected
 
 
 @dataclass(frozen=True)
@@ -254,66 +236,3 @@ def apply_search_replace(parent: str, edits: list[SearchReplace]) -> str:
     for i, edit in enumerate(edits, 1):
         child = apply_one(child, edit, f"SEARCH block {i}")
     return child
-
-
-def apply_diff(parent: str, answer: str) -> str:
-    """A SEARCH/REPLACE answer's child, its frozen code and markers checked."""
-    edits = parse_search_replace(answer)
-    if not edits:
-        raise EditRejected("the answer has no SEARCH/REPLACE block")
-    return check_frozen(parent, apply_search_replace(parent, edits))
-
-
-# ---- what every child passes -------------------------------------------------------------------
-
-
-def check_frozen(parent: str, child: str) -> str:
-    """The child, when it keeps everything outside the EVOLVE-BLOCKs and is not the parent."""
-    try:
-        check_outside_unchanged(parent, child)
-    except BlockError as exc:
-        raise EditRejected(str(exc)) from None
-    if child.strip() == parent.strip():
-        raise EditRejected("the edit changes nothing (the child is identical to its parent)")
-    return child
-
-
-def canonical_form(code: str, language: str) -> str:
-    """What makes two programs the same program: for Python, the syntax tree (comments, blank
-    lines and formatting do not count); for other languages, the lines without trailing spaces."""
-    if language == "python":
-        try:
-            return ast.dump(parse_python(code))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            pass  # not parseable here (or nested beyond the parser's depth): compare as text
-    return "\n".join(line.rstrip() for line in code.strip().splitlines())
-
-
-def check_child(parent: str, child: str, language: str) -> None:
-    """Reject, before any sandbox runs, a Python child that does not parse or that changes only
-    comments and formatting (a no-op the model keeps proposing)."""
-    if language != "python":
-        return
-    try:
-        parse_python(child)
-    except SyntaxError as exc:
-        line = (exc.text or "").strip()
-        shown = f" ({line[:80]!r})" if line else ""
-        raise EditRejected(f"the child is not valid Python: line {exc.lineno}: {exc.msg}{shown}") from None
-    except (RecursionError, MemoryError):
-        raise EditRejected("the child is nested too deeply for Python's parser") from None
-    if canonical_form(child, language) == canonical_form(parent, language):
-        raise EditRejected("the edit changes only comments or formatting, not the program")
-
-
-def finish_child(parent: str, child: str, language: str) -> str:
-    """The child, when it passes every check: frozen code kept, not a no-op, parses (Python)."""
-    check_frozen(parent, child)
-    check_child(parent, child, language)
-    return child
-
-
-def unified_diff(parent: str, child: str) -> str:
-    return "".join(
-        difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True), "parent", "child", n=2)
-    )

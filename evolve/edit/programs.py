@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
-from evolve.blocks import BlockError, describe_frozen_change, find_blocks, is_marker, join, split
-from evolve.diff import EditRejected
+from evolve.edit.blocks import BlockError, describe_frozen_change, find_blocks, is_marker, join, split
+from evolve.edit.errors import EditRejected
 from evolve.kinds import AnswerForm
 
 

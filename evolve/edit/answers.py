@@ -16,19 +16,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from evolve.blocks import is_marker, split
-from evolve.diff import (
-    SEARCH_MARKER,
-    EditRejected,
-    apply_search_replace,
-    finish_child,
-    parse_python,
-    parse_search_replace,
-)
+from evolve.edit.blocks import is_marker, split
+from evolve.edit.child import finish_child, parse_python
+from evolve.edit.errors import EditRejected
+from evolve.edit.fences import find_fences
+from evolve.edit.hunks import apply_hunks, find_hunks
+from evolve.edit.programs import looks_like_program, read_program
+from evolve.edit.search_replace import SEARCH_MARKER, apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
-from evolve.mutate.fences import find_fences
-from evolve.mutate.hunks import apply_hunks, find_hunks
-from evolve.mutate.programs import looks_like_program, read_program
 
 _REASONING_TAGS = "think|thinking|reasoning"
 _REASONING = re.compile(rf"<({_REASONING_TAGS})>.*?</\1\s*>", re.DOTALL | re.IGNORECASE)
