@@ -259,11 +259,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
                 "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
                 soft_wrap=True,
             )
-            if problem.config.models and not options.models:
-                warn(
-                    f"{problem.origin}: its models ({', '.join(m.name for m in problem.config.models)}) "
-                    "need a provider key (OPENAI_API_KEY for an api_base): none is set, so this run is offline"
-                )
+            _warn_unused_models(problem, options)
             limits = describe_offline_limits(problem.initial_code)
             if limits:
                 warn(limits)
@@ -309,6 +305,15 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     finally:
         if live is not None:
             live.stop()
+
+
+def _warn_unused_models(problem, options: RunOptions) -> None:
+    """A peer folder's models, left out for want of a key (evolve.engine.run.peer_models_unusable)."""
+    if problem.config.models and not options.models:
+        warn(
+            f"{problem.origin}: its models ({', '.join(m.name for m in problem.config.models)}) "
+            "need a provider key (OPENAI_API_KEY for an api_base): none is set, so this run is offline"
+        )
 
 
 def _print_summary(result) -> None:
