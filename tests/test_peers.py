@@ -250,3 +250,16 @@ def test_peer_folders_in_the_docker_sandbox(tmp_path, make, docker_engine):
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads(out.stdout)
     assert result["sandbox"] == "docker" and result["score"] == pytest.approx(0.6)
+
+
+def test_run_defaults_apply_and_flags_override(tmp_path):
+    out = evolve("import", str(openevolve_folder(tmp_path)), "-o", str(tmp_path / "native"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    toml = tmp_path / "native" / "problem.toml"
+    toml.write_text(toml.read_text().replace("iterations = 7", "iterations = 2"))
+    first = evolve("run", str(tmp_path / "native"), "--sandbox", "process", "--name", "a", cwd=tmp_path)
+    second = evolve("run", str(tmp_path / "native"), "--sandbox", "process", "--name", "b", "-n", "1", cwd=tmp_path)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    runs = tmp_path / "runs"
+    assert json.loads((runs / "a" / "summary.json").read_text())["candidates"] == 2  # [run] iterations
+    assert json.loads((runs / "b" / "summary.json").read_text())["candidates"] == 1  # the flag wins
