@@ -263,3 +263,15 @@ def test_run_defaults_apply_and_flags_override(tmp_path):
     runs = tmp_path / "runs"
     assert json.loads((runs / "a" / "summary.json").read_text())["candidates"] == 2  # [run] iterations
     assert json.loads((runs / "b" / "summary.json").read_text())["candidates"] == 1  # the flag wins
+
+
+def test_containerized_evaluator_requirements_are_checked_against_evolves_image(tmp_path):
+    folder = skydiscover_folder(tmp_path)
+    (folder / "evaluator" / "requirements.txt").write_text("numpy>=1.24\n# a comment\nPandas[excel]==2.1\n")
+    note = load_problem(folder).unmapped[-1]
+    assert note.startswith("evaluator/requirements.txt: pandas not in evolve's image") and "[evaluation] image" in note
+    (folder / "evaluator" / "requirements.txt").write_text("numpy\nscipy\n")
+    assert load_problem(folder).unmapped[-1].endswith("which has its requirements (numpy, scipy)")
+    dockerfile = folder / "evaluator" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN apt-get install -y gcc\n")
+    assert "does more than install Python requirements: RUN apt-get" in load_problem(folder).unmapped[-1]

@@ -5,6 +5,7 @@ printing one JSON object ({"combined_score", "metrics", "artifacts"})."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from evolve.peers import openevolve
@@ -13,6 +14,51 @@ from evolve.peers.settings import PeerFolder, PeerFormat, Settings, find_program
 # Settings that only SkyDiscover writes: with one of them, an initial_program + evaluator.py
 # folder is SkyDiscover's rather than OpenEvolve's.
 OWN_KEYS = ("diff_based_generation", "max_solution_length", "search")
+
+
+# What evolve's default image (evolve-python) holds besides the standard library.
+IMAGE_PACKAGES = frozenset({"numpy", "scipy"})
+# Dockerfile instructions that only lay out files and install Python requirements.
+LAYOUT_ONLY = ("FROM", "WORKDIR", "COPY", "ADD", "ENTRYPOINT", "CMD", "ENV", "ARG", "LABEL")
+
+
+def image_note(folder: Path) -> str:
+    """One line on the containerized evaluator's image: evolve runs evaluate.sh on its own image
+    (the Dockerfile's base is not pulled); that is the same layout when the Dockerfile only copies
+    files and pip-installs requirements that evolve's image already has."""
+    dockerfile = folder / "Dockerfile"
+    lines = dockerfile.read_text().splitlines() if dockerfile.is_file() else []
+    steps = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    other = [s for s in steps if s.split()[0].upper() not in LAYOUT_ONLY and not _python_install(s)]
+    wanted = _requirements(folder / "requirements.txt")
+    missing = sorted(wanted - IMAGE_PACKAGES)
+    if other:
+        return (
+            f"evaluator/Dockerfile: not built (it does more than install Python requirements: {other[0][:60]}); "
+            "evaluate.sh runs on evolve's image: evolve import this folder and set [evaluation] image to one built from it"
+        )
+    if missing:
+        return (
+            f"evaluator/requirements.txt: {', '.join(missing)} not in evolve's image: "
+            "evolve import this folder and set [evaluation] image to an image that has them"
+        )
+    have = ", ".join(sorted(wanted)) or "nothing beyond Python"
+    return f"evaluator/Dockerfile: not built; evaluate.sh runs on evolve's image, which has its requirements ({have})"
+
+
+def _python_install(step: str) -> bool:
+    return step.upper().startswith("RUN ") and ("pip install" in step or "chmod" in step)
+
+
+def _requirements(path: Path) -> set[str]:
+    if not path.is_file():
+        return set()
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
 
 
 def _containerized(root: Path) -> bool:
@@ -45,7 +91,7 @@ def read(root: Path) -> PeerFolder:
             "score": "combined_score",
             **{k: v for k, v in data["evaluation"].items() if k == "timeout"},
         }
-        unmapped.append("evaluator/Dockerfile: evolve's own image runs evaluate.sh (its requirements must be there)")
+        unmapped.append(image_note(root / "evaluator"))
     return PeerFolder(
         PeerFormat.SKYDISCOVER, data, tuple(settings.left() + unmapped), "config.yaml" if path.is_file() else None
     )
