@@ -74,6 +74,7 @@ def score_once(
                     "score": outcome.score,
                     "reason": outcome.reason,
                     "metrics": outcome.metrics,
+                    "feedback": outcome.feedback,
                     "seconds": outcome.duration,
                     "sandbox": outcome.sandbox,
                     "heldout_score": heldout.score if heldout and heldout.ok else None,
@@ -101,10 +102,14 @@ def score_once(
         if tail and not json_out:
             err.print("\n".join(tail), markup=False, highlight=False)
         if outcome.kind == FailureKind.EVALUATOR_ERROR:  # the evaluator's own bug, not the program's
-            fail(f"{problem.root / 'evaluate.py'}: raised while scoring the {label}: {outcome.reason}")
+            fail(
+                f"{problem.root / problem.config.evaluation.evaluator}: raised while scoring the {label}: {outcome.reason}"
+            )
         fail(f"{program_path}: the {label} fails its evaluation: {outcome.reason}")
     if heldout is not None and not heldout.ok:
-        fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
+        fail(
+            f"{problem.root / problem.config.evaluation.evaluator}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}"
+        )
 
 
 def local_gpus() -> int:

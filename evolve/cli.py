@@ -21,7 +21,7 @@ from rich.table import Table
 from evolve import __version__, logs
 from evolve.diskfull import disk_full_message, filled
 from evolve.errors import EvolveError, OptionError
-from evolve.problem import load_problem
+from evolve.problem import load_problem, problem_from_files, run_defaults
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
 
 if TYPE_CHECKING:
@@ -127,7 +127,11 @@ def _strategy(name: str | None) -> str | None:
 
 @app.command()
 def run(
-    problem_dir: Path | None = typer.Argument(None, help="A problem folder (problems/<name>)."),
+    problem_dir: Path | None = typer.Argument(
+        None,
+        help="A problem folder (problems/<name>, or an OpenEvolve/ShinkaEvolve/SkyDiscover one), or a program file.",
+    ),
+    evaluator: Path | None = typer.Argument(None, help="With a program file: its evaluator file (no problem.toml)."),
     iterations: int | None = typer.Option(
         None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."
     ),
@@ -196,8 +200,8 @@ def run(
     else:
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
-        problem = load_problem(problem_dir)
-        options = RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
+        problem = load_problem(problem_dir) if evaluator is None else problem_from_files(problem_dir, evaluator)
+        options = RunOptions(sandbox=sandbox_choice(sandbox), **{**run_defaults(problem), **overrides})
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
     warn_if_process(options.sandbox)
@@ -210,6 +214,21 @@ def run(
     _print_summary(result)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")
+
+
+@app.command("import")
+def import_peer(
+    folder: Path = typer.Argument(..., help="An OpenEvolve, ShinkaEvolve or SkyDiscover problem folder."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="The new folder (default: problems/<folder's name>)."),
+) -> None:
+    """Write a native problem folder (problem.toml, the peer's files) from a peer's folder."""
+    from evolve.peers.importer import import_folder
+
+    peer, problem = import_folder(folder, out or Path("problems") / folder.resolve().name)
+    console.print(
+        f"{problem.root}: imported from {peer.origin} ({len(peer.unmapped)} settings not mapped: see its README.md)"
+    )
+    console.print(f"check it with: evolve check {problem.root}")
 
 
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):
@@ -240,6 +259,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     def on_start(mutator: str, options: RunOptions) -> None:
         if mutator == "offline":
             _say_offline(problem)
+            _warn_unused_models(problem, options)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(
@@ -299,6 +319,15 @@ def _say_offline(problem) -> None:
     limits = describe_offline_limits(problem.initial_code, problem.language)
     if limits:
         warn(limits)
+
+
+def _warn_unused_models(problem, options: RunOptions) -> None:
+    """A peer folder's models, left out for want of a key (evolve.engine.run.peer_models_unusable)."""
+    if problem.config.models and not options.models:
+        warn(
+            f"{problem.origin}: its models ({', '.join(m.name for m in problem.config.models)}) "
+            "need a provider key (OPENAI_API_KEY for an api_base): none is set, so this run is offline"
+        )
 
 
 def _print_summary(result) -> None:

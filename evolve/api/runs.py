@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -76,13 +76,13 @@ def run(
     offline mutator). Unset arguments take the same defaults as the CLI."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     from evolve.engine.run import evolve_run, stop_local_ray
-    from evolve.problem import load_problem, problem_warnings
+    from evolve.problem import load_problem, problem_warnings, run_defaults
 
     loaded = load_problem(problem.folder if isinstance(problem, Problem) else problem)
     for warning in problem_warnings(loaded):
         log.warning("%s", warning)
     options = run_options(
-        model, api_base, sandbox, iterations=iterations, seed=seed, max_seconds=max_seconds, max_cost=max_cost,
+        model, api_base, sandbox, run_defaults(loaded), iterations=iterations, seed=seed, max_seconds=max_seconds, max_cost=max_cost,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_workers=eval_workers,
         strategy=strategy, patience=patience,
     )  # fmt: skip
@@ -112,9 +112,14 @@ def run(
 
 
 def run_options(
-    model: str | Sequence[str] | None, api_base: str | None, sandbox: str | None, **flags: Any
+    model: str | Sequence[str] | None,
+    api_base: str | None,
+    sandbox: str | None,
+    defaults: Mapping[str, int | float] | None = None,
+    **flags: Any,
 ) -> RunOptions:
-    """`RunOptions` as `evolve run` builds them from its flags: unset flags keep their defaults."""
+    """`RunOptions` as `evolve run` builds them from its flags: unset flags take the problem's
+    `[run]` defaults, then RunOptions' own."""
     from evolve.cli import _parse_models, _strategy
     from evolve.engine.options import RunOptions
     from evolve.terminal import sandbox_choice
@@ -125,7 +130,7 @@ def run_options(
     names = [model] if isinstance(model, str) else list(model or ())
     if names:
         overrides["models"] = _parse_models(names, api_base)
-    return RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
+    return RunOptions(sandbox=sandbox_choice(sandbox), **{**(defaults or {}), **overrides})
 
 
 def result_of(outcome: RunResult) -> Result:

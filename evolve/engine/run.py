@@ -79,7 +79,7 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     CLI's --model-timeout and --model-retries apply to all of them."""
     if options.models:
         specs = [ModelSpec(**m) for m in options.models]
-    elif problem.config.models:
+    elif problem.config.models and not peer_models_unusable(problem):
         specs = []
         for m in problem.config.models:
             fields = m.model_dump()
@@ -93,6 +93,18 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     if options.model_retries is not None:
         changes["max_attempts"] = options.model_retries + 1
     return tuple(replace(spec, **changes) for spec in specs)
+
+
+def peer_models_unusable(problem: Problem) -> bool:
+    """A peer folder's models (its config's) are remote services that need a key: with no
+    provider key in the environment, the run goes offline rather than have every call refused.
+    Models on this machine (a loopback api_base) need none."""
+    if problem.origin == "problem.toml" or any(
+        os.environ.get(key) for key in (*PROVIDER_DEFAULTS, "OPENROUTER_API_KEY")
+    ):
+        return False
+    local = ("http://localhost", "http://127.", "http://[::1]", "https://localhost", "https://127.")
+    return not all(m.api_base and m.api_base.startswith(local) for m in problem.config.models)
 
 
 def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
