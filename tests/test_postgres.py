@@ -1,13 +1,12 @@
 """The store on PostgreSQL: a real server that the test starts, a run, a resume."""
 
 import pytest
+from postgres_server import postgres_server
 from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.store import LLMCall, Program, Run, open_engine, session_factory
-
-from postgres_server import postgres_server
 
 
 @pytest.fixture(scope="module")

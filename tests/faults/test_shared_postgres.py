@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from postgres_server import fresh_database, postgres_server
 from sqlalchemy import inspect
 
 from evolve.store import open_engine
 from evolve.store.models import Base
-
-from postgres_server import fresh_database, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OPEN = """
