@@ -19,6 +19,7 @@ from evolve.store import open_engine, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = ROOT / "problems" / "circle_packing"
+START = ("--sandbox", "process", "--eval-workers", "1")
 
 
 def _env() -> dict[str, str]:
@@ -43,8 +44,7 @@ def start_and_kill_at(milestone: str, name: str, cwd: Path) -> int:
     """Start `evolve -v run` and SIGKILL the driver (alone, as `kill -9 PID` does) as soon as it
     logs `milestone`; its pid."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evolve.cli", "-v", "run", str(PROBLEM), "-n", "2", "--sandbox", "process"]
-        + ["--eval-workers", "1", "--name", name],
+        [sys.executable, "-m", "evolve.cli", "-v", "run", str(PROBLEM), *START, "-n", "2", "--name", name],
         cwd=cwd,
         env=_env(),
         stdout=subprocess.DEVNULL,
