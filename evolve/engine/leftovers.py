@@ -81,32 +81,34 @@ def mark_session(session_dir: str | Path) -> None:
     (Path(session_dir) / SESSION_OWNER).write_text(owner_token())
 
 
-def _in_use(session_dir: Path) -> bool:
-    """Whether any process on this machine still names the session (Ray's own processes do)."""
-    needle = str(session_dir).encode()
+def _command_lines() -> list[bytes]:
+    """Every process's command line on this machine (Ray's processes name their session folder)."""
+    lines = []
     for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if needle in (proc / "cmdline").read_bytes():
-                return True
-        except OSError:
-            continue
-    return False
+        if proc.name.isdigit():
+            try:
+                lines.append((proc / "cmdline").read_bytes())
+            except OSError:
+                continue
+    return lines
 
 
 def remove_dead_sessions(ray_root: str | Path) -> list[Path]:
     """Remove the session folders under `ray_root` that evolve marked and whose driver and Ray
     processes are gone; returns those removed."""
-    removed = []
+    removed: list[Path] = []
+    commands: list[bytes] | None = None  # read once, and only if a dead driver's session is found
     for session in sorted(Path(ray_root).glob("session_2*")):
         marker = session / SESSION_OWNER
         try:
             token = marker.read_text().strip()
         except OSError:
             continue  # not evolve's, or not a folder
-        if session.is_symlink() or owner_alive(token) or _in_use(session):
+        if session.is_symlink() or owner_alive(token):
             continue
+        commands = _command_lines() if commands is None else commands
+        if any(str(session).encode() in line for line in commands):
+            continue  # its Ray processes still run
         shutil.rmtree(session, ignore_errors=True)
         removed.append(session)
     latest = Path(ray_root) / "session_latest"

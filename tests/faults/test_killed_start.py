@@ -110,14 +110,21 @@ def test_a_start_killed_after_its_first_commit_resumes(tmp_path):
 
 def test_only_evolves_dead_sessions_are_removed(tmp_path):
     ray_root = tmp_path / "ray"
-    dead, alive, foreign = (ray_root / f"session_2026-01-0{i}_00-00-00_000000_{i}" for i in (1, 2, 3))
-    for session in (dead, alive, foreign):
+    dead, alive, foreign, busy = (ray_root / f"session_2026-01-0{i}_00-00-00_000000_{i}" for i in (1, 2, 3, 4))
+    for session in (dead, alive, foreign, busy):
         (session / "logs").mkdir(parents=True)
     gone = subprocess.Popen(["sleep", "60"])
     token = owner_token(gone.pid)  # read while it runs: its start time names it
     gone.kill()
     gone.wait()
     (dead / SESSION_OWNER).write_text(token)
+    (busy / SESSION_OWNER).write_text(token)  # its driver is gone, but a Ray process still names it
+    ray_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", f"--session_dir={busy}"])
     mark_session(alive)  # this process: alive
-    assert remove_dead_sessions(ray_root) == [dead]
-    assert not dead.exists() and alive.exists() and foreign.exists()
+    try:
+        assert remove_dead_sessions(ray_root) == [dead]
+    finally:
+        ray_process.kill()
+        ray_process.wait()
+    assert not dead.exists() and alive.exists() and foreign.exists() and busy.exists()
+    assert remove_dead_sessions(ray_root) == [busy]  # once that process has ended
