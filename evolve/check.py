@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from evolve.errors import OptionError, RunError
@@ -85,16 +86,18 @@ def score_once(
         table = Table(title=f"{problem.name}: {label}", show_header=False)
         table.add_row("sandbox", outcome.sandbox)
         table.add_row("time", f"{outcome.duration:.2f} s")
-        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{outcome.reason}[/]")
+        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{escape(outcome.reason)}[/]")
         if outcome.score is not None:
             table.add_row("score", f"{outcome.score:.6g}")
         if heldout is not None:
-            table.add_row("held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{heldout.reason}[/]")
+            table.add_row(
+                "held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{escape(heldout.reason)}[/]"
+            )
         for key, value in sorted(outcome.metrics.items()):
             if key != "score":
                 table.add_row(key, f"{value:.6g}")
         if outcome.feedback:
-            table.add_row("feedback", outcome.feedback[:500])
+            table.add_row("feedback", escape(outcome.feedback[:500]))
         console.print(table)
     if not outcome.ok:
         # The evaluator's traceback (when evaluate.py raised) and the last lines it printed.

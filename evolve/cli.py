@@ -162,6 +162,12 @@ def run(
     patience: int | None = typer.Option(
         None, min=1, help="Stop when the best has not improved in this many evaluated candidates."
     ),
+    model_timeout: float | None = typer.Option(
+        None, help="Seconds one model call may take, for every model (default: each model's timeout in problem.toml)."
+    ),
+    model_retries: int | None = typer.Option(
+        None, help="Retries of a failed model call, for every model (default: each model's retries in problem.toml)."
+    ),
 ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
@@ -180,6 +186,8 @@ def run(
             infra_wait=infra_wait,
             strategy=_strategy(strategy),
             patience=patience,
+            model_timeout=model_timeout,
+            model_retries=model_retries,
         ).items()
         if v is not None
     }
@@ -253,7 +261,7 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
             f"{elapsed:.0f} s",
         )
         if p.last_event:
-            t.add_row("", f"[dim]{p.last_event[:100]}[/]")
+            t.add_row("", f"[dim]{escape(p.last_event[:100])}[/]")
         return t
 
     def on_start(mutator: str, options: RunOptions) -> None:

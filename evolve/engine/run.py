@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,6 +17,8 @@ from typing import Any
 
 from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
+from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -113,50 +114,6 @@ def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
     return "llm: " + ", ".join(f"{m.name} (w={m.weight:g})" for m in models)
 
 
-def start_ray(address: str | None, num_cpus: int | None = None) -> None:
-    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
-        # Ray 2.60's clusters require the token that `ray start` keeps in ~/.ray/auth_token, and a
-        # driver sends it only in token mode, read when Ray's config is first loaded.
-        os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config  # type: ignore[attr-defined]
-
-        Config.initialize("")
-    import ray
-
-    from evolve.logs import adopt_ray_logger
-
-    adopt_ray_logger()
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    else:
-        ray.init(
-            num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-        global _local_session_dir
-        _local_session_dir = ray._private.worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
-
-
-_local_session_dir: str | None = None  # the session folder of the local Ray instance this process started
-
-
-def stop_local_ray() -> None:
-    """Shut down the local Ray instance this process started and remove its session folder (its
-    logs and sockets under /tmp/ray), so finished runs do not pile them up. A cluster is left alone."""
-    global _local_session_dir
-    import ray
-
-    if _local_session_dir is None:
-        return
-    session, _local_session_dir = _local_session_dir, None
-    ray.shutdown()
-    shutil.rmtree(session, ignore_errors=True)
-    latest = Path(session).parent / "session_latest"
-    if latest.is_symlink() and not latest.exists():
-        latest.unlink(missing_ok=True)
-
-
 def check_resources(problem: Problem) -> int:
     """Refuse now, not at the first candidate, when no single node can run one evaluation; returns
     how many evaluations the cluster runs at once."""
@@ -224,7 +181,10 @@ def evolve_run(
         lock.acquire()
         try:
             db_url = db_url or sqlite_url(run_dir)
+            leftover = not resume and unstarted(run_dir)  # a start killed before its first commit
             check_store(db_url, run_name, resume)
+            if leftover:  # and the name is free in the database: clear what that start left
+                clear_unstarted(run_dir)
             milestone("store checked")
             start_ray(ray_address)
             milestone("ray started")
@@ -480,6 +440,7 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunCo
     path = Path(target)
     if db_url is None:
         if not (path / DB_FILENAME).is_file():
+            refuse_unstarted(path)
             raise RunError(f"{target}: no {DB_FILENAME} here (give the run folder, e.g. runs/<run>)")
         db_url = sqlite_url(path)
     engine = open_engine(db_url, create=False)
@@ -490,6 +451,7 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunCo
             s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None
         )
         if run is None:
+            refuse_unstarted(path)
             raise RunError(f"{target}: no run of that name in {db_url}")
         config = RunConfig.from_json(run.config)
         name, problem_path = run.name, run.problem_path
