@@ -125,10 +125,22 @@ def _score_of(result) -> float | None:
     return float(score)
 
 
+def _returned(report: dict):
+    """What evaluate() returned, as the bound measures it: the numbers and the text, private
+    figures and artifacts that evolve_results split it into, together again."""
+    result = report["result"]
+    if not isinstance(result, dict):
+        return result
+    whole = dict(result)
+    for part in ("text", "private", "artifacts"):
+        whole.update(report.get(part) or {})
+    return whole
+
+
 def _line(report: dict, logs: str, max_result_bytes: int) -> str:
     """The result line: the report with the logs, or only the result's size when it is too large."""
     if "result" in report:
-        size = len(json.dumps(report["result"], default=_plain, allow_nan=True).encode())
+        size = len(json.dumps(_returned(report), default=_plain, allow_nan=True).encode())
         if size > max_result_bytes:
             report = {"result_too_large": size}
     return json.dumps({**report, "logs": logs}, default=_plain, allow_nan=True)
