@@ -231,6 +231,12 @@ def main() -> None:
     parser.add_argument("--busy", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", type=Path, default=None)
+    parser.add_argument(
+        "--before-evaluators",
+        type=Path,
+        default=None,
+        help="the 'before' row's evaluators/ folder (the bootstrap before this change); default: this one",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from evolve.sandbox.docker import DockerSandbox
@@ -241,7 +247,7 @@ def main() -> None:
     rows = {
         "process sandbox (warm runner)": [ProcessSandbox(warn=False) for _ in range(w)],
         "docker, under the engine's /docker cgroup (before)": [
-            DockerSandbox(pool_size=1, own_cgroup=False) for _ in range(w)
+            DockerSandbox(pool_size=1, own_cgroup=False, evaluators_dir=args.before_evaluators) for _ in range(w)
         ],
         "docker, each container's own top-level cgroup (after)": [DockerSandbox(pool_size=1) for _ in range(w)],
     }
@@ -328,6 +334,7 @@ def report(args, rows, samples, marks, engine_cpu, loads) -> None:
     )
     command = (
         f"python bench/docker_speed.py -n {args.n} --workers {args.workers} --chain {args.chain} --busy {args.busy:g}"
+        + (f" --before-evaluators {args.before_evaluators}" if args.before_evaluators else "")
     )
     text = "\n".join(table) + "\n\nDocker evaluation, step by step (median ms):\n\n" + "\n".join(breakdown)
     load = f"load average (1 min) {loads[0]} at the start, {loads[-1]} at the end; {os.cpu_count()} CPUs"
