@@ -18,7 +18,7 @@ from typing import Any
 
 from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
-from evolve.engine.mutators import warm_up
+from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
     alive_nodes,
@@ -200,7 +200,8 @@ def evolve_run(
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
 
     check_options(options)
-    if options.strategy != Strategy.RANDOM and resolve_models(problem, options):
+    models = resolve_models(problem, options) if options.strategy != Strategy.RANDOM else ()
+    if needs_litellm(models, problem.config.novelty.enabled and bool(problem.config.novelty.embedding_model)):
         warm_up()  # litellm's imports (seconds) run on a thread while Ray starts
     if run_name is not None:
         check_run_name(run_name)
