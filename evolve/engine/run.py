@@ -18,6 +18,7 @@ from typing import Any
 
 from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.local_ray import kill_local_ray
 from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -138,11 +139,14 @@ def stop_local_ray() -> None:
     if _local_session_dir is None:
         return
     session, _local_session_dir = _local_session_dir, None
-    ray.shutdown()
+    kill_local_ray()
+    ray.shutdown()  # what is left of the driver's state; the processes are gone already
+    milestone("ray stopped")
     shutil.rmtree(session, ignore_errors=True)
     latest = Path(session).parent / "session_latest"
     if latest.is_symlink() and not latest.exists():
         latest.unlink(missing_ok=True)
+    milestone("ray's session folder removed")
 
 
 def check_resources(problem: Problem) -> int:
@@ -371,6 +375,7 @@ def _drive(
             db.finish(RunStatus.FAILED, str(exc))
             raise
         status, reason = driver.steady_state()
+        milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
         more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
@@ -394,11 +399,14 @@ def _drive(
         raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        milestone("sandbox cleaned up")
         mutators.close()
         db.kill()
+        milestone("population actors ended")
     seconds = time.monotonic() - started
     if best is not None:
         write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
+    milestone("outputs written")
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
 
