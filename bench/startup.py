@@ -29,8 +29,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE))
 
-from model_server import ModelServer  # noqa: E402
 from vs_openevolve import PROBLEM, Model  # noqa: E402
+
+from model_server import ModelServer  # noqa: E402
 
 
 def last_evaluation(db: Path) -> float | None:
