@@ -20,8 +20,8 @@ def kill_local_ray() -> None:
 
     psutil = importlib.import_module("psutil")  # Ray's own copy (ray/thirdparty_files), on the path once ray is
 
-    node = ray._private.worker._global_node  # type: ignore[attr-defined]
-    driver = ray._private.worker.global_worker  # type: ignore[attr-defined]
+    node = ray._private.worker._global_node
+    driver = ray._private.worker.global_worker
     if node is None:
         return
     tree: list = []
