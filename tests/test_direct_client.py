@@ -32,6 +32,10 @@ def test_which_models_are_called_directly(monkeypatch):
     assert not is_direct("openai/gpt-4o-mini", None)  # OpenAI itself: litellm adapts its reasoning models
     assert not is_direct("anthropic/claude-3-5-haiku-latest", "http://proxy/v1")
     assert not is_direct("openai/", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert is_direct("openai/my-model", "http://127.0.0.1:8000/v1")  # no proxy for http here, nor for loopback
+    assert not is_direct("openai/my-model", "https://models.example/v1")  # behind the proxy: litellm follows it
     monkeypatch.setenv(LITELLM_ONLY, "1")
     assert not is_direct("openai/my-model", "http://127.0.0.1:8000/v1")
 

@@ -30,7 +30,18 @@ def is_direct(name: str, api_base: str | None) -> bool:
     its reasoning models (max_completion_tokens, no temperature)."""
     if os.environ.get(LITELLM_ONLY, "") not in ("", "0"):
         return False
-    return bool(api_base) and name.startswith(DIRECT_PREFIXES) and len(name.split("/", 1)[1]) > 0
+    if not api_base or not name.startswith(DIRECT_PREFIXES) or not name.split("/", 1)[1]:
+        return False
+    return not _proxied(api_base)
+
+
+def _proxied(api_base: str) -> bool:
+    """Whether HTTP(S)_PROXY applies to this address (litellm's HTTP client follows it; this one does not)."""
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
+    url = urlsplit(api_base)
+    proxies = getproxies_environment()
+    return url.scheme in proxies and not proxy_bypass_environment(url.netloc, proxies)
 
 
 class ModelCallError(Exception):
