@@ -37,11 +37,11 @@ def is_direct(name: str, api_base: str | None) -> bool:
 
 def _proxied(api_base: str) -> bool:
     """Whether HTTP(S)_PROXY applies to this address (litellm's HTTP client follows it; this one does not)."""
-    from urllib.request import getproxies_environment, proxy_bypass_environment
+    from urllib import request
 
     url = urlsplit(api_base)
-    proxies = getproxies_environment()
-    return url.scheme in proxies and not proxy_bypass_environment(url.netloc, proxies)
+    proxies = request.getproxies_environment()
+    return url.scheme in proxies and not request.proxy_bypass_environment(url.netloc, proxies)  # type: ignore[attr-defined]
 
 
 class ModelCallError(Exception):
