@@ -88,3 +88,8 @@ class EventKind(StrEnum):
     PAUSE = "pause"  # the machinery failed; the run waits and retries
     NODE_AVOIDED = "node_avoided"  # one node's machinery failed while others work: evaluations go elsewhere for a while
     RESET = "reset"  # stagnant islands wiped and reseeded from the best of others (evolve/search/resets.py)
+
+
+# A metric stored under this prefix is private: stored and reported, never shown to the model
+# (an evaluator's "private" figures; evolve/sandbox/result.py names them, evolve/mutate/prompt.py drops them).
+PRIVATE_PREFIX = "private."

@@ -338,8 +338,11 @@ def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> P
 
 def _propose_offline(task: MutationTask, settings: MutatorSettings, rng: random.Random) -> Proposal:
     proposal = _unanswered(task, OFFLINE_MODEL, "offline", "(offline mutator)")
-    child, description = offline.mutate(task.parent.code, rng)
-    proposal = replace(proposal, answer=description)
+    made = offline.mutate(task.parent.code, rng, settings.problem.language)
+    child, description = made.code, made.description
+    # The edit kinds go with the program as its idea ("offline: comparison, constant").
+    idea = f"offline: {', '.join(dict.fromkeys(made.kinds))}" if made.kinds else None
+    proposal = replace(proposal, answer=description, idea=idea)
     if child.strip() == task.parent.code.strip():
         return replace(proposal, reject_reason=f"the edit changes nothing ({description})")
     try:

@@ -39,7 +39,7 @@ _INSERT_EVENT = insert(_tables["events"])
 _programs = _tables["programs"].c
 _runs = _tables["runs"].c
 _EVALUATED = update(_tables["programs"]).where(_programs.id == bindparam("program_id_"))
-# The run's best only ever rises: population shards each offer theirs (evolve/engine/shards.py).
+# The run's best only ever rises: population shards each offer theirs (evolve/engine/sharded_population.py).
 _BETTER_BEST = (
     update(_tables["runs"])
     .where(_runs.id == bindparam("run_id_"))
