@@ -9,6 +9,7 @@ to the newest run's file.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -136,7 +137,19 @@ def run_log_path(run_dir: str | Path) -> Path:
     return Path(run_dir).resolve() / LOG_FILENAME
 
 
-_PROCESS_START = time.monotonic()  # this module is imported early in every evolve process
+def _process_start() -> float:
+    """When this process was launched, on time.monotonic()'s clock (Linux: from /proc, so the
+    interpreter's own start and the imports before this module count); else this module's import."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        since_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return min(time.monotonic(), time.monotonic() - (uptime - since_boot))
+    except (OSError, ValueError, IndexError):
+        return time.monotonic()
+
+
+_PROCESS_START = _process_start()  # milestones count from the launch
 
 
 def milestone(what: str) -> None:

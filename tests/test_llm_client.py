@@ -1,12 +1,25 @@
-"""The model client against a real HTTP server on loopback: retries, timeouts, tokens, cost."""
+"""The model client against a real HTTP server on loopback: retries, timeouts, tokens, cost.
+Each test runs twice: through the direct client (evolve/mutate/direct.py) and through litellm."""
 
 import random
 
+import pytest
+
+from evolve.mutate.direct import LITELLM_ONLY
 from evolve.mutate.llm import ModelSpec, complete
 
 from model_server import ModelServer, Reply
 
 MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+@pytest.fixture(params=["direct", "litellm"], autouse=True)
+def client(request, monkeypatch):
+    if request.param == "litellm":
+        monkeypatch.setenv(LITELLM_ONLY, "1")
+    else:
+        monkeypatch.delenv(LITELLM_ONLY, raising=False)
+    return request.param
 
 
 def spec(url, **kw):

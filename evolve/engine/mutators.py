@@ -2,7 +2,8 @@
 
 Mutation is I/O-bound: a thread waits on the model's HTTP answer without holding a core, so up to
 `llm_concurrency` calls run at once here, next to the driver, with no actor to start. That keeps
-the first model request off Ray's start-up path: litellm (about 5 s of imports on a small
+the first model request off Ray's start-up path: an OpenAI-compatible server is called without
+litellm (evolve/mutate/direct.py); for any other provider litellm (5-17 s of imports on a small
 machine) is imported on a thread from the moment a run begins (`warm_up`), while Ray starts,
 the problem is checked and the initial program is evaluated.
 
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from evolve.mutate.direct import is_direct
 from evolve.mutate.insight import Insight, InsightContext, write_insight
+from evolve.mutate.llm import ModelSpec
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.mutate.spending import Hold
 from evolve.search.judge import JudgeRequest, Verdict, ask_judge
@@ -36,8 +40,14 @@ def _import_model_client() -> None:
         log.warning("litellm did not import: %s", exc)
 
 
+def needs_litellm(models: Sequence[ModelSpec], embedding: bool = False) -> bool:
+    """Whether a run calls litellm: a model not called directly (evolve/mutate/direct.py), or embeddings."""
+    return embedding or any(not is_direct(m.name, m.api_base) for m in models)
+
+
 def warm_up() -> None:
-    """Start importing the model client on a thread (once per process); returns at once."""
+    """Start importing litellm on a thread (once per process); returns at once. Only for a run that
+    needs it: the import holds Python's lock for seconds, slowing everything else at start-up."""
     global _warming
     if _warming is None:
         _warming = threading.Thread(target=_import_model_client, name="evolve-import-litellm", daemon=True)

@@ -19,7 +19,7 @@ from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
 from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.mutators import warm_up
+from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
     alive_nodes,
@@ -169,7 +169,8 @@ def evolve_run(
     """Start (or resume) a run, drive it to a stop, score the best on held-out data, write outputs."""
 
     check_options(options)
-    if options.strategy != Strategy.RANDOM and resolve_models(problem, options):
+    models = resolve_models(problem, options) if options.strategy != Strategy.RANDOM else ()
+    if needs_litellm(models, problem.config.novelty.enabled and bool(problem.config.novelty.embedding_model)):
         warm_up()  # litellm's imports (seconds) run on a thread while Ray starts
     if run_name is not None:
         check_run_name(run_name)
@@ -342,6 +343,7 @@ def _drive(
             db.finish(RunStatus.FAILED, str(exc))
             raise
         status, reason = driver.steady_state()
+        milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
         more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
@@ -365,11 +367,14 @@ def _drive(
         raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        milestone("sandbox cleaned up")
         mutators.close()
         db.kill()
+        milestone("population actors ended")
     seconds = time.monotonic() - started
     if best is not None:
         write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
+    milestone("outputs written")
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
 

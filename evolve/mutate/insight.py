@@ -122,7 +122,7 @@ def write_insight(context: InsightContext, settings: MutatorSettings) -> Insight
         fitted = fit(
             context,
             shrink_context,
-            lambda c: count_tokens(model.name, insight_messages(c, settings)),
+            lambda c: count_tokens(model.name, insight_messages(c, settings), model.api_base),
             settings.token_budget,
         )
         shown = fitted.state

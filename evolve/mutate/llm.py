@@ -1,4 +1,8 @@
-"""Call a model through litellm: retries with backoff on transient faults, tokens, cost, latency."""
+"""Call a model: retries with backoff on transient faults, tokens, cost, latency.
+
+An OpenAI-compatible server at a given address is called directly (evolve/mutate/direct.py: the
+standard library's HTTP client, imported in milliseconds); every other provider goes through
+litellm, imported on first use (seconds)."""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from functools import cache
+
+from evolve.mutate import direct
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+RETRYABLE_STATUS = direct.RETRYABLE_STATUS
 
 
 def model_client():
@@ -52,6 +59,8 @@ def _status(exc: Exception) -> int | None:
 
 
 def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, direct.ModelCallError):
+        return exc.retryable
     litellm = model_client()
 
     if isinstance(
@@ -73,11 +82,37 @@ def _cost(spec: ModelSpec, response, prompt_tokens: int, completion_tokens: int)
     if spec.price_in is not None or spec.price_out is not None:
         return (prompt_tokens * (spec.price_in or 0.0) + completion_tokens * (spec.price_out or 0.0)) / 1e6
     try:
-        litellm = model_client()
-
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
+        if isinstance(response, direct.ChatAnswer):
+            if not listed(spec.name):  # a local server's model: litellm is not imported to learn it is free
+                return 0.0
+            pair = model_client().cost_per_token(
+                model=spec.name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+            return float(sum(pair))
+        return float(model_client().completion_cost(completion_response=response) or 0.0)
     except Exception:
         return 0.0  # a model litellm has no price for (a local server): free as far as we know
+
+
+@cache
+def _price_list() -> frozenset[str]:
+    """The model names in litellm's own copy of its price list, read without importing litellm."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("litellm")
+    for root in (spec.submodule_search_locations or ()) if spec else ():
+        path = Path(root) / "model_prices_and_context_window_backup.json"
+        if path.is_file():
+            return frozenset(json.loads(path.read_text()))
+    return frozenset()
+
+
+def listed(name: str) -> bool:
+    """Whether litellm may have a price for `name` (as given, or without its provider prefix)."""
+    names = _price_list()
+    return not names or name in names or name.split("/", 1)[-1] in names
 
 
 MAX_RETRY_AFTER = 60.0  # a server asking for longer is not waited for beyond this
@@ -97,9 +132,14 @@ def retry_after(exc: Exception) -> float | None:
         return None  # an HTTP date: rare from model servers; the backoff applies
 
 
-def count_tokens(model: str, messages: list[dict]) -> int:
-    """The prompt's size in tokens, by litellm's counter for `model` (its tokenizer where litellm
-    knows the model, a generic one otherwise): what a prompt's token budget is measured in."""
+def count_tokens(model: str, messages: list[dict], api_base: str | None = None) -> int:
+    """The prompt's size in tokens: what a prompt's token budget is measured in. A model called
+    directly is counted with cl100k without litellm (evolve/mutate/tokens.py); any other by
+    litellm's counter for `model` (its tokenizer where litellm knows the model, a generic one otherwise)."""
+    if direct.is_direct(model, api_base):
+        from evolve.mutate.tokens import count_chat_tokens
+
+        return count_chat_tokens(messages)
     litellm = model_client()
 
     return int(litellm.token_counter(model=model, messages=messages))
@@ -108,12 +148,8 @@ def count_tokens(model: str, messages: list[dict]) -> int:
 def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
     """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
     call, retry or wait goes past it."""
-    litellm = model_client()
-
     started = time.monotonic()
     attempt = 0
-    # A self-hosted OpenAI-compatible server usually wants no key, but the client insists on one.
-    api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
     while True:
         attempt += 1
         left = deadline - time.time() if deadline is not None else None
@@ -128,17 +164,8 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                 error="the run's wall time ran out before the call could be made",
             )
         try:
-            response = litellm.completion(
-                model=spec.name,
-                messages=messages,
-                api_base=spec.api_base,
-                temperature=spec.temperature,
-                max_tokens=spec.max_tokens,
-                timeout=min(spec.timeout, left) if left is not None else spec.timeout,
-                num_retries=0,
-                api_key=api_key,
-            )
-        except Exception as exc:  # litellm maps provider errors onto its own exception types
+            response = _call(spec, messages, min(spec.timeout, left) if left is not None else spec.timeout)
+        except Exception as exc:  # both clients map provider errors onto litellm's exception types
             if attempt < spec.max_attempts and _retryable(exc):
                 asked = retry_after(exc)
                 delay = spec.backoff * (2 ** (attempt - 1)) * (0.5 + rng.random())
@@ -148,10 +175,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                     continue
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
             return Completion(None, 0, 0, 0.0, time.monotonic() - started, attempt, error=message)
-        usage = getattr(response, "usage", None)
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        text = response.choices[0].message.content or ""
+        text, prompt_tokens, completion_tokens = _read(response)
         return Completion(
             text,
             prompt_tokens,
@@ -160,6 +184,35 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
             time.monotonic() - started,
             attempt,
         )
+
+
+def _call(spec: ModelSpec, messages: list[dict], timeout: float):
+    """One request, by the direct client where the model allows it, else by litellm."""
+    if direct.is_direct(spec.name, spec.api_base):
+        assert spec.api_base is not None
+        return direct.chat(spec.name, spec.api_base, messages, spec.temperature, spec.max_tokens, timeout)
+    # A self-hosted OpenAI-compatible server usually wants no key, but the client insists on one.
+    api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
+    return model_client().completion(
+        model=spec.name,
+        messages=messages,
+        api_base=spec.api_base,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        timeout=timeout,
+        num_retries=0,
+        api_key=api_key,
+    )
+
+
+def _read(response) -> tuple[str, int, int]:
+    """(text, prompt tokens, completion tokens) of either client's answer."""
+    if isinstance(response, direct.ChatAnswer):
+        return response.text, response.prompt_tokens, response.completion_tokens
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    return response.choices[0].message.content or "", prompt_tokens, completion_tokens
 
 
 @dataclass(frozen=True)

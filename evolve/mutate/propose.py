@@ -156,7 +156,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
     fitted = fit(
         PromptParts(inspirations, memory),
         shrink_prompt,
-        lambda parts: count_tokens(model.name, messages_of(parts)),
+        lambda parts: count_tokens(model.name, messages_of(parts), model.api_base),
         settings.token_budget,
     )
     messages = messages_of(fitted.state)
@@ -204,7 +204,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             settings.problem, mutation, clip(reason, REASON_BYTES), form, len(earlier), settings.max_retries
         )
         messages = [*messages, {"role": "assistant", "content": excerpt(answer, ECHO_BYTES)}, retry]
-        tokens = count_tokens(model.name, messages) if settings.spending is not None else 0
+        tokens = count_tokens(model.name, messages, model.api_base) if settings.spending is not None else 0
 
 
 NO_ROOM = "what is left of --max-cost cannot hold its price bound"
