@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evolve.inspect import lineage as history
@@ -231,7 +232,7 @@ def lineage_cmd(
             str(p.island),
             p.mutation
             + (f" (and {s.second_parent_id})" if s.second_parent_id is not None else "")
-            + (f" [hint {', '.join(map(str, s.hint_ids))}]" if s.hint_ids else ""),
+            + (escape(f" [hint {', '.join(map(str, s.hint_ids))}]") if s.hint_ids else ""),
             p.model or "–",
             p.status,
             number(p.score, 6),

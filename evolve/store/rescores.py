@@ -80,3 +80,15 @@ def latest_rescores(conn: Connection, run_id: int) -> dict[int, float | None]:
         select(Evaluation.program_id, Evaluation.ok, Evaluation.score).where(Evaluation.id.in_(latest))
     ).all()
     return {r.program_id: (r.score if r.ok else None) for r in rows}
+
+
+def rescored_scores(engine: Engine) -> dict[int, float | None]:
+    """Every re-scored program's latest re-score, whatever its run (program ids are unique)."""
+    latest = (
+        select(func.max(Evaluation.id)).where(Evaluation.kind == EvaluationKind.RESCORE).group_by(Evaluation.program_id)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Evaluation.program_id, Evaluation.ok, Evaluation.score).where(Evaluation.id.in_(latest))
+        ).all()
+    return {r.program_id: (r.score if r.ok else None) for r in rows}

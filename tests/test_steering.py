@@ -1,0 +1,200 @@
+"""Steering a run (issue 21): a person's hints reach the next prompts of a running search, and a
+finished run is re-scored under a changed evaluator and resumed from the new scores.
+
+Real parts throughout: a local Ray, the scripted model server on loopback, the process sandbox,
+SQLite; the hints are written from another thread through the `evolve hint` command's function
+while the run goes on, as a second terminal would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from evolve.cli import app
+from evolve.engine.options import RunOptions
+from evolve.engine.run import evolve_run
+from evolve.kinds import EvaluationKind, EventKind
+from evolve.problem import load_problem
+from evolve.steer import hint
+from evolve.store import Evaluation, Event, LLMCall, Program, Run, open_engine
+from evolve.store.hints import read_hints
+from evolve.store.population_reads import read_snapshot
+
+from model_server import ModelServer, Reply, good_diff
+
+LATTICE = "try a hexagonal lattice"
+SHORT = "shrink the smallest circle first"
+RESUMED = "grow the corner circles"
+
+
+def _options(url: str, iterations: int) -> RunOptions:
+    model = {"name": "openai/test-model", "api_base": url, "max_attempts": 2, "backoff": 0.05}
+    return RunOptions(
+        iterations=iterations, llm_concurrency=1, eval_workers=1, seed=5, models=(model,), sandbox="process"
+    )
+
+
+def _user(request: dict) -> str:
+    return "\n".join(m["content"] for m in request["messages"] if m["role"] == "user")
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "220"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_hints_given_mid_run_reach_later_prompts_expire_and_are_withdrawn(ray_local, circle_packing, tmp_path):
+    run_dir = tmp_path / "steered"
+
+    def script(request: dict, index: int) -> Reply:
+        # Another terminal, in effect: the hints are written while the run waits for this answer.
+        if index == 2:
+            hint(run=str(run_dir), text=LATTICE)
+        elif index == 4:
+            hint(run=str(run_dir), text=SHORT, for_iterations=2)
+        elif index == 9:
+            hint(run=str(run_dir), clear=True)
+        return Reply(good_diff(request, index))
+
+    with ModelServer(script) as server:
+        result = evolve_run(circle_packing, _options(server.url, 14), runs_root=tmp_path, run_name="steered")
+        prompts = [_user(r) for r in server.calls]
+    assert result.status == "finished"
+
+    # Before the hint, no prompt shows it; after it, later prompts do; after --clear, none again.
+    assert not any(LATTICE in p for p in prompts[:3])
+    assert any(LATTICE in p for p in prompts[3:10])
+    assert "# Hints from the person running this search" in next(p for p in prompts if LATTICE in p)
+    assert not any(LATTICE in p for p in prompts[11:])
+
+    engine = open_engine(result.db_url, create=False)
+    with engine.connect() as conn:
+        hints = {h.text: h for h in read_hints(conn, 1)}
+        calls = conn.execute(select(LLMCall.iteration, LLMCall.prompt)).all()
+        children = conn.execute(select(Program.id, Program.iteration, Program.hint_ids)).all()
+    lattice, short = hints[LATTICE], hints[SHORT]
+    assert lattice.cleared_at is not None and short.until == short.iteration + 2
+    # --for 2: the short hint shows up to its last iteration and never after it.
+    shown_short = [c.iteration for c in calls if SHORT in c.prompt]
+    assert shown_short and max(shown_short) <= short.until
+    assert any(c.iteration > short.until for c in calls)
+    # The children made under a hint say so: the lineage of a person's advice.
+    marked = [c for c in children if c.hint_ids and lattice.id in c.hint_ids]
+    assert marked and all(c.iteration > lattice.iteration for c in marked)
+    assert not any(c.hint_ids for c in children if c.iteration <= lattice.iteration)
+
+    shown = _cli("show", str(run_dir))
+    assert LATTICE in shown and f"iteration {lattice.iteration}" in shown and "withdrawn at" in shown
+    lineage = _cli("lineage", str(run_dir), str(marked[-1].id))
+    assert f"[hint {lattice.id}" in lineage
+
+    # A stopped run takes a hint too, and its resumed prompts show it from the first.
+    hint(run=str(run_dir), text=RESUMED, island=0)
+    with ModelServer(lambda request, index: Reply(good_diff(request, index))) as server:
+        again = evolve_run(
+            circle_packing, _options(server.url, 18), runs_root=tmp_path, run_name="steered", resume=True
+        )
+        resumed = [_user(r) for r in server.calls]
+    assert again.status == "finished"
+    assert not any(LATTICE in p for p in resumed)
+    with engine.connect() as conn:
+        after = conn.execute(
+            select(LLMCall.island, LLMCall.prompt).where(LLMCall.iteration > max(c.iteration for c in calls))
+        ).all()
+    # --island 0: every prompt of island 0 after the resume shows it, no other island's does.
+    assert any(c.island == 0 for c in after) and any(c.island != 0 for c in after)
+    assert all((RESUMED in c.prompt) == (c.island == 0) for c in after)
+
+
+def test_a_hint_with_a_bad_value_is_one_line_and_stores_nothing(ray_local, circle_packing, tmp_path):
+    from evolve.engine.options import RunOptions as Options
+
+    run = evolve_run(circle_packing, Options(iterations=1, sandbox="process", seed=1), runs_root=tmp_path, run_name="r")
+    for args, message in (
+        (["hint", str(run.run_dir), "x", "--island", "7"], "--island 7: the run has islands 0 to"),
+        (["hint", str(run.run_dir), "x", "--for", "0"], "--for 0"),
+        (["hint", str(run.run_dir), "   "], "the hint is empty"),
+        (["hint", str(tmp_path / "nowhere"), "x"], "no run"),
+    ):
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "220"})
+        assert result.exit_code != 0
+        assert message in str(result.exception) + result.output, (args, result.output, result.exception)
+    with open_engine(run.db_url, create=False).connect() as conn:
+        assert read_hints(conn, 1) == []
+
+
+def _min_radius_evaluator(original: Path) -> str:
+    """The circle-packing evaluator changed: a packing now scores its smallest radius."""
+    return (
+        original.read_text()
+        + "\n\n_first_evaluate = evaluate\n\n\ndef evaluate(program_path):\n"
+        + "    result = _first_evaluate(program_path)\n"
+        + "    if 'score' in result:\n        result['score'] = result['min_radius']\n    return result\n"
+    )
+
+
+def test_rescore_records_new_rows_and_ranks_and_the_resume_goes_on_from_them(ray_local, circle_packing, tmp_path):
+    folder = tmp_path / "circle_packing"
+    shutil.copytree(circle_packing.root, folder)
+    problem = load_problem(folder)
+    with ModelServer(lambda request, index: Reply(good_diff(request, index))) as server:
+        first = evolve_run(problem, _options(server.url, 8), runs_root=tmp_path / "runs", run_name="fixed")
+    assert first.status == "finished"
+    engine = open_engine(first.db_url, create=False)
+    with engine.connect() as conn:
+        before = {r.id: r.score for r in conn.execute(select(Program.id, Program.score).where(Program.status == "ok"))}
+        train_rows = conn.execute(select(Evaluation.id, Evaluation.score).where(Evaluation.kind == "train")).all()
+    assert len(before) >= 4
+
+    # The evaluator is fixed in the run's own folder, as a project would; rescore reads it there.
+    (folder / "evaluate.py").write_text(_min_radius_evaluator(circle_packing.root / "evaluate.py"))
+    table = _cli("rescore", str(first.run_dir), "--all", "--sandbox", "process")
+    assert f"{len(before)} programs re-scored" in table and "change rank" in table
+
+    with engine.connect() as conn:
+        rescored = conn.execute(
+            select(Evaluation.program_id, Evaluation.score).where(Evaluation.kind == EvaluationKind.RESCORE)
+        ).all()
+        assert (
+            conn.execute(select(Evaluation.id, Evaluation.score).where(Evaluation.kind == "train")).all() == train_rows
+        )
+        programs = {
+            r.id: r.score for r in conn.execute(select(Program.id, Program.score).where(Program.status == "ok"))
+        }
+        best_id = conn.execute(select(Run.best_program_id)).scalar_one()
+    assert programs == before  # the first scores are kept
+    new = {r.program_id: r.score for r in rescored}
+    assert set(new) == set(before)
+    assert all(new[i] is not None and new[i] < before[i] for i in new)  # a smallest radius is below the sum
+    assert best_id == max(new, key=lambda i: (new[i], -i))
+    # The table's ranks are the two orders: each program's line says where it stood and stands.
+    old_rank = {pid: r + 1 for r, pid in enumerate(sorted(before, key=lambda i: (-before[i], i)))}
+    new_rank = {pid: r + 1 for r, pid in enumerate(sorted(new, key=lambda i: (-new[i], i)))}
+    for pid in new:
+        assert any(
+            line.split()[:1] == [str(pid)] and line.split()[-2:] == [str(old_rank[pid]), str(new_rank[pid])]
+            for line in table.splitlines()
+            if line.strip()
+        ), (pid, table)
+
+    # The resume reads the re-scores as the population's scores and goes on under the fixed evaluator.
+    snapshot = read_snapshot(engine, 1)
+    assert {p.id: p.score for p in snapshot.programs if p.id in new} == new
+    with ModelServer(lambda request, index: Reply(good_diff(request, index))) as server:
+        again = evolve_run(
+            problem, _options(server.url, 12), runs_root=tmp_path / "runs", run_name="fixed", resume=True
+        )
+        prompts = [_user(r) for r in server.calls]
+    assert again.status == "finished" and again.best is not None
+    assert again.best.score <= max(new.values()) + 0.5  # on the new scale: a smallest radius, not a sum
+    best_new = max(new, key=lambda i: (new[i], -i))
+    assert any(f"score {new[best_new]:.6g}" in p for p in prompts)  # the prompts quote the new scores
+    with engine.connect() as conn:
+        kinds = [k for (k,) in conn.execute(select(Event.kind))]
+    assert EventKind.RESCORE in kinds
+    assert os.path.isfile(first.run_dir / "evolve.db")
