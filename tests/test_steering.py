@@ -7,7 +7,6 @@ while the run goes on, as a second terminal would."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -175,12 +174,10 @@ def test_rescore_records_new_rows_and_ranks_and_the_resume_goes_on_from_them(ray
     # The table's ranks are the two orders: each program's line says where it stood and stands.
     old_rank = {pid: r + 1 for r, pid in enumerate(sorted(before, key=lambda i: (-before[i], i)))}
     new_rank = {pid: r + 1 for r, pid in enumerate(sorted(new, key=lambda i: (-new[i], i)))}
-    for pid in new:
-        assert any(
-            line.split()[:1] == [str(pid)] and line.split()[-2:] == [str(old_rank[pid]), str(new_rank[pid])]
-            for line in table.splitlines()
-            if line.strip()
-        ), (pid, table)
+    rows = [[cell.strip() for cell in line.strip(" │").split("│")] for line in table.splitlines() if "│" in line]
+    printed = {row[0]: (row[3], row[4]) for row in rows if row[0].isdigit()}
+    assert printed == {str(pid): (str(old_rank[pid]), str(new_rank[pid])) for pid in new}, table
+    assert old_rank != new_rank  # the changed evaluator reorders the programs
 
     # The resume reads the re-scores as the population's scores and goes on under the fixed evaluator.
     snapshot = read_snapshot(engine, 1)
@@ -191,10 +188,21 @@ def test_rescore_records_new_rows_and_ranks_and_the_resume_goes_on_from_them(ray
         )
         prompts = [_user(r) for r in server.calls]
     assert again.status == "finished" and again.best is not None
-    assert again.best.score <= max(new.values()) + 0.5  # on the new scale: a smallest radius, not a sum
+    assert again.best.score < min(before.values())  # on the new scale: a smallest radius, not a sum
     best_new = max(new, key=lambda i: (new[i], -i))
     assert any(f"score {new[best_new]:.6g}" in p for p in prompts)  # the prompts quote the new scores
     with engine.connect() as conn:
         kinds = [k for (k,) in conn.execute(select(Event.kind))]
     assert EventKind.RESCORE in kinds
-    assert os.path.isfile(first.run_dir / "evolve.db")
+
+    # Another evaluator file, the two best alone: two more rows, on that evaluator's scale (a sum).
+    other = tmp_path / "sum_of_radii.py"
+    shutil.copyfile(circle_packing.root / "evaluate.py", other)
+    _cli("rescore", str(first.run_dir), "--evaluator", str(other), "--top", "2", "--sandbox", "process")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Evaluation.score).where(Evaluation.kind == EvaluationKind.RESCORE).order_by(Evaluation.id)
+        ).all()
+    assert len(rows) == len(new) + 2 and all(score > 1.0 for (score,) in rows[-2:])
+    both = CliRunner().invoke(app, ["rescore", str(first.run_dir), "--evaluator", str(other), "--problem", str(folder)])
+    assert both.exit_code != 0 and "not both" in str(both.exception)
