@@ -206,3 +206,55 @@ def test_rescore_records_new_rows_and_ranks_and_the_resume_goes_on_from_them(ray
     assert len(rows) == len(new) + 2 and all(score > 1.0 for (score,) in rows[-2:])
     both = CliRunner().invoke(app, ["rescore", str(first.run_dir), "--evaluator", str(other), "--problem", str(folder)])
     assert both.exit_code != 0 and "not both" in str(both.exception)
+
+
+def test_the_live_page_takes_a_hint_from_loopback_alone_and_lists_it(tmp_path):
+    import http.client
+    import json
+    import threading
+
+    from run_databases import small_run
+
+    from evolve.inspect.locate import locate
+    from evolve.inspect.report import write_report
+    from evolve.inspect.server import make_server
+
+    work = small_run(tmp_path)
+    ref = locate(str(work / "runs" / "small"))
+    server = make_server(ref, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    own = f"127.0.0.1:{port}"
+
+    def post(body, host=own, ctype="application/json", origin=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Host": host, "Content-Type": ctype, **({"Origin": origin} if origin else {})}
+        conn.request("POST", "/api/hint", body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+
+    try:
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", "/", headers={"Host": own})
+        assert b'id="hint-form"' in page.getresponse().read()
+        status, answer = post({"text": LATTICE, "for_iterations": 5}, origin=f"http://{own}")
+        assert status == 200 and answer["message"].startswith(f"hint {answer['hint_id']} stored")
+        # Refused, and nothing stored: a foreign Host (DNS rebinding), a foreign origin, a form post, bad values.
+        assert post({"text": "evil"}, host="evil.example")[0] == 403
+        assert post({"text": "evil"}, origin="http://evil.example")[0] == 403
+        assert post({"text": "evil"}, ctype="application/x-www-form-urlencoded")[0] == 415
+        status, answer = post({"text": "x", "island": 99})
+        assert status == 400 and "--island 99" in answer["error"]
+        assert post({"text": "x", "island": "0"})[0] == 400
+
+        view = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        view.request("GET", "/api/view", headers={"Host": own})
+        hints = json.loads(view.getresponse().read())["summary"]["hints"]
+        assert [h["text"] for h in hints] == [LATTICE] and hints[0]["until"] == hints[0]["iteration"] + 5
+        status, answer = post({"clear": True})
+        assert status == 200 and answer["hint_ids"] == [hints[0]["id"]]
+    finally:
+        server.shutdown()
+        server.server_close()
+    report = write_report(ref.engine, ref.run_id, tmp_path / "report.html").read_text()
+    assert LATTICE in report and "<h2>Hints</h2>" in report

@@ -24,8 +24,8 @@ class ProgramViews:
         self.size = size
         self.cache: OrderedDict[int, ProgramView] = OrderedDict()
         # `evolve rescore`: a program's latest re-score is the score its prompts quote (read once:
-        # re-scoring is done between runs, and a resume opens a new actor).
-        self.rescored = rescored_scores(engine)
+        # re-scoring is done between runs, and a resume opens a new actor; a failed one is no parent).
+        self.rescored = {pid: score for pid, score in rescored_scores(engine).items() if score is not None}
 
     def get(self, ids: list[int]) -> dict[int, ProgramView]:
         missing = [i for i in ids if i not in self.cache]
