@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import test_postgres
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -24,6 +25,8 @@ from evolve.store.hints import read_hints
 from evolve.store.population_reads import read_snapshot
 
 from model_server import ModelServer, Reply, good_diff
+
+postgres_url = test_postgres.postgres_url  # the fixture that starts a PostgreSQL server
 
 LATTICE = "try a hexagonal lattice"
 SHORT = "shrink the smallest circle first"
@@ -258,3 +261,26 @@ def test_the_live_page_takes_a_hint_from_loopback_alone_and_lists_it(tmp_path):
         server.server_close()
     report = write_report(ref.engine, ref.run_id, tmp_path / "report.html").read_text()
     assert LATTICE in report and "<h2>Hints</h2>" in report
+
+
+def test_hints_and_rescores_on_a_postgresql_store(ray_local, circle_packing, postgres_url, tmp_path):
+    def script(request: dict, index: int) -> Reply:
+        if index == 1:
+            hint(run="pg-steered", text=LATTICE, db=postgres_url)
+        return Reply(good_diff(request, index))
+
+    with ModelServer(script) as server:
+        options = _options(server.url, 6)
+        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="pg-steered", db_url=postgres_url)
+        prompts = [_user(r) for r in server.calls]
+    assert result.status == "finished"
+    assert not any(LATTICE in p for p in prompts[:2]) and LATTICE in prompts[-1]
+    assert LATTICE in _cli("show", "pg-steered", "--db", postgres_url)
+
+    table = _cli("rescore", "pg-steered", "--db", postgres_url, "--top", "3", "--sandbox", "process")
+    assert "3 programs re-scored" in table
+    engine = open_engine(postgres_url, create=False)
+    with engine.connect() as conn:
+        run_id = conn.execute(select(Run.id).where(Run.name == "pg-steered")).scalar_one()
+        kinds = conn.execute(select(Evaluation.kind).where(Evaluation.run_id == run_id)).scalars().all()
+    assert kinds.count(EvaluationKind.RESCORE) == 3 and kinds.count(EvaluationKind.TRAIN) >= 3
