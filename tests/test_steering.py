@@ -284,3 +284,45 @@ def test_hints_and_rescores_on_a_postgresql_store(ray_local, circle_packing, pos
         run_id = conn.execute(select(Run.id).where(Run.name == "pg-steered")).scalar_one()
         kinds = conn.execute(select(Evaluation.kind).where(Evaluation.run_id == run_id)).scalars().all()
     assert kinds.count(EvaluationKind.RESCORE) == 3 and kinds.count(EvaluationKind.TRAIN) >= 3
+
+
+def test_the_hint_box_in_a_real_browser(tmp_path):
+    """Headless Chromium (tests/test_report_browser.py's driver): the page lists a hint, the box
+    sends another, the table shows it on the next poll, and nothing on the page fails."""
+    import threading
+
+    from run_databases import small_run
+    from test_report_browser import Browser
+
+    from evolve.inspect.locate import locate
+    from evolve.inspect.server import make_server
+    from evolve.store.hints import add_hint
+
+    work = small_run(tmp_path)
+    ref = locate(str(work / "runs" / "small"))
+    add_hint(open_engine(ref.url, create=False), ref.run_id, LATTICE, island=1)
+    server = make_server(ref, port=0, poll_ms=500)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    browser = Browser(tmp_path)
+    try:
+        browser.navigate(server.url)
+        browser.wait_for("+document.body.dataset.rendered >= 1")
+        assert LATTICE in browser.evaluate("document.getElementById('hints').innerText")
+        browser.evaluate(
+            f"document.getElementById('hint-text').value = {SHORT!r};"
+            "document.getElementById('hint-for').value = '3';"
+            "document.getElementById('hint-send').click()"
+        )
+        browser.wait_for(f"document.getElementById('hints').innerText.includes({SHORT!r})", timeout=30)
+        assert "stored at iteration" in browser.evaluate("document.getElementById('hint-status').textContent")
+        artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        browser.evaluate("document.getElementById('hints').scrollIntoView()")
+        browser.screenshot(artifacts / "live-hints.png")
+        assert browser.problems() == []
+    finally:
+        browser.quit()
+        server.shutdown()
+        server.server_close()
+    with open_engine(ref.url, create=False).connect() as conn:
+        assert [h.text for h in read_hints(conn, ref.run_id)] == [LATTICE, SHORT]
