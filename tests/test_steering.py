@@ -326,3 +326,18 @@ def test_the_hint_box_in_a_real_browser(tmp_path):
         server.server_close()
     with open_engine(ref.url, create=False).connect() as conn:
         assert [h.text for h in read_hints(conn, ref.run_id)] == [LATTICE, SHORT]
+
+
+def test_rescore_in_the_docker_sandbox(docker_engine, ray_local, circle_packing, tmp_path):
+    """The default sandbox: each stored program runs again in a locked-down container."""
+    options = RunOptions(iterations=4, eval_workers=1, sandbox="process", seed=2)
+    run = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="docker-rescore")
+    table = _cli("rescore", str(run.run_dir), "--top", "2", "--sandbox", "docker")
+    assert "2 programs re-scored" in table
+    with open_engine(run.db_url, create=False).connect() as conn:
+        rows = conn.execute(
+            select(Evaluation.sandbox, Evaluation.ok, Evaluation.score).where(Evaluation.kind == EvaluationKind.RESCORE)
+        ).all()
+        scores = dict(conn.execute(select(Program.score, Program.id).where(Program.status == "ok")).all())
+    # The same evaluator in another sandbox: the same scores.
+    assert len(rows) == 2 and all(r.sandbox == "docker" and r.ok and r.score in scores for r in rows)
