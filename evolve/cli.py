@@ -395,12 +395,16 @@ def _mount_commands() -> None:
     """The inspection commands, `evolve new` and `evolve sandbox` live in their own modules."""
     from evolve.check import register as register_check
     from evolve.inspect.commands import register as register_inspect
+    from evolve.rescore import register as register_rescore
     from evolve.sandbox.cli import sandbox_app
     from evolve.scaffold import register as register_new
+    from evolve.steer import register as register_hint
 
     register_check(app)
     register_inspect(app)
     register_new(app)
+    register_hint(app)
+    register_rescore(app)
     app.add_typer(sandbox_app, name="sandbox", help="Build and manage the Docker evaluation images.")
 
 

@@ -76,6 +76,7 @@ class FailureKind(StrEnum):
 class EvaluationKind(StrEnum):
     TRAIN = "train"
     HELDOUT = "heldout"
+    RESCORE = "rescore"  # `evolve rescore`: the program measured again under a changed evaluator
 
 
 class EventKind(StrEnum):
@@ -87,6 +88,9 @@ class EventKind(StrEnum):
     HELDOUT = "heldout"
     PAUSE = "pause"  # the machinery failed; the run waits and retries
     NODE_AVOIDED = "node_avoided"  # one node's machinery failed while others work: evaluations go elsewhere for a while
+    HINT = "hint"  # a person's hint for the next prompts (evolve/store/hints.py)
+    HINT_CLEARED = "hint_cleared"  # hints withdrawn
+    RESCORE = "rescore"  # programs re-scored under a changed evaluator (`evolve rescore`)
     RESET = "reset"  # stagnant islands wiped and reseeded from the best of others (evolve/search/resets.py)
 
 

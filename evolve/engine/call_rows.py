@@ -79,9 +79,16 @@ def write_verdict(writer: RunWriter, proposal: Proposal, verdict: Verdict) -> No
 
 
 def write_child(
-    writer: RunWriter, proposal: Proposal, code: str, digest: str, generation: int, diff: str, call_id: int
+    writer: RunWriter,
+    proposal: Proposal,
+    code: str,
+    digest: str,
+    generation: int,
+    diff: str,
+    call_id: int,
+    hint_ids: tuple[int, ...] = (),
 ) -> int:
-    """The child program, pending its evaluation; returns its id."""
+    """The child program, pending its evaluation; returns its id. `hint_ids`: the hints its prompt showed."""
     return writer.add_child(
         code=code,
         code_hash=digest,
@@ -96,6 +103,7 @@ def write_child(
         llm_call_id=call_id,
         propose_seconds=proposal.total_latency,
         idea=proposal.idea,
+        hint_ids=hint_ids,
     )
 
 

@@ -1,5 +1,4 @@
-"""The population actor: the in-memory population over the store; hands out tasks, admits
-proposals, records results.
+"""The population actor: the in-memory population over the store; hands out tasks, admits proposals, records results.
 
 In a run it lives in Ray actors: one by default, the only writer, or one per population shard
 (`[population] shards`), each owning the islands its `ShardSpec` gives it, with its own writer
@@ -23,7 +22,7 @@ from evolve.engine.options import Progress
 from evolve.engine.population_resume import RunStart, open_run
 from evolve.engine.population_values import Admission, Emigrant, ShardStart, StartInfo, code_hash
 from evolve.engine.program_views import ProgramViews
-from evolve.engine.prompt_memory import prompt_memory
+from evolve.engine.prompt_memory import PromptHints, prompt_memory
 from evolve.engine.repeat import Contender, Repeats, record_repeats, top_members
 from evolve.engine.run_search import Novelty, RunSearch, island_bests
 from evolve.engine.tickets import EvalTicket
@@ -90,6 +89,7 @@ class PopulationActor:
         self.cell_axes = tuple(CellAxis(a.name, a.min, a.max, a.bins) for a in self.axes)
         self.history = RunHistory(self.engine, self.run_id)
         self.history.load(pop.islands)
+        self.hints = PromptHints(self.engine, self.run_id)  # a person's hints, read as they are written
         if shard.home:  # insights are the run's, written and counted by the home shard alone
             self.progress = replace(self.progress, cost=self.progress.cost + self.history.insight_cost)
 
@@ -123,6 +123,7 @@ class PopulationActor:
             memory = prompt_memory(
                 self.prompt, self.population, self.history, self.views, self.cell_axes, island, parent, rng
             )
+        memory = self.hints.add_to(memory, iteration, island)
         return MutationTask(
             iteration=iteration,
             island=island,
@@ -157,6 +158,7 @@ class PopulationActor:
             call_id = write_calls(self.writer, proposal, outcome, reason)
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 ticket = self._store_child(proposal, proposal.child_code, digest, call_id, novelty)
+        self.hints.taken(proposal.iteration)
         judged = verdict.cost if verdict is not None else 0.0
         self.search.proposal_ended(proposal, ticket is not None, judged)
         p = replace(self.progress, cost=self.progress.cost + proposal.total_cost + judged)
@@ -195,7 +197,8 @@ class PopulationActor:
         parent = self.views.one(proposal.parent_id)
         generation = self.generations.get(proposal.parent_id, 0) + 1
         diff = unified_diff(parent.code, code)
-        program_id = write_child(self.writer, proposal, code, digest, generation, diff, call_id)
+        hints = self.hints.taken(proposal.iteration)  # the hints its prompt showed
+        program_id = write_child(self.writer, proposal, code, digest, generation, diff, call_id, hints)
         self.history.note_child(
             program_id, proposal.parent_id, parent.score, proposal.idea or "", proposal.mutation, diff
         )

@@ -5,11 +5,13 @@ what a prompt shows of it once evaluated (the cache holds only what a prompt ask
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 
 from evolve.mutate.views import ProgramView
 from evolve.store.population_reads import read_views
+from evolve.store.rescores import rescored_scores
 
 CODE_CACHE = 256  # programs kept: the hot few of every island, with room to spare
 
@@ -21,12 +23,15 @@ class ProgramViews:
         self.engine = engine
         self.size = size
         self.cache: OrderedDict[int, ProgramView] = OrderedDict()
+        # `evolve rescore`: a program's latest re-score is the score its prompts quote (read once:
+        # re-scoring is done between runs, and a resume opens a new actor; a failed one is no parent).
+        self.rescored = {pid: score for pid, score in rescored_scores(engine).items() if score is not None}
 
     def get(self, ids: list[int]) -> dict[int, ProgramView]:
         missing = [i for i in ids if i not in self.cache]
         if missing:
             for view in read_views(self.engine, missing):
-                self.cache[view.id] = view
+                self.cache[view.id] = replace(view, score=self.rescored[view.id]) if view.id in self.rescored else view
         out = {}
         for i in ids:
             self.cache.move_to_end(i)

@@ -230,7 +230,9 @@ def lineage_cmd(
             str(p.generation),
             str(p.iteration),
             str(p.island),
-            p.mutation + (f" (and {s.second_parent_id})" if s.second_parent_id is not None else ""),
+            p.mutation
+            + (f" (and {s.second_parent_id})" if s.second_parent_id is not None else "")
+            + (escape(f" [hint {', '.join(map(str, s.hint_ids))}]") if s.hint_ids else ""),
             p.model or "–",
             p.status,
             number(p.score, 6),

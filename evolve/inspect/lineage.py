@@ -8,6 +8,7 @@ from sqlalchemy import Integer, literal, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
+from evolve.inspect.hint_rows import hinted
 from evolve.inspect.queries import AnyRow, QueryError, brief_columns, scored_best_id, stored_config, to_brief
 from evolve.inspect.rows import DiffResult, LineageStep, ProgramBrief
 from evolve.store.db import has_column
@@ -38,12 +39,15 @@ def ancestry(conn: Connection, run_id: int, program_id: int, with_diffs: bool) -
     steps: list[LineageStep] = []
     before: ProgramBrief | None = None
     second = second_parents(conn, [r.id for r in rows])
+    hints = hinted(conn, [r.id for r in rows])
     for r in rows:
         brief = to_brief(r)
         delta = None
         if before is not None and before.score is not None and brief.score is not None:
             delta = brief.score - before.score
-        steps.append(LineageStep(brief, delta, r.diff if with_diffs else None, second.get(brief.id)))
+        steps.append(
+            LineageStep(brief, delta, r.diff if with_diffs else None, second.get(brief.id), hints.get(brief.id, ()))
+        )
         before = brief
     return steps
 

@@ -208,6 +208,8 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         c.print(t)
     if s.insights:
         print_insights(c, s)
+    if s.hints:
+        print_hints(c, s)
     if s.events:
         c.print("[bold]recent events[/bold]")
         for e in s.events[:5]:
@@ -228,3 +230,25 @@ def print_insights(c: Console, s: RunSummary) -> None:
         for i in written[1:]:
             first = (i.text.splitlines() or [""])[0]
             c.print(f"  after {i.iteration:,}: " + (first if len(first) <= 100 else first[:99] + "…"), markup=False)
+
+
+def print_hints(c: Console, s: RunSummary) -> None:
+    """A person's hints: when each arrived, for which islands, until when, what its children did."""
+    t = Table(title="hints", title_justify="left")
+    for col in ("hint", "arrived", "islands", "shown until", "children", "improved", "best child", "text"):
+        t.add_column(col, justify="left" if col in ("islands", "shown until", "text") else "right")
+    for h in s.hints:
+        until = "until withdrawn" if h.until is None else f"iteration {h.until}"
+        if h.cleared_at is not None:
+            until = f"withdrawn at {h.cleared_at}"
+        t.add_row(
+            str(h.id),
+            f"iteration {h.iteration}",
+            "all" if h.island is None else str(h.island),
+            until,
+            str(h.children),
+            str(h.improved),
+            number(h.best_score, 6),
+            escape(h.text),
+        )
+    c.print(t)

@@ -165,6 +165,21 @@ class InsightRow:
 
 
 @dataclass(frozen=True)
+class HintRow:
+    """A person's hint (evolve/store/hints.py) and what came of it: the children made under it."""
+
+    id: int
+    text: str
+    iteration: int  # the iteration it arrived at
+    island: int | None  # None: every island
+    until: int | None  # the last iteration it shows in (None: until withdrawn)
+    cleared_at: int | None  # withdrawn at this iteration
+    children: int  # programs whose prompt showed it
+    improved: int  # of those, the ones that scored above their parent
+    best_score: float | None  # the best of those children
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run: RunRow
     problem_path: str
@@ -188,6 +203,7 @@ class RunSummary:
     arms: list[ArmRow] = field(default_factory=list)  # the search's bandits (empty: offline mutator)
     resets: int = 0  # island resets (evolve/search/resets.py)
     insights: list[InsightRow] = field(default_factory=list)  # newest first
+    hints: list[HintRow] = field(default_factory=list)  # oldest first
 
 
 @dataclass(frozen=True)
@@ -196,6 +212,7 @@ class LineageStep:
     delta: float | None  # score change against the step before (None where either is unscored)
     diff: str | None = None
     second_parent_id: int | None = None  # a crossover's other parent
+    hint_ids: tuple[int, ...] = ()  # the hints its prompt showed
 
 
 @dataclass(frozen=True)

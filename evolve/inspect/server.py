@@ -10,6 +10,7 @@ run is never blocked.
     GET /api/programs          one page of programs: ?status=&island=&sort=&limit=&offset=
     GET /api/program/<id>      one program: code, metrics, feedback, diff, prompt, answer, evaluations
     GET /api/health            {"ok": true, "run": name}
+    POST /api/hint             a hint for the run's next prompts, or {"clear": true} (hint_post.py)
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from evolve.errors import OptionError
 from evolve.inspect import queries
+from evolve.inspect.hint_post import MAX_BODY, post_hint, same_origin
 from evolve.inspect.locate import RunRef
 from evolve.inspect.page import render_live
 from evolve.inspect.report import plotly_js
 from evolve.inspect.views import collect
+from evolve.store.db import open_engine
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ class InspectServer(ThreadingHTTPServer):
         self.ref, self.poll_ms, self.quiet = ref, poll_ms, quiet
         self._static: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._writer: Engine | None = None  # opened on the first hint: the page writes nothing else
         if ":" in host:  # an IPv6 address such as ::1
             self.address_family = socket.AF_INET6
         super().__init__((host, port), _Handler)
@@ -61,6 +67,17 @@ class InspectServer(ThreadingHTTPServer):
                     islands = queries.run_config(self.ref.engine, self.ref.run_id).islands
                     self._static[name] = render_live(self.ref.name, islands, self.poll_ms).encode("utf-8")
             return self._static[name]
+
+    def writer(self) -> Engine:
+        with self._lock:
+            if self._writer is None:
+                self._writer = open_engine(self.ref.url, create=False)
+            return self._writer
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self._writer is not None:
+            self._writer.dispose()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,6 +117,24 @@ class _Handler(BaseHTTPRequestHandler):
         name = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
         allowed = {"127.0.0.1", "localhost", "[::1]", str(self.server.server_address[0]).lower()}
         return name in allowed
+
+    def do_POST(self) -> None:
+        if not self._host_allowed() or not same_origin(self.headers.get("Origin"), self.headers.get("Host") or ""):
+            self._json({"error": "forbidden host"}, 403)
+            return
+        if urlparse(self.path).path != "/api/hint":
+            self._json({"error": f"no such page: {self.path}"}, 404)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json" or length > MAX_BODY:
+            self._json({"error": "send a JSON body (Content-Type: application/json) of at most 16 KB"}, 415)
+            return
+        try:
+            self._json(post_hint(self.server.writer(), self.server.ref.run_id, self.rfile.read(length)))
+        except OptionError as exc:
+            self._json({"error": str(exc)}, 400)
+        except OperationalError as exc:
+            self._json({"error": f"database busy: {exc.orig}"}, int(HTTPStatus.SERVICE_UNAVAILABLE))
 
     def do_GET(self) -> None:
         if not self._host_allowed():

@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, inspect, literal, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
+from evolve.inspect.hint_rows import hint_rows
 from evolve.inspect.queries import best_program_id, briefs, run_row, run_rows
 from evolve.inspect.rows import EventRow, InsightRow, IslandBest, ModelStats, ReasonCount, RunSummary, iso
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus
@@ -356,4 +357,5 @@ def collect_summary(conn: Connection, run_id: int, url: str = "") -> RunSummary:
             or 0
         ),
         insights=insights,
+        hints=hint_rows(conn, run_id),
     )

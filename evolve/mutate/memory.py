@@ -1,7 +1,7 @@
 """What a prompt remembers beyond the current program: how it came about (its lineage, each step
 with the model's stated idea, a compact diff and the score change), what was tried from it or on
 its island and did not help, where it sits in the MAP-Elites archive, the best and the diverse
-programs, and the run's latest insight.
+programs, the run's latest insight, and a person's hints.
 
 Plain frozen values, built by the population actor and carried to the mutator in the
 `MutationTask`; the helpers that bound them are pure.
@@ -196,6 +196,15 @@ class InsightNote:
 
 
 @dataclass(frozen=True)
+class HintNote:
+    """A person's hint, as the prompt shows it (evolve/store/hints.py keeps them)."""
+
+    id: int
+    text: str
+    iteration: int  # the run's iteration when it arrived
+
+
+@dataclass(frozen=True)
 class Memory:
     """Everything a prompt shows beyond the current program and the inspirations."""
 
@@ -205,3 +214,4 @@ class Memory:
     tried: tuple[TriedEdit, ...] = ()  # oldest first
     coordinates: Coordinates | None = None
     insight: InsightNote | None = None
+    hints: tuple[HintNote, ...] = ()  # a person's hints for this island, oldest first

@@ -71,6 +71,7 @@ def build_messages(
         tried=memory.tried,
         coordinates=memory.coordinates,
         insight=memory.insight,
+        hints=memory.hints,
         second_parent=second_parent,  # crossover.j2
         error=error,  # fix.j2: why the program (the parent) failed
     )

@@ -36,6 +36,7 @@ ADDED_COLUMNS = (
     ("programs", "second_parent_id"),
     ("programs", "idea"),
     ("evaluations", "node"),
+    ("programs", "hint_ids"),
 )
 
 

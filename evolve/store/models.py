@@ -85,6 +85,8 @@ class Program(Base):
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # What the model said it would do: the prose before its edit (NULL: offline, or older databases).
     idea: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The hints (their event ids) its prompt showed (NULL: none, or older databases; evolve/store/hints.py).
+    hint_ids: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class LLMCall(Base):

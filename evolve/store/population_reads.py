@@ -15,6 +15,7 @@ from evolve.kinds import EvaluationKind, EventKind
 from evolve.mutate.views import ProgramView
 from evolve.store.models import Embedding, Evaluation, Event, LLMCall, Program
 from evolve.store.pulls import StoredPull, read_pulls
+from evolve.store.rescores import latest_rescores
 
 CHUNK = 500  # ids per IN (...) query: far below every database's limit on bound parameters
 ERROR_KEPT = 2000  # characters of a failed program's error a repair prompt may quote
@@ -114,11 +115,12 @@ def read_snapshot(engine: Engine, run_id: int) -> RunSnapshot:
             .group_by(Evaluation.program_id)
         ).all()
         pulls = read_pulls(conn, run_id)
+        rescored = latest_rescores(conn, run_id)  # `evolve rescore`: the changed evaluator's score wins
     return RunSnapshot(
         programs=tuple(
             StoredProgram(
                 id=p.id,
-                score=p.score,
+                score=rescored.get(p.id, p.score),
                 cell=tuple(p.cell or ()),
                 generation=p.generation,
                 island=p.island,

@@ -252,9 +252,10 @@ class RunWriter:
         llm_call_id: int | None,
         propose_seconds: float | None,
         idea: str | None = None,
+        hint_ids: Sequence[int] = (),
     ) -> int:
         """A new program, pending its evaluation; returns its id. `idea`: what the model said it
-        would do (the prose before its edit)."""
+        would do (the prose before its edit); `hint_ids`: the hints its prompt showed."""
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
@@ -275,6 +276,7 @@ class RunWriter:
                         llm_call_id=llm_call_id,
                         propose_seconds=propose_seconds,
                         idea=idea,
+                        hint_ids=list(hint_ids) or None,
                         metrics={},
                         feedback="",
                         created_at=self.clock(),

@@ -256,9 +256,20 @@ function renderInsights(d) {
     el("p", {}, el("b", {text: "Latest"}), " · " + head(latest)), codePre(latest.text, "wrap"),
     ...earlier.map(i => el("details", {}, el("summary", {text: head(i)}), codePre(i.text, "wrap"))));
 }
+function renderHints(d) {
+  // A person's hints (evolve hint, the box below on the live page) and what their children did.
+  const hints = d.summary.hints || [];
+  if (!hints.length) return empty("hints", "No hints.");
+  const until = (h) => h.cleared_at !== null ? `withdrawn at ${h.cleared_at}` : (h.until === null ? "until withdrawn" : `iteration ${h.until}`);
+  fill("hints", table([
+    {label: "hint", key: "id", num: true}, {label: "arrived", fn: h => `iteration ${h.iteration}`},
+    {label: "islands", fn: h => h.island === null ? "all" : String(h.island)}, {label: "shown until", fn: until},
+    {label: "children", key: "children", num: true}, {label: "improved", key: "improved", num: true},
+    {label: "best child", key: "best_score", num: true, digits: 6}, {label: "text", key: "text"}], hints));
+}
 function render(d) {
   renderHeader(d); renderTimeline(d); renderHistogram(d); renderGrid(d); renderTree(d);
-  renderLineage(d); renderBest(d); renderTables(d); renderInsights(d);
+  renderLineage(d); renderBest(d); renderTables(d); renderInsights(d); renderHints(d);
   fill("generated", `data as of ${d.generated_at} UTC`);
   document.body.dataset.rendered = String((+document.body.dataset.rendered || 0) + 1);
 }
@@ -321,6 +332,19 @@ async function openProgram(id) {
   refreshPrograms();
   $("browser").scrollIntoView({block: "start"});
 }
+async function postHint(clear) {
+  // JSON only: a page of another site cannot send it without a preflight this server never answers.
+  const island = $("hint-island").value, iterations = $("hint-for").value;
+  const body = clear ? {clear: true, island: island === "" ? null : +island}
+    : {text: $("hint-text").value, island: island === "" ? null : +island, for_iterations: iterations === "" ? null : +iterations};
+  try {
+    const r = await fetch("api/hint", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    const answer = await r.json();
+    fill("hint-status", answer.error ? `error: ${answer.error}` : answer.message);
+    if (!answer.error && !clear) $("hint-text").value = "";
+    refreshView();
+  } catch (err) { fill("hint-status", `error: ${err.message}`); }
+}
 function startLive() {
   const set = (k, v) => { browse[k] = v; browse.offset = 0; refreshPrograms(); };
   $("f-status").addEventListener("change", (e) => set("status", e.target.value));
@@ -328,6 +352,8 @@ function startLive() {
   $("f-sort").addEventListener("change", (e) => set("sort", e.target.value));
   $("f-prev").addEventListener("click", () => { browse.offset = Math.max(0, browse.offset - browse.limit); refreshPrograms(); });
   $("f-next").addEventListener("click", () => { browse.offset += browse.limit; refreshPrograms(); });
+  $("hint-form").addEventListener("submit", (e) => { e.preventDefault(); postHint(false); });
+  $("hint-clear").addEventListener("click", () => postHint(true));
   refreshView(); refreshPrograms();
   setInterval(() => { refreshView(); if (browse.offset === 0) refreshPrograms(); }, window.POLL_MS);
 }
