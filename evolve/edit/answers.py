@@ -22,6 +22,7 @@ from evolve.edit.errors import EditRejected
 from evolve.edit.fences import find_fences
 from evolve.edit.hunks import apply_hunks, find_hunks
 from evolve.edit.programs import looks_like_program, read_program
+from evolve.edit.salvage import apply_salvaging
 from evolve.edit.search_replace import SEARCH_MARKER, apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
 
@@ -48,6 +49,9 @@ class AnswerReading:
     form: AnswerForm  # the form the child was read from; when rejected, the form that failed
     child: str | None  # None: no valid child
     reason: str | None = None  # why not, naming what failed
+    # When rejected: the parent's exact text the answer meant to edit (a SEARCH that matched
+    # nothing above a new version of definitions of one block), for a re-ask to show.
+    lines_to_copy: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,7 +107,7 @@ def read_answer(parent: str, answer: str, language: str) -> AnswerReading:
             form, child = reader.read()
             return AnswerReading(form, finish_child(parent, child, language))
         except EditRejected as exc:
-            failures.append(AnswerReading(reader.form, None, str(exc)))
+            failures.append(AnswerReading(reader.form, None, str(exc), exc.lines_to_copy))
     return failures[0]
 
 
@@ -111,7 +115,9 @@ def _readers(parent: str, text: str, language: str) -> list[_Reader]:
     """Every form the answer holds, the strongest evidence first."""
     readers: list[_Reader] = []
     edits = parse_search_replace(text)
-    if edits:
+    if edits and language == "python":  # a SEARCH that missed may be salvaged (evolve/edit/salvage.py)
+        readers.append(_Reader(AnswerForm.SEARCH_REPLACE, lambda: apply_salvaging(parent, edits)))
+    elif edits:
         readers.append(
             _Reader(AnswerForm.SEARCH_REPLACE, lambda: (AnswerForm.SEARCH_REPLACE, apply_search_replace(parent, edits)))
         )
@@ -125,10 +131,10 @@ def _readers(parent: str, text: str, language: str) -> list[_Reader]:
         codes = _bare_code(parent, text, language)
     for rank, code in enumerate(codes):
         if looks_like_program(parent, code):
-            readers.append(_Reader(AnswerForm.FULL_PROGRAM, _program_reader(parent, code)))
+            readers.append(_Reader(AnswerForm.FULL_PROGRAM, _program_reader(parent, code, language)))
         elif rank == 0 and not edits and not hunks:
             # A body only from the answer's main code block: a smaller one is a snippet in prose.
-            readers.append(_Reader(AnswerForm.BLOCK_BODY, _program_reader(parent, code)))
+            readers.append(_Reader(AnswerForm.BLOCK_BODY, _program_reader(parent, code, language)))
     return readers
 
 
@@ -139,9 +145,9 @@ def _broken_markers() -> tuple[AnswerForm, str]:
     )
 
 
-def _program_reader(parent: str, code: str) -> Callable[[], tuple[AnswerForm, str]]:
+def _program_reader(parent: str, code: str, language: str) -> Callable[[], tuple[AnswerForm, str]]:
     def read() -> tuple[AnswerForm, str]:
-        reading = read_program(parent, code)
+        reading = read_program(parent, code, language)
         return reading.form, reading.child
 
     return read
