@@ -79,7 +79,10 @@ def ready() -> str | None:
 def build_server() -> None:
     """A venv with the llama.cpp server, compiled for this CPU (the slow step, done once)."""
     python = venv_python()
-    if python.exists() and subprocess.run([python, "-c", "import llama_cpp.server"], capture_output=True).returncode == 0:
+    if (
+        python.exists()
+        and subprocess.run([python, "-c", "import llama_cpp.server"], capture_output=True).returncode == 0
+    ):
         return
     log = cache_dir() / "build.log"
     _run([sys.executable, "-m", "venv", str(cache_dir() / "venv")], log)
