@@ -7,6 +7,8 @@ import random
 import time
 from dataclasses import dataclass
 
+from evolve.mutate.local import call_timeout
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -30,9 +32,10 @@ class ModelSpec:
     max_tokens: int = 4096
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None
-    timeout: float = 120.0
+    timeout: float | None = None  # seconds for one call; None: by where it is served (evolve/mutate/local.py)
     max_attempts: int = 5  # retries + 1
     backoff: float = 1.0  # seconds before the second attempt; doubles each time
+    context: int | None = None  # the model's window in tokens ([[models]] context); None: read from its server
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
     attempt = 0
     # A self-hosted OpenAI-compatible server usually wants no key, but the client insists on one.
     api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
+    limit = call_timeout(spec.timeout, spec.name, spec.api_base)
     while True:
         attempt += 1
         left = deadline - time.time() if deadline is not None else None
@@ -134,7 +138,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                 api_base=spec.api_base,
                 temperature=spec.temperature,
                 max_tokens=spec.max_tokens,
-                timeout=min(spec.timeout, left) if left is not None else spec.timeout,
+                timeout=min(limit, left) if left is not None else limit,
                 num_retries=0,
                 api_key=api_key,
             )
