@@ -22,7 +22,7 @@ from evolve.edit.errors import EditRejected
 from evolve.edit.fences import find_fences
 from evolve.edit.hunks import apply_hunks, find_hunks
 from evolve.edit.programs import looks_like_program, read_program
-from evolve.edit.salvage import apply_salvaging
+from evolve.edit.salvage import apply_salvaging, place_definitions
 from evolve.edit.search_replace import SEARCH_MARKER, apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
 
@@ -172,7 +172,8 @@ def _has_hunk_header(body: str) -> bool:
 
 def _bare_code(parent: str, text: str, language: str) -> list[str]:
     """Unfenced code: a whole program between prose (trimmed to the lines that begin and end
-    the parent's program), or, for Python, an answer that is all statements (a block body)."""
+    the parent's program), or, for Python, an answer that is all statements (a block body, or
+    definitions of one of several blocks)."""
     known = {line.strip() for line in parent.splitlines() if line.strip()}
     lines = text.splitlines()
     fits = [i for i, line in enumerate(lines) if line.strip() in known or is_marker(line)]
@@ -180,8 +181,10 @@ def _bare_code(parent: str, text: str, language: str) -> list[str]:
         trimmed = "".join(line + "\n" for line in lines[fits[0] : fits[-1] + 1])
         if looks_like_program(parent, trimmed):
             return [trimmed]
-    if language == "python" and len(split(parent)[1]) == 1 and _is_python_statements(text):
-        return [text.strip("\n") + "\n"]
+    if language == "python" and _is_python_statements(text):
+        # A block body (one block), or definitions that belong in one of several (a salvage).
+        if len(split(parent)[1]) == 1 or place_definitions(parent, text) is not None:
+            return [text.strip("\n") + "\n"]
     return []
 
 

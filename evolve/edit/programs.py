@@ -80,19 +80,20 @@ def read_program(parent: str, code: str, language: str = "python") -> ProgramRea
             return ProgramReading(AnswerForm.BLOCK_BODY, child)
         try:
             _check_segments(parent, parent_outside, outside)
-        except EditRejected:
-            if python and same_outside(code, child):
+        except EditRejected as exc:
+            if not python:
+                raise
+            if same_outside(code, child):
                 return ProgramReading(AnswerForm.FULL_PROGRAM_SALVAGED, child)
-            raise
+            raise EditRejected(_code_change(parent, code) or str(exc)) from None
         return ProgramReading(AnswerForm.FULL_PROGRAM, child)
     if carries_frozen_code(parent, code) or _frame_fits(parent_outside, code):
         try:
             return ProgramReading(AnswerForm.FULL_PROGRAM, join(parent_outside, _bodies_by_frame(parent, code)))
         except EditRejected:
-            salvaged = _salvaged_frame(parent, code) if python else None
-            if salvaged is None:
+            if not python:
                 raise
-            return ProgramReading(AnswerForm.FULL_PROGRAM_SALVAGED, salvaged)
+            return ProgramReading(AnswerForm.FULL_PROGRAM_SALVAGED, _salvaged_frame(parent, code))
     placed = place_definitions(parent, code) if python else None
     if placed is not None and (len(parent_bodies) != 1 or not placed.whole):
         return ProgramReading(AnswerForm.LOOSE_CODE_PLACED, placed.child)
@@ -104,15 +105,35 @@ def read_program(parent: str, code: str, language: str = "python") -> ProgramRea
     return ProgramReading(AnswerForm.BLOCK_BODY, join(parent_outside, [code]))
 
 
-def _salvaged_frame(parent: str, code: str) -> str | None:
+def _salvaged_frame(parent: str, code: str) -> str:
     """A marker-less whole program whose frozen lines are found once comments and docstrings
-    are left out on both sides, and which then differs from the parent's only in those."""
-    try:
-        bodies = _bodies_by_frame(parent, code, _ignorable(parent), _ignorable(code))
-    except EditRejected:
-        return None
+    are left out on both sides, and which then differs from the parent's only in those. Raises
+    EditRejected naming the frozen code line (not a comment) that is missing or changed."""
+    bodies = _bodies_by_frame(parent, code, _ignorable(parent), _ignorable(code))
     child = join(split(parent)[0], bodies)
-    return child if same_outside(code, child) else None
+    if not same_outside(code, child):
+        raise EditRejected(
+            "the program in the answer has no EVOLVE-BLOCK markers and changes code outside them "
+            "(not only comments or docstrings): keep the markers and every line outside them"
+        )
+    return child
+
+
+def _blanked(code: str) -> str:
+    """The code with its comment and docstring lines emptied: line numbers kept, words gone."""
+    ignorable = _ignorable(code)
+    return "".join("\n" if i in ignorable else line for i, line in enumerate(code.splitlines(keepends=True)))
+
+
+def _code_change(parent: str, code: str) -> str | None:
+    """The reason naming the first frozen line that changed as code, comments and docstrings
+    aside (a model told its docstring changed would fix that and keep the real change)."""
+    parent_blank, code_blank = _blanked(parent), _blanked(code)
+    try:
+        _check_segments(parent_blank, split(parent_blank)[0], split(code_blank)[0])
+    except EditRejected as exc:
+        return str(exc)
+    return None
 
 
 def _ignorable(code: str) -> frozenset[int]:
@@ -191,7 +212,7 @@ def _bodies_by_frame(
         if k is None or k < cursor or not _run_at(kept, target, k):
             raise EditRejected(
                 "the program in the answer has no EVOLVE-BLOCK markers and changes code outside them: "
-                + _missing_line(segment, start, {text for _, text in kept[cursor:]})
+                + _missing_line(segment, start, {text for _, text in kept[cursor:]}, skip_parent)
             )
         cuts.append((kept[k][0], kept[k + len(target) - 1][0] + 1))
         cursor = k + len(target)
@@ -206,9 +227,10 @@ def _bodies_by_frame(
     return bodies
 
 
-def _missing_line(segment: str, start: int, present: set[str]) -> str:
-    """'line N ... is missing or changed' for the parent's first frozen line the code lacks."""
+def _missing_line(segment: str, start: int, present: set[str], skip: frozenset[int] = frozenset()) -> str:
+    """'line N ... is missing or changed' for the parent's first frozen line the code lacks
+    (lines in `skip` aside)."""
     for offset, line in enumerate(segment.splitlines()):
-        if line.strip() and not is_marker(line) and line.rstrip() not in present:
+        if line.strip() and not is_marker(line) and start + offset not in skip and line.rstrip() not in present:
             return f"line {start + offset + 1} {line.strip()!r} is missing or changed"
     return f"the frozen lines from line {start + 1} ({_meaningful(segment)[0].strip()!r}) are not where they belong"

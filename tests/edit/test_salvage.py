@@ -67,10 +67,10 @@ def test_a_changed_frozen_statement_is_never_salvaged():
         "MACHINES = 4", "MACHINES = 8"
     )
     form, reason = rejection(fenced(written))
-    assert form == AnswerForm.FULL_PROGRAM and "changes code outside the EVOLVE-BLOCKs" in reason
+    assert form == AnswerForm.FULL_PROGRAM and "'MACHINES = 4' became 'MACHINES = 8'" in reason  # not the docstring
     bare = "".join(line for line in written.splitlines(keepends=True) if "EVOLVE-BLOCK" not in line)
     form, reason = rejection(fenced(bare))
-    assert form == AnswerForm.FULL_PROGRAM and "changes code outside them" in reason
+    assert form == AnswerForm.FULL_PROGRAM and "'MACHINES = 4' is missing or changed" in reason
 
 
 def test_a_changed_frozen_string_that_is_no_docstring_is_never_salvaged():
@@ -171,3 +171,12 @@ def test_salvage_forms_are_marked_salvaged():
         AnswerForm.LOOSE_CODE_PLACED,
         AnswerForm.SEARCH_MISS_PLACED,
     }
+
+
+def test_bare_definitions_go_to_their_block_of_several():
+    answer = "def g(x):\n    return 3 * A * x\n"
+    assert child_of(answer, AnswerForm.LOOSE_CODE_PLACED, TWO_BLOCKS) == TWO_BLOCKS.replace(
+        "return A * x", "return 3 * A * x"
+    )
+    form, reason = rejection("print(A)\n", TWO_BLOCKS)  # statements that belong nowhere: no edit
+    assert form == AnswerForm.NONE
