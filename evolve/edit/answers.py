@@ -181,10 +181,10 @@ def _bare_code(parent: str, text: str, language: str) -> list[str]:
         trimmed = "".join(line + "\n" for line in lines[fits[0] : fits[-1] + 1])
         if looks_like_program(parent, trimmed):
             return [trimmed]
-    if language == "python" and _is_python_statements(text):
-        # A block body (one block), or definitions that belong in one of several (a salvage).
-        if len(split(parent)[1]) == 1 or place_definitions(parent, text) is not None:
-            return [text.strip("\n") + "\n"]
+    # A block body (one block), or definitions that belong in one of several (a salvage).
+    fits = len(split(parent)[1]) == 1 or place_definitions(parent, text) is not None
+    if language == "python" and _is_python_statements(text) and fits:
+        return [text.strip("\n") + "\n"]
     return []
 
 
