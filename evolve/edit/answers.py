@@ -181,11 +181,14 @@ def _bare_code(parent: str, text: str, language: str) -> list[str]:
         trimmed = "".join(line + "\n" for line in lines[fits[0] : fits[-1] + 1])
         if looks_like_program(parent, trimmed):
             return [trimmed]
-    # A block body (one block), or definitions that belong in one of several (a salvage).
-    fits = len(split(parent)[1]) == 1 or place_definitions(parent, text) is not None
-    if language == "python" and _is_python_statements(text) and fits:
+    if language == "python" and _is_python_statements(text) and _fits_a_block(parent, text):
         return [text.strip("\n") + "\n"]
     return []
+
+
+def _fits_a_block(parent: str, code: str) -> bool:
+    """A block body (the program has one block), or definitions of one of several (a salvage)."""
+    return len(split(parent)[1]) == 1 or place_definitions(parent, code) is not None
 
 
 def _is_python_statements(text: str) -> bool:
