@@ -131,3 +131,50 @@ def test_models_context_and_timeout_in_problem_toml(tmp_path, circle_packing):
     toml.write_text(base + '\n[[models]]\nname = "openai/qwen"\ncontext = 100\n')
     with pytest.raises(ProblemError, match="context"):
         load_problem(folder)
+
+
+class _Ollama:
+    """Ollama's POST /api/show on loopback: the model's parameters and its model_info."""
+
+    def __init__(self, parameters: str):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        shown = {"parameters": parameters, "model_info": {"qwen2.context_length": 32768}}
+        self.asked: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                outer.asked.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                body = json.dumps(shown if self.path == "/api/show" else {}).encode()
+                self.send_response(200 if self.path == "/api/show" else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_window_read_from_ollama():
+    server = _Ollama('stop "<|im_end|>"\nnum_ctx 16384\ntemperature 0.2')
+    try:
+        assert server_window("ollama/qwen2.5-coder:7b", server.url) == Window(16384, "server")
+        assert server.asked == [{"model": "qwen2.5-coder:7b"}]
+    finally:
+        server.close()
+    server = _Ollama('stop "<|im_end|>"')  # no num_ctx: Ollama serves its default, not the model's 32,768
+    try:
+        assert server_window("ollama_chat/qwen2.5-coder:7b", server.url) == Window(4096, "server")
+    finally:
+        server.close()

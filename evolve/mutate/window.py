@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from evolve.mutate.llm import ModelSpec, model_client
+from evolve.mutate.local import is_self_hosted
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,14 @@ def fit_window(window: int, max_tokens: int, budget: int) -> Fit:
     return Fit(max(256, min(budget, window - answer - margin)), answer)
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never goes through a proxy
+
+
 def _get(url: str, payload: dict | None = None) -> Any:
     data = json.dumps(payload).encode() if payload is not None else None
     headers = {"Content-Type": "application/json"} if data else {}
-    with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=PROBE_SECONDS) as response:
+    opener = _DIRECT if is_self_hosted("", url) else urllib.request.build_opener()
+    with opener.open(urllib.request.Request(url, data, headers), timeout=PROBE_SECONDS) as response:
         return json.load(response)
 
 
