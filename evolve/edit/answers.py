@@ -6,7 +6,8 @@ reasoning (`<think>...</think>`) and prose. Every form the answer holds is tried
 evidence first (edit markers, then diff hunks, then the largest code block); the first that
 yields a valid child wins. When none does, the reason is the one from the strongest form the
 answer holds, so a model is never told its edit "is not valid Python" because an edit was read
-as code.
+as code. For Python, an answer off the format whose intent is clear is salvaged
+(evolve/edit/salvage.py) and read in a salvage form of its own.
 """
 
 from __future__ import annotations
