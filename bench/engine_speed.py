@@ -36,7 +36,7 @@ from model_server import ModelServer, Reply, current_program  # noqa: E402
 
 def actor_rss_mb() -> float:
     for proc in psutil.process_iter(["cmdline"]):
-        if any(name in part for part in (proc.info["cmdline"] or []) for name in ("PopulationDB", "PopulationShard")):
+        if any(name in part for part in (proc.info["cmdline"] or []) for name in ("PopulationActor",)):
             return proc.memory_info().rss / 2**20
     return float("nan")
 
@@ -113,6 +113,9 @@ def overhead(total: int) -> dict:
 
 
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return
     quick = "--quick" in sys.argv
     candidates = int(sys.argv[sys.argv.index("--candidates") + 1]) if "--candidates" in sys.argv else None
     overhead_only = "--overhead-only" in sys.argv

@@ -4,7 +4,7 @@ Candidates per second through the population alone: the offline mutator (called 
 as the driver's mutator threads will), no evaluation (the null sandbox's outcome, made here), the
 busy problem's 83-byte program, 8 islands.
 
-A. Direct: one `PopulationShard`'s methods called without Ray (the ceiling of one shard), batch
+A. Direct: one `PopulationActor`'s methods called without Ray (the ceiling of one shard), batch
    sizes 1 and 32, and the time per candidate early (300-1,300 in the store) and late (the last
    1,000 of `--long` candidates): flat or not.
 B. Ray: 1, 2, 4, 8 shard actors behind `ShardedPopulation`, batch 1 and 32, a batch per shard in
@@ -31,11 +31,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(HERE)]
 
-from evolve.engine.population_shard import PopulationShard  # noqa: E402
-from evolve.engine.shards import ShardedPopulation  # noqa: E402
+from evolve.engine.population_actor import PopulationActor  # noqa: E402
+from evolve.engine.sharded_population import ShardedPopulation  # noqa: E402
 from evolve.mutate.prompt import ProblemView  # noqa: E402
 from evolve.mutate.propose import MutatorSettings, propose  # noqa: E402
-from evolve.population.shard import ShardSpec  # noqa: E402
+from evolve.population.shard_spec import ShardSpec  # noqa: E402
 from evolve.problem import Problem, load_problem  # noqa: E402
 from evolve.sandbox.base import EvalOutcome  # noqa: E402
 from evolve.store import RunConfig  # noqa: E402
@@ -62,7 +62,7 @@ def direct(url: str, total: int, batch: int) -> list[float]:
     """Stamps (monotonic seconds) after each candidate, `batch` candidates per call."""
     problem = problem_with(1)
     settings = MutatorSettings(problem=ProblemView(problem.name, "", problem.language))
-    db = PopulationShard(url, f"direct-{batch}-{total}", problem, RunConfig({}, {}), 0, "null", "offline", None, False)
+    db = PopulationActor(url, f"direct-{batch}-{total}", problem, RunConfig({}, {}), 0, "null", "offline", None, False)
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, outcome(start.initial_ticket.code))
@@ -93,7 +93,7 @@ def through_ray(ray, url: str, shards: int, batch: int, total: int) -> float:
     name = f"ray-{shards}-{batch}"
 
     def make(spec: ShardSpec):
-        actor = ray.remote(PopulationShard).options(
+        actor = ray.remote(PopulationActor).options(
             num_cpus=0, max_concurrency=1, resources={f"node_{spec.index % NODES}": 0.001}
         )
         return actor.remote(url, name, problem, RunConfig({}, {}), 0, "null", "offline", None, False, spec)

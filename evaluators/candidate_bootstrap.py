@@ -16,6 +16,10 @@ import sys
 
 
 def _plain(obj):
+    import enum
+
+    if isinstance(obj, enum.Enum):  # by name: an evaluator that imported the class may restore it
+        return {"__enum__": f"{type(obj).__module__}.{type(obj).__qualname__}", "name": obj.name}
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if isinstance(obj, (set, frozenset, tuple)):
@@ -51,6 +55,9 @@ def main() -> None:
             sys.stderr.write(f"evolve_eval: candidate not confined: {why}\n")
     # The candidate imports nothing of ours (a Python without -I implying -P put our folder first).
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    # As `python program.py` would: modules beside the program import (run_shinka_eval puts a
+    # ShinkaEvolve problem's helper modules there; alone, the folder holds only the candidate).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(program)))
     spec = importlib.util.spec_from_file_location("candidate", program)
     module = importlib.util.module_from_spec(spec)
     sys.modules["candidate"] = module

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from evolve.errors import OptionError, RunError
@@ -74,6 +75,7 @@ def score_once(
                     "score": outcome.score,
                     "reason": outcome.reason,
                     "metrics": outcome.metrics,
+                    "feedback": outcome.feedback,
                     "seconds": outcome.duration,
                     "sandbox": outcome.sandbox,
                     "heldout_score": heldout.score if heldout and heldout.ok else None,
@@ -84,16 +86,18 @@ def score_once(
         table = Table(title=f"{problem.name}: {label}", show_header=False)
         table.add_row("sandbox", outcome.sandbox)
         table.add_row("time", f"{outcome.duration:.2f} s")
-        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{outcome.reason}[/]")
+        table.add_row("status", "[green]ok[/]" if outcome.ok else f"[red]{escape(outcome.reason)}[/]")
         if outcome.score is not None:
             table.add_row("score", f"{outcome.score:.6g}")
         if heldout is not None:
-            table.add_row("held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{heldout.reason}[/]")
+            table.add_row(
+                "held-out score", f"{heldout.score:.6g}" if heldout.ok else f"[red]{escape(heldout.reason)}[/]"
+            )
         for key, value in sorted(outcome.metrics.items()):
             if key != "score":
                 table.add_row(key, f"{value:.6g}")
         if outcome.feedback:
-            table.add_row("feedback", outcome.feedback[:500])
+            table.add_row("feedback", escape(outcome.feedback[:500]))
         console.print(table)
     if not outcome.ok:
         # The evaluator's traceback (when evaluate.py raised) and the last lines it printed.
@@ -101,10 +105,14 @@ def score_once(
         if tail and not json_out:
             err.print("\n".join(tail), markup=False, highlight=False)
         if outcome.kind == FailureKind.EVALUATOR_ERROR:  # the evaluator's own bug, not the program's
-            fail(f"{problem.root / 'evaluate.py'}: raised while scoring the {label}: {outcome.reason}")
+            fail(
+                f"{problem.root / problem.config.evaluation.evaluator}: raised while scoring the {label}: {outcome.reason}"
+            )
         fail(f"{program_path}: the {label} fails its evaluation: {outcome.reason}")
     if heldout is not None and not heldout.ok:
-        fail(f"{problem.root / 'evaluate.py'}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}")
+        fail(
+            f"{problem.root / problem.config.evaluation.evaluator}: {problem.config.evaluation.heldout_function} fails: {heldout.reason}"
+        )
 
 
 def local_gpus() -> int:

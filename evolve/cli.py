@@ -19,8 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from evolve import __version__, logs
+from evolve.diskfull import disk_full_message, filled
 from evolve.errors import EvolveError, OptionError
-from evolve.problem import load_problem
+from evolve.problem import load_problem, problem_from_files, run_defaults
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn, warn_if_process
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def main() -> None:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        if exc.errno != errno.EROFS and filled(exc) is None:
             raise
         # The machine's fault, said in one line: what is committed in the store is kept.
         path = f" ({exc.filename})" if exc.filename else ""
@@ -56,6 +57,11 @@ def main() -> None:
         )
         sys.exit(1)
     except Exception as exc:
+        full = filled(exc)  # a full disk under the database (at the start, say): one line too
+        if full is not None:
+            message = disk_full_message(full, "evolve run --resume")
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            sys.exit(1)
         log.exception("internal error")
         where = logs.current_log_file()
         err.print(
@@ -121,7 +127,11 @@ def _strategy(name: str | None) -> str | None:
 
 @app.command()
 def run(
-    problem_dir: Path | None = typer.Argument(None, help="A problem folder (problems/<name>)."),
+    problem_dir: Path | None = typer.Argument(
+        None,
+        help="A problem folder (problems/<name>, or an OpenEvolve/ShinkaEvolve/SkyDiscover one), or a program file.",
+    ),
+    evaluator: Path | None = typer.Argument(None, help="With a program file: its evaluator file (no problem.toml)."),
     iterations: int | None = typer.Option(
         None, "--iterations", "-n", min=0, help="Candidates to propose (default 100)."
     ),
@@ -152,6 +162,12 @@ def run(
     patience: int | None = typer.Option(
         None, min=1, help="Stop when the best has not improved in this many evaluated candidates."
     ),
+    model_timeout: float | None = typer.Option(
+        None, help="Seconds one model call may take, for every model (default: each model's timeout in problem.toml)."
+    ),
+    model_retries: int | None = typer.Option(
+        None, help="Retries of a failed model call, for every model (default: each model's retries in problem.toml)."
+    ),
 ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
@@ -170,6 +186,8 @@ def run(
             infra_wait=infra_wait,
             strategy=_strategy(strategy),
             patience=patience,
+            model_timeout=model_timeout,
+            model_retries=model_retries,
         ).items()
         if v is not None
     }
@@ -190,8 +208,8 @@ def run(
     else:
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
-        problem = load_problem(problem_dir)
-        options = RunOptions(sandbox=sandbox_choice(sandbox), **overrides)
+        problem = load_problem(problem_dir) if evaluator is None else problem_from_files(problem_dir, evaluator)
+        options = RunOptions(sandbox=sandbox_choice(sandbox), **{**run_defaults(problem), **overrides})
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
     warn_if_process(options.sandbox)
@@ -204,6 +222,21 @@ def run(
     _print_summary(result)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")
+
+
+@app.command("import")
+def import_peer(
+    folder: Path = typer.Argument(..., help="An OpenEvolve, ShinkaEvolve or SkyDiscover problem folder."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="The new folder (default: problems/<folder's name>)."),
+) -> None:
+    """Write a native problem folder (problem.toml, the peer's files) from a peer's folder."""
+    from evolve.peers.importer import import_folder
+
+    peer, problem = import_folder(folder, out or Path("problems") / folder.resolve().name)
+    console.print(
+        f"{problem.root}: imported from {peer.origin} ({len(peer.unmapped)} settings not mapped: see its README.md)"
+    )
+    console.print(f"check it with: evolve check {problem.root}")
 
 
 def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume):
@@ -228,21 +261,13 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
             f"{elapsed:.0f} s",
         )
         if p.last_event:
-            t.add_row("", f"[dim]{p.last_event[:100]}[/]")
+            t.add_row("", f"[dim]{escape(p.last_event[:100])}[/]")
         return t
 
     def on_start(mutator: str, options: RunOptions) -> None:
         if mutator == "offline":
-            from evolve.mutate.offline import describe_offline_limits
-
-            console.print(
-                "[bold yellow]mutator: offline[/] (no model configured and no provider key: perturbing "
-                "numeric constants and operators inside the EVOLVE-BLOCKs, a random-search baseline)",
-                soft_wrap=True,
-            )
-            limits = describe_offline_limits(problem.initial_code)
-            if limits:
-                warn(limits)
+            _say_offline(problem)
+            _warn_unused_models(problem, options)
         else:
             console.print(f"[bold]mutator:[/] {mutator}")
         console.print(
@@ -285,6 +310,32 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
     finally:
         if live is not None:
             live.stop()
+
+
+def _say_offline(problem) -> None:
+    """The offline mutator's start lines: what it is, and what it can change in this problem."""
+    from evolve.mutate.offline import describe_offline_limits, describe_offline_targets
+
+    console.print(
+        "[bold yellow]mutator: offline[/] (no model configured and no provider key: random edits "
+        "inside the EVOLVE-BLOCKs, a random-search baseline)",
+        soft_wrap=True,
+    )
+    targets = describe_offline_targets(problem.initial_code, problem.language)
+    log.info("%s", targets)  # in the run's evolve.log too
+    console.print(targets, highlight=False, soft_wrap=True)
+    limits = describe_offline_limits(problem.initial_code, problem.language)
+    if limits:
+        warn(limits)
+
+
+def _warn_unused_models(problem, options: RunOptions) -> None:
+    """A peer folder's models, left out for want of a key (evolve.engine.run.peer_models_unusable)."""
+    if problem.config.models and not options.models:
+        warn(
+            f"{problem.origin}: its models ({', '.join(m.name for m in problem.config.models)}) "
+            "need a provider key (OPENAI_API_KEY for an api_base): none is set, so this run is offline"
+        )
 
 
 def _print_summary(result) -> None:

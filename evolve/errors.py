@@ -49,3 +49,8 @@ class ImageMissing(InfrastructureError):
 
 class NodeLost(InfrastructureError):
     """A Ray node or worker running evaluations went away."""
+
+
+class DiskFull(InfrastructureError):
+    """The disk that holds the run's database, log or folder is full: what is committed is kept,
+    and the run goes on with `evolve run --resume` once there is space."""

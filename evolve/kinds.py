@@ -14,7 +14,8 @@ class RunStatus(StrEnum):
     FINISHED = "finished"  # all iterations done
     STOPPED = "stopped"  # a budget, a target, Ctrl-C
     FAILED = "failed"  # the initial program failed, the model calls kept failing, the machinery broke
-    # Never stored: how a `running` row reads once its driver's heartbeat stopped (it was killed).
+    # How a `running` row reads once its driver's heartbeat stopped (it was killed); stored for a
+    # run stopped by a full disk, where the database could still be written. `--resume` goes on.
     INTERRUPTED = "interrupted"
 
 
@@ -100,3 +101,8 @@ class EventKind(StrEnum):
     PAUSE = "pause"  # the machinery failed; the run waits and retries
     NODE_AVOIDED = "node_avoided"  # one node's machinery failed while others work: evaluations go elsewhere for a while
     RESET = "reset"  # stagnant islands wiped and reseeded from the best of others (evolve/search/resets.py)
+
+
+# A metric stored under this prefix is private: stored and reported, never shown to the model
+# (an evaluator's "private" figures; evolve/sandbox/result.py names them, evolve/mutate/prompt.py drops them).
+PRIVATE_PREFIX = "private."

@@ -9,6 +9,7 @@ to the newest run's file.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,23 @@ RAY_STARTUP_LOGGERS = (
     "ray._private.node",
 )
 
-_file_handler: logging.FileHandler | None = None
+
+class _RunLogFile(logging.FileHandler):
+    """The run's evolve.log. When it cannot be written (a full disk), its records are dropped
+    quietly: logging's default prints a traceback per record to stderr, hundreds of lines."""
+
+    failure: str | None = None  # the first error that stopped it
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failure is None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        self.failure = self.failure or (str(error) if error is not None else "unknown error")
+
+
+_file_handler: _RunLogFile | None = None
 _stderr_handler: logging.Handler | None = None
 
 
@@ -67,7 +84,7 @@ def log_to_file(path: str | Path | None) -> None:
         _file_handler.close()
     try:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        _file_handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+        _file_handler = _RunLogFile(path, encoding="utf-8", delay=True)
     except OSError:  # a node that cannot write there (no shared filesystem): keep Ray's own log
         _file_handler = None
         return
@@ -111,8 +128,8 @@ def stop_log_file() -> None:
 
 
 def current_log_file() -> str | None:
-    """The file this process logs to now (the run's evolve.log), if any."""
-    return _file_handler.baseFilename if _file_handler is not None else None
+    """The file this process logs to now (the run's evolve.log), if any, and if it can be written."""
+    return _file_handler.baseFilename if _file_handler is not None and _file_handler.failure is None else None
 
 
 def run_log_path(run_dir: str | Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
 from evolve.sandbox.images import DEFAULT_IMAGE
 
-__all__ = ["Problem", "ProblemError", "load_problem", "problem_warnings"]
+__all__ = ["Problem", "ProblemError", "load_problem", "problem_warnings", "run_defaults"]
 
 
 class _Strict(BaseModel):
@@ -28,6 +29,21 @@ class _Strict(BaseModel):
 class CascadeStage(_Strict):
     function: str
     threshold: float = 0.0
+
+
+class CallStyle(StrEnum):
+    """How the evaluator is called (docs/problems.md, "The evaluator")."""
+
+    PATH = "path"  # function(program_path) -> result
+    RESULTS_DIR = "results_dir"  # function(program_path, results_dir) writes metrics.json, correct.json
+    COMMAND = "command"  # `command PROGRAM MODE` prints one JSON object (SkyDiscover's evaluate.sh)
+
+
+class OnBelow(StrEnum):
+    """What a program below a cascade stage's threshold gets."""
+
+    FAIL = "fail"  # a cascade failure (it keeps the stage's score, but is not a candidate parent)
+    KEEP = "keep"  # the stage's result is the program's: it stops early, and is ranked by it (OpenEvolve)
 
 
 class EvaluationConfig(_Strict):
@@ -44,9 +60,14 @@ class EvaluationConfig(_Strict):
     tmpfs_mb: Annotated[int, Field(ge=1)] = 64
     # The most JSON evaluate() may return; a larger result is the candidate's failure.
     max_result_kb: Annotated[int, Field(ge=1, le=1024 * 1024)] = 1024
+    evaluator: str = "evaluate.py"  # the evaluator file, in the problem folder
     function: str = "evaluate"
+    call: Annotated[CallStyle, Field(strict=False)] = CallStyle.PATH
+    command: str | None = None  # call = "command": the script, relative to the folder
+    score: str | None = None  # the result's key that is the score; unset: "score", else "combined_score"
     heldout_function: str | None = None
     cascade: list[CascadeStage] = Field(default_factory=list)
+    on_below: Annotated[OnBelow, Field(strict=False)] = OnBelow.FAIL
     # Noisy scores (timings): before a run declares its best, the top programs are evaluated this
     # many more times and ranked by the median of those repeats (evolve/engine/repeat.py). 0: off.
     repeat_best: Annotated[int, Field(ge=0, le=20)] = 0
@@ -78,7 +99,7 @@ class PopulationConfig(_Strict):
     # Every this many evaluated children, islands whose best did not improve since the last check
     # are wiped and reseeded from the best of the others (FunSearch; docs/search.md). 0: never.
     reset_interval: Annotated[int, Field(ge=0)] = 100
-    # Population actors, each owning islands i with i % shards == its index (evolve/engine/shards.py):
+    # Population actors, each owning islands i with i % shards == its index (evolve/engine/sharded_population.py):
     # more candidates per second on a cluster; every shard owns at least one island.
     shards: Annotated[int, Field(ge=1, le=64)] = 1
 
@@ -122,6 +143,8 @@ class MutationConfig(_Strict):
     fix: Annotated[float, Field(ge=0)] = 0.1  # a promising failed child repaired (prompts/fix.j2)
     # A rejected answer is sent back with its reason, in the same conversation, this many times.
     max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    # The largest answer read: a larger one is rejected, stored cut to this size, never sent back whole.
+    max_answer_kb: Annotated[int, Field(ge=1, le=1024)] = 256
 
 
 class PromptConfig(_Strict):
@@ -161,7 +184,18 @@ class BanditConfig(_Strict):
     rest_iterations: Annotated[int, Field(ge=1)] = 8  # its first rest; each further one doubles
 
 
+class RunDefaults(_Strict):
+    """A run's defaults for this problem; the same `evolve run` flags override them."""
+
+    iterations: Annotated[int, Field(ge=0)] | None = None
+    seed: int | None = None
+    workers: Annotated[int, Field(ge=1)] | None = None  # evaluations at once (--eval-workers)
+    max_cost: Annotated[float, Field(gt=0)] | None = None  # USD of model calls
+
+
 class ProblemConfig(_Strict):
+    """problem.toml. `description` opens every mutation prompt (a peer's system message goes there)."""
+
     name: str
     description: str = ""
     program: str
@@ -173,6 +207,7 @@ class ProblemConfig(_Strict):
     novelty: NoveltyConfig = Field(default_factory=NoveltyConfig)
     bandit: BanditConfig = Field(default_factory=BanditConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
+    run: RunDefaults = Field(default_factory=RunDefaults)
 
 
 LANGUAGES = {
@@ -195,6 +230,8 @@ class Problem:
     root: Path
     config: ProblemConfig
     initial_code: str
+    origin: str = "problem.toml"  # or the peer format read: "OpenEvolve folder", ...
+    unmapped: tuple[str, ...] = ()  # the peer's settings evolve does not use, one line each
 
     @property
     def name(self) -> str:
@@ -230,9 +267,26 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
     return f"{path}: key '{key}': {first['msg']} (got {first.get('input')!r})"
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """A problem file's text, or one line naming the file when it cannot be read, holds binary
+    data (a NUL byte) or is not UTF-8: a traceback from deep in a run helps no one fix it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProblemError(f"{path}: the {what} cannot be read: {exc.strerror or exc}") from None
+    if b"\x00" in data:
+        raise ProblemError(f"{path}: the {what} is a binary file (it holds NUL bytes); it must be UTF-8 text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(
+            f"{path}: the {what} is not UTF-8 text (byte {exc.start} is {data[exc.start : exc.start + 1]!r})"
+        ) from None
+
+
 def parse_config(path: Path, text: str | None = None) -> ProblemConfig:
     try:
-        data = tomllib.loads(text if text is not None else path.read_text())
+        data = tomllib.loads(text if text is not None else read_text_file(path, "problem file"))
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"{path}: not valid TOML: {exc}") from None
     try:
@@ -242,18 +296,39 @@ def parse_config(path: Path, text: str | None = None) -> ProblemConfig:
 
 
 def load_problem(folder: str | Path) -> Problem:
+    """A problem folder: problem.toml, or an unmodified OpenEvolve, ShinkaEvolve or SkyDiscover
+    folder (evolve/peers/), read with the same checks."""
+    from evolve.peers import read_peer
+
     root = Path(folder).resolve()
     if not root.is_dir():
         raise ProblemError(f"{folder}: not a folder (expected problems/<name>/ with problem.toml)")
     toml_path = root / "problem.toml"
-    if not toml_path.is_file():
-        raise ProblemError(f"{toml_path}: missing (every problem folder needs a problem.toml)")
-    config = parse_config(toml_path)
+    if toml_path.is_file():
+        return complete_problem(root, parse_config(toml_path), toml_path)
+    peer = read_peer(root)
+    if peer is None:
+        raise ProblemError(
+            f"{toml_path}: missing (every problem folder needs a problem.toml, or the files of an "
+            "OpenEvolve, ShinkaEvolve or SkyDiscover problem)"
+        )
+    source = root / peer.config_file if peer.config_file else root
+    try:
+        config = ProblemConfig.model_validate(peer.data)
+    except ValidationError as exc:
+        raise ProblemError(_format_validation_error(source, exc)) from None
+    return complete_problem(root, config, source, origin=peer.origin, unmapped=peer.unmapped)
 
+
+def complete_problem(
+    root: Path, config: ProblemConfig, toml_path: Path, origin: str = "problem.toml", unmapped: tuple[str, ...] = ()
+) -> Problem:
+    """The checks of every problem, however its settings were read: the program and its blocks,
+    the evaluator and the functions the settings name."""
     program_path = root / config.program
     if not program_path.is_file():
         raise ProblemError(f"{toml_path}: key 'program': file {config.program!r} not found in {root}")
-    code = program_path.read_text()
+    code = read_text_file(program_path, "initial program")
     try:
         blocks = find_blocks(code)
     except BlockError as exc:
@@ -262,25 +337,45 @@ def load_problem(folder: str | Path) -> Problem:
         raise ProblemError(
             f"{program_path}: no EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers (mark the part evolution may change)"
         )
+    _check_evaluator(root, config.evaluation, toml_path)
+    for dim in config.population.features:
+        if dim.max is not None and dim.max <= dim.min:
+            raise ProblemError(f"{toml_path}: feature '{dim.name}': max must exceed min")
+    _check_prompts(root / "prompts")
+    return Problem(root=root, config=config, initial_code=code, origin=origin, unmapped=unmapped)
 
-    evaluate_path = root / "evaluate.py"
+
+def _check_evaluator(root: Path, ev: EvaluationConfig, toml_path: Path) -> None:
+    if ev.call == CallStyle.COMMAND:
+        if not ev.command or not (root / ev.command).is_file():
+            raise ProblemError(f"{toml_path}: key 'evaluation.command': script {ev.command!r} not found in {root}")
+        return
+    evaluate_path = root / ev.evaluator
     if not evaluate_path.is_file():
-        raise ProblemError(f"{evaluate_path}: missing (it must define evaluate(program_path) -> dict)")
-    source = evaluate_path.read_text()
+        raise ProblemError(
+            f"{evaluate_path}: missing (it must define {ev.function}(program_path); "
+            "or name the evaluator file with [evaluation] evaluator in problem.toml)"
+        )
+    source = read_text_file(evaluate_path, "evaluator")
     try:
         compile(source, str(evaluate_path), "exec")
     except SyntaxError as exc:
         raise ProblemError(f"{evaluate_path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    functions = [config.evaluation.function, *(s.function for s in config.evaluation.cascade)]
-    if config.evaluation.heldout_function:
-        functions.append(config.evaluation.heldout_function)
+    functions = [ev.function, *(s.function for s in ev.cascade)]
+    if ev.heldout_function:
+        functions.append(ev.heldout_function)
     for name in functions:
         if f"def {name}(" not in source:
-            raise ProblemError(f"{evaluate_path}: no function '{name}' (named in problem.toml)")
-    for dim in config.population.features:
-        if dim.max is not None and dim.max <= dim.min:
-            raise ProblemError(f"{toml_path}: feature '{dim.name}': max must exceed min")
-    return Problem(root=root, config=config, initial_code=code)
+            raise ProblemError(f"{evaluate_path}: no function '{name}' (named in {toml_path.name})")
+
+
+def _check_prompts(folder: Path) -> None:
+    """Every template of the problem's prompts/ reads as text now, not at the first model call."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() or path.is_symlink():
+            read_text_file(path, "prompt template")
 
 
 def problem_warnings(problem: Problem) -> list[str]:
@@ -293,3 +388,32 @@ def problem_warnings(problem: Problem) -> list[str]:
             f"{problem.root.name!r} (runs are named {problem.name}-...; make the two match)"
         )
     return found
+
+
+def run_defaults(problem: Problem) -> dict[str, int | float]:
+    """problem.toml's [run] as `RunOptions` fields: what `evolve run` uses where no flag is given."""
+    run = problem.config.run
+    values = {"iterations": run.iterations, "seed": run.seed, "eval_workers": run.workers, "max_cost": run.max_cost}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def problem_from_files(program: str | Path, evaluator: str | Path) -> Problem:
+    """`evolve run PROGRAM EVALUATOR`: no problem.toml, every default; the two files must share
+    a folder (the sandbox sees that folder, as it sees a problem folder)."""
+    program_path, evaluator_path = Path(program).resolve(), Path(evaluator).resolve()
+    for path in (program_path, evaluator_path):
+        if not path.is_file():
+            raise ProblemError(f"{path}: not a file (evolve run PROGRAM EVALUATOR takes two files)")
+    root = program_path.parent
+    if evaluator_path.parent != root:
+        raise ProblemError(f"{evaluator_path}: not in {root} (put the program and its evaluator in one folder)")
+    source = evaluator_path.read_text()
+    results_dir = "def main(" in source and "def evaluate(" not in source  # ShinkaEvolve's evaluate.py
+    evaluation = EvaluationConfig(
+        evaluator=evaluator_path.name,
+        function="main" if results_dir else "evaluate",
+        call=CallStyle.RESULTS_DIR if results_dir else CallStyle.PATH,
+    )
+    config = ProblemConfig(name=root.name, program=program_path.name, evaluation=evaluation)
+    origin = f"two files, no problem.toml (the defaults): {program_path.name}, {evaluator_path.name}"
+    return complete_problem(root, config, evaluator_path, origin=origin)

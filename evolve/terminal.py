@@ -43,7 +43,17 @@ def warn_if_process(name: str) -> None:
 
 
 def show_problem_warnings(problem: Problem) -> None:
+    """The problem's origin first when it is not a problem.toml (a peer's folder, two files), what
+    of its settings evolve does not use (once), then what loads but is probably a mistake."""
     from evolve.problem import problem_warnings
 
+    if problem.origin != "problem.toml":
+        err.print(f"[bold]{escape(problem.origin)}[/]: {escape(str(problem.root))}", highlight=False, soft_wrap=True)
+        if problem.unmapped:
+            err.print(
+                f"not mapped ({len(problem.unmapped)}): " + escape("; ".join(problem.unmapped)),
+                highlight=False,
+                soft_wrap=True,
+            )
     for message in problem_warnings(problem):
         warn(message)

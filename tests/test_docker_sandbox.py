@@ -430,6 +430,62 @@ def test_the_runner_started_ahead_scores_like_one_started_per_job(engine, tmp_pa
     assert ours_of(sb) == []
 
 
+def test_containers_weigh_as_much_as_host_processes(engine):
+    """With the cgroupfs driver each container's cgroup is made at the top of the hierarchy (a
+    sibling of the host's sessions, not one share of the engine's /docker group), with its
+    limits on it, and it goes with the container."""
+    import docker
+
+    from evolve.sandbox.docker import DockerSandbox
+
+    info = docker.from_env().info()
+    cgroupfs_v1 = info.get("CgroupDriver") == "cgroupfs" and str(info.get("CgroupVersion")) == "1"
+    with DockerSandbox(pool_size=1) as sb, DockerSandbox(pool_size=1, own_cgroup=False) as shared:
+        for box in (sb, shared):
+            box.warm(hostile(MARK))
+        (top,), (under,) = _wait_ready(sb, 1), _wait_ready(shared, 1)
+        api = sb.api
+        assert api.inspect_container(top)["HostConfig"]["CgroupParent"] == ("/" if cgroupfs_v1 else "")
+        assert api.inspect_container(under)["HostConfig"]["CgroupParent"] == ""
+        if cgroupfs_v1:  # the pooled containers, before they are taken (and removed)
+            cpu, memory = Path("/sys/fs/cgroup/cpu") / top, Path("/sys/fs/cgroup/memory") / top
+            assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "100000"  # cpus = 1
+            assert int((memory / "memory.limit_in_bytes").read_text()) == 256 * 2**20
+            assert (Path("/sys/fs/cgroup/cpu/docker") / under).is_dir()
+        outcome = sb.evaluate(hostile(MARK))
+        assert outcome.ok, outcome.reason
+    assert ours_of(sb) == [] and ours_of(shared) == []
+    if cgroupfs_v1:
+        assert not (Path("/sys/fs/cgroup/cpu") / top).exists()
+
+
+def test_top_level_cgroup_only_where_the_driver_takes_a_path():
+    from evolve.sandbox.container import top_level_cgroup
+
+    assert top_level_cgroup({"CgroupDriver": "cgroupfs", "CgroupVersion": "1"}) == "/"
+    assert top_level_cgroup({"CgroupDriver": "systemd", "CgroupVersion": "2"}) is None
+    assert top_level_cgroup({"CgroupDriver": "cgroupfs", "CgroupVersion": "2"}) is None
+    assert top_level_cgroup({"CgroupDriver": "none"}) is None  # rootless on cgroup v1
+
+
+def test_the_warm_runner_is_a_fork_of_the_bootstrap(engine):
+    """No second interpreter starts in a pooled container (its CPU would come out of the running
+    evaluations'): the waiting runner is the bootstrap's fork, which imported runner.py."""
+    from evolve.sandbox.docker import DockerSandbox
+
+    with DockerSandbox(pool_size=1) as sb:
+        request = hostile("def main():\n    return 'ok'\n")
+        sb.warm(request)
+        (cid,) = _wait_ready(sb, 1)
+        end = time.monotonic() + 10
+        while len(processes := sb.api.top(cid, ps_args="-o pid,args")["Processes"]) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        commands = [args for _, args in processes]
+        assert len(commands) == 2 and all("container_bootstrap.py" in c for c in commands), commands
+        outcome = sb.evaluate(request)
+        assert outcome.ok and outcome.score == 1.0, outcome.reason
+
+
 PINNED = r"""
 import os, time
 def main():

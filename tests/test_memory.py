@@ -2,7 +2,7 @@
 with its stated idea, diff and score change), what was tried from it and did not help, the best
 programs, elites of other cells and the parent's MAP-Elites cell; the prompt sent over litellm's
 real HTTP path to a loopback server shows them; a resumed run remembers the same, from its rows.
-A real PopulationDB on a real SQLite store; the test decides each child's evaluation."""
+A real PopulationActor on a real SQLite store; the test decides each child's evaluation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.kinds import FailureKind
 from evolve.mutate.insight import Insight
 from evolve.mutate.llm import ModelSpec
@@ -64,9 +64,9 @@ def settings(url: str, budget: int = 6000) -> MutatorSettings:
     )
 
 
-def open_db(tmp_path: Path, problem: Problem, resume: bool = False) -> PopulationDB:
+def open_db(tmp_path: Path, problem: Problem, resume: bool = False) -> PopulationActor:
     url = f"sqlite:///{tmp_path / 'memory.db'}"
-    return PopulationDB(url, "r", problem, RunConfig({}, {}), 1, "test", "llm: test", 20, resume)
+    return PopulationActor(url, "r", problem, RunConfig({}, {}), 1, "test", "llm: test", 20, resume)
 
 
 def script(request: dict, index: int) -> Reply:
@@ -77,7 +77,7 @@ def script(request: dict, index: int) -> Reply:
     return Reply(idea_answer(request, index, idea))
 
 
-def five_iterations(db: PopulationDB, url: str) -> None:
+def five_iterations(db: PopulationActor, url: str) -> None:
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={"min_radius": 0.05}, sandbox="t"))
@@ -149,7 +149,7 @@ def test_counts_come_from_the_prompt_table(tmp_path, circle_packing):
 
 def test_the_offline_mutator_gets_no_memory(tmp_path, circle_packing):
     url = f"sqlite:///{tmp_path / 'offline.db'}"
-    db = PopulationDB(url, "r", circle_packing, RunConfig({}, {}), 1, "test", "offline", 20, False)
+    db = PopulationActor(url, "r", circle_packing, RunConfig({}, {}), 1, "test", "offline", 20, False)
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={}, sandbox="t"))

@@ -94,3 +94,12 @@ def test_novelty_feature_measures_distance_from_the_initial_program():
     same = feature_values(axes, "a\nb\nc\nd\n", {}, "a\nb\nc\nd\n")[0]
     different = feature_values(axes, "w\nx\ny\nz\n", {}, "a\nb\nc\nd\n")[0]
     assert same == pytest.approx(0.0) and different == pytest.approx(1.0)
+
+
+def test_leaving_sends_each_islands_best_to_the_next():
+    pop = make_population(3)
+    for island, program_id, score in [(0, 1, 0.5), (0, 5, 1.5), (1, 3, 1.3), (2, 9, 1.9)]:
+        pop.add(island, Member(program_id, score, (island, program_id), 1))  # over the initial program's 1.0
+    leaving = pop.leaving((0, 2), 2)  # a shard owning islands 0 and 2: their best two each
+    assert [(src, dst, m.id) for src, dst, m in leaving] == [(0, 1, 5), (0, 1, 0), (2, 0, 9), (2, 0, 0)]
+    assert pop.leaving((0,), 0) == [] and make_population(1).leaving((0,), 2) == []

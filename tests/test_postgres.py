@@ -1,14 +1,7 @@
 """The store on PostgreSQL: a real server that the test starts, a run, a resume."""
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from glob import glob
-from pathlib import Path
-
 import pytest
+from postgres_server import postgres_server
 from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
@@ -16,55 +9,10 @@ from evolve.engine.run import evolve_run
 from evolve.store import LLMCall, Program, Run, open_engine, session_factory
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (.ci/run installs it)")
-        pytest.skip("PostgreSQL is not installed here")
-    pytest.importorskip("psycopg2")
-    # Not under pytest's tmp (mode 700, root's): the server runs as the postgres user.
-    data = Path(tempfile.mkdtemp(prefix="evolve-pg-")) / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_postgres:
-        shutil.chown(data.parent, "postgres", "postgres")
-    subprocess.run(
-        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            *as_postgres,
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-w",
-            "-l",
-            str(data.parent / "log"),
-            "-o",
-            f"-p {port} -k {data.parent} -c listen_addresses=127.0.0.1",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(data.parent, ignore_errors=True)
+def postgres_url():
+    with postgres_server() as server:
+        yield server.replace("postgresql://", "postgresql+psycopg2://") + "/postgres"
 
 
 def test_run_and_resume_on_postgres(ray_local, circle_packing, postgres_url, tmp_path):

@@ -94,3 +94,37 @@ def test_a_name_that_differs_from_its_folder_is_a_warning(tmp_path):
     assert warning.startswith(
         f"{folder / 'problem.toml'}: name 'circle_packing' differs from the folder's name 'my_copy'"
     )
+
+
+def test_evaluator_contract_keys_are_strict():
+    base = 'name = "x"\nprogram = "p.py"\n[evaluation]\n'
+    parsed = config(
+        base + 'evaluator = "evaluator.py"\ncall = "results_dir"\nscore = "combined_score"\non_below = "keep"'
+    )
+    ev = parsed.evaluation
+    assert (ev.evaluator, ev.call, ev.score, ev.on_below) == ("evaluator.py", "results_dir", "combined_score", "keep")
+    with pytest.raises(ProblemError, match=r"key 'evaluation.on_below'.*'stop'"):
+        config(base + 'on_below = "stop"')
+    with pytest.raises(ProblemError, match=r"key 'evaluation.call'.*'main'"):
+        config(base + 'call = "main"')
+
+
+def test_run_defaults_are_strict():
+    parsed = config('name = "x"\nprogram = "p.py"\n[run]\niterations = 5\nseed = 3\nworkers = 2\nmax_cost = 1.5\n')
+    assert (parsed.run.iterations, parsed.run.seed, parsed.run.workers, parsed.run.max_cost) == (5, 3, 2, 1.5)
+    with pytest.raises(ProblemError, match=r"unknown key 'run\.generations'"):
+        config('name = "x"\nprogram = "p.py"\n[run]\ngenerations = 5\n')
+    with pytest.raises(ProblemError, match=r"key 'run\.workers'"):
+        config('name = "x"\nprogram = "p.py"\n[run]\nworkers = 0\n')
+
+
+def test_the_evaluator_file_and_command_must_exist(tmp_path):
+    folder = copy_problem(tmp_path)
+    toml = folder / "problem.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("[evaluation]", '[evaluation]\nevaluator = "evaluator.py"'))
+    with pytest.raises(ProblemError, match=r"evaluator.py: missing .*\[evaluation\] evaluator"):
+        load_problem(folder)
+    toml.write_text(text.replace("[evaluation]", '[evaluation]\ncall = "command"\ncommand = "eval.sh"'))
+    with pytest.raises(ProblemError, match=r"key 'evaluation.command': script 'eval.sh' not found"):
+        load_problem(folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evolve.kinds import AnswerForm
+from evolve.mutate.ast_sites import EditKind
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, MutatorSettings, propose
@@ -26,7 +27,12 @@ def test_offline_proposal_is_seeded_and_names_its_edit():
     assert (first.iteration, first.island, first.parent_id, first.inspiration_ids) == (4, 2, 7, (3,))
     assert first.model == OFFLINE_MODEL and first.mutation == "offline"
     assert first.child_code and first.child_code != PROGRAM and first.reject_reason is None
-    assert first.answer and "->" in first.answer  # what changed, e.g. "return 0.5 * x + 3.25 -> ..."
+    assert first.answer and "->" in first.answer  # what changed, e.g. "constant: return 0.5 * x + 3.25 -> ..."
+    # The edit kinds go with the child as its idea, e.g. "offline: arithmetic, constant".
+    assert first.idea and first.idea.startswith("offline: ")
+    kinds = first.idea.removeprefix("offline: ").split(", ")
+    assert kinds and set(kinds) <= {k.value for k in EditKind}
+    assert all(f"{k}: " in first.answer for k in kinds)
 
 
 def test_offline_with_nothing_to_perturb_is_a_rejection():

@@ -7,7 +7,6 @@ an answer form or a reason for each answer, an outcome per iteration), not that 
 
 from __future__ import annotations
 
-import local_model
 import pytest
 from sqlalchemy import select
 
@@ -15,6 +14,8 @@ from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import AnswerForm, CallOutcome
 from evolve.store import LLMCall, Program, open_engine, session_factory
+
+import local_model
 
 pytestmark = [pytest.mark.real_model, pytest.mark.slow]
 

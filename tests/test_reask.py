@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from evolve.edit import NO_EDIT
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.inspect.summary import summary
 from evolve.kinds import AnswerForm, CallOutcome
 from evolve.mutate.llm import ModelSpec
@@ -35,11 +35,13 @@ def settings(url: str, max_retries: int = 2, prompts_dir: str | None = None) -> 
     )
 
 
-def open_db(tmp_path: Path, problem, resume: bool = False) -> PopulationDB:
-    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, resume)
+def open_db(tmp_path: Path, problem, resume: bool = False) -> PopulationActor:
+    return PopulationActor(
+        f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, resume
+    )
 
 
-def first_task(db: PopulationDB):
+def first_task(db: PopulationActor):
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={"min_radius": 0.05}, sandbox="t"))

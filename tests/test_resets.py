@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.kinds import EventKind
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
@@ -88,7 +88,9 @@ def test_a_reset_is_an_event_row_and_survives_resume(tmp_path, circle_packing):
     settings = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
 
     def open_db(resume):
-        return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, config, 3, "test", "offline", 200, resume)
+        return PopulationActor(
+            f"sqlite:///{tmp_path / 'e.db'}", "r", problem, config, 3, "test", "offline", 200, resume
+        )
 
     db = open_db(False)
     start = db.start()

@@ -23,6 +23,7 @@ from concurrent.futures import wait as wait_for_any
 from dataclasses import dataclass, replace
 from typing import Any
 
+from evolve.diskfull import filled
 from evolve.engine.nodes import NodeHealth
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
@@ -30,6 +31,7 @@ from evolve.errors import InfrastructureError, NodeLost, RunError
 from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.logs import milestone
 from evolve.mutate.propose import Proposal
+from evolve.mutate.spending import Hold, Spending
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
 from evolve.store.liveness import HEARTBEAT_SECONDS
@@ -91,6 +93,7 @@ class Driver:
         on_progress: Callable[[Progress], None] | None,
         insight_interval: int = 0,
         needs: dict[str, float] | None = None,
+        spending: Spending | None = None,
     ):
         self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
@@ -105,14 +108,15 @@ class Driver:
         self.outage: _Outage | None = None
         self.start_info: Any = None
         self.last_beat = time.monotonic()
-        self.iteration_cost: float | None = None  # None until the first iteration's cost is known
+        self.spending = spending  # --max-cost: each model call reserves its price bound first
+        self.insight_hold: Hold | None = None
         self.failing_calls, self.last_call_error = 0, ""
         self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
         self.last_evaluation_end = time.monotonic()
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
         self.nodes = NodeHealth()
 
-    def _insight_due(self, in_flight: int) -> bool:
+    def _insight_due(self) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
         resumed run counts on from its evaluations) and the budget allows one more call."""
         every, evaluated = self.insight_interval, self.progress.evaluated
@@ -120,20 +124,19 @@ class Driver:
             return False
         if self.next_insight_at is None:
             self.next_insight_at = (evaluated // every + 1) * every
-        if evaluated < self.next_insight_at or not self._budget_allows(in_flight):
+        if evaluated < self.next_insight_at:
             return False
+        if self.spending is not None:  # the insight's call reserves its bound like a mutation's
+            self.insight_hold = self.spending.hold()
+            if self.insight_hold is None:
+                return False
         self.next_insight_at = (evaluated // every + 1) * every
         return True
 
-    def _budget_allows(self, in_flight: int) -> bool:
-        """Reserve the cost of each iteration in flight, so spending passes --max-cost by at most
-        one iteration's excess over the dearest seen so far. Until one cost is known, one at a time."""
-        budget = self.options.max_cost
-        if budget is None:
-            return True
-        if self.iteration_cost is None:
-            return in_flight == 0 and self.progress.cost < budget
-        return self.progress.cost + (in_flight + 1) * self.iteration_cost <= budget
+    def _reserve(self) -> Hold | None:
+        """A first call's price bound reserved for an iteration about to launch (mutate/spending.py),
+        a free one without a budget; None when what is left of the budget cannot hold one more call."""
+        return self.spending.hold() if self.spending is not None else Hold(0.0, open=False)
 
     def _beat(self) -> None:
         """Tell the store the driver is alive (a killed run then reads as interrupted)."""
@@ -269,6 +272,8 @@ class Driver:
         waiting_for_slot: deque = deque()
         insight: Future | None = None  # the insight call in flight (one at a time)
         launched = self.progress.completed
+        if self.spending is not None:
+            self.spending.start(self.progress.cost)  # a resumed run's earlier calls count
         stopping: str | None = None
         interrupt = _InterruptFlag()
         try:
@@ -294,20 +299,20 @@ class Driver:
                     and launched < o.iterations
                     and len(proposals) < o.llm_concurrency
                     and backlog < o.llm_concurrency + workers
-                    # An admission in flight has spent its calls, but its cost is not in progress yet.
-                    and self._budget_allows(len(proposals) + len(admissions))
+                    and (held := self._reserve()) is not None
                 ):
                     task = self.db.next_task()
-                    proposals[self.mutators.propose(task)] = task
+                    proposals[self.mutators.propose(task, held)] = task
                     if launched == self.progress.completed:
                         milestone("first model call launched")
                     launched += 1
                     backlog += 1
-                if stopping is None and not proposals and launched < o.iterations and not self._budget_allows(0):
-                    stopping = BUDGET_SPENT  # the next iteration could cost more than what is left
+                idle = stopping is None and not proposals and insight is None and launched < o.iterations
+                if idle and self.spending is not None and not self.spending.room():
+                    stopping = BUDGET_SPENT  # the next call could cost more than what is left
                 # An insight only while prompts are still to come (none would read a later one).
                 due = insight is None and stopping is None and not paused and launched < o.iterations
-                if due and self._insight_due(len(proposals)):
+                if due and self._insight_due():
                     insight = self.mutators.write_insight(self.db.insight_context())
                 # In an outage one evaluation at a time probes the machinery.
                 slots = 1 if self.outage is not None else workers
@@ -337,6 +342,8 @@ class Driver:
                         proposal, ref = admissions.pop(done)
                         if ref is None:  # the judge's verdict on a near-duplicate goes back to the actor with it
                             verdict = self._model_result(done, "the novelty judge")
+                            if self.spending is not None and verdict is not None:
+                                self.spending.settle(None, verdict.cost)  # a short yes/no call, not reserved
                             if verdict is not None:
                                 ref = self.db.submit_proposal(proposal, verdict)
                                 admissions[ref.future()] = (proposal, ref)
@@ -360,6 +367,8 @@ class Driver:
                     elif done is insight:
                         insight = None  # stored like a result; its cost is the run's
                         written = self._model_result(done, "writing the insight")
+                        if self.spending is not None:
+                            self.spending.settle(self.insight_hold, written.cost if written is not None else 0.0)
                         if written is not None:
                             ref = self.db.add_insight(written)
                             records[ref.future()] = ref
@@ -383,7 +392,7 @@ class Driver:
         if stopping == BUDGET_SPENT:  # said with what was spent, once every call in flight has ended
             stopping = (
                 f"cost budget of ${o.max_cost:g} reached: ${self.progress.cost:.4f} spent "
-                f"(one iteration costs up to ${self.iteration_cost or 0.0:.4f})"
+                f"(each model call first reserved its price bound, now ${self.spending.bound if self.spending else 0.0:.4f})"
             )
         if stopping:
             failed = stopping.startswith((CALLS_FAILING, INFRA_BROKEN))
@@ -438,10 +447,7 @@ class Driver:
         import ray
 
         try:
-            proposal = done.result()
-            # The most an iteration has cost (its re-asks included): what the budget reserves for one.
-            self.iteration_cost = max(self.iteration_cost or 0.0, proposal.total_cost)
-            return proposal
+            return done.result()
         except ray.exceptions.RayActorError as exc:  # the task's actor is gone: nothing more can be stored
             raise RunError(f"the population actor died: {first_line(exc)}") from None
         except Exception as exc:
@@ -472,6 +478,8 @@ class Driver:
         except ray.exceptions.RayActorError as exc:
             raise RunError(f"the population actor died: {first_line(exc)}") from None
         except ray.exceptions.RayError as exc:
+            if filled(exc) is not None:  # not this proposal's fault: the run cannot store anything
+                raise
             log.error("a proposal failed: %s", exc)
             self.on_progress(replace(self.progress, last_event=f"a proposal failed: {first_line(exc)[:200]}"))
             return None
@@ -492,4 +500,6 @@ class Driver:
         try:
             return done.result()
         except ray.exceptions.RayError as exc:
+            if filled(exc) is not None:
+                raise  # the run stops as interrupted (evolve/engine/run.py), to be resumed
             raise RunError(f"the population actor failed to store a result: {first_line(exc)}") from None

@@ -19,6 +19,7 @@ from typing import Any
 
 from evolve.mutate.insight import Insight, InsightContext, write_insight
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
+from evolve.mutate.spending import Hold
 from evolve.search.judge import JudgeRequest, Verdict, ask_judge
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,18 @@ class LocalMutators:
         self.settings = settings  # litellm is imported by `warm_up` (evolve_run calls it first) or by the first call
         self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="evolve-model")
 
-    def propose(self, task: MutationTask | Any) -> Future[Proposal]:
-        """`task` may be the population actor's reference to it: the thread waits for it."""
-        return self.pool.submit(lambda: propose(_resolved(task), self.settings))
+    def propose(self, task: MutationTask | Any, held: Hold | None = None) -> Future[Proposal]:
+        """`task` may be the population actor's reference to it: the thread waits for it. `held`:
+        the budget reserved for its first call (released if the proposal never makes it)."""
+
+        def run() -> Proposal:
+            try:
+                return propose(_resolved(task), self.settings, held)
+            finally:
+                if self.settings.spending is not None:
+                    self.settings.spending.release(held)
+
+        return self.pool.submit(run)
 
     def judge(self, request: JudgeRequest) -> Future[Verdict]:
         """The novelty judge's verdict on a near-duplicate (evolve/search/judge.py)."""

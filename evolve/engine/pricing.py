@@ -10,6 +10,7 @@ from pathlib import Path
 from evolve.errors import OptionError
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.local import is_self_hosted
+from evolve.mutate.spending import Spending
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -48,3 +49,11 @@ def worst_case_cost(spec: ModelSpec, prompt_tokens: int) -> float:
     if known is None:
         return 0.0
     return prompt_tokens * known[0] + spec.max_tokens * known[1]
+
+
+def spending_for(models: Sequence[ModelSpec], max_cost: float | None, token_budget: int) -> Spending | None:
+    """The run's spending ledger under --max-cost (None: no budget). A first call reserves the
+    dearest model's bound at the prompt's token budget; its actual prompt re-prices it."""
+    if max_cost is None:
+        return None
+    return Spending(max_cost, max((worst_case_cost(spec, token_budget) for spec in models), default=0.0))

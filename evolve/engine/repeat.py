@@ -13,18 +13,20 @@ Each repeat is an evaluation row of its own (kind `train`). The repeats of a pro
 with the median one last, so the program's score, metrics and feedback are its median repeat's;
 a failed repeat counts below every score (a program that fails when measured again is not the
 best). The population's best is then set to the winner, with its median as the run's best score.
-The population actor does the recording (it is the store's only writer), through
-`__ray_call__`, with the functions below.
+The population actors pick the contenders and record the repeats (the store's only writers:
+`PopulationActor.top_programs` and `record_repeats`, evolve/engine/population_actor.py).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evolve.errors import InfrastructureError
 from evolve.kinds import EventKind
+from evolve.population import Member, Population
 from evolve.sandbox.base import EvalOutcome
+from evolve.store import RunWriter
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
     from evolve.engine.tickets import EvalTicket
 
     shards = driver.db.shards
-    contenders = merge_contenders(ray.get([s.__ray_call__.remote(top_programs, top) for s in shards]), top)
+    contenders = merge_contenders(ray.get([s.top_programs.remote(top) for s in shards]), top)
     repeats = []
     try:
         for c in contenders:
@@ -95,7 +97,7 @@ def repeat_best(driver, times: int, top: int = TOP_PROGRAMS) -> Repeats | None:
     except InfrastructureError as exc:
         log.warning("the best is not re-evaluated (repeat_best): %s", exc)
         return None
-    chosen: Repeats | None = ray.get(shards[0].__ray_call__.remote(record_repeats, repeats))  # the home shard
+    chosen: Repeats | None = ray.get(shards[0].record_repeats.remote(repeats))  # the home shard
     if chosen is not None and chosen.median is not None:
         driver.db.pin_best(chosen.program_id, chosen.median)  # over every shard's single-evaluation best
     return chosen
@@ -109,63 +111,47 @@ def merge_contenders(per_shard: list[list[Contender]], top: int) -> list[Contend
     return best + initial[:1]
 
 
-# -- run inside the population actor (the store's only writer) ------------------------------------
+# -- in the population actor (the store's only writer): `top_programs` and `record_repeats` ------
 
 
-def top_programs(db, top: int) -> list[Contender]:
+def top_members(population: Population, top: int, initial_id: int | None) -> list[Member]:
     """The `top` best distinct programs over all islands, best first, then the initial program
-    when it is not among them; with their code."""
-    from sqlalchemy import select
-
-    from evolve.store import Program
-
-    members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
+    when it is not among them."""
+    members = {m.id: m for island in population.islands for m in island.by_id.values()}
     best = sorted(members.values(), key=lambda m: (-m.score, m.id))[:top]
-    with db.Session() as s:
-        initial = s.scalars(
-            select(Program.id).where(Program.run_id == db.run_id, Program.iteration == 0).order_by(Program.id).limit(1)
-        ).first()
-        if initial in members and all(m.id != initial for m in best):
-            best.append(members[initial])
-        code = dict(s.execute(select(Program.id, Program.code).where(Program.id.in_([m.id for m in best]))).all())
-    return [Contender(m.id, code[m.id], m.score, initial=m.id == initial) for m in best]
+    if initial_id in members and all(m.id != initial_id for m in best):
+        best.append(members[initial_id])
+    return best
 
 
-def record_repeats(db, repeats: list[Repeats]) -> Repeats | None:
-    """Record every repeat and set the best by median (see the module's docstring)."""
-    from dataclasses import replace
-
-    from sqlalchemy import select
-
-    from evolve.store import Program
-
-    members = {m.id: m for island in db.population.islands for m in island.by_id.values()}
-    with db.Session() as s:  # a program of another shard's islands: its cell as stored
-        stored = dict(
-            s.execute(select(Program.id, Program.cell).where(Program.id.in_([r.program_id for r in repeats]))).all()
-        )
+def record_repeats(
+    writer: RunWriter, population: Population, stored_cells: dict[int, tuple[int, ...]], repeats: list[Repeats]
+) -> Repeats | None:
+    """Record every repeat (one transaction) and make the highest median the best, in the store
+    and in `population`. `stored_cells`: the cells of programs of another shard's islands."""
+    members = {m.id: m for island in population.islands for m in island.by_id.values()}
     chosen = winner(repeats)
-    with db.writer.transaction():
+    with writer.transaction():
         for r in repeats:
             member = members.get(r.program_id)
-            cell = member.cell if member is not None else tuple(stored.get(r.program_id) or ())
+            cell = member.cell if member is not None else stored_cells.get(r.program_id, ())
             for outcome in r.ordered():
-                db.writer.record_evaluation(r.program_id, outcome, cell)
-        if chosen is not None and chosen.median is not None:
-            median = chosen.median
-            if chosen.program_id in members:
-                db.population.best = replace(members[chosen.program_id], score=median)
-            db.writer.set_best(chosen.program_id, median)
-            scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
-            db.writer.add_event(
-                EventKind.NEW_BEST,
-                f"best after {len(chosen.outcomes)} repeats of {len(repeats)} programs: program "
-                f"{chosen.program_id}, median {median:.6g} ({scores})",
-                {
-                    "program_id": chosen.program_id,
-                    "score": median,
-                    "repeats": [o.score if o.ok else None for o in chosen.outcomes],
-                },
-            )
-            db.progress = replace(db.progress, best_score=median, best_id=chosen.program_id)
+                writer.record_evaluation(r.program_id, outcome, cell)
+        if chosen is None or chosen.median is None:
+            return chosen
+        median = chosen.median
+        if chosen.program_id in members:
+            population.best = replace(members[chosen.program_id], score=median)
+        writer.set_best(chosen.program_id, median)
+        scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
+        writer.add_event(
+            EventKind.NEW_BEST,
+            f"best after {len(chosen.outcomes)} repeats of {len(repeats)} programs: program "
+            f"{chosen.program_id}, median {median:.6g} ({scores})",
+            {
+                "program_id": chosen.program_id,
+                "score": median,
+                "repeats": [o.score if o.ok else None for o in chosen.outcomes],
+            },
+        )
     return chosen

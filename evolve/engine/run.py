@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,7 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from evolve.diskfull import filled, stopped_on_full_disk
 from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
+from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
 from evolve.engine.mutators import warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.placement import (
@@ -35,7 +37,7 @@ from evolve.engine.preflight import (
     check_store,
     new_run_folder,
 )
-from evolve.engine.pricing import check_prices
+from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
@@ -79,7 +81,7 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     CLI's --model-timeout and --model-retries apply to all of them."""
     if options.models:
         specs = [ModelSpec(**m) for m in options.models]
-    elif problem.config.models:
+    elif problem.config.models and not peer_models_unusable(problem):
         specs = []
         for m in problem.config.models:
             fields = m.model_dump()
@@ -95,54 +97,22 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     return tuple(replace(spec, **changes) for spec in specs)
 
 
+def peer_models_unusable(problem: Problem) -> bool:
+    """A peer folder's models (its config's) are remote services that need a key: with no
+    provider key in the environment, the run goes offline rather than have every call refused.
+    Models on this machine (a loopback api_base) need none."""
+    if problem.origin == "problem.toml" or any(
+        os.environ.get(key) for key in (*PROVIDER_DEFAULTS, "OPENROUTER_API_KEY")
+    ):
+        return False
+    local = ("http://localhost", "http://127.", "http://[::1]", "https://localhost", "https://127.")
+    return not all(m.api_base and m.api_base.startswith(local) for m in problem.config.models)
+
+
 def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
     if not models:
         return "offline"
     return "llm: " + ", ".join(f"{m.name} (w={m.weight:g})" for m in models)
-
-
-def start_ray(address: str | None, num_cpus: int | None = None) -> None:
-    if address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
-        # Ray 2.60's clusters require the token that `ray start` keeps in ~/.ray/auth_token, and a
-        # driver sends it only in token mode, read when Ray's config is first loaded.
-        os.environ["RAY_AUTH_MODE"] = "token"
-        from ray._raylet import Config  # type: ignore[attr-defined]
-
-        Config.initialize("")
-    import ray
-
-    from evolve.logs import adopt_ray_logger
-
-    adopt_ray_logger()
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    else:
-        ray.init(
-            num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
-        global _local_session_dir
-        _local_session_dir = ray._private.worker._global_node.get_session_dir_path()  # type: ignore[attr-defined]
-
-
-_local_session_dir: str | None = None  # the session folder of the local Ray instance this process started
-
-
-def stop_local_ray() -> None:
-    """Shut down the local Ray instance this process started and remove its session folder (its
-    logs and sockets under /tmp/ray), so finished runs do not pile them up. A cluster is left alone."""
-    global _local_session_dir
-    import ray
-
-    if _local_session_dir is None:
-        return
-    session, _local_session_dir = _local_session_dir, None
-    ray.shutdown()
-    shutil.rmtree(session, ignore_errors=True)
-    latest = Path(session).parent / "session_latest"
-    if latest.is_symlink() and not latest.exists():
-        latest.unlink(missing_ok=True)
 
 
 def check_resources(problem: Problem) -> int:
@@ -170,7 +140,7 @@ def open_population(config: PopulationConfig, make_shard: Callable[[Any], Any]) 
     shard's constructor error comes out as what it is (a RunError, say), not as Ray's wrapper."""
     import ray
 
-    from evolve.engine.shards import ShardedPopulation
+    from evolve.engine.sharded_population import ShardedPopulation
 
     try:
         return ShardedPopulation.open(config, make_shard)
@@ -212,7 +182,10 @@ def evolve_run(
         lock.acquire()
         try:
             db_url = db_url or sqlite_url(run_dir)
+            leftover = not resume and unstarted(run_dir)  # a start killed before its first commit
             check_store(db_url, run_name, resume)
+            if leftover:  # and the name is free in the database: clear what that start left
+                clear_unstarted(run_dir)
             milestone("store checked")
             start_ray(ray_address)
             milestone("ray started")
@@ -248,11 +221,11 @@ def _start(
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.mutators import LocalMutators
-    from evolve.engine.population_shard import PopulationShard
+    from evolve.engine.population_actor import PopulationActor
     from evolve.engine.shipping import ship
     from evolve.engine.tickets import EvalTicket
     from evolve.engine.workers import remote_evaluator
-    from evolve.population.shard import ShardSpec
+    from evolve.population.shard_spec import ShardSpec
 
     models = resolve_models(problem, options)
     if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
@@ -283,7 +256,7 @@ def _start(
 
     def make_shard(spec: ShardSpec) -> Any:
         return (
-            ray.remote(PopulationShard)
+            ray.remote(PopulationActor)
             .options(num_cpus=0, max_concurrency=1, scheduling_strategy=here)
             .remote(
                 db_url,
@@ -322,11 +295,13 @@ def _start(
         diff_weight=problem.config.mutation.diff,
         full_weight=problem.config.mutation.full,
         max_retries=problem.config.mutation.max_retries,
+        max_answer_kb=problem.config.mutation.max_answer_kb,
         embedding_model=novelty.embedding_model if novelty.enabled and options.strategy == Strategy.EVOLVE else None,
         embedding_api_base=novelty.api_base,
         judge=judge_spec(novelty.judge, models, novelty.api_base),
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
         token_budget=token_budget,
+        spending=spending_for(models, options.max_cost, token_budget),
     )
     mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(
@@ -339,6 +314,7 @@ def _start(
         on_progress,
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
+        spending=settings.spending,
     )
     driver.open(early_initial=early)
     milestone("population actor opened the run")
@@ -384,9 +360,12 @@ def _drive(
         progress = db.finish(status, reason)
     except EvolveError:
         raise
-    except Exception:
-        log.exception("the run %s stopped on an internal error", run_name)
-        raise
+    except Exception as exc:
+        full = filled(exc)
+        if full is None:
+            log.exception("the run %s stopped on an internal error", run_name)
+            raise
+        raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         mutators.close()
@@ -464,6 +443,7 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunCo
     path = Path(target)
     if db_url is None:
         if not (path / DB_FILENAME).is_file():
+            refuse_unstarted(path)
             raise RunError(f"{target}: no {DB_FILENAME} here (give the run folder, e.g. runs/<run>)")
         db_url = sqlite_url(path)
     engine = open_engine(db_url, create=False)
@@ -474,6 +454,7 @@ def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunCo
             s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None
         )
         if run is None:
+            refuse_unstarted(path)
             raise RunError(f"{target}: no run of that name in {db_url}")
         config = RunConfig.from_json(run.config)
         name, problem_path = run.name, run.problem_path

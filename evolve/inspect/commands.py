@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evolve.inspect import lineage as history
@@ -52,7 +53,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False, markup=True)
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", highlight=False, markup=True)
     return typer.Exit(1)
 
 
@@ -91,7 +92,7 @@ def runs_cmd(
                 try:
                     rows.extend(queries.list_runs(open_reader(url), url))
                 except Exception as exc:  # one unreadable folder must not hide the others
-                    Console(stderr=True).print(f"[yellow]skipped {folder}: {exc}[/yellow]")
+                    Console(stderr=True).print(f"[yellow]skipped {escape(str(folder))}: {escape(str(exc))}[/yellow]")
     except RunNotFound as exc:
         raise _fail(str(exc)) from None
     rows.sort(key=lambda r: r.created_at or "", reverse=True)
@@ -174,7 +175,7 @@ def best_cmd(
     if d.metrics:
         c.print("metrics: " + ", ".join(f"{k}={number(v, 6)}" for k, v in d.metrics.items()), highlight=False)
     if d.feedback:
-        c.print(f"feedback: {d.feedback}", highlight=False)
+        c.print(f"feedback: {escape(d.feedback)}", highlight=False)
     lang = queries.run_config(ref.engine, ref.run_id).language
     print_code(c, d.code, lang, line_numbers=True)
 

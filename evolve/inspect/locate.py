@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
-from evolve.store.db import DB_FILENAME, sqlite_url
+from evolve.store.db import DB_FILENAME, make_engine, sqlite_url
 from evolve.store.models import Run
 
 RUNS_ROOT = Path("runs")
@@ -33,21 +33,6 @@ class RunRef:
     folder: Path | None  # the run folder, where the run lives in one
 
 
-def _reader_connect(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA query_only=ON")  # this connection can never write
-    cursor.close()
-    # Let SQLAlchemy's transactions be real ones (pysqlite starts none for SELECTs): every query
-    # of one `with engine.connect()` block then reads one consistent WAL snapshot, and the
-    # snapshot ends when the block ends. Readers never block a WAL writer.
-    dbapi_connection.isolation_level = None
-
-
-def _reader_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
-
-
 def open_reader(url: str) -> Engine:
     """An engine that only reads. For SQLite the file must exist (a typo never creates one)."""
     try:
@@ -60,12 +45,8 @@ def open_reader(url: str) -> Engine:
             pass
         elif not Path(database).is_file():
             raise RunNotFound(f"no database file {database} (from --db {url})")
-        engine = create_engine(url, future=True)
-        event.listen(engine, "connect", _reader_connect)
-        event.listen(engine, "begin", _reader_begin)
-        return engine
     try:
-        return create_engine(url, future=True, pool_pre_ping=True)
+        return make_engine(url, read_only=True)
     except (ArgumentError, SQLAlchemyError, ImportError) as exc:
         raise RunNotFound(f"cannot open database {url}: {exc}") from exc
 

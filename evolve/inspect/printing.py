@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -153,7 +154,7 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         t.add_column("example", overflow="fold")
         for f in s.failures:
             example = "" if f.example == f.reason else (f.example if len(f.example) <= 100 else f.example[:99] + "…")
-            t.add_row(f.reason, f"{f.count:,}", f"{f.count / max(1, failed):.0%}", example)
+            t.add_row(escape(f.reason), f"{f.count:,}", f"{f.count / max(1, failed):.0%}", escape(example))
         c.print(t)
     else:
         c.print("no failed evaluations")
@@ -205,14 +206,14 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         t.add_column("outcome: reason")
         t.add_column("calls", justify="right")
         for rj in s.rejections:
-            t.add_row(rj.reason, f"{rj.count:,}")
+            t.add_row(escape(rj.reason), f"{rj.count:,}")
         c.print(t)
     if s.insights:
         print_insights(c, s)
     if s.events:
         c.print("[bold]recent events[/bold]")
         for e in s.events[:5]:
-            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {e.message}", highlight=False)
+            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {escape(e.message)}", highlight=False)
 
 
 def print_insights(c: Console, s: RunSummary) -> None:

@@ -1,153 +1,138 @@
-"""The built-in non-LLM mutator: perturbs numeric constants and swaps operators inside the
-EVOLVE-BLOCKs. An honest random-search baseline that needs no model and no network."""
+"""The built-in non-LLM mutator: an honest random-search baseline that needs no model and no network.
+
+A block that is Python on its own gets AST-level edits (`evolve.mutate.ast_edits`: constants and
+call arguments nudged, comparisons, and/or, arithmetic, min/max-like calls, sort orders and
+conditions flipped, independent statements swapped), so a block without a single number still
+changes. Any other block (C, Rust, a fragment) gets the text-level edits of
+`evolve.mutate.offline_text`. Only the EVOLVE-BLOCK bodies change; comments stay as written.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
-import re
+from collections import Counter
+from dataclasses import dataclass
 
 from evolve.edit.blocks import join, split
+from evolve.mutate.ast_edits import apply_site, parse_block
+from evolve.mutate.ast_sites import LABELS, EditKind, Site, find_sites
+from evolve.mutate.offline_text import text_edit, text_sites
 
 log = logging.getLogger(__name__)
 
-# Numbers not glued to identifiers (x1, 1e5 stays whole); group 1 is the literal.
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)(?![\w.])")
-_SWAPS = [
-    ("<=", "<"),
-    ("<", "<="),
-    (">=", ">"),
-    (">", ">="),
-    ("min(", "max("),
-    ("max(", "min("),
-    (" + ", " - "),
-    (" - ", " + "),
-    (" * ", " / "),
-    (" / ", " * "),
-    (" and ", " or "),
-    (" or ", " and "),
-    ("True", "False"),
-    ("False", "True"),
-]
-_SKIP_LINE = re.compile(r"^\s*(#|//|/\*|\*|\"\"\"|''')")
+# Nudging numbers refines a program, flips explore it (and break it more often): where a block has
+# numbers, most edits nudge one (the text-level edits nudge 9 in 10).
+NUDGES = frozenset({EditKind.CONSTANT, EditKind.CALL_ARGUMENT})
+NUDGE_SHARE = 0.75
 
 
-def _mutable_lines(body: str) -> list[int]:
-    """Lines worth touching: not comments, not docstrings, not blank."""
-    out, in_doc = [], False
-    for i, line in enumerate(body.splitlines()):
-        quotes = line.count('"""') + line.count("'''")
-        if in_doc or _SKIP_LINE.match(line):
-            if quotes % 2:
-                in_doc = not in_doc
-            continue
-        if quotes % 2:
-            in_doc = not in_doc
-            continue
-        if line.strip():
-            out.append(i)
-    return out
+@dataclass(frozen=True)
+class OfflineChild:
+    code: str
+    description: str  # "comparison: a < b -> a <= b; constant: 0.5 -> 0.52"
+    kinds: tuple[EditKind, ...] = ()  # the edits made, in order (empty: nothing changed)
 
 
-STEP_SIZES = (0.01, 0.03, 0.1, 0.3)  # relative; small steps refine, large ones explore
+def _is_python(language: str | None) -> bool:
+    """None: try Python, and fall back to text where a block does not parse."""
+    return language in (None, "python")
 
 
-def _perturb_number(text: str, rng: random.Random) -> str:
-    if "." in text or "e" in text.lower():  # a float literal
-        value = float(text)
-        scale = abs(value) if value else 0.1
-        new = value + rng.gauss(0.0, rng.choice(STEP_SIZES)) * scale
-        if value >= 0 and new < 0:
-            new = -new
-        return f"{new:.6g}" if ("e" in f"{new:.6g}" or "." in f"{new:.6g}") else f"{new:.6g}.0"
-    value = int(text)
-    return str(max(0, value + rng.choice([-1, 1]))) if value > 1 else text
+def block_targets(body: str, language: str | None = None) -> Counter[EditKind]:
+    """What the offline mutator can change in one block body, by kind."""
+    block = parse_block(body) if _is_python(language) else None
+    if block is None:
+        return text_sites(body)
+    return Counter(site.kind for site in find_sites(block.tree))
 
 
-def _code_part(line: str) -> str:
-    """The line without its trailing comment: comments are never edited."""
-    return line.split("#", 1)[0]
-
-
-def _is_perturbable(literal: str) -> bool:
-    """What _perturb_number changes: every float; ints above 1 only (0 and 1 are flags and indices)."""
-    return "." in literal or "e" in literal.lower() or int(literal) > 1
-
-
-def _number_targets(line: str) -> int:
-    return sum(1 for m in _NUMBER.finditer(_code_part(line)) if _is_perturbable(m.group(1)))
-
-
-def _swap_targets(line: str) -> int:
-    return sum(_code_part(line).count(a) for a, _ in _SWAPS)
-
-
-def offline_targets(code: str) -> int:
-    """How many places inside the EVOLVE-BLOCKs the offline mutator can change (numbers and operators)."""
-    targets = 0
+def target_counts(code: str, language: str | None = None) -> Counter[EditKind]:
+    counts: Counter[EditKind] = Counter()
     for body in split(code)[1]:
-        lines = body.splitlines()
-        targets += sum(_number_targets(lines[i]) + _swap_targets(lines[i]) for i in _mutable_lines(body))
-    return targets
+        counts += block_targets(body, language)
+    return counts
 
 
-def describe_offline_limits(code: str) -> str | None:
-    """A one-line warning when the offline mutator has nothing to perturb in `code`, else None."""
-    if offline_targets(code):
+def offline_targets(code: str, language: str | None = None) -> int:
+    """How many places inside the EVOLVE-BLOCKs the offline mutator can change."""
+    return sum(target_counts(code, language).values())
+
+
+def describe_offline_targets(code: str, language: str | None = None) -> str:
+    """The start line: what the offline mutator can change, e.g. "offline mutator: 12 constants,
+    5 comparisons, 3 min/max-like calls in the blocks"."""
+    counts = target_counts(code, language)
+    if not counts:
+        return "offline mutator: nothing to change in the blocks"
+    parts = [f"{n} {LABELS[kind][0 if n == 1 else 1]}" for kind, n in counts.most_common()]
+    return f"offline mutator: {', '.join(parts)} in the blocks"
+
+
+def describe_offline_limits(code: str, language: str | None = None) -> str | None:
+    """A one-line warning when the offline mutator has nothing to change in `code`, else None."""
+    if offline_targets(code, language):
         return None
     return (
-        "the offline mutator has nothing to perturb: the EVOLVE-BLOCKs hold no numeric constant and no "
-        "operator it swaps (<, <=, +, -, *, /, min, max, and, or, True, False), so every child will be "
+        "the offline mutator has nothing to change: the EVOLVE-BLOCKs hold no numeric constant, no "
+        "comparison, operator, condition, min/max-like call or swappable statement, so every child will be "
         "rejected as unchanged; configure a model, or widen the blocks"
     )
 
 
-def warn_offline_limits(code: str) -> str | None:
+def warn_offline_limits(code: str, language: str | None = None) -> str | None:
     """Log describe_offline_limits' warning (called once when an offline run starts) and return it."""
-    warning = describe_offline_limits(code)
+    warning = describe_offline_limits(code, language)
     if warning:
         log.warning(warning)
     return warning
 
 
-def _mutate_line(line: str, rng: random.Random) -> str:
-    code = _code_part(line)
-    numbers = list(_NUMBER.finditer(code))
-    if numbers and rng.random() < 0.9:  # operator swaps mostly break a program: keep them rare
-        m = rng.choice(numbers)
-        return line[: m.start()] + _perturb_number(m.group(1), rng) + line[m.end() :]
-    swaps = [(a, b) for a, b in _SWAPS if a in code]
-    if swaps:
-        a, b = rng.choice(swaps)
-        positions = [m.start() for m in re.finditer(re.escape(a), code)]
-        at = rng.choice(positions)
-        return line[:at] + b + line[at + len(a) :]
-    return line
-
-
-def mutate(code: str, rng: random.Random, max_edits: int = 3, tries: int = 20) -> tuple[str, str]:
-    """Return (child code, a one-line description of what changed).
+def mutate(
+    code: str, rng: random.Random, language: str | None = None, max_edits: int = 3, tries: int = 20
+) -> OfflineChild:
+    """A child of `code` with 1 to `max_edits` edits inside its blocks.
 
     Retries until something changes; the child equals the parent only when nothing can change."""
-    for _ in range(tries):
-        child, description = _mutate_once(code, rng, max_edits)
-        if child != code:
-            return child, description
-    return code, description
-
-
-def _mutate_once(code: str, rng: random.Random, max_edits: int) -> tuple[str, str]:
     outside, bodies = split(code)
-    candidates = [(b, i) for b, body in enumerate(bodies) for i in _mutable_lines(body)]
-    if not candidates:
-        return code, "no mutable line inside the EVOLVE-BLOCKs"
-    edits = []
-    for _ in range(rng.randint(1, max_edits)):
-        b, i = rng.choice(candidates)
-        lines = bodies[b].splitlines(keepends=True)
-        before = lines[i]
-        lines[i] = _mutate_line(before, rng)
-        if lines[i] != before:
-            edits.append(f"{before.strip()} -> {lines[i].strip()}")
-        bodies[b] = "".join(lines)
-    return join(outside, bodies), "; ".join(edits) or "no change"
+    if not bodies or not any(block_targets(body, language) for body in bodies):
+        return OfflineChild(code, "nothing the offline mutator can change inside the EVOLVE-BLOCKs")
+    for _ in range(tries):
+        edits: list[tuple[str, EditKind]] = []
+        new_bodies = list(bodies)
+        for _ in range(rng.randint(1, max_edits)):
+            b = rng.randrange(len(new_bodies))
+            made = _edit_block(new_bodies[b], rng, language)
+            if made is not None:
+                new_bodies[b], description, kind = made
+                edits.append((description, kind))
+        child = join(outside, new_bodies)
+        if edits and child != code:
+            return OfflineChild(child, "; ".join(d for d, _ in edits), tuple(k for _, k in edits))
+    return OfflineChild(code, "no edit changed the program")
+
+
+def _edit_block(body: str, rng: random.Random, language: str | None) -> tuple[str, str, EditKind] | None:
+    """One edit of a block body: (new body, description, kind); None where none could be made."""
+    block = parse_block(body) if _is_python(language) else None
+    if block is None:
+        return text_edit(body, rng)
+    sites = find_sites(block.tree)
+    if not sites:
+        return None
+    site = _pick(sites, rng)
+    edit = apply_site(block, site, rng)
+    return None if edit is None else (edit.text, edit.describe(), edit.kind)
+
+
+def _pick(sites: list[Site], rng: random.Random) -> Site:
+    """A nudge (NUDGE_SHARE of the time, where the block has numbers), else a kind of flip drawn
+    uniformly, then one of its sites: a block of 40 numbers and one comparison still flips it."""
+    nudges = [s for s in sites if s.kind in NUDGES]
+    if nudges and (len(nudges) == len(sites) or rng.random() < NUDGE_SHARE):
+        return rng.choice(nudges)
+    by_kind: dict[EditKind, list[Site]] = {}
+    for site in sites:
+        if site.kind not in NUDGES:
+            by_kind.setdefault(site.kind, []).append(site)
+    return rng.choice(by_kind[rng.choice(list(by_kind))])

@@ -10,14 +10,17 @@ import logging
 import random
 from dataclasses import dataclass, field, replace
 
+from evolve.clip import clip, excerpt, size
 from evolve.edit import EditRejected, check_child, read_answer, stated_idea
 from evolve.edit.blocks import block_bodies
+from evolve.engine.pricing import worst_case_cost
 from evolve.kinds import AnswerForm, Mutation
 from evolve.mutate import offline
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, build_messages, retry_message
+from evolve.mutate.spending import Hold, Spending
 from evolve.mutate.views import ProgramView
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ class MutatorSettings:
     embedding_api_base: str | None = None
     judge: ModelSpec | None = None  # [novelty] judge
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
+    max_answer_kb: int = 256  # [mutation]: a larger answer is rejected, stored cut, never sent back whole
+    spending: Spending | None = None  # --max-cost: every call reserves its price bound first (mutate/spending.py)
 
     @property
     def offline(self) -> bool:
@@ -120,7 +125,8 @@ def _pick_model(models: tuple[ModelSpec, ...], rng: random.Random) -> ModelSpec:
     return rng.choices(models, weights=[m.weight for m in models], k=1)[0]
 
 
-def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
+def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = None) -> Proposal:
+    """`held`: what the driver reserved of the budget for the first call when it launched this one."""
     rng = _rng(task)
     if settings.offline:
         return _propose_offline(task, settings, rng)
@@ -155,9 +161,12 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
     )
     messages = messages_of(fitted.state)
     earlier: list[Attempt] = []
+    tokens = fitted.tokens
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-        result: Completion = complete(model, messages, rng, deadline=settings.deadline)
+        result = _priced_call(model, messages, tokens, settings, rng, held)
+        if result is None:  # the budget cannot hold this call: it is not made
+            return _unsent(_unanswered(task, model.name, mutation, prompt), earlier)
         called = replace(
             _unanswered(task, model.name, mutation, prompt),
             answer=result.text,
@@ -170,24 +179,17 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
         )
         if result.error is not None:
             return replace(called, error=result.error, reject_reason=f"the model call failed: {result.error}")
-        try:
-            reading = _read(task.parent.code, result.text or "", settings.problem.language)
-            called = replace(called, answer_form=reading.form, idea=stated_idea(result.text or ""))
-            if reading.child is not None:
-                return _embedded(replace(called, child_code=reading.child), settings)
-        except Exception as exc:  # our bug, or the interpreter's: the paid answer is still recorded
-            log.exception("reading the answer of iteration %s failed", task.iteration)
-            return replace(
-                called, reject_reason=f"internal error reading the answer: {type(exc).__name__}: {exc}"[:500]
-            )
-        reason = reading.reason or "the answer gave no child"
+        answer = result.text or ""
+        called, form, reason = _looked_at(task, answer, called, settings)
+        if reason is None:  # a child, or our error reading the answer: the iteration ends here
+            return _embedded(called, settings)
         if len(earlier) >= settings.max_retries:
             return replace(called, reject_reason=reason)
         earlier.append(
             Attempt(
                 prompt,
-                result.text,
-                reading.form,
+                called.answer,
+                form,
                 reason,
                 result.prompt_tokens,
                 result.completion_tokens,
@@ -196,9 +198,88 @@ def propose(task: MutationTask, settings: MutatorSettings) -> Proposal:
                 result.attempts,
             )
         )
-        # The same conversation goes on: the model sees its own answer and exactly what failed.
-        retry = retry_message(settings.problem, mutation, reason, reading.form, len(earlier), settings.max_retries)
-        messages = [*messages, {"role": "assistant", "content": result.text or ""}, retry]
+        # The same conversation goes on: the model sees its own answer (a big one's first and last
+        # lines) and exactly what failed; each re-ask adds a bounded amount to it.
+        retry = retry_message(
+            settings.problem, mutation, clip(reason, REASON_BYTES), form, len(earlier), settings.max_retries
+        )
+        messages = [*messages, {"role": "assistant", "content": excerpt(answer, ECHO_BYTES)}, retry]
+        tokens = count_tokens(model.name, messages) if settings.spending is not None else 0
+
+
+NO_ROOM = "what is left of --max-cost cannot hold its price bound"
+ECHO_BYTES = 32 * 1024  # the most of a rejected answer a re-ask shows the model
+REASON_BYTES = 4 * 1024  # the most of the reason a re-ask shows
+
+
+def _looked_at(
+    task: MutationTask, answer: str, called: Proposal, settings: MutatorSettings
+) -> tuple[Proposal, AnswerForm, str | None]:
+    """The answer read: the proposal with its child (and no reason), or the reason it gave none.
+    An answer over [mutation] max_answer_kb is not read: it is rejected, and stored cut to the bound."""
+    limit = settings.max_answer_kb * 1024
+    if size(answer) > limit:
+        reason = (
+            f"the answer is {size(answer) / 1024:,.0f} KB, over [mutation] max_answer_kb = {settings.max_answer_kb} KB, "
+            "so it was not read; answer with the edits alone"
+        )
+        return replace(called, answer=clip(answer, limit), answer_form=AnswerForm.NONE), AnswerForm.NONE, reason
+    try:
+        reading = _read(task.parent.code, answer, settings.problem.language)
+    except Exception as exc:  # our bug, or the interpreter's: the paid answer is still recorded
+        log.exception("reading the answer of iteration %s failed", task.iteration)
+        why = f"internal error reading the answer: {type(exc).__name__}: {exc}"[:500]
+        return replace(called, reject_reason=why), AnswerForm.NONE, None
+    called = replace(called, answer_form=reading.form, idea=stated_idea(answer))
+    if reading.child is not None:
+        return replace(called, child_code=reading.child), reading.form, None
+    return called, reading.form, reading.reason or "the answer gave no child"
+
+
+def _unsent(unanswered: Proposal, earlier: list[Attempt]) -> Proposal:
+    """The iteration when the budget cannot hold its next call: the last rejected answer, not
+    asked again, or no call at all."""
+    if not earlier:
+        return replace(unanswered, reject_reason=f"the model call was not made: {NO_ROOM}")
+    *before, last = earlier
+    return replace(
+        unanswered,
+        prompt=last.prompt,
+        answer=last.answer,
+        answer_form=last.answer_form,
+        prompt_tokens=last.prompt_tokens,
+        completion_tokens=last.completion_tokens,
+        cost=last.cost,
+        latency=last.latency,
+        attempts=last.attempts,
+        earlier_attempts=tuple(before),
+        reject_reason=f"{last.reject_reason} (not asked again: {NO_ROOM})",
+    )
+
+
+def _priced_call(
+    model: ModelSpec,
+    messages: list[dict],
+    tokens: int,
+    settings: MutatorSettings,
+    rng: random.Random,
+    held: Hold | None,
+) -> Completion | None:
+    """One model call once its price bound (`tokens` of prompt, max_tokens of answer) is reserved,
+    in place of `held` (the driver's reservation, for the first call); None: the budget cannot hold it."""
+    spending = settings.spending
+    if spending is None:
+        return complete(model, messages, rng, deadline=settings.deadline)
+    hold = spending.hold(worst_case_cost(model, tokens), replacing=held)
+    if hold is None:
+        return None
+    cost = 0.0
+    try:
+        result = complete(model, messages, rng, deadline=settings.deadline)
+        cost = result.cost
+        return result
+    finally:
+        spending.settle(hold, cost)
 
 
 def _read(parent: str, answer: str, language: str):
@@ -229,6 +310,8 @@ def _embedded(proposal: Proposal, settings: MutatorSettings) -> Proposal:
     if settings.embedding_model is None or proposal.child_code is None:
         return proposal
     result = embed(settings.embedding_model, proposal.child_code, settings.embedding_api_base)
+    if settings.spending is not None:
+        settings.spending.settle(None, result.cost)
     return replace(proposal, embedding=result.vector, cost=proposal.cost + result.cost)
 
 
@@ -255,8 +338,11 @@ def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> P
 
 def _propose_offline(task: MutationTask, settings: MutatorSettings, rng: random.Random) -> Proposal:
     proposal = _unanswered(task, OFFLINE_MODEL, "offline", "(offline mutator)")
-    child, description = offline.mutate(task.parent.code, rng)
-    proposal = replace(proposal, answer=description)
+    made = offline.mutate(task.parent.code, rng, settings.problem.language)
+    child, description = made.code, made.description
+    # The edit kinds go with the program as its idea ("offline: comparison, constant").
+    idea = f"offline: {', '.join(dict.fromkeys(made.kinds))}" if made.kinds else None
+    proposal = replace(proposal, answer=description, idea=idea)
     if child.strip() == task.parent.code.strip():
         return replace(proposal, reject_reason=f"the edit changes nothing ({description})")
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from evolve.kinds import PRIVATE_PREFIX
+
 
 @dataclass(frozen=True)
 class ProgramView:
@@ -22,3 +24,9 @@ class ProgramView:
     code_blocks: str = ""  # only the EVOLVE-BLOCK bodies, to keep inspirations short
     idea: str = ""  # what the model said it would do when it made this program
     cell: tuple[int, ...] = ()  # its MAP-Elites cell (empty: not evaluated, or not known)
+
+    def __post_init__(self) -> None:
+        # Private metrics (problem.toml's evaluator said so) are stored and reported, never prompted.
+        if any(key.startswith(PRIVATE_PREFIX) for key in self.metrics):
+            shown = {k: v for k, v in self.metrics.items() if not k.startswith(PRIVATE_PREFIX)}
+            object.__setattr__(self, "metrics", shown)

@@ -134,6 +134,16 @@ class Population:
         self.islands[island] = Island(island)
         self.islands[island].add(founder)
 
+    def leaving(self, islands: tuple[int, ...], count: int) -> list[tuple[int, int, Member]]:
+        """Ring migration's emigrants of `islands` (a shard's own): each one's best `count`, bound
+        for the next island. (from, to, member)."""
+        n = len(self.islands)
+        if n < 2 or count == 0:
+            return []
+        return [
+            (i, (i + 1) % n, self.islands[i].by_id[mid]) for i in islands for _, mid in self.islands[i].ranked[:count]
+        ]
+
     def migrate(self, count: int) -> list[tuple[int, int, int]]:
         """Ring migration: each island sends its best `count` to the next. Returns (from, to, id)."""
         n = len(self.islands)

@@ -41,6 +41,28 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Contract:
+    """How the runner calls the evaluator and reads what it returned (problem.toml's
+    [evaluation] evaluator, call, score, on_below, command; docs/problems.md)."""
+
+    evaluator: str = "evaluate.py"
+    call: str = "path"  # "path": fn(program_path); "results_dir": main(program_path, results_dir); "command"
+    score_key: str | None = None  # None: "score", else "combined_score"
+    on_below: str = "fail"  # below a cascade threshold: "fail", or "keep" the stage's score
+    command: str | None = None  # call "command": a script run as SCRIPT PROGRAM MODE (MODE: the function's name)
+
+    @classmethod
+    def of(cls, evaluation: EvaluationConfig) -> Contract:
+        return cls(
+            evaluator=evaluation.evaluator,
+            call=str(evaluation.call),
+            score_key=evaluation.score,
+            on_below=str(evaluation.on_below),
+            command=evaluation.command,
+        )
+
+
+@dataclass(frozen=True)
 class EvalRequest:
     problem_dir: str
     code: str
@@ -48,6 +70,7 @@ class EvalRequest:
     function: str = "evaluate"
     cascade: tuple[tuple[str, float], ...] = ()
     limits: Limits = field(default_factory=Limits.default)
+    contract: Contract = field(default_factory=Contract)
 
     @classmethod
     def for_problem(cls, problem: Problem, code: str, function: str | None = None) -> EvalRequest:
@@ -62,6 +85,7 @@ class EvalRequest:
             function=function,
             cascade=tuple((s.function, s.threshold) for s in ev.cascade) if function == ev.function else (),
             limits=Limits.of(ev),
+            contract=Contract.of(ev),
         )
 
     def on_image(self, image: str) -> EvalRequest:
@@ -73,6 +97,11 @@ class EvalRequest:
                 "function": self.function,
                 "cascade": [{"function": f, "threshold": t} for f, t in self.cascade],
                 "max_result_bytes": self.limits.max_result_kb * 1024,
+                "evaluator": self.contract.evaluator,
+                "style": self.contract.call,
+                "score": self.contract.score_key,
+                "on_below": self.contract.on_below,
+                "command": self.contract.command,
             }
         )
 

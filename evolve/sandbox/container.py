@@ -48,9 +48,32 @@ class PoolKey:
         return cls(str(Path(request.problem_dir).resolve()), made_with)
 
 
-def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, str], warm: bool = False) -> str:
+def top_level_cgroup(info: dict) -> str | None:
+    """The cgroup parent that gives each container the CPU weight of a host process, or None to
+    keep the engine's default (`docker info` as a dict).
+
+    With the cgroupfs driver every container's cgroup is made under one `/docker` group, and the
+    kernel shares CPU between siblings by weight: all containers together weigh as much as one
+    host process (one session, with autogroup), so on a busy host two evaluations at once get
+    about half the CPU two processes would (bench/docker_speed.py). Parent "/" makes each
+    container a sibling of the host's own groups, as a process-sandbox evaluation is (its own
+    session). The systemd driver wants a slice name instead: left alone there."""
+    if info.get("CgroupDriver") == "cgroupfs" and str(info.get("CgroupVersion", "1")) == "1":
+        return "/"
+    return None
+
+
+def create_container(
+    api,
+    key: PoolKey,
+    evaluators_dir: str,
+    labels: dict[str, str],
+    warm: bool = False,
+    cgroup_parent: str | None = None,
+) -> str:
     """Create (not start) a locked-down container for `key`; returns its id. `warm`: its runner
-    starts at once and imports evaluate.py before the job comes."""
+    starts at once and imports evaluate.py before the job comes. `cgroup_parent`: see
+    top_level_cgroup."""
     import docker
 
     limits = key.limits
@@ -77,6 +100,7 @@ def create_container(api, key: PoolKey, evaluators_dir: str, labels: dict[str, s
         ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
         log_config=docker.types.LogConfig(type="none"),
         device_requests=device_requests,
+        cgroup_parent=cgroup_parent,
     )
     created = api.create_container(
         limits.image,

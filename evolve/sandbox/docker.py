@@ -60,6 +60,7 @@ from evolve.sandbox.container import (
     MAX_CODE_BYTES,
     PoolKey,
     create_container,
+    top_level_cgroup,
 )
 from evolve.sandbox.cpusets import CpuSets
 from evolve.sandbox.faults import cause_of, engine_faults, is_engine_gone
@@ -99,7 +100,9 @@ class DockerSandbox:
     with the run, `cpus` are the host CPUs pinned evaluations share out. `warm_runner`: each
     container's runner starts with the container and imports evaluate.py while it waits in the
     pool (False: the runner starts when the job comes). `reaper`: a process of its own removes
-    this process's containers once it dies, however (see cleanup.watch_owner).
+    this process's containers once it dies, however (see cleanup.watch_owner). `own_cgroup`: each
+    container's cgroup at the top of the hierarchy, weighing as much as a host process, rather
+    than under the engine's shared `/docker` group (see container.top_level_cgroup).
     """
 
     name = "docker"
@@ -116,6 +119,7 @@ class DockerSandbox:
         base_url: str | None = None,
         warm_runner: bool = True,
         reaper: bool = True,
+        own_cgroup: bool = True,
     ):
         import docker
 
@@ -132,6 +136,7 @@ class DockerSandbox:
         self._sockets: dict[str, object] = {}  # container -> the attach connection made before it started
         self._all: set[str] = set()  # every container this sandbox created and has not removed
         self._closed = False
+        self.cgroup_parent = self._cgroup_parent() if own_cgroup else None
         self.pool = ContainerPool(pool_size, max_pools, start=self._start_container, remove=self._quiet_remove)
         self._cpusets = CpuSets(cpus if cpus is not None else self._host_cpus())
         if cleanup:
@@ -140,6 +145,13 @@ class DockerSandbox:
             except Exception as exc:  # housekeeping: the first evaluation says clearly what is wrong
                 log.warning("could not remove orphaned sandbox containers: %s", exc)
         close_at_exit(self)
+
+    def _cgroup_parent(self) -> str | None:
+        try:
+            return top_level_cgroup(self.client.info())
+        except Exception as exc:  # the first evaluation says clearly what is wrong with the engine
+            log.debug("docker info failed: %s", exc)
+            return None
 
     def _host_cpus(self) -> list[int]:
         if not os.environ.get("DOCKER_HOST") and hasattr(os, "sched_getaffinity"):
@@ -158,7 +170,9 @@ class DockerSandbox:
         }
         if self.reaper:
             watch_owner(self.api, self.owner)
-        cid = create_container(self.api, key, self.evaluators_dir, labels, warm=self.warm_runner)
+        cid = create_container(
+            self.api, key, self.evaluators_dir, labels, warm=self.warm_runner, cgroup_parent=self.cgroup_parent
+        )
         with self._lock:
             self._all.add(cid)
         try:

@@ -3,8 +3,9 @@
 A Docker sandbox starts one of these per process (and engine socket), the first time it makes a
 container: `python -I -S reaper.py SOCKET_PATH OWNER_TOKEN`, in a session of its own, its stdin a
 pipe whose other end only the owner holds. A SIGKILL, an OOM kill or a crash of the owner closes
-that pipe; the reaper then removes every container labelled `evolve.owner=OWNER_TOKEN` (a moment
-later once more, for a container the owner was creating as it died) and exits. An owner that ends
+that pipe; the reaper then removes every container labelled `evolve.owner=OWNER_TOKEN`, sweeps
+again for a few minutes (for a container the owner was creating as it died, which a loaded engine
+may finish long after) and exits. An owner that ends
 normally has removed its containers itself, and the reaper finds none.
 
 The containers end by themselves when their owner's attach connection closes (their bootstrap's
@@ -24,7 +25,10 @@ import time
 import urllib.parse
 
 OWNER_LABEL = "evolve.owner"  # evolve.sandbox.cleanup.OWNER_LABEL; a test checks the two agree
-SWEEPS_AFTER = (0.0, 1.0, 3.0)  # seconds after the owner's end
+# Seconds between sweeps after the owner's end (so at 0, 1, 4, 10, 20, 40, 80 and 160 s): a
+# container the owner asked for as it died may appear long after, when a loaded engine completes
+# the create anyway; the probe of issue 22 saw two live on for minutes after 3 s of sweeps.
+SWEEPS_AFTER = (0.0, 1.0, 3.0, 6.0, 10.0, 20.0, 40.0, 80.0)
 
 
 class _UnixConnection(http.client.HTTPConnection):

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
+from evolve.clip import clip
 from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
 from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
@@ -38,7 +39,7 @@ _INSERT_EVENT = insert(_tables["events"])
 _programs = _tables["programs"].c
 _runs = _tables["runs"].c
 _EVALUATED = update(_tables["programs"]).where(_programs.id == bindparam("program_id_"))
-# The run's best only ever rises: population shards each offer theirs (evolve/engine/shards.py).
+# The run's best only ever rises: population shards each offer theirs (evolve/engine/sharded_population.py).
 _BETTER_BEST = (
     update(_tables["runs"])
     .where(_runs.id == bindparam("run_id_"))
@@ -214,16 +215,17 @@ class RunWriter:
                         iteration=iteration,
                         model=model,
                         mutation=mutation,
-                        prompt=prompt,
-                        answer=answer,
+                        # No text a model wrote (or what it was sent) is stored past MAX_ROW_BYTES.
+                        prompt=clip(prompt),
+                        answer=clip(answer) if answer is not None else None,
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
                         cost=cost,
                         latency=latency,
                         attempts=attempts,
-                        error=error,
+                        error=clip(error) if error is not None else None,
                         outcome=outcome,
-                        reject_reason=reject_reason,
+                        reject_reason=clip(reject_reason) if reject_reason is not None else None,
                         answer_form=answer_form,
                         attempt=attempt,
                         retried=retried,
@@ -388,10 +390,10 @@ class RunWriter:
                     insert(Insight).values(
                         run_id=self.run_id,
                         iteration=iteration,
-                        text=text,
+                        text=clip(text),
                         program_ids=list(program_ids),
                         model=model,
-                        prompt=prompt,
+                        prompt=clip(prompt),
                         prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens,
                         cost=cost,

@@ -4,10 +4,11 @@ evidence first; reasoning and prose skipped; the stated idea; an answer with no 
 from __future__ import annotations
 
 import pytest
-from edit_helpers import CHILD, EDIT, PROGRAM, SMALL, apply_full_rewrite, child_of, rejection, sr
 
 from evolve.edit import IDEA_CHARS, NO_EDIT, EditRejected, stated_idea, strip_reasoning
 from evolve.kinds import AnswerForm
+
+from edit_helpers import CHILD, EDIT, PROGRAM, SMALL, apply_full_rewrite, child_of, rejection, sr
 
 
 def test_search_replace_answering_a_rewrite_prompt_is_read_as_an_edit():

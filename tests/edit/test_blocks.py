@@ -4,9 +4,10 @@ bodies replaced."""
 from __future__ import annotations
 
 import pytest
-from edit_helpers import SMALL, TWO_BLOCKS, apply_full_rewrite
 
 from evolve.edit.blocks import BlockError, check_outside_unchanged, find_blocks, join, replace_bodies, split
+
+from edit_helpers import SMALL, TWO_BLOCKS, apply_full_rewrite
 
 
 def test_block_markers_are_validated():

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import pytest
-from edit_helpers import PROGRAM, SMALL, rejection, sr
 
 from evolve.edit import EditRejected
 from evolve.edit.child import check_child, unified_diff
 from evolve.edit.search_replace import apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
+
+from edit_helpers import PROGRAM, SMALL, rejection, sr
 
 
 def edited(program: str, answer: str) -> str:
@@ -62,7 +63,7 @@ def test_python_child_that_does_not_parse_is_rejected_before_any_sandbox():
 
 
 def test_comment_or_layout_only_edit_is_rejected_and_hashes_alike():
-    from evolve.engine.population_db import code_hash
+    from evolve.engine.population_values import code_hash
 
     cosmetic = edited(SMALL, sr("    y = x * 2.0", "    # double it\n    y = x*2.0"))
     with pytest.raises(EditRejected, match="only comments or formatting"):

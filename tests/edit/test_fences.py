@@ -4,9 +4,9 @@ to the end."""
 
 from __future__ import annotations
 
-from edit_helpers import SMALL, apply_full_rewrite
-
 from evolve.edit.fences import find_fences, outside_fences
+
+from edit_helpers import SMALL, apply_full_rewrite
 
 
 def test_code_with_backtick_fences_inside_survives_prompt_and_rewrite():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import difflib
 
-from edit_helpers import CHILD, CHILD_TWO, PROGRAM, child_of, rejection
-
 from evolve.kinds import AnswerForm
+
+from edit_helpers import CHILD, CHILD_TWO, PROGRAM, child_of, rejection
 
 
 def udiff(parent: str, child: str, n: int = 3) -> str:

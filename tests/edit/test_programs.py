@@ -5,11 +5,12 @@ named by its line. Read through the door, `read_answer`."""
 from __future__ import annotations
 
 import pytest
-from edit_helpers import CHILD, PROGRAM, SMALL, TWO_BLOCKS, apply_full_rewrite, child_of, rejection
 
 from evolve.edit import EditRejected
 from evolve.edit.blocks import block_bodies
 from evolve.kinds import AnswerForm
+
+from edit_helpers import CHILD, PROGRAM, SMALL, TWO_BLOCKS, apply_full_rewrite, child_of, rejection
 
 
 def test_whole_program_fenced_or_bare():

@@ -5,10 +5,11 @@ through the door, `read_answer`, as the mutator reads them."""
 from __future__ import annotations
 
 import pytest
-from edit_helpers import CHILD, CHILD_TWO, EDIT, PROGRAM, SMALL, child_of, rejection, sr
 
 from evolve.edit.search_replace import parse_search_replace
 from evolve.kinds import AnswerForm
+
+from edit_helpers import CHILD, CHILD_TWO, EDIT, PROGRAM, SMALL, child_of, rejection, sr
 
 
 def test_search_replace_bare_after_prose():

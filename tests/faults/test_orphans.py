@@ -99,6 +99,32 @@ def test_containers_of_a_killed_owner_are_removed(clean_up, evaluating):
 
 
 @pytest.mark.docker
+def test_a_container_whose_creation_ends_after_its_owner_died_is_removed_too(clean_up):
+    """A container the owner asked for just before it died can appear seconds later (a loaded
+    engine finishes the create anyway): the reaper keeps sweeping long enough to remove it."""
+    child, instance = start_docker_child(reaper=True, evaluate=False)
+    assert poll(lambda: len(containers(instance, running_only=True)) >= 2), containers(instance)
+    owner = subprocess.run(
+        ["docker", "inspect", "-f", '{{index .Config.Labels "evolve.owner"}}', containers(instance)[0]],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert poll(lambda: containers(instance) == []), f"left behind: {containers(instance)}"
+    time.sleep(6)  # past the reaper's first sweeps: the engine now completes the late create
+    labels = {"evolve.sandbox": "1", "evolve.owner": owner, "evolve.instance": instance, "evolve.run": TEST_RUN}
+    subprocess.run(
+        ["docker", "create", *(f"--label={k}={v}" for k, v in labels.items()), "evolve-python:latest", "true"],
+        capture_output=True,
+        check=True,
+    )
+    assert containers(instance), "the late container was not made"
+    assert poll(lambda: containers(instance) == [], seconds=45), f"left behind: {containers(instance)}"
+
+
+@pytest.mark.docker
 def test_containers_end_by_themselves_when_their_owner_dies(clean_up):
     """Without the reaper: the containers watch their owner's attach connection, and end with it."""
     child, instance = start_docker_child(reaper=False, evaluate=True)

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
 from evolve.sandbox.base import EvalOutcome
@@ -16,7 +16,7 @@ def fake_outcome(code: str) -> EvalOutcome:
     return EvalOutcome(ok=True, score=score, metrics={"score": score, "min_radius": score / 20}, sandbox="test")
 
 
-def drive(db: PopulationDB, n: int) -> list[tuple]:
+def drive(db: PopulationActor, n: int) -> list[tuple]:
     trace = []
     start = db.start()
     if start.initial_ticket:
@@ -40,7 +40,7 @@ def drive(db: PopulationDB, n: int) -> list[tuple]:
 
 
 def open_db(tmp_path, problem, name="r", seed=1, resume=False):
-    return PopulationDB(
+    return PopulationActor(
         f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline", 100, resume
     )
 
@@ -102,7 +102,7 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
     db = open_db(tmp_path, circle_packing)
     drive(db, 2)
     db.close()
-    again = PopulationDB(
+    again = PopulationActor(
         f"sqlite:///{tmp_path / 'e.db'}",
         "r",
         circle_packing,

@@ -2,7 +2,7 @@
 call to the shard owning the island, numbers iterations for the whole run, migrates across
 shards and merges the shards' progress into the run's.
 
-Each shard (evolve/engine/population_shard.py) owns islands i with i % shards == its index: their
+Each shard (a `PopulationActor`, evolve/engine/population_actor.py) owns islands i with i % shards == its index: their
 selection, admissions, store writer. Across shards:
 
 - iterations: numbered here, unique in the run; island = iteration % islands, as unsharded.
@@ -29,11 +29,11 @@ from dataclasses import replace
 from typing import Any, cast
 
 from evolve.engine.options import Progress
-from evolve.engine.population_db import EvalTicket, StartInfo
-from evolve.engine.population_shard import ShardStart
+from evolve.engine.population_values import ShardStart, StartInfo
+from evolve.engine.tickets import EvalTicket
 from evolve.kinds import EventKind, RunStatus
 from evolve.mutate.propose import Proposal
-from evolve.population.shard import ShardSpec, owner
+from evolve.population.shard_spec import ShardSpec, owner
 from evolve.problem import PopulationConfig
 from evolve.sandbox.base import EvalOutcome
 from evolve.store import BestProgram

@@ -1,4 +1,4 @@
-"""The population sharded over real Ray actors (evolve/engine/shards.py), on SQLite and on a real
+"""The population sharded over real Ray actors (evolve/engine/sharded_population.py), on SQLite and on a real
 PostgreSQL server: run-wide iterations, migration across shards and its replay, the run's best,
 a killed run rebuilt shard by shard."""
 
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_population_db import SETTINGS, fake_outcome
+from test_population_actor import SETTINGS, fake_outcome
 from test_postgres import postgres_url  # noqa: F401  (the fixture: a real server for this module)
 
-from evolve.engine.population_shard import PopulationShard
-from evolve.engine.shards import ShardedPopulation
+from evolve.engine.population_actor import PopulationActor
+from evolve.engine.sharded_population import ShardedPopulation
 from evolve.errors import ProblemError
 from evolve.kinds import EventKind, ProgramStatus
 from evolve.mutate.propose import propose
-from evolve.population.shard import ShardSpec, owner
+from evolve.population.shard_spec import ShardSpec, owner
 from evolve.problem import Problem, parse_config
 from evolve.store import Event, LLMCall, Program, Run, RunConfig, open_engine
 
@@ -31,7 +31,7 @@ def sharded(problem: Problem, shards: int, islands: int = 4, migration_interval:
 
 def open_run(ray, url: str, problem: Problem, name: str, resume: bool = False) -> ShardedPopulation:
     def make(spec: ShardSpec):
-        actor = ray.remote(PopulationShard).options(num_cpus=0, max_concurrency=1)
+        actor = ray.remote(PopulationActor).options(num_cpus=0, max_concurrency=1)
         return actor.remote(url, name, problem, RunConfig({}, {}), 3, "test", "offline", None, resume, spec)
 
     return ShardedPopulation.open(problem.config.population, make)
@@ -175,9 +175,9 @@ def test_a_killed_run_reopens_every_shard_with_the_same_islands(ray_local, circl
 
 
 def test_one_shard_is_the_unsharded_population(ray_local, circle_packing, tmp_path):
-    """Through the coordinator, one shard makes the same choices as PopulationDB called directly."""
-    from test_population_db import drive as drive_direct
-    from test_population_db import open_db
+    """Through the coordinator, one shard makes the same choices as PopulationActor called directly."""
+    from test_population_actor import drive as drive_direct
+    from test_population_actor import open_db
 
     (tmp_path / "a").mkdir()
     direct = open_db(tmp_path / "a", circle_packing, seed=3)

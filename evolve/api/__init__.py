@@ -1,0 +1,1 @@
+"""The Python API: `evolve.run`, `evolve.Problem`, `evolve.Result` (docs in README, "Python API")."""
