@@ -4,10 +4,10 @@ code outside the blocks."""
 
 from __future__ import annotations
 
-from edit_helpers import PROGRAM, TWO_BLOCKS, child_of, read, rejection, sr
-
 from evolve.edit.blocks import split
 from evolve.kinds import AnswerForm
+
+from edit_helpers import PROGRAM, TWO_BLOCKS, child_of, read, rejection, sr
 
 NEW_PRIORITY = '''def priority(job):
     """Deadlines first, then shorter jobs."""
