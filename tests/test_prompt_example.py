@@ -11,7 +11,8 @@ import pytest
 
 from evolve.edit import read_answer
 from evolve.edit.blocks import block_bodies
-from evolve.mutate.example import example_lines
+from evolve.kinds import AnswerForm
+from evolve.mutate.example import EditExample, example_edit, example_lines
 from evolve.mutate.prompt import ProblemView, build_messages
 from evolve.mutate.views import ProgramView
 from evolve.problem import load_problem
@@ -40,18 +41,20 @@ def test_the_example_edit_quotes_lines_of_the_program_inside_a_block(name: str, 
     search, replace = example
     assert code.count(search) == 1, search  # the SEARCH matches one place, as the task asks
     assert any(search in body for body in block_bodies(code))
-    assert replace == "(your new version of these lines)"
+    if replace != "(your new version of these lines)":  # the same lines, one number changed
+        assert len(replace.splitlines()) == len(search.splitlines()) and replace != search
+        assert re.sub(r"[\d.]+", "N", replace) == re.sub(r"[\d.]+", "N", search)
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
-def test_the_example_copied_word_for_word_makes_no_child(name: str):
+def test_the_example_copied_word_for_word_is_never_a_no_op(name: str):
     code, text, language = rendered(name, "diff")
     (example,) = _EXAMPLE.finditer(text)
     reading = read_answer(code, example.group(0), language)
-    if reading.child is not None:  # a language whose children are not parsed here: never the parent
-        assert reading.child != code
-    else:
-        assert reading.reason
+    if reading.child is not None:  # a nudged number: a child that runs
+        assert reading.child != code and reading.form == AnswerForm.SEARCH_REPLACE
+    else:  # a placeholder REPLACE: rejected, and never as "changes nothing"
+        assert reading.reason and "changes nothing" not in reading.reason
 
 
 @pytest.mark.parametrize("mutation", ["diff", "full"])
@@ -77,3 +80,6 @@ def f(a):
     assert example_lines(code) == "    y = a * 2.5\n    z = y + 1"  # `x = 1` also occurs outside the block
     assert example_lines("# EVOLVE-BLOCK-START\n# EVOLVE-BLOCK-END\n") is None
     assert example_lines("no blocks here\n") is None
+    assert example_edit(code) == EditExample("    y = a * 2.5\n    z = y + 1", "    y = a * 3.0\n    z = y + 1")
+    assert example_edit("# EVOLVE-BLOCK-START\nx = 0.0\n# EVOLVE-BLOCK-END\n") == EditExample("x = 0.0", "x = 0.1")
+    assert example_edit("# EVOLVE-BLOCK-START\nreturn f(x)\n# EVOLVE-BLOCK-END\n") == EditExample("return f(x)", None)

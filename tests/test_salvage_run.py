@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.inspect.printing import print_summary
 from evolve.inspect.summary import summary
 from evolve.kinds import AnswerForm
@@ -58,7 +58,7 @@ def placeholder_search(request: dict, index: int) -> Reply:
 
 
 def test_each_salvage_rule_makes_children_and_show_counts_them(tmp_path: Path, circle_packing):
-    db = PopulationDB(
+    db = PopulationActor(
         f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, RunConfig({}, {}), 1, "test", "llm", 10, False
     )
     start = db.start()

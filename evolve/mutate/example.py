@@ -1,12 +1,15 @@
 """The SEARCH part of the example edit a prompt shows: real lines of the program being edited.
 
 A placeholder ("code to find") in an example is copied by small models word for word, and then
-matches nothing. Real lines copied are an edit that applies. Pure.
+matches nothing. Real lines copied are an edit that applies. Its REPLACE changes the first number
+of those lines: a small model seen copying a placeholder REPLACE ("your new version of these
+lines") word for word then makes a child that runs (a nudged constant), not a syntax error. Pure.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from evolve.edit.blocks import BlockError, split
 
@@ -15,6 +18,31 @@ from evolve.edit.blocks import BlockError, split
 _HEADER = re.compile(r"^\s*(?:#|@|def |async def |class |\"\"\"|'''|[\"'])|^\s*[\]\)\}]+[,:]?\s*$")
 _LONGEST = 100
 _LINES = 2
+_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+)(?![\w.])")
+
+
+@dataclass(frozen=True)
+class EditExample:
+    search: str  # real lines of the program, each once in it
+    replace: str | None  # the same lines with their first number changed; None: no number
+
+
+def example_edit(code: str) -> EditExample | None:
+    """The example edit of `code`: its quotable lines, and those lines with a number changed."""
+    search = example_lines(code)
+    if search is None:
+        return None
+    match = _NUMBER.search(search)
+    if match is None:
+        return EditExample(search, None)
+    number = match.group(1)
+    if "." in number:
+        value = float(number)
+        changed = f"{value * 1.2 if value else 0.1:.6g}"
+        changed = changed if "." in changed or "e" in changed else changed + ".0"
+    else:
+        changed = str(int(number) + 1)
+    return EditExample(search, search[: match.start()] + changed + search[match.end() :])
 
 
 def _quotable(line: str, counts: dict[str, int]) -> bool:
