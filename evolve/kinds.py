@@ -45,6 +45,19 @@ class AnswerForm(StrEnum):
     FULL_PROGRAM = "full_program"  # the whole program, with or without its EVOLVE-BLOCK markers
     BLOCK_BODY = "block_body"  # the new body of the EVOLVE-BLOCK(s) alone
     NONE = "none"  # no edit in any form could be found in the answer
+    # Salvages (evolve/edit/salvage.py): an answer off the format whose intent is clear. Each is
+    # its own form, so a run's report says how many children each rule gave. Only on a child.
+    FULL_PROGRAM_SALVAGED = "full_program_salvaged"  # changed only comments/docstrings outside the blocks
+    LOOSE_CODE_PLACED = "loose_code_placed"  # marker-less definitions placed in the block that holds them
+    SEARCH_MISS_PLACED = "search_miss_placed"  # a SEARCH that matched nothing; its REPLACE placed so
+
+    @property
+    def salvaged(self) -> bool:
+        return self in (
+            AnswerForm.FULL_PROGRAM_SALVAGED,
+            AnswerForm.LOOSE_CODE_PLACED,
+            AnswerForm.SEARCH_MISS_PLACED,
+        )
 
 
 class Mutation(StrEnum):

@@ -127,8 +127,13 @@ class ModelConfig(_Strict):
     # USD per million tokens; when unset, litellm's price list is used (0 for unknown models).
     price_in: Annotated[float, Field(ge=0)] | None = None
     price_out: Annotated[float, Field(ge=0)] | None = None
-    timeout: Annotated[float, Field(gt=0)] = 120.0  # seconds for one call (the run's wall time caps it too)
+    # Seconds for one call (the run's wall time caps it too); unset: 120, or 600 for a server on
+    # one's own machines (a loopback or private api_base, ollama/...): evolve/mutate/local.py.
+    timeout: Annotated[float, Field(gt=0)] | None = None
     retries: Annotated[int, Field(ge=0, le=20)] = 4  # after a rate limit, a 5xx, a timeout or a lost connection
+    # The model's context window in tokens; unset: read from its server or litellm's list. The
+    # prompt's token budget and the answer's max_tokens are fitted into it (evolve/mutate/window.py).
+    context: Annotated[int, Field(ge=1024)] | None = None
 
 
 class MutationConfig(_Strict):

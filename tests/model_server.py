@@ -27,7 +27,13 @@ class Reply:
 
 
 class ModelServer:
-    def __init__(self, script):
+    """`train_context` puts the model's window in GET /v1/models as llama.cpp's server does
+    (`meta.n_ctx_train`); `slot_context` and `slots` serve GET /props as llama.cpp does
+    (`default_generation_settings.n_ctx`: one request's window, `total_slots`)."""
+
+    def __init__(
+        self, script, train_context: int | None = None, slot_context: int | None = None, slots: int | None = None
+    ):
         self.script = script
         self.calls: list[dict] = []
         self.call_times: list[float] = []  # time.monotonic() of each request's arrival
@@ -41,8 +47,17 @@ class ModelServer:
                 pass
 
             def do_GET(self):
-                body = json.dumps({"object": "list", "data": [{"id": "test-model", "object": "model"}]}).encode()
-                self._send(200, body)
+                if self.path.rstrip("/").endswith("/props"):
+                    if slot_context is None:
+                        self._send(404, b'{"error": {"message": "File Not Found", "code": 404}}')
+                        return
+                    props = {"default_generation_settings": {"n_ctx": slot_context}, "total_slots": slots or 1}
+                    self._send(200, json.dumps(props).encode())
+                    return
+                entry: dict = {"id": "test-model", "object": "model", "owned_by": "llamacpp"}
+                if train_context is not None:
+                    entry["meta"] = {"vocab_type": 2, "n_vocab": 151936, "n_ctx_train": train_context}
+                self._send(200, json.dumps({"object": "list", "data": [entry]}).encode())
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))

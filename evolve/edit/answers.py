@@ -6,7 +6,8 @@ reasoning (`<think>...</think>`) and prose. Every form the answer holds is tried
 evidence first (edit markers, then diff hunks, then the largest code block); the first that
 yields a valid child wins. When none does, the reason is the one from the strongest form the
 answer holds, so a model is never told its edit "is not valid Python" because an edit was read
-as code.
+as code. For Python, an answer off the format whose intent is clear is salvaged
+(evolve/edit/salvage.py) and read in a salvage form of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from evolve.edit.errors import EditRejected
 from evolve.edit.fences import find_fences
 from evolve.edit.hunks import apply_hunks, find_hunks
 from evolve.edit.programs import looks_like_program, read_program
+from evolve.edit.salvage import apply_salvaging, place_definitions
 from evolve.edit.search_replace import SEARCH_MARKER, apply_search_replace, parse_search_replace
 from evolve.kinds import AnswerForm
 
@@ -48,6 +50,9 @@ class AnswerReading:
     form: AnswerForm  # the form the child was read from; when rejected, the form that failed
     child: str | None  # None: no valid child
     reason: str | None = None  # why not, naming what failed
+    # When rejected: the parent's exact text the answer meant to edit (a SEARCH that matched
+    # nothing above a new version of definitions of one block), for a re-ask to show.
+    lines_to_copy: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -103,7 +108,7 @@ def read_answer(parent: str, answer: str, language: str) -> AnswerReading:
             form, child = reader.read()
             return AnswerReading(form, finish_child(parent, child, language))
         except EditRejected as exc:
-            failures.append(AnswerReading(reader.form, None, str(exc)))
+            failures.append(AnswerReading(reader.form, None, str(exc), exc.lines_to_copy))
     return failures[0]
 
 
@@ -111,7 +116,9 @@ def _readers(parent: str, text: str, language: str) -> list[_Reader]:
     """Every form the answer holds, the strongest evidence first."""
     readers: list[_Reader] = []
     edits = parse_search_replace(text)
-    if edits:
+    if edits and language == "python":  # a SEARCH that missed may be salvaged (evolve/edit/salvage.py)
+        readers.append(_Reader(AnswerForm.SEARCH_REPLACE, lambda: apply_salvaging(parent, edits)))
+    elif edits:
         readers.append(
             _Reader(AnswerForm.SEARCH_REPLACE, lambda: (AnswerForm.SEARCH_REPLACE, apply_search_replace(parent, edits)))
         )
@@ -125,10 +132,10 @@ def _readers(parent: str, text: str, language: str) -> list[_Reader]:
         codes = _bare_code(parent, text, language)
     for rank, code in enumerate(codes):
         if looks_like_program(parent, code):
-            readers.append(_Reader(AnswerForm.FULL_PROGRAM, _program_reader(parent, code)))
+            readers.append(_Reader(AnswerForm.FULL_PROGRAM, _program_reader(parent, code, language)))
         elif rank == 0 and not edits and not hunks:
             # A body only from the answer's main code block: a smaller one is a snippet in prose.
-            readers.append(_Reader(AnswerForm.BLOCK_BODY, _program_reader(parent, code)))
+            readers.append(_Reader(AnswerForm.BLOCK_BODY, _program_reader(parent, code, language)))
     return readers
 
 
@@ -139,9 +146,9 @@ def _broken_markers() -> tuple[AnswerForm, str]:
     )
 
 
-def _program_reader(parent: str, code: str) -> Callable[[], tuple[AnswerForm, str]]:
+def _program_reader(parent: str, code: str, language: str) -> Callable[[], tuple[AnswerForm, str]]:
     def read() -> tuple[AnswerForm, str]:
-        reading = read_program(parent, code)
+        reading = read_program(parent, code, language)
         return reading.form, reading.child
 
     return read
@@ -166,7 +173,8 @@ def _has_hunk_header(body: str) -> bool:
 
 def _bare_code(parent: str, text: str, language: str) -> list[str]:
     """Unfenced code: a whole program between prose (trimmed to the lines that begin and end
-    the parent's program), or, for Python, an answer that is all statements (a block body)."""
+    the parent's program), or, for Python, an answer that is all statements (a block body, or
+    definitions of one of several blocks)."""
     known = {line.strip() for line in parent.splitlines() if line.strip()}
     lines = text.splitlines()
     fits = [i for i, line in enumerate(lines) if line.strip() in known or is_marker(line)]
@@ -174,9 +182,14 @@ def _bare_code(parent: str, text: str, language: str) -> list[str]:
         trimmed = "".join(line + "\n" for line in lines[fits[0] : fits[-1] + 1])
         if looks_like_program(parent, trimmed):
             return [trimmed]
-    if language == "python" and len(split(parent)[1]) == 1 and _is_python_statements(text):
+    if language == "python" and _is_python_statements(text) and _fits_a_block(parent, text):
         return [text.strip("\n") + "\n"]
     return []
+
+
+def _fits_a_block(parent: str, code: str) -> bool:
+    """A block body (the program has one block), or definitions of one of several (a salvage)."""
+    return len(split(parent)[1]) == 1 or place_definitions(parent, code) is not None
 
 
 def _is_python_statements(text: str) -> bool:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from evolve.edit.blocks import is_marker
-from evolve.edit.errors import EditRejected
+from evolve.edit.errors import EditRejected, SearchMissed
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def apply_one(code: str, edit: SearchReplace, label: str = "SEARCH block 1", nea
         if spans:
             break
     else:
-        raise EditRejected(_no_match_reason(lines, search, label))
+        raise SearchMissed(_no_match_reason(lines, search, label))
     span = _pick(spans, near, label)
     out = [*lines[: span.start], *_replacement(lines, span, search, replace), *lines[span.end :]]
     return "\n".join(out) + ("\n" if code.endswith("\n") else "")

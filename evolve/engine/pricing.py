@@ -9,24 +9,27 @@ from pathlib import Path
 
 from evolve.errors import OptionError
 from evolve.mutate.llm import ModelSpec
+from evolve.mutate.local import is_self_hosted
 from evolve.mutate.spending import Spending
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def prices(spec: ModelSpec) -> tuple[float, float] | None:
-    """(USD per prompt token, USD per completion token), from problem.toml or litellm's list."""
+    """(USD per prompt token, USD per completion token), from problem.toml or litellm's list; a
+    model served on one's own machines that the list does not have is free."""
     if spec.price_in is not None or spec.price_out is not None:
         return (spec.price_in or 0.0) / 1e6, (spec.price_out or 0.0) / 1e6
     import litellm
 
+    free = (0.0, 0.0) if is_self_hosted(spec.name, spec.api_base) else None
     try:
         info = litellm.get_model_info(spec.name)
     except Exception:  # litellm raises for a model it does not know
-        return None
+        return free
     price_in, price_out = info.get("input_cost_per_token"), info.get("output_cost_per_token")
     if price_in is None and price_out is None:
-        return None
+        return free
     return float(price_in or 0.0), float(price_out or 0.0)
 
 

@@ -46,6 +46,7 @@ from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
+from evolve.mutate.window import fit_run_models
 from evolve.problem import PopulationConfig, Problem, load_problem
 from evolve.sandbox.template import evaluation_template
 from evolve.search.judge import judge_spec
@@ -232,6 +233,8 @@ def _start(
         models = ()
     if options.max_cost is not None:
         check_prices(models, options.max_cost, problem.root / "problem.toml")
+    # Each model's answer and the run's prompt budget fitted into the windows its servers report.
+    models, token_budget = fit_run_models(models, problem.config.prompt.token_budget, options.llm_concurrency)
     mutator = describe_mutator(models)
     if on_start:
         on_start(mutator, options)
@@ -298,8 +301,8 @@ def _start(
         embedding_api_base=novelty.api_base,
         judge=judge_spec(novelty.judge, models, novelty.api_base),
         deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
-        token_budget=problem.config.prompt.token_budget,
-        spending=spending_for(models, options.max_cost, problem.config.prompt.token_budget),
+        token_budget=token_budget,
+        spending=spending_for(models, options.max_cost, token_budget),
     )
     mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(

@@ -190,12 +190,14 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
             )
         c.print(t)
         if any(m.answer_forms for m in s.models):
-            t = Table(title="answer forms (calls)", title_justify="left")
+            t = Table(title="answer forms (calls, children)", title_justify="left")
             t.add_column("model")
             t.add_column("forms", overflow="fold")
             t.add_column("retried", justify="right")
             for m in s.models:
-                forms = ", ".join(f"{form} {n:,}" for form, n in m.answer_forms.items())
+                forms = ", ".join(
+                    f"{form} {n:,} ({m.form_children.get(form, 0):,})" for form, n in m.answer_forms.items()
+                )
                 t.add_row(m.model, forms or "-", f"{m.retried:,}")
             c.print(t)
     print_search(c, s)

@@ -126,6 +126,7 @@ class ModelStats:
     first_try_share: float = 0.0  # iterations whose first answer made a child
     after_retry_share: float = 0.0  # iterations that made a child, first answer or after a retry
     answer_forms: dict[str, int] = field(default_factory=dict)  # calls by the form their answer was read in
+    form_children: dict[str, int] = field(default_factory=dict)  # children by that form (salvage rules included)
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,20 @@ def _answers(conn: Connection, run_id: int) -> tuple[dict[str, tuple[int, int, i
     return per_iteration, forms
 
 
+def _children_by_form(conn: Connection, run_id: int) -> dict[str, dict[str, int]]:
+    """Per model, the children each answer form gave (a salvage rule's yield among them)."""
+    if not has_column(conn, "llm_calls", "answer_form"):
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    for r in conn.execute(
+        select(LLMCall.model, LLMCall.answer_form, func.count(LLMCall.id).label("children"))
+        .where(LLMCall.run_id == run_id, LLMCall.answer_form.is_not(None), LLMCall.outcome == CallOutcome.CHILD)
+        .group_by(LLMCall.model, LLMCall.answer_form)
+    ).all():
+        out.setdefault(r.model, {})[r.answer_form] = int(r.children)
+    return out
+
+
 def _models(conn: Connection, run_id: int) -> list[ModelStats]:
     child, parent = aliased(Program), aliased(Program)
     improved = {
@@ -171,6 +185,7 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
         .order_by(LLMCall.model)
     ).all()
     per_iteration, forms = _answers(conn, run_id)
+    form_children = _children_by_form(conn, run_id)
     out = []
     for r in rows:
         better, children = int(improved.get(r.model, 0)), int(r.children or 0)
@@ -195,6 +210,7 @@ def _models(conn: Connection, run_id: int) -> list[ModelStats]:
                 first_try_share=first / iterations if iterations else 0.0,
                 after_retry_share=made / iterations if iterations else 0.0,
                 answer_forms=forms.get(r.model, {}),
+                form_children=form_children.get(r.model, {}),
             )
         )
     return out

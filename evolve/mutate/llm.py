@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from evolve.mutate import direct
+from evolve.mutate.local import call_timeout
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
 
@@ -37,9 +38,10 @@ class ModelSpec:
     max_tokens: int = 4096
     price_in: float | None = None  # USD per million prompt tokens
     price_out: float | None = None
-    timeout: float = 120.0
+    timeout: float | None = None  # seconds for one call; None: by where it is served (evolve/mutate/local.py)
     max_attempts: int = 5  # retries + 1
     backoff: float = 1.0  # seconds before the second attempt; doubles each time
+    context: int | None = None  # the model's window in tokens ([[models]] context); None: read from its server
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
     call, retry or wait goes past it."""
     started = time.monotonic()
     attempt = 0
+    limit = call_timeout(spec.timeout, spec.name, spec.api_base)
     while True:
         attempt += 1
         left = deadline - time.time() if deadline is not None else None
@@ -164,7 +167,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                 error="the run's wall time ran out before the call could be made",
             )
         try:
-            response = _call(spec, messages, min(spec.timeout, left) if left is not None else spec.timeout)
+            response = _call(spec, messages, min(limit, left) if left is not None else limit)
         except Exception as exc:  # both clients map provider errors onto litellm's exception types
             if attempt < spec.max_attempts and _retryable(exc):
                 asked = retry_after(exc)

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import jinja2
 
+from evolve.mutate.example import example_edit
 from evolve.mutate.memory import Memory
 from evolve.mutate.views import ProgramView
 from evolve.resources import prompts_dir
@@ -74,6 +75,7 @@ def build_messages(
         hints=memory.hints,
         second_parent=second_parent,  # crossover.j2
         error=error,  # fix.j2: why the program (the parent) failed
+        example=example_edit(parent.code),  # diff.j2, fix.j2: real lines to quote in the example edit
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},

@@ -60,7 +60,8 @@ def test_a_whole_program_that_changes_frozen_code_names_the_line():
 
 
 def test_a_body_alone_for_a_program_with_two_blocks():
-    assert rejection("```python\nA = 3.0\n```", TWO_BLOCKS) == (
+    # Code that redefines nothing of either block cannot be placed (`A = 3.0` can: tests/edit/test_salvage.py).
+    assert rejection("```python\nB = 3.0\nprint(B)\n```", TWO_BLOCKS) == (
         AnswerForm.BLOCK_BODY,
         "the code in the answer has no EVOLVE-BLOCK markers and the program has 2 blocks: answer with "
         "SEARCH/REPLACE edits, or the whole program with its markers",

@@ -40,6 +40,11 @@ FOREIGN = {
     "--seeds": "bench/search_quality.py",
     "--quick": "bench/search_quality.py",
     "--job-fd": "evaluators/runner.py",
+    # Model servers (docs/models.md).
+    "--parallel": "llama-server",
+    "--n": "python -m llama_cpp.server (--n_ctx: the pattern stops at the underscore)",
+    "--max-model-len": "vllm serve",
+    "--max-num-seqs": "vllm serve",
 }
 
 

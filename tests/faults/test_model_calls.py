@@ -62,7 +62,8 @@ def test_a_budget_with_a_model_that_has_no_price_is_refused_at_start(ray_local, 
         iterations=2,
         max_cost=1.0,
         sandbox="process",
-        models=({"name": "openai/no-such-model-anywhere", "api_base": "http://127.0.0.1:9"},),
+        # A hosted server's model (one on loopback is self-hosted: free, tests/test_local_server.py).
+        models=({"name": "openai/no-such-model-anywhere", "api_base": "https://models.example.com/v1"},),
     )
     with pytest.raises(OptionError, match=r"has no price in litellm's list.*price_in and price_out"):
         evolve_run(circle_packing, options, runs_root=tmp_path, run_name="unpriced")

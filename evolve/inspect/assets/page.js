@@ -208,7 +208,7 @@ function renderTables(d) {
     {label: "cost", fn: r => money(r.cost), num: true}, {label: "mean latency (s)", key: "mean_latency", num: true, digits: 1},
     {label: "applied", fn: r => pct(r.applied_share), num: true}, {label: "improved", fn: r => pct(r.improved_share), num: true},
     {label: "1st try", fn: r => pct(r.first_try_share), num: true}, {label: "after retry", fn: r => pct(r.after_retry_share), num: true},
-    {label: "answer forms", fn: r => Object.entries(r.answer_forms || {}).map(([f, n]) => `${f} ${n}`).join(", ")},
+    {label: "answer forms (children)", fn: r => Object.entries(r.answer_forms || {}).map(([f, n]) => `${f} ${n} (${(r.form_children || {})[f] || 0})`).join(", ")},
   ], s.models) : el("p", {class: "note", text: "No model calls (offline mutator)."}));
   const arms = s.arms || [];  // older reports' data has none
   const near = s.rejections.filter(r => r.kind === "near_duplicate").reduce((a, r) => a + r.count, 0);
