@@ -43,12 +43,12 @@ from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, milestone, run_log_path
+from evolve.mutate.judge_call import judge_spec
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.problem import PopulationConfig, Problem, load_problem
 from evolve.sandbox.template import evaluation_template
-from evolve.search.judge import judge_spec
 from evolve.search.strategy import Strategy
 from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
 
