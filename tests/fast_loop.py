@@ -6,14 +6,14 @@ docker_engine...), it is marked docker/slow/real_model/gpu, or the code it reach
 them. "The code it reaches" is read with `ast`, not run: the test function,
 the fixtures it uses, and every function, class and module-level value of its own module or of a
 helper module in tests/ that these name, followed transitively. Reaching means naming one of
-HEAVY_NAMES (evolve_run, ray, ModelServer, docker...) or writing the string "run" or "docker"
-inside a function (an `evolve run` command line, `--sandbox docker`, a `make_sandbox("docker")`).
+HEAVY_NAMES (evolve_run, ray, ModelServer, docker...) or writing one of HEAVY_STRINGS inside a
+function (an `evolve run` or `evolve check` command line, `--sandbox`, `make_sandbox("docker")`).
 The rule errs one way: a pure test that names `ray` somewhere is left out of the fast loop,
 never the other way round.
 
 Under `pytest -m unit` the guard makes that promise checkable: `evolve_run`, Ray's `init`, the
-Docker SDK's `create_container`, a server's bind, and a subprocess running `evolve run` or `docker`
-raise `StartedInUnitLoop`, so a test the rule got wrong fails loudly instead of slowing the loop.
+Docker SDK's `create_container`, a server's bind, an evaluation in the process sandbox, and a
+subprocess running `evolve run` or `docker` raise `StartedInUnitLoop`, so a test the rule got wrong fails loudly instead of slowing the loop.
 """
 
 from __future__ import annotations
@@ -64,9 +64,12 @@ HEAVY_NAMES = frozenset(
         "make_server",
     }
 )
-HEAVY_STRINGS = frozenset({"run", "docker"})
-# Names that start a run under a plain name: the Python API's run.
-HEAVY_IMPORTS = frozenset({("evolve", "run"), ("evolve.api", "run"), ("evolve.api.runs", "run")})
+# CLI words that start a run or an evaluation: `evolve run`, `evolve check`, `evolve eval`, `--sandbox`.
+HEAVY_STRINGS = frozenset({"run", "check", "eval", "docker", "--sandbox"})
+# Names that start a run or an evaluation under a plain name: the Python API's run, the baselines.
+HEAVY_IMPORTS = frozenset(
+    {("evolve", "run"), ("evolve.api", "run"), ("evolve.api.runs", "run"), ("evolve.baselines", "main")}
+)
 
 
 class StartedInUnitLoop(RuntimeError):
@@ -212,7 +215,16 @@ def _patch_run(module) -> None:
     module.evolve_run = _refuse("evolve_run (a test started a run)")
 
 
-AFTER_IMPORT = {"ray": _patch_ray, "docker": _patch_docker, "evolve.engine.run": _patch_run}
+def _patch_process_sandbox(module) -> None:
+    module.ProcessSandbox.evaluate = _refuse("an evaluation in the process sandbox (a process) was started")
+
+
+AFTER_IMPORT = {
+    "ray": _patch_ray,
+    "docker": _patch_docker,
+    "evolve.engine.run": _patch_run,
+    "evolve.sandbox.process": _patch_process_sandbox,
+}
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
