@@ -17,7 +17,7 @@ from pathlib import Path
 
 from evolve.errors import EvolveError
 from evolve.problem import Problem, load_problem
-from evolve.sandbox import EvalOutcome, EvalRequest, Sandbox, make_sandbox
+from evolve.sandbox import EvalOutcome, EvalRequest, Sandbox, SandboxKind, make_sandbox
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def format_measurement(measurement: Measurement, relative_to: Path | None = None
 
 
 def _open_sandbox(problem: Problem, name: str) -> tuple[Sandbox, EvalRequest | None]:
-    if name == "docker":
+    if name == SandboxKind.DOCKER:
         from evolve.sandbox.template import evaluation_template  # builds or finds the problem's image
 
         template = evaluation_template(problem, name)
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="*",
         help="programs to score (default: the initial program and every baselines/*.py)",
     )
-    parser.add_argument("--sandbox", default="process", help="process (default) or docker")
+    parser.add_argument("--sandbox", default=SandboxKind.PROCESS, help="process (default) or docker")
     args = parser.parse_args(argv)
     try:
         problem = load_problem(args.problem)

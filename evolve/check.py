@@ -15,6 +15,7 @@ from rich.table import Table
 from evolve.errors import OptionError, RunError
 from evolve.kinds import FailureKind
 from evolve.problem import Problem, load_problem
+from evolve.sandbox.base import SandboxKind
 from evolve.terminal import console, err, fail, sandbox_choice, show_problem_warnings, warn_if_process
 
 
@@ -57,7 +58,7 @@ def score_once(
     template = evaluation_template(problem, name, code=code)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        box = make_sandbox(name) if name == "docker" else make_sandbox(name, warn=False)
+        box = make_sandbox(name) if name == SandboxKind.DOCKER else make_sandbox(name, warn=False)
     try:
         outcome = box.evaluate(template)
         heldout = None

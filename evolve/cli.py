@@ -294,7 +294,9 @@ def _run_with_progress(problem, options, runs_root, run_name, db_url, ray_addres
         return t
 
     def on_start(mutator: str, options: RunOptions) -> None:
-        if mutator == "offline":
+        from evolve.mutate.offline import OFFLINE_MUTATOR
+
+        if mutator == OFFLINE_MUTATOR:
             _say_offline(problem)
             _warn_unused_models(problem, options)
         else:

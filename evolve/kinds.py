@@ -65,9 +65,12 @@ class Mutation(StrEnum):
     DIFF = "diff"
     FULL = "full"
     OFFLINE = "offline"
-    MIGRANT = "migrant"
     CROSSOVER = "crossover"  # a child of two parents (second_parent_id)
     FIX = "fix"  # a failed program sent back with its error, to be repaired
+    # Call rows only, never a program's: a novelty judge's call, and the row of an iteration whose
+    # mutator raised before it had made a proposal (so no mutation of its own is known).
+    JUDGE = "judge"
+    MUTATOR_ERROR = "error"
 
 
 class FailureKind(StrEnum):

@@ -16,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
-from evolve.sandbox.images import DEFAULT_IMAGE
 
-__all__ = ["Problem", "ProblemError", "load_problem", "problem_warnings", "run_defaults"]
+# The image a problem's evaluations run in unless it names its own (`evaluation.image`) or ships a
+# Dockerfile; `evolve sandbox build` builds it (evolve/sandbox/images.py).
+DEFAULT_IMAGE = "evolve-python:latest"
+
+__all__ = ["DEFAULT_IMAGE", "Problem", "ProblemError", "load_problem", "problem_warnings", "run_defaults"]
 
 
 class _Strict(BaseModel):

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from evolve.errors import OptionError
 from evolve.problem import Problem
+from evolve.sandbox.base import SandboxKind
 
 console = Console()
 err = Console(stderr=True)
@@ -28,13 +29,13 @@ def sandbox_choice(name: str | None) -> str:
 
     if name is None:
         return default_sandbox_name()
-    if name not in ("docker", "process") and ":" not in name:
+    if name not in tuple(SandboxKind) and ":" not in name:
         raise OptionError(f"--sandbox {name!r}: choose 'docker', 'process', or a plug-in as module:Class")
     return name
 
 
 def warn_if_process(name: str) -> None:
-    if name == "process":
+    if name == SandboxKind.PROCESS:
         err.print(
             "[yellow]warning:[/] the process sandbox does not isolate: evaluate.py shares the host's "
             "filesystem and network, and candidates only get Landlock's confinement; "

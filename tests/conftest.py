@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fast_loop import install_guard, mark_items, unit_loop  # noqa: E402  (tests/ is on the path now)
+
 
 @pytest.fixture(scope="session")
 def ray_local():
@@ -46,9 +48,17 @@ def docker_engine():
         pytest.fail(f"the Docker sandbox cannot run here: {why}")
 
 
+def pytest_configure(config):
+    # `-m unit`, the fast loop: whatever starts Ray, a container, a server or a run raises instead.
+    if unit_loop(config):
+        install_guard()
+
+
 def pytest_collection_modifyitems(items):
     # A test that asks for the Docker engine (directly or through another fixture) needs Docker,
     # whether or not its file says so: `-m "not docker"` must leave it out.
     for item in items:
         if "docker_engine" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.docker)
+    # Every test is `unit` (pure) or `integration` (starts something): tests/fast_loop.py's rule.
+    mark_items(items)

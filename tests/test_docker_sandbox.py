@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from evolve.errors import ImageMissing, InfrastructureError
-from evolve.problem import load_problem
+from evolve.problem import DEFAULT_IMAGE, load_problem
 from evolve.resources import evaluators_dir
 from evolve.sandbox.base import EvalRequest, Limits
-from evolve.sandbox.images import DEFAULT_IMAGE
 
 pytestmark = pytest.mark.docker
 

@@ -4,7 +4,7 @@ novelty judge's call (a row of its own), an insight call. A proposal's rows are 
 
 from __future__ import annotations
 
-from evolve.kinds import CallOutcome
+from evolve.kinds import CallOutcome, Mutation
 from evolve.mutate.insight import Insight
 from evolve.mutate.propose import Proposal
 from evolve.search.judge import Verdict
@@ -60,7 +60,7 @@ def write_verdict(writer: RunWriter, proposal: Proposal, verdict: Verdict) -> No
     writer.add_call(
         iteration=proposal.iteration,
         model=verdict.model,
-        mutation="judge",
+        mutation=Mutation.JUDGE,
         prompt=verdict.prompt,
         answer=verdict.answer,
         prompt_tokens=verdict.prompt_tokens,

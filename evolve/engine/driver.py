@@ -28,7 +28,7 @@ from evolve.engine.nodes import NodeHealth
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
 from evolve.errors import InfrastructureError, NodeLost, RunError
-from evolve.kinds import EventKind, FailureKind, RunStatus
+from evolve.kinds import EventKind, FailureKind, Mutation, RunStatus
 from evolve.logs import milestone
 from evolve.mutate.propose import Proposal
 from evolve.mutate.spending import Hold, Spending
@@ -460,7 +460,7 @@ class Driver:
                 parent_id=task.parent.id,
                 inspiration_ids=tuple(p.id for p in task.inspirations),
                 model="(mutator)",
-                mutation="error",
+                mutation=Mutation.MUTATOR_ERROR,
                 prompt="",
                 answer=None,
                 child_code=None,

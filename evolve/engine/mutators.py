@@ -21,10 +21,11 @@ from typing import Any
 
 from evolve.mutate.direct import is_direct
 from evolve.mutate.insight import Insight, InsightContext, write_insight
+from evolve.mutate.judge_call import ask_judge
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal, propose
 from evolve.mutate.spending import Hold
-from evolve.search.judge import JudgeRequest, Verdict, ask_judge
+from evolve.search.judge import JudgeRequest, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class LocalMutators:
         return self.pool.submit(run)
 
     def judge(self, request: JudgeRequest) -> Future[Verdict]:
-        """The novelty judge's verdict on a near-duplicate (evolve/search/judge.py)."""
+        """The novelty judge's verdict on a near-duplicate (evolve/mutate/judge_call.py)."""
         assert self.settings.judge is not None, "a judge is asked for only when [novelty] judge is set"
         judge = self.settings.judge
         return self.pool.submit(ask_judge, request, judge, self.settings.problem)

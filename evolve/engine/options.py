@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from evolve.sandbox.base import SandboxKind
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -15,7 +17,7 @@ class RunOptions:
     eval_workers: int | None = None  # None: as many as the cluster's nodes run at once
     seed: int = 0
     models: tuple[dict, ...] = ()  # ModelSpec fields; empty: the problem's models, else offline
-    sandbox: str = "process"
+    sandbox: str = SandboxKind.PROCESS  # or a plug-in, package.module:ClassName
     sandbox_options: dict = field(default_factory=dict)
     heldout: bool = True
     model_timeout: float | None = None  # seconds per model call, for every model (problem.toml's otherwise)

@@ -29,7 +29,8 @@ from evolve.engine.tickets import EvalTicket
 from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
 from evolve.mutate.insight import Insight, InsightContext
 from evolve.mutate.memory import CellAxis, Memory
-from evolve.mutate.propose import OFFLINE_MODEL, MutationTask, Proposal
+from evolve.mutate.offline import OFFLINE_MUTATOR
+from evolve.mutate.propose import MutationTask, Proposal
 from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
 from evolve.population.shard_spec import UNSHARDED, ShardSpec
 from evolve.problem import Problem
@@ -85,7 +86,7 @@ class PopulationActor:
         self.run_name = run_name
         # What prompts remember (none for the offline mutator, which reads no prompt; none for best-of-n).
         self.prompt = problem.config.prompt
-        self.remember = mutator != OFFLINE_MODEL and self.search.strategy.uses_population
+        self.remember = mutator != OFFLINE_MUTATOR and self.search.strategy.uses_population
         self.cell_axes = tuple(CellAxis(a.name, a.min, a.max, a.bins) for a in self.axes)
         self.history = RunHistory(self.engine, self.run_id)
         self.history.load(pop.islands)

@@ -43,13 +43,15 @@ from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, milestone, run_log_path
+from evolve.mutate.judge_call import judge_spec
 from evolve.mutate.llm import ModelSpec
+from evolve.mutate.offline import OFFLINE_MUTATOR
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.mutate.window import fit_run_models
 from evolve.problem import PopulationConfig, Problem, load_problem
+from evolve.sandbox.base import SandboxKind
 from evolve.sandbox.template import evaluation_template
-from evolve.search.judge import judge_spec
 from evolve.search.strategy import Strategy
 from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
 
@@ -111,7 +113,7 @@ def peer_models_unusable(problem: Problem) -> bool:
 
 def describe_mutator(models: tuple[ModelSpec, ...]) -> str:
     if not models:
-        return "offline"
+        return OFFLINE_MUTATOR
     return "llm: " + ", ".join(f"{m.name} (w={m.weight:g})" for m in models)
 
 
@@ -243,7 +245,7 @@ def _start(
     # The problem folder travels through Ray: a node that never saw it evaluates its own copy.
     shipped = ship(problem.root)
     sandbox_options = dict(options.sandbox_options)
-    if options.sandbox == "docker":
+    if options.sandbox == SandboxKind.DOCKER:
         sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
         # Each Ray worker evaluates one candidate at a time: one container waiting is enough.
         sandbox_options.setdefault("pool_size", 1)
@@ -398,7 +400,7 @@ def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function
 def _cleanup_sandbox(name: str, run_label: str | None) -> None:
     """Remove this run's pre-started containers, whichever Ray worker made them, from every
     alive node's own engine (never raises: the run's outputs matter more than its pools)."""
-    if name != "docker" or not run_label:
+    if name != SandboxKind.DOCKER or not run_label:
         return
     from evolve.engine.workers import clean_every_node
 

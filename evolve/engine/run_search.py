@@ -250,8 +250,3 @@ class RunSearch:
     def checked(self, bests: list[IslandBest]) -> None:
         """The bests a reset check saw (after its resets): the next check compares with them."""
         self.previous_bests = {b.island: b.score for b in bests}
-
-    # ---- what `evolve show` reads ------------------------------------------------------------
-
-    def arms(self) -> dict[str, list]:
-        return self.adaptive.arms()

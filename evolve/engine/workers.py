@@ -25,7 +25,7 @@ from evolve.errors import DockerUnavailable, InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.logs import log_to_file
 from evolve.sandbox import make_sandbox
-from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.sandbox.base import EvalOutcome, EvalRequest, SandboxKind
 
 log = logging.getLogger(__name__)
 _sandboxes: dict = {}
@@ -83,7 +83,7 @@ def evaluate_ticket(
         if shipped is not None:
             request = replace(request, problem_dir=str(materialize(shipped)))
         box = sandbox_for(sandbox, options)
-        if sandbox == "docker":
+        if sandbox == SandboxKind.DOCKER:
             ensure_image(request.limits.image, Path(request.problem_dir), getattr(box, "client", None))
         return replace(box.evaluate(request), node=node)
     except InfrastructureError as exc:

@@ -21,6 +21,10 @@ from evolve.mutate.offline_text import text_edit, text_sites
 
 log = logging.getLogger(__name__)
 
+# How a run without models names its mutator (the run's `mutator` column, the start line): one
+# name for one concept, which also says the prompts carry no memory (no prompt is read).
+OFFLINE_MUTATOR = "offline"
+
 # Nudging numbers refines a program, flips explore it (and break it more often): where a block has
 # numbers, most edits nudge one (the text-level edits nudge 9 in 10).
 NUDGES = frozenset({EditKind.CONSTANT, EditKind.CALL_ARGUMENT})

@@ -101,7 +101,6 @@ class Proposal:
     cost: float = 0.0
     latency: float = 0.0
     attempts: int = 1  # HTTP tries of the last call
-    extra: dict = field(default_factory=dict)
     answer_form: AnswerForm | None = None  # how the last answer was read; None: no answer (offline, failed call)
     earlier_attempts: tuple[Attempt, ...] = ()
     idea: str | None = None  # the prose before the last answer's edit (`stated_idea`)
@@ -133,7 +132,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
 
     model = _pick_model(settings.models, rng)
     total = settings.diff_weight + settings.full_weight
-    mutation = "diff" if rng.random() * total < settings.diff_weight else "full"
+    mutation: str = Mutation.DIFF if rng.random() * total < settings.diff_weight else Mutation.FULL
     model, mutation = _chosen(task, settings, model, mutation)
     if mutation == Mutation.FIX and task.repair is not None:  # the failed program is the one edited
         task = replace(task, parent=task.repair)
@@ -337,7 +336,7 @@ def _unanswered(task: MutationTask, model: str, mutation: str, prompt: str) -> P
 
 
 def _propose_offline(task: MutationTask, settings: MutatorSettings, rng: random.Random) -> Proposal:
-    proposal = _unanswered(task, OFFLINE_MODEL, "offline", "(offline mutator)")
+    proposal = _unanswered(task, OFFLINE_MODEL, Mutation.OFFLINE, "(offline mutator)")
     made = offline.mutate(task.parent.code, rng, settings.problem.language)
     child, description = made.code, made.description
     # The edit kinds go with the program as its idea ("offline: comparison, constant").

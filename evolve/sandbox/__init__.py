@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evolve.errors import OptionError
-from evolve.sandbox.base import EvalOutcome, EvalRequest, Sandbox
+from evolve.sandbox.base import EvalOutcome, EvalRequest, Sandbox, SandboxKind
 
 
 class SandboxError(OptionError):
@@ -24,15 +24,15 @@ def docker_available() -> bool:
 
 
 def default_sandbox_name() -> str:
-    return "docker" if docker_available() else "process"
+    return SandboxKind.DOCKER if docker_available() else SandboxKind.PROCESS
 
 
 def make_sandbox(name: str, **options) -> Sandbox:
-    if name == "process":
+    if name == SandboxKind.PROCESS:
         from evolve.sandbox.process import ProcessSandbox
 
         return ProcessSandbox(**options)
-    if name == "docker":
+    if name == SandboxKind.DOCKER:
         from evolve.sandbox.docker import DockerSandbox
 
         return DockerSandbox(**options)
@@ -47,4 +47,12 @@ def make_sandbox(name: str, **options) -> Sandbox:
     raise SandboxError(f"unknown sandbox {name!r} (choose 'docker', 'process' or module:Class)")
 
 
-__all__ = ["EvalOutcome", "EvalRequest", "Sandbox", "SandboxError", "default_sandbox_name", "make_sandbox"]
+__all__ = [
+    "EvalOutcome",
+    "EvalRequest",
+    "Sandbox",
+    "SandboxError",
+    "SandboxKind",
+    "default_sandbox_name",
+    "make_sandbox",
+]

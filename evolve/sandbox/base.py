@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -11,6 +12,14 @@ from evolve.kinds import FailureKind
 
 if TYPE_CHECKING:
     from evolve.problem import EvaluationConfig, Problem
+
+
+class SandboxKind(StrEnum):
+    """The sandboxes evolve ships. A sandbox option is one of these or a plug-in named
+    `package.module:ClassName`, so the option itself stays a string (see `make_sandbox`)."""
+
+    DOCKER = "docker"  # a container per evaluation: isolated
+    PROCESS = "process"  # a subprocess on the host: Landlock's confinement only
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from evolve.errors import InfrastructureError
+from evolve.problem import DEFAULT_IMAGE
 from evolve.sandbox.faults import engine_address, engine_faults
-from evolve.sandbox.images import DEFAULT_IMAGE
 
 
 def docker_ready(image: str = DEFAULT_IMAGE, client=None) -> tuple[bool, str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from evolve.sandbox.images import DEFAULT_IMAGE
+from evolve.problem import DEFAULT_IMAGE
 
 sandbox_app = typer.Typer(help="The Docker sandbox: images, readiness, clean-up.", no_args_is_help=True)
 
@@ -19,7 +19,7 @@ def build(
 ) -> None:
     """Build evolve-python:latest (python3, numpy, scipy; user nobody), offline where no registry answers."""
     from evolve.errors import InfrastructureError
-    from evolve.sandbox.images import DEFAULT_IMAGE, build_default_image, ensure_problem_image
+    from evolve.sandbox.images import build_default_image, ensure_problem_image
 
     try:
         build_default_image(force=force, progress=typer.echo, offline=True if offline else None)

@@ -39,7 +39,7 @@ from evolve import resources
 from evolve.errors import InfrastructureError
 from evolve.kinds import FailureKind
 from evolve.sandbox.attach import AttachStream, hang_up, raw_socket
-from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.sandbox.base import EvalOutcome, EvalRequest, SandboxKind
 from evolve.sandbox.checks import docker_ready  # noqa: F401  (re-exported: evolve.sandbox.docker.docker_ready)
 from evolve.sandbox.cleanup import (
     INSTANCE_LABEL,
@@ -105,7 +105,7 @@ class DockerSandbox:
     than under the engine's shared `/docker` group (see container.top_level_cgroup).
     """
 
-    name = "docker"
+    name: str = SandboxKind.DOCKER
 
     def __init__(
         self,

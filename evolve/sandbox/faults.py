@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from evolve.errors import DockerUnavailable, ImageMissing
-from evolve.sandbox.images import DEFAULT_IMAGE
+from evolve.problem import DEFAULT_IMAGE
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evolve.errors import InfrastructureError
+from evolve.problem import DEFAULT_IMAGE
 from evolve.resources import evaluators_dir
 from evolve.sandbox.environment import dockerfile_env_lines
+from evolve.sandbox.faults import engine_faults
 
-DEFAULT_IMAGE = "evolve-python:latest"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "python3-numpy", "python3-scipy", "python-is-python3")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -58,8 +59,6 @@ def _log_progress(line: str) -> None:
 def _client():
     import docker
 
-    from evolve.sandbox.faults import engine_faults  # faults imports DEFAULT_IMAGE from here
-
     with engine_faults():
         return docker.from_env(timeout=600)
 
@@ -67,8 +66,6 @@ def _client():
 def image_exists(tag: str, client=None) -> bool:
     """Whether the engine has `tag`; DockerUnavailable when it does not answer."""
     import docker
-
-    from evolve.sandbox.faults import engine_faults
 
     client = client or _client()
     with engine_faults(client):

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from evolve.errors import InfrastructureError
 from evolve.resources import evaluators_dir, runner_path  # noqa: F401  (runner_path: used by tests, benches)
-from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.sandbox.base import EvalOutcome, EvalRequest, SandboxKind
 from evolve.sandbox.environment import clean_environment
 from evolve.sandbox.images import SKIP_PARTS
 from evolve.sandbox.owners import process_alive, start_time
@@ -60,7 +60,7 @@ _warned = False
 
 
 class ProcessSandbox:
-    name = "process"
+    name: str = SandboxKind.PROCESS
 
     def __init__(self, python: str | None = None, warn: bool = True, warm: bool = True, reap: bool = True):
         self.python = python or sys.executable
@@ -423,7 +423,9 @@ def _rlimits(request: EvalRequest) -> dict[str, int]:
 
 def _timed_out(timeout: float, duration: float) -> EvalOutcome:
     """An evaluate.py that did not finish importing in time: the timeout every candidate got before."""
-    return interpret(b"", exit_code=None, timed_out=True, duration=duration, sandbox="process", timeout=timeout)
+    return interpret(
+        b"", exit_code=None, timed_out=True, duration=duration, sandbox=SandboxKind.PROCESS, timeout=timeout
+    )
 
 
 # -- private folders, and those of owners that are gone ----------------------------------------------

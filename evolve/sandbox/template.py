@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from evolve.errors import RunError
 from evolve.problem import Problem
-from evolve.sandbox.base import EvalRequest
+from evolve.sandbox.base import EvalRequest, SandboxKind
 
 
 def evaluation_template(
@@ -17,7 +17,7 @@ def evaluation_template(
     image when its folder has a Dockerfile (built once, cached by the hash of its inputs), and
     the default image built first where it is missing (minutes: `progress` says so)."""
     template = EvalRequest.for_problem(problem, code=code)
-    if sandbox != "docker":
+    if sandbox != SandboxKind.DOCKER:
         return template
     from evolve.sandbox.checks import docker_ready
     from evolve.sandbox.images import ImageError, ensure_problem_image

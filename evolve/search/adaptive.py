@@ -157,10 +157,6 @@ class AdaptiveSearch:
             gain = score - pull.baseline
         self._observe(pull, gain)
 
-    def forget(self, iteration: int) -> None:
-        """An iteration that will not end here (its evaluation was interrupted)."""
-        self.pulls.pop(iteration, None)
-
     def _observe(self, pull: Pull, gain: float) -> None:
         if self.model_bandit is not None and pull.model in self.model_bandit.weights:
             self.model_bandit.observe(pull.model, gain, pull.cost)
@@ -173,16 +169,6 @@ class AdaptiveSearch:
         if model in dict(self.settings.models):
             self.rest.record(model, call_failed, iteration, self.latest_iteration)
         self._observe(Pull(model, kind, None, cost), gain)
-
-    # ---- what `evolve show` prints --------------------------------------------------------
-
-    def arms(self) -> dict[str, list[ArmStats]]:
-        out = {}
-        if self.model_bandit is not None:
-            out["model"] = self.model_bandit.stats()
-        if self.kind_bandit is not None:
-            out["kind"] = self.kind_bandit.stats()
-        return out
 
 
 def arm_stats(
