@@ -10,6 +10,7 @@ import jinja2
 
 from evolve.mutate.memory import Memory
 from evolve.mutate.views import ProgramView
+from evolve.population.pareto import Objective
 from evolve.resources import prompts_dir
 
 
@@ -19,6 +20,7 @@ class ProblemView:
     description: str
     language: str
     prompts_dir: str | None = None
+    objectives: tuple[Objective, ...] = ()  # [objectives]: the prompt names the trade-off
 
 
 def fence(code: str) -> str:
@@ -73,6 +75,7 @@ def build_messages(
         insight=memory.insight,
         second_parent=second_parent,  # crossover.j2
         error=error,  # fix.j2: why the program (the parent) failed
+        objectives=problem.objectives,  # context.j2: what the child may trade
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},
