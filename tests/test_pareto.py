@@ -128,7 +128,7 @@ def test_objectives_config_is_strict_and_names_the_key():
     assert c.population.front_size == 4
     with pytest.raises(ProblemError, match=r"objectives\.cost.*'maximize' or 'minimize'"):
         config('[objectives]\ncost = "min"\nquality = "maximize"\n')
-    with pytest.raises(ProblemError, match="'objectives'.*at least two"):
+    with pytest.raises(ProblemError, match=r"'objectives'.*at least two"):
         config('[objectives]\ncost = "minimize"\n')
     with pytest.raises(ProblemError, match="front_size"):
         config("[population]\nfront_size = 1\n")

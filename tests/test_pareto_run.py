@@ -77,9 +77,7 @@ def test_a_two_objective_run_ends_with_a_front_listed_by_top_front(ray_local, tm
     as_oriented = {p.id: (p.values[0], -p.values[1]) for p in found.points}
     for p in found.points:
         beaten = any(dominates(as_oriented[q.id], as_oriented[p.id]) for q in found.points)
-        assert beaten != p.on_front or any(
-            q.id < p.id and as_oriented[q.id] == as_oriented[p.id] for q in found.points
-        )
+        assert beaten != p.on_front or any(q.id < p.id and as_oriented[q.id] == as_oriented[p.id] for q in found.points)
 
     shown = CliRunner().invoke(app, ["top", str(result.run_dir), "--front", "--json"])
     assert shown.exit_code == 0, shown.output

@@ -72,3 +72,14 @@ def run_front(engine: Engine, run_id: int) -> RunFront:
     # The front first, along its first objective (a readable walk along the trade-off).
     points.sort(key=lambda p: (not p.on_front, p.values[0] if p.on_front else 0.0, p.id))
     return RunFront(objectives, tuple(points))
+
+
+def front_json(engine: Engine, run_id: int) -> dict | None:
+    """What the report's front plot draws; None for a run without [objectives]."""
+    found = run_front(engine, run_id)
+    if not found.objectives:
+        return None
+    return {
+        "objectives": [{"name": o.name, "direction": str(o.direction)} for o in found.objectives],
+        "points": [{"id": p.id, "values": list(p.values), "on_front": p.on_front} for p in found.points],
+    }
