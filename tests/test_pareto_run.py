@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from evolve.cli import app
 from evolve.engine.options import RunOptions
+from evolve.engine.population_actor import PopulationActor
 from evolve.engine.run import evolve_run
 from evolve.inspect.front import run_front
 from evolve.inspect.locate import locate
@@ -16,6 +17,7 @@ from evolve.mutate.prompt import ProblemView, build_messages
 from evolve.mutate.views import ProgramView
 from evolve.population.pareto import dominates
 from evolve.problem import load_problem
+from evolve.store.run_config import RunConfig
 
 # This checkout's templates (an editable install of another checkout would otherwise answer).
 REPO_PROMPTS = str(Path(__file__).resolve().parents[1] / "prompts")
@@ -86,6 +88,16 @@ def test_a_two_objective_run_ends_with_a_front_listed_by_top_front(ray_local, tm
     assert [o["name"] for o in listed["objectives"]] == ["quality", "cost"]
     table = CliRunner().invoke(app, ["top", str(result.run_dir), "--front"])
     assert table.exit_code == 0 and "Pareto front of knobs" in table.stdout and "cost (min)" in table.stdout
+
+    # A resume rebuilds the island's front from the stored metrics: bounded, non-dominated.
+    again = PopulationActor(
+        result.db_url, "knobs", load_problem(folder), RunConfig({}, {}), 3, "test", "offline", 30, True
+    )
+    rebuilt = again.population.islands[0].front
+    assert 3 <= len(rebuilt) <= 6
+    assert not any(dominates(a.objectives, b.objectives) for a in rebuilt for b in rebuilt)
+    assert {m.id for m in rebuilt} <= {p.id for p in found.points}
+    again.close()
 
 
 def test_top_front_on_a_run_without_objectives_says_so(ray_local, tmp_path):
