@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from evolve.edit.blocks import BlockError, find_blocks
 from evolve.errors import ProblemError
+from evolve.population.pareto import Direction, Objective
 
 # The image a problem's evaluations run in unless it names its own (`evaluation.image`) or ships a
 # Dockerfile; `evolve sandbox build` builds it (evolve/sandbox/images.py).
@@ -105,6 +106,8 @@ class PopulationConfig(_Strict):
     # Population actors, each owning islands i with i % shards == its index (evolve/engine/sharded_population.py):
     # more candidates per second on a cluster; every shard owns at least one island.
     shards: Annotated[int, Field(ge=1, le=64)] = 1
+    # With [objectives]: each island's non-dominated front keeps at most this many (crowding decides).
+    front_size: Annotated[int, Field(ge=2, le=256)] = 16
 
     @field_validator("shards")
     @classmethod
@@ -211,6 +214,19 @@ class ProblemConfig(_Strict):
     bandit: BanditConfig = Field(default_factory=BanditConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     run: RunDefaults = Field(default_factory=RunDefaults)
+    # Several metrics traded as a Pareto front (docs/problems.md, "Several objectives"): metric
+    # name -> maximize | minimize. `score` stays the scalar the bandits and the summary use.
+    objectives: dict[str, Annotated[Direction, Field(strict=False)]] = Field(default_factory=dict)
+
+    @field_validator("objectives")
+    @classmethod
+    def _several(cls, objectives: dict[str, Direction]) -> dict[str, Direction]:
+        if len(objectives) == 1:
+            raise ValueError("name at least two metrics (one objective is what `score` already is)")
+        return objectives
+
+    def objective_list(self) -> tuple[Objective, ...]:
+        return tuple(Objective(name, direction) for name, direction in self.objectives.items())
 
 
 LANGUAGES = {

@@ -20,7 +20,7 @@ from evolve.edit import unified_diff
 from evolve.engine.call_rows import write_calls, write_child, write_insight, write_verdict
 from evolve.engine.options import Progress
 from evolve.engine.population_resume import RunStart, open_run
-from evolve.engine.population_values import Admission, Emigrant, ShardStart, StartInfo, code_hash
+from evolve.engine.population_values import Admission, Emigrant, ShardStart, StartInfo, code_hash, selection_policy
 from evolve.engine.program_views import ProgramViews
 from evolve.engine.prompt_memory import PromptHints, prompt_memory
 from evolve.engine.repeat import Contender, Repeats, record_repeats, top_members
@@ -31,7 +31,7 @@ from evolve.mutate.insight import Insight, InsightContext
 from evolve.mutate.memory import CellAxis, Memory
 from evolve.mutate.offline import OFFLINE_MUTATOR
 from evolve.mutate.propose import MutationTask, Proposal
-from evolve.population import Member, Population, SelectionPolicy, axes_for, cell_of, feature_values
+from evolve.population import Population, axes_for, cell_of, feature_values
 from evolve.population.shard_spec import UNSHARDED, ShardSpec
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
@@ -65,9 +65,7 @@ class PopulationActor:
         self.owned = shard.islands(pop.islands)
         self.migrate_here = shard.count == 1  # sharded: the coordinator migrates across shards
         self.axes = axes_for(pop.features, problem.initial_code)
-        self.population = Population(
-            pop.islands, SelectionPolicy(pop.exploration, pop.exploitation, pop.elite_pool, pop.inspirations)
-        )
+        self.population = Population(pop.islands, selection_policy(problem.config))
         self.migration_interval = pop.migration_interval
         self.migration_count = pop.migration_count
         self.seed = seed
@@ -269,7 +267,8 @@ class PopulationActor:
             detail = f"\nEvaluator feedback: {outcome.feedback}" if outcome.feedback else ""
             self.last_failure[ticket.island] = f"The last program failed its evaluation: {outcome.reason}{detail}"
             return
-        member = Member(ticket.program_id, outcome.score, cell, self.generations.get(ticket.program_id, 0))
+        generation = self.generations.get(ticket.program_id, 0)
+        member = self.population.member(ticket.program_id, outcome.score, cell, generation, outcome.metrics)
         if ticket.iteration == 0:
             self.population.seed_all(member, self.owned)
             new_best = True
@@ -346,7 +345,8 @@ class PopulationActor:
         if not (outcome.ok and outcome.score is not None):
             return self.progress
         values = feature_values(self.axes, ticket.code, outcome.metrics, self.problem.initial_code)
-        member = Member(ticket.program_id, outcome.score, cell_of(self.axes, values), 0)
+        cell = cell_of(self.axes, values)
+        member = self.population.member(ticket.program_id, outcome.score, cell, 0, outcome.metrics)
         self.population.seed_all(member, self.owned)
         self.hashes.add(code_hash(ticket.code, self.problem.language))
         self._seed_search(ticket)  # seeds novelty and best-of-n's parent

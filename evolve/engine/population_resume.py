@@ -119,7 +119,7 @@ def _rebuild_islands(snapshot: RunSnapshot, writer: RunWriter, shard: ShardSpec,
         generations[r.id] = r.generation
         max_iteration = max(max_iteration, r.iteration)
         if r.status == ProgramStatus.OK and r.score is not None:
-            member = Member(r.id, r.score, r.cell, r.generation)
+            member = population.member(r.id, r.score, r.cell, r.generation, r.metrics)
             if sharded:
                 members[r.id] = member
             if r.iteration == 0:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from evolve.edit import canonical_form
 from evolve.engine.options import Progress
 from evolve.engine.tickets import EvalTicket
-from evolve.population import Member
+from evolve.population import Member, SelectionPolicy
+from evolve.problem import ProblemConfig
 from evolve.search.judge import JudgeRequest
 
 
@@ -46,3 +47,11 @@ class Emigrant:
     src: int
     dst: int
     member: Member
+
+
+def selection_policy(config: ProblemConfig) -> SelectionPolicy:
+    """How the islands pick parents, from problem.toml's [population] and [objectives]."""
+    pop = config.population
+    return SelectionPolicy(
+        pop.exploration, pop.exploitation, pop.elite_pool, pop.inspirations, pop.front_size, config.objective_list()
+    )

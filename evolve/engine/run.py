@@ -293,6 +293,7 @@ def _start(
             problem.config.description,
             problem.language,
             str(problem.prompts_dir) if problem.prompts_dir else None,
+            problem.config.objective_list(),
         ),
         models=models,
         diff_weight=problem.config.mutation.diff,

@@ -25,11 +25,13 @@ from rich.table import Table
 from evolve.inspect import lineage as history
 from evolve.inspect import queries
 from evolve.inspect.export import export_rows
+from evolve.inspect.front import run_front
 from evolve.inspect.locate import RUNS_ROOT, RunNotFound, RunRef, locate, open_reader, run_folders
 from evolve.inspect.printing import (
     console,
     delta,
     duration,
+    front_table,
     money,
     number,
     print_code,
@@ -185,13 +187,25 @@ def top_cmd(
     db: DbOpt = None,
     json_out: JsonOpt = False,
     n: Annotated[int, typer.Option("-n", help="how many programs")] = 10,
+    front: Annotated[bool, typer.Option("--front", help="the Pareto front of the problem's [objectives]")] = False,
 ) -> None:
-    """The N best programs."""
+    """The N best programs, or (--front) the programs no other beats on every objective."""
     ref = _locate(run, db)
+    if front:
+        return _print_front(ref, json_out)
     rows = queries.top(ref.engine, ref.run_id, max(1, n))
     if json_out:
         return print_json(rows)
     console().print(program_table(rows, f"top {len(rows)} of {ref.name}"))
+
+
+def _print_front(ref: RunRef, json_out: bool) -> None:
+    found = run_front(ref.engine, ref.run_id)
+    if not found.objectives:
+        raise _fail(f"run {ref.name}: its problem names no [objectives] (problem.toml), so it has no front")
+    if json_out:
+        return print_json({"objectives": found.objectives, "front": found.front})
+    console().print(front_table(found, f"Pareto front of {ref.name}: {len(found.front)} programs"))
 
 
 def lineage_cmd(

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from evolve.inspect.front import RunFront
 from evolve.inspect.rows import ProgramBrief, RunSummary, to_jsonable
 from evolve.kinds import ProgramStatus
 
@@ -80,6 +81,22 @@ def program_table(rows: list[ProgramBrief], title: str) -> Table:
             p.mutation,
             p.model or "–",
         )
+    return t
+
+
+def front_table(found: RunFront, title: str) -> Table:
+    """The front's programs, one column per objective (its direction in the header)."""
+    t = Table(title=title, title_justify="left")
+    for col in (
+        "program",
+        *(f"{o.name} ({o.direction[:3]})" for o in found.objectives),
+        "score",
+        "island",
+        "iteration",
+    ):
+        t.add_column(col, justify="right")
+    for p in found.front:
+        t.add_row(str(p.id), *(f"{v:.6g}" for v in p.values), number(p.score, 6), str(p.island), str(p.iteration))
     return t
 
 

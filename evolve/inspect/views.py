@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from evolve.inspect import queries
+from evolve.inspect.front import front_json
 from evolve.inspect.lineage import ancestry
 from evolve.inspect.rows import LineageStep, to_jsonable
 from evolve.inspect.summary import collect_summary
@@ -220,4 +221,5 @@ def collect(engine: Engine, run_id: int, url: str = "") -> dict:
         "lineage": to_jsonable(lineage),
         "tree": tree,
         "best": best,
+        "front": front_json(engine, run_id),  # None without [objectives]
     }

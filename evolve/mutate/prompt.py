@@ -11,6 +11,7 @@ import jinja2
 from evolve.mutate.example import example_edit
 from evolve.mutate.memory import Memory
 from evolve.mutate.views import ProgramView
+from evolve.population.pareto import Objective
 from evolve.resources import prompts_dir
 
 
@@ -20,6 +21,7 @@ class ProblemView:
     description: str
     language: str
     prompts_dir: str | None = None
+    objectives: tuple[Objective, ...] = ()  # [objectives]: the prompt names the trade-off
 
 
 def fence(code: str) -> str:
@@ -76,6 +78,7 @@ def build_messages(
         second_parent=second_parent,  # crossover.j2
         error=error,  # fix.j2: why the program (the parent) failed
         example=example_edit(parent.code),  # diff.j2, fix.j2: real lines to quote in the example edit
+        objectives=problem.objectives,  # context.j2: what the child may trade
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},

@@ -10,6 +10,8 @@ import bisect
 import random
 from dataclasses import dataclass, field
 
+from evolve.population import pareto
+
 
 @dataclass(frozen=True)
 class Member:
@@ -17,6 +19,7 @@ class Member:
     score: float
     cell: tuple[int, ...]
     generation: int
+    objectives: tuple[float, ...] = ()  # oriented (bigger is better); () without [objectives]
 
 
 @dataclass
@@ -27,12 +30,15 @@ class Island:
     ranked: list[tuple[float, int]] = field(default_factory=list)  # (-score, id), best first
     members: list[int] = field(default_factory=list)
     by_id: dict[int, Member] = field(default_factory=dict)
+    front: list[Member] = field(default_factory=list)  # non-dominated, with [objectives] only
+    front_size: int = 16
 
     def add(self, m: Member) -> bool:
         """Add a program; returns True when it became the elite of its cell."""
         if m.id in self.by_id:
             return False
         self.by_id[m.id] = m
+        self.front = pareto.admit(self.front, m, self.front_size)
         self.members.append(m.id)
         bisect.insort(self.ranked, (-m.score, m.id))
         incumbent = self.cells.get(m.cell)
@@ -53,16 +59,22 @@ class SelectionPolicy:
     exploitation: float = 0.6
     elite_pool: int = 5
     inspirations: int = 3
+    front_size: int = 16  # each island's non-dominated front, at most (with [objectives])
+    objectives: tuple[pareto.Objective, ...] = ()  # [objectives]: parents come from the front
 
 
 class Population:
     def __init__(self, n_islands: int, policy: SelectionPolicy):
-        self.islands = [Island(i) for i in range(n_islands)]
+        self.islands = [Island(i, front_size=policy.front_size) for i in range(n_islands)]
         self.policy = policy
         self.best: Member | None = None
 
     def __len__(self) -> int:
         return len({mid for island in self.islands for mid in island.members})
+
+    def member(self, id: int, score: float, cell: tuple[int, ...], generation: int, metrics: dict) -> Member:
+        """A program as the islands hold it: with its objective vector when there are objectives."""
+        return Member(id, score, cell, generation, pareto.oriented_vector(self.policy.objectives, metrics))
 
     def add(self, island: int, member: Member) -> bool:
         """Add to one island; returns True when the member is a new best of the whole run."""
@@ -83,6 +95,9 @@ class Population:
             raise LookupError(f"island {island} is empty")
         p = self.policy
         r = rng.random()
+        if r < p.exploitation and isl.front:
+            # Several objectives: exploit the trade-off, not one score (a crowded tournament).
+            return pareto.pick(isl.front, rng)
         if r < p.exploitation:
             # Rank-weighted choice among the island's best few: mostly the best, not only.
             pool = isl.ranked[: p.elite_pool]
@@ -131,7 +146,7 @@ class Population:
 
     def wipe(self, island: int, founder: Member) -> None:
         """Empty an island and restart it from `founder` (a reset); the run's best is kept."""
-        self.islands[island] = Island(island)
+        self.islands[island] = Island(island, front_size=self.policy.front_size)
         self.islands[island].add(founder)
 
     def leaving(self, islands: tuple[int, ...], count: int) -> list[tuple[int, int, Member]]:

@@ -38,6 +38,7 @@ class StoredProgram:
     failure_kind: str | None
     error: str
     feedback: str
+    metrics: dict  # the evaluator's, for a front's objectives
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def read_snapshot(engine: Engine, run_id: int) -> RunSnapshot:
                 Program.failure_kind,
                 func.substr(Program.error, 1, ERROR_KEPT).label("error"),
                 Program.feedback,
+                Program.metrics,
             )
             .where(Program.run_id == run_id)
             .order_by(Program.id)
@@ -132,6 +134,7 @@ def read_snapshot(engine: Engine, run_id: int) -> RunSnapshot:
                 failure_kind=p.failure_kind,
                 error=p.error or "",
                 feedback=p.feedback or "",
+                metrics=p.metrics or {},
             )
             for p in programs
         ),

@@ -124,6 +124,33 @@ function renderGrid(d) {
     {xaxis: {title: {text: plain(g.x.name)}, type: "category"}, yaxis: {title: {text: plain(g.y.name)}, type: "category"},
      margin: {l: 90, r: 20, t: 10, b: 70}});
 }
+// Several objectives: two are a scatter of every program with the front drawn through its members;
+// more are parallel coordinates, the front's lines in colour.
+function renderFront(d) {
+  const f = d.front, section = $("front-section");
+  if (!section) return;
+  section.hidden = !f;
+  if (!f) return;
+  const names = f.objectives.map(o => `${plain(o.name)} (${o.direction})`);
+  const front = f.points.filter(p => p.on_front);
+  fill("front-note", `${front.length} of ${f.points.length} evaluated programs are on the front: no other beats them on every objective`);
+  if (!f.points.length) return empty("plot-front", "No program has all objectives yet.");
+  const hover = (p) => `program ${p.id}<br>` + p.values.map((v, k) => `${names[k]}: ${fmt(v, 4)}`).join("<br>");
+  if (f.objectives.length === 2) {
+    const walk = front.slice().sort((a, b) => a.values[0] - b.values[0]);
+    const trace = (ps, extra) => Object.assign({type: "scatter", x: ps.map(p => p.values[0]), y: ps.map(p => p.values[1]),
+      customdata: ps.map(p => p.id), text: ps.map(hover), hovertemplate: "%{text}<extra></extra>"}, extra);
+    plot("plot-front", [
+      trace(f.points.filter(p => !p.on_front), {name: "dominated", mode: "markers", marker: {color: "#bbb", size: 7}}),
+      trace(walk, {name: "front", mode: "lines+markers", line: {color: "#2f6fde", shape: "linear"}, marker: {color: "#2f6fde", size: 10}}),
+    ], {xaxis: {title: {text: names[0]}}, yaxis: {title: {text: names[1]}}});
+  } else {
+    const dims = f.objectives.map((o, k) => ({label: names[k], values: f.points.map(p => p.values[k])}));
+    plot("plot-front", [{type: "parcoords", dimensions: dims,
+      line: {color: f.points.map(p => p.on_front ? 1 : 0), colorscale: [[0, "#ccc"], [1, "#2f6fde"]], cmin: 0, cmax: 1}}],
+      {margin: {l: 70, r: 70, t: 40, b: 20}});
+  }
+}
 function renderTree(d) {
   const nodes = d.tree.nodes;
   if (!nodes.length) return empty("plot-tree", "No best program yet.");
@@ -268,7 +295,7 @@ function renderHints(d) {
     {label: "best child", key: "best_score", num: true, digits: 6}, {label: "text", key: "text"}], hints));
 }
 function render(d) {
-  renderHeader(d); renderTimeline(d); renderHistogram(d); renderGrid(d); renderTree(d);
+  renderHeader(d); renderTimeline(d); renderHistogram(d); renderGrid(d); renderFront(d); renderTree(d);
   renderLineage(d); renderBest(d); renderTables(d); renderInsights(d); renderHints(d);
   fill("generated", `data as of ${d.generated_at} UTC`);
   document.body.dataset.rendered = String((+document.body.dataset.rendered || 0) + 1);
