@@ -6,6 +6,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
 
@@ -105,10 +106,25 @@ def count_tokens(model: str, messages: list[dict]) -> int:
     return int(litellm.token_counter(model=model, messages=messages))
 
 
-def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
-    """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
-    call, retry or wait goes past it."""
+@lru_cache(maxsize=64)
+def takes_seed(model: str) -> bool:
+    """Whether litellm passes a `seed` to this model's provider (OpenAI-compatible servers, Ollama
+    do; Anthropic does not): a seed is sent only where it is understood."""
     litellm = model_client()
+    try:
+        name, provider, _, _ = litellm.get_llm_provider(model)
+        return "seed" in (litellm.get_supported_openai_params(model=name, custom_llm_provider=provider) or [])
+    except Exception:  # a model litellm cannot place: no seed, the call says what is wrong
+        return False
+
+
+def complete(
+    spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None, seed: int | None = None
+) -> Completion:
+    """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
+    call, retry or wait goes past it. `seed` goes to providers that take one (`takes_seed`)."""
+    litellm = model_client()
+    sampling = {"seed": seed} if seed is not None and takes_seed(spec.name) else {}
 
     started = time.monotonic()
     attempt = 0
@@ -137,6 +153,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                 timeout=min(spec.timeout, left) if left is not None else spec.timeout,
                 num_retries=0,
                 api_key=api_key,
+                **sampling,
             )
         except Exception as exc:  # litellm maps provider errors onto its own exception types
             if attempt < spec.max_attempts and _retryable(exc):
