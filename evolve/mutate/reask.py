@@ -58,24 +58,26 @@ def _block_lines(parent: str) -> list[list[str]]:
     return [lines[b.start + 1 : b.end] for b in blocks]
 
 
+def _likeness(wanted: list[str], window: list[str]) -> float:
+    """How alike two runs of stripped lines are, line by line (a long line does not outweigh the rest)."""
+    return sum(difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() for a, b in zip(wanted, window))
+
+
 def closest_lines(parent: str, search: str) -> str:
     """The run of the parent's block lines most like `search` (as many non-blank lines as it
     has), verbatim: what the SEARCH should have copied."""
     wanted = [line.strip() for line in search.splitlines() if line.strip()]
     if not wanted:
         return ""
-    target = "\n".join(wanted)
-    best, best_ratio = "", -1.0
+    best, best_score = "", -1.0
     for body in _block_lines(parent):
         kept = [i for i, line in enumerate(body) if line.strip()]
         width = min(len(wanted), len(kept))
         for k in range(len(kept) - width + 1):
-            first, last = kept[k], kept[k + width - 1]
-            window = body[first : last + 1]
-            text = "\n".join(line.strip() for line in window if line.strip())
-            ratio = difflib.SequenceMatcher(None, target, text, autojunk=False).ratio()
-            if ratio > best_ratio:
-                best, best_ratio = "\n".join(window), ratio
+            window = [body[i].strip() for i in kept[k : k + width]]
+            score = _likeness(wanted, window)
+            if score > best_score:
+                best, best_score = "\n".join(body[kept[k] : kept[k + width - 1] + 1]), score
     return best
 
 
