@@ -6,8 +6,10 @@ what is asserted."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from evolve.edit import NO_EDIT
+from evolve.engine.population_db import PopulationDB
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
 from evolve.mutate.reask import (
@@ -21,9 +23,22 @@ from evolve.mutate.reask import (
     reask_temperature,
 )
 from evolve.mutate.repeats import REPEAT_LIMIT, REPEATED, RepeatLedger, retries_for
+from evolve.sandbox.base import EvalOutcome
+from evolve.store import RunConfig
 
 from model_server import ModelServer, Reply, current_program, is_retry, styled_answer
-from test_reask import first_task, open_db
+
+
+def open_db(tmp_path: Path, problem) -> PopulationDB:
+    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, False)
+
+
+def first_task(db: PopulationDB):
+    start = db.start()
+    assert start.initial_ticket is not None
+    db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={"min_radius": 0.05}, sandbox="t"))
+    return db.next_task()
+
 
 ALMOST = "    margin = 0.12\n    centers = []\n"  # the program says 0.1: a SEARCH that matches nothing
 REAL = "    margin = 0.1\n    centers = []"
