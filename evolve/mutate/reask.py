@@ -25,6 +25,9 @@ from evolve.edit.search_replace import parse_search_replace
 TEMPERATURE_STEP = 0.3  # added per re-ask: a re-ask sampled like the first answer repeats it
 TEMPERATURE_CAP = 1.2  # beyond this small models write noise; a spec above it keeps its own
 ECHO_BYTES = 2 * 1024  # the most of the rejected answer a re-ask shows (its first and last lines)
+# ... when it also shows lines to copy: those say what to do; the answer (often the whole program
+# again) is only a reminder of what was said.
+ECHO_WITH_COPY_BYTES = 512
 REASON_BYTES = 4 * 1024  # the most of the reason a re-ask shows
 COPY_BYTES = 4 * 1024  # the most of the lines to copy a re-ask shows
 
@@ -121,7 +124,8 @@ class ReaskText:
 
     @classmethod
     def of(cls, parent: str, answer: str, reason: str) -> ReaskText:
-        return cls(clip(reason, REASON_BYTES), lines_to_copy(parent, answer, reason), excerpt(answer, ECHO_BYTES))
+        copy = lines_to_copy(parent, answer, reason)
+        return cls(clip(reason, REASON_BYTES), copy, excerpt(answer, ECHO_WITH_COPY_BYTES if copy else ECHO_BYTES))
 
 
 def conversation(first: list[dict], said: ReaskText, reask: dict) -> list[dict]:
