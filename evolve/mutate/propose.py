@@ -197,25 +197,28 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         given.append(normalized(answer))
         if len(earlier) >= retries:
             return replace(called, reject_reason=reason)
-        earlier.append(
-            Attempt(
-                prompt,
-                called.answer,
-                form,
-                reason,
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.cost,
-                result.latency,
-                result.attempts,
-            )
-        )
+        earlier.append(_attempt(prompt, called, form, reason))
         # The re-ask: the first prompt, the rejected answer's excerpt, the reason first and the
         # exact lines to copy (mutate/reask.py); its size does not grow with each re-ask.
         said = ReaskText.of(task.parent.code, answer, reason)
         reask = retry_message(settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy)
         messages = conversation(first, said, reask)
         tokens = count_tokens(model.name, messages) if settings.spending is not None else 0
+
+
+def _attempt(prompt: str, called: Proposal, form: AnswerForm, reason: str) -> Attempt:
+    """A rejected answer that is sent back, as the iteration keeps it."""
+    return Attempt(
+        prompt,
+        called.answer,
+        form,
+        reason,
+        called.prompt_tokens,
+        called.completion_tokens,
+        called.cost,
+        called.latency,
+        called.attempts,
+    )
 
 
 def _sampling(model: ModelSpec, attempt: int) -> ModelSpec:
