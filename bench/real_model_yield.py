@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
             server.stop()
         if before is not None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
+            shutil.rmtree(before.parent, ignore_errors=True)
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
