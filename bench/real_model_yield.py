@@ -263,9 +263,10 @@ def check_package_data(checkout: Path) -> None:
     probe = "from evolve.resources import prompts_dir; print(prompts_dir().resolve())"
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     found = subprocess.run([sys.executable, "-c", probe], cwd=checkout, env=env, capture_output=True, text=True)
-    if found != str((checkout / "prompts").resolve()):
+    where = found.stdout.strip()
+    if where != str((checkout / "prompts").resolve()):
         print(
-            f"warning: {checkout} runs with the prompts of {found or '(none)'}; link evolve/prompts -> ../prompts",
+            f"warning: {checkout} runs with the prompts of {where or '(none)'}; link evolve/prompts -> ../prompts",
             flush=True,
         )
 
