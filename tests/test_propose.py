@@ -63,7 +63,9 @@ def test_a_failed_call_and_a_useless_answer_are_rejections():
     with ModelServer(lambda request, index: Reply("I have no idea.")) as server:
         useless = propose(task(), MutatorSettings(PROBLEM, models=model(server.url), full_weight=0.0))
     assert useless.child_code is None and useless.reject_reason and useless.answer == "I have no idea."
-    assert useless.answer_form == AnswerForm.NONE and len(useless.earlier_attempts) == 2  # asked twice more
+    # Asked once more; the same answer again ends the iteration (a third ask would get it again too).
+    assert useless.answer_form == AnswerForm.NONE and len(useless.earlier_attempts) == 1
+    assert useless.reject_reason.startswith("the re-ask repeated the same answer (the answer holds no edit")
 
 
 def test_a_rewrite_prompt_answered_with_an_edit_makes_the_child():

@@ -91,7 +91,7 @@ def test_a_rejected_answer_goes_back_with_its_reason_and_the_retry_makes_the_chi
 def test_retries_stop_at_max_retries_and_the_last_answer_is_the_outcome(tmp_path, circle_packing):
     db = open_db(tmp_path, circle_packing)
     task = first_task(db)
-    with ModelServer(lambda request, index: Reply(PROSE)) as server:
+    with ModelServer(lambda request, index: Reply(f"{PROSE} (take {index})")) as server:  # never the same answer
         proposal = propose(task, settings(server.url, max_retries=2))
         assert len(server.calls) == 3
     assert proposal.child_code is None and proposal.reject_reason == NO_EDIT

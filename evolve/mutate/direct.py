@@ -122,11 +122,19 @@ class ChatAnswer:
 
 
 def chat(
-    name: str, api_base: str, messages: list[dict], temperature: float, max_tokens: int, timeout: float
+    name: str,
+    api_base: str,
+    messages: list[dict],
+    temperature: float,
+    max_tokens: int,
+    timeout: float,
+    seed: int | None = None,
 ) -> ChatAnswer:
-    """POST {api_base}/chat/completions once; `timeout` bounds the connection and each wait for data."""
+    """POST {api_base}/chat/completions once; `timeout` bounds the connection and each wait for data.
+    `seed` is sent as OpenAI's field (vLLM and llama.cpp honour it; a server that does not ignores it)."""
     model = name.split("/", 1)[1]
-    body = json.dumps({"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens})
+    request = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+    body = json.dumps(request if seed is None else {**request, "seed": seed})
     key = os.environ.get("HOSTED_VLLM_API_KEY" if name.startswith("hosted_vllm/") else "OPENAI_API_KEY")
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key or 'not-needed'}"}
     url = urlsplit(api_base.rstrip("/"))

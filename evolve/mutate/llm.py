@@ -10,7 +10,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from evolve.mutate import direct
 from evolve.mutate.local import call_timeout
@@ -147,9 +147,23 @@ def count_tokens(model: str, messages: list[dict], api_base: str | None = None) 
     return int(litellm.token_counter(model=model, messages=messages))
 
 
-def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None) -> Completion:
+@lru_cache(maxsize=64)
+def takes_seed(model: str) -> bool:
+    """Whether litellm passes a `seed` to this model's provider (OpenAI-compatible servers, Ollama
+    do; Anthropic does not): a seed is sent only where it is understood."""
+    litellm = model_client()
+    try:
+        name, provider, _, _ = litellm.get_llm_provider(model)
+        return "seed" in (litellm.get_supported_openai_params(model=name, custom_llm_provider=provider) or [])
+    except Exception:  # a model litellm cannot place: no seed, the call says what is wrong
+        return False
+
+
+def complete(
+    spec: ModelSpec, messages: list[dict], rng: random.Random, deadline: float | None = None, seed: int | None = None
+) -> Completion:
     """One model call with its retries. `deadline` (time.time()) is the run's wall-time limit: no
-    call, retry or wait goes past it."""
+    call, retry or wait goes past it. `seed` goes to providers that take one (`takes_seed`)."""
     started = time.monotonic()
     attempt = 0
     limit = call_timeout(spec.timeout, spec.name, spec.api_base)
@@ -167,7 +181,7 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
                 error="the run's wall time ran out before the call could be made",
             )
         try:
-            response = _call(spec, messages, min(limit, left) if left is not None else limit)
+            response = _call(spec, messages, min(limit, left) if left is not None else limit, seed)
         except Exception as exc:  # both clients map provider errors onto litellm's exception types
             if attempt < spec.max_attempts and _retryable(exc):
                 asked = retry_after(exc)
@@ -189,13 +203,15 @@ def complete(spec: ModelSpec, messages: list[dict], rng: random.Random, deadline
         )
 
 
-def _call(spec: ModelSpec, messages: list[dict], timeout: float):
-    """One request, by the direct client where the model allows it, else by litellm."""
+def _call(spec: ModelSpec, messages: list[dict], timeout: float, seed: int | None = None):
+    """One request, by the direct client where the model allows it, else by litellm (with the
+    seed only where litellm says the provider takes one)."""
     if direct.is_direct(spec.name, spec.api_base):
         assert spec.api_base is not None
-        return direct.chat(spec.name, spec.api_base, messages, spec.temperature, spec.max_tokens, timeout)
+        return direct.chat(spec.name, spec.api_base, messages, spec.temperature, spec.max_tokens, timeout, seed)
     # A self-hosted OpenAI-compatible server usually wants no key, but the client insists on one.
     api_key = "not-needed" if spec.api_base and not os.environ.get("OPENAI_API_KEY") else None
+    sampling = {"seed": seed} if seed is not None and takes_seed(spec.name) else {}
     return model_client().completion(
         model=spec.name,
         messages=messages,
@@ -205,6 +221,7 @@ def _call(spec: ModelSpec, messages: list[dict], timeout: float):
         timeout=timeout,
         num_retries=0,
         api_key=api_key,
+        **sampling,
     )
 
 

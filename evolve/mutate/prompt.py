@@ -86,9 +86,19 @@ def build_messages(
     ]
 
 
-def retry_message(problem: ProblemView, mutation: str, reason: str, form: str, attempt: int, max_retries: int) -> dict:
-    """The user message that sends a rejected answer back with exactly what failed (retry.j2)."""
+def retry_message(
+    problem: ProblemView, mutation: str, reason: str, form: str, attempt: int, max_retries: int, copy: str = ""
+) -> dict:
+    """The user message that sends a rejected answer back: exactly what failed, first, then the
+    program's exact lines to copy where the reason calls for them (retry.j2, mutate/reask.py)."""
     content = render(
-        "retry.j2", problem, mutation=mutation, reason=reason, form=str(form), attempt=attempt, max_retries=max_retries
+        "retry.j2",
+        problem,
+        mutation=mutation,
+        reason=reason,
+        form=str(form),
+        attempt=attempt,
+        max_retries=max_retries,
+        copy=copy,
     )
     return {"role": "user", "content": content}

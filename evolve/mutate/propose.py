@@ -10,7 +10,7 @@ import logging
 import random
 from dataclasses import dataclass, field, replace
 
-from evolve.clip import clip, excerpt, size
+from evolve.clip import clip, size
 from evolve.edit import EditRejected, check_child, read_answer, stated_idea
 from evolve.edit.blocks import block_bodies
 from evolve.engine.pricing import worst_case_cost
@@ -20,6 +20,8 @@ from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, build_messages, retry_message
+from evolve.mutate.reask import ReaskText, call_seed, conversation, normalized, reask_temperature
+from evolve.mutate.repeats import REPEATED, RepeatLedger
 from evolve.mutate.spending import Hold, Spending
 from evolve.mutate.views import ProgramView
 
@@ -59,6 +61,8 @@ class MutatorSettings:
     deadline: float | None = None  # time.time() when the run's --max-seconds ends: no model call goes past it
     max_answer_kb: int = 256  # [mutation]: a larger answer is rejected, stored cut, never sent back whole
     spending: Spending | None = None  # --max-cost: every call reserves its price bound first (mutate/spending.py)
+    # Models whose re-asks repeated an answer, and how often: the mutator's state (mutate/repeats.py).
+    repeats: RepeatLedger = field(default_factory=RepeatLedger, compare=False)
 
     @property
     def offline(self) -> bool:
@@ -158,12 +162,16 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         lambda parts: count_tokens(model.name, messages_of(parts), model.api_base),
         settings.token_budget,
     )
-    messages = messages_of(fitted.state)
+    first = messages_of(fitted.state)
+    messages = first
     earlier: list[Attempt] = []
+    given: list[str] = []  # this iteration's answers, normalized: a re-ask that repeats one stops here
     tokens = fitted.tokens
+    retries = settings.repeats.retries(model.name, settings.max_retries)
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
-        result = _priced_call(model, messages, tokens, settings, rng, held)
+        seed = call_seed(task.seed, task.iteration, len(earlier))
+        result = _priced_call(_sampling(model, len(earlier)), messages, tokens, settings, rng, held, seed)
         if result is None:  # the budget cannot hold this call: it is not made
             return _unsent(_unanswered(task, model.name, mutation, prompt), earlier)
         called = replace(
@@ -182,33 +190,42 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         called, form, reason = _looked_at(task, answer, called, settings)
         if reason is None:  # a child, or our error reading the answer: the iteration ends here
             return _embedded(called, settings)
-        if len(earlier) >= settings.max_retries:
+        if normalized(answer) in given:  # asked again, it would answer the same a third time
+            settings.repeats.repeated(model.name)
+            return replace(called, reject_reason=f"{REPEATED} ({reason})")
+        given.append(normalized(answer))
+        if len(earlier) >= retries:
             return replace(called, reject_reason=reason)
-        earlier.append(
-            Attempt(
-                prompt,
-                called.answer,
-                form,
-                reason,
-                result.prompt_tokens,
-                result.completion_tokens,
-                result.cost,
-                result.latency,
-                result.attempts,
-            )
-        )
-        # The same conversation goes on: the model sees its own answer (a big one's first and last
-        # lines) and exactly what failed; each re-ask adds a bounded amount to it.
-        retry = retry_message(
-            settings.problem, mutation, clip(reason, REASON_BYTES), form, len(earlier), settings.max_retries
-        )
-        messages = [*messages, {"role": "assistant", "content": excerpt(answer, ECHO_BYTES)}, retry]
+        earlier.append(_attempt(prompt, called, form, reason))
+        # The re-ask: the first prompt, the rejected answer's excerpt, the reason first and the
+        # exact lines to copy (mutate/reask.py); its size does not grow with each re-ask.
+        said = ReaskText.of(task.parent.code, answer, reason)
+        reask = retry_message(settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy)
+        messages = conversation(first, said, reask)
         tokens = count_tokens(model.name, messages, model.api_base) if settings.spending is not None else 0
 
 
+def _attempt(prompt: str, called: Proposal, form: AnswerForm, reason: str) -> Attempt:
+    """A rejected answer that is sent back, as the iteration keeps it."""
+    return Attempt(
+        prompt,
+        called.answer,
+        form,
+        reason,
+        called.prompt_tokens,
+        called.completion_tokens,
+        called.cost,
+        called.latency,
+        called.attempts,
+    )
+
+
+def _sampling(model: ModelSpec, attempt: int) -> ModelSpec:
+    """The model as call `attempt` of the iteration samples it: hotter with each re-ask."""
+    return replace(model, temperature=reask_temperature(model.temperature, attempt))
+
+
 NO_ROOM = "what is left of --max-cost cannot hold its price bound"
-ECHO_BYTES = 32 * 1024  # the most of a rejected answer a re-ask shows the model
-REASON_BYTES = 4 * 1024  # the most of the reason a re-ask shows
 
 
 def _looked_at(
@@ -263,18 +280,19 @@ def _priced_call(
     settings: MutatorSettings,
     rng: random.Random,
     held: Hold | None,
+    seed: int | None = None,
 ) -> Completion | None:
     """One model call once its price bound (`tokens` of prompt, max_tokens of answer) is reserved,
     in place of `held` (the driver's reservation, for the first call); None: the budget cannot hold it."""
     spending = settings.spending
     if spending is None:
-        return complete(model, messages, rng, deadline=settings.deadline)
+        return complete(model, messages, rng, deadline=settings.deadline, seed=seed)
     hold = spending.hold(worst_case_cost(model, tokens), replacing=held)
     if hold is None:
         return None
     cost = 0.0
     try:
-        result = complete(model, messages, rng, deadline=settings.deadline)
+        result = complete(model, messages, rng, deadline=settings.deadline, seed=seed)
         cost = result.cost
         return result
     finally:
