@@ -24,9 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from evolve.diskfull import filled
-from evolve.engine.nodes import NodeHealth
+from evolve.engine.cluster import NodeHealth, first_line, node_cannot_evaluate, worker_lost
 from evolve.engine.options import Progress, RunOptions
-from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
 from evolve.errors import InfrastructureError, NodeLost, RunError
 from evolve.kinds import EventKind, FailureKind, RunStatus
 from evolve.logs import milestone
@@ -176,7 +175,7 @@ class Driver:
         if not in_flight or not self.needs or now - self.last_evaluation_end < PLACEMENT_STALL_SECONDS:
             return
         self.last_evaluation_end = now  # asked again only after another quiet spell
-        from evolve.engine.placement import unplaceable
+        from evolve.engine.cluster import unplaceable
 
         why = unplaceable(self.needs)
         if why is not None:

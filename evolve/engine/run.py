@@ -16,19 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from evolve.diskfull import filled, stopped_on_full_disk
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
-from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
-from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.mutators import needs_litellm, warm_up
-from evolve.engine.options import Progress, RunOptions
-from evolve.engine.placement import (
+from evolve.engine.cluster import (
     alive_nodes,
     closest_node,
     describe,
     evaluation_needs,
     evaluation_slots,
+    first_line,
     slots_on,
 )
+from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
+from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
+from evolve.engine.mutators import needs_litellm, warm_up
+from evolve.engine.options import Progress, RunOptions
 from evolve.engine.preflight import (
     RunLock,
     check_options,
@@ -38,7 +39,6 @@ from evolve.engine.preflight import (
     new_run_folder,
 )
 from evolve.engine.pricing import check_prices, spending_for
-from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
