@@ -25,9 +25,10 @@ from evolve.engine.cluster import (
     first_line,
     slots_on,
 )
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
+from evolve.engine.driver import INTERRUPTED, Driver
 from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
+from evolve.engine.machinery import INFRA_BROKEN
 from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.preflight import (
