@@ -199,40 +199,27 @@ def run(
 ) -> None:
     """Evolve a problem's program; or continue a run with --resume."""
     from evolve.engine.options import RunOptions
-    from evolve.engine.run import load_run_for_resume
 
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in dict(
-            iterations=iterations,
-            llm_concurrency=llm_concurrency,
-            eval_workers=eval_workers,
-            max_seconds=max_seconds,
-            max_cost=max_cost,
-            target_score=target_score,
-            seed=seed,
-            infra_wait=infra_wait,
-            strategy=_strategy(strategy),
-            patience=patience,
-            model_timeout=model_timeout,
-            model_retries=model_retries,
-        ).items()
-        if v is not None
-    }
+    overrides = _given(
+        iterations=iterations,
+        llm_concurrency=llm_concurrency,
+        eval_workers=eval_workers,
+        max_seconds=max_seconds,
+        max_cost=max_cost,
+        target_score=target_score,
+        seed=seed,
+        infra_wait=infra_wait,
+        strategy=_strategy(strategy),
+        patience=patience,
+        model_timeout=model_timeout,
+        model_retries=model_retries,
+    )
     if model:
         overrides["models"] = _parse_models(model, api_base)
     run_name: str | None
     db_url: str | None
     if resume is not None:
-        problem, config, resumed_name, db_url, run_dir = load_run_for_resume(str(resume), db)
-        run_name = resumed_name
-        saved = dict(config.options)
-        saved["models"] = tuple(saved.get("models") or ())
-        saved.update(overrides)
-        if sandbox is not None:
-            saved["sandbox"] = sandbox_choice(sandbox)
-        options = RunOptions(**saved)
-        runs_root = run_dir.parent
+        problem, options, run_name, db_url, runs_root = _resumed(resume, db, overrides, sandbox)
     else:
         if problem_dir is None:
             raise OptionError("give a problem folder (evolve run problems/<name>) or --resume runs/<run>")
@@ -241,10 +228,35 @@ def run(
         run_name, db_url, runs_root = name, db, runs_dir
     show_problem_warnings(problem)
     warn_if_process(options.sandbox)
+    _run_and_report(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The run options given on the command line (None: not given)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _resumed(resume: Path, db: str | None, overrides: dict[str, Any], sandbox: str | None):
+    """A resumed run's problem, options (its saved ones, the command line's over them), name,
+    store and runs folder."""
+    from evolve.engine.options import RunOptions
+    from evolve.engine.run import load_run_for_resume
+
+    problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
+    saved = dict(config.options)
+    saved["models"] = tuple(saved.get("models") or ())
+    saved.update(overrides)
+    if sandbox is not None:
+        saved["sandbox"] = sandbox_choice(sandbox)
+    return problem, RunOptions(**saved), run_name, db_url, run_dir.parent
+
+
+def _run_and_report(problem, options, runs_root: Path, run_name, db_url, ray_address, resumed: bool) -> None:
+    """Run, stop the local Ray, print the summary; a failed run exits non-zero."""
     from evolve.engine.run import stop_local_ray
 
     try:
-        result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resume is not None)
+        result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resumed)
     finally:
         stop_local_ray()
     _print_summary(result)

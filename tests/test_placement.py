@@ -1,6 +1,6 @@
 """Placement is decided per node: cluster totals can add up where no single node fits."""
 
-from evolve.engine.placement import closest_node, evaluation_needs, evaluation_slots, shortfall, slots_on
+from evolve.engine.cluster import closest_node, evaluation_needs, evaluation_slots, shortfall, slots_on
 
 
 def test_two_one_cpu_nodes_cannot_run_a_two_cpu_evaluation():

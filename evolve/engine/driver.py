@@ -3,11 +3,8 @@
 No generation barrier: a new mutation starts whenever a model slot frees, a new evaluation whenever
 an evaluation slot frees. The driver waits on each evaluation itself and hands the population actor
 only finished outcomes, so one slow evaluation never queues the actor's other calls behind it.
-
-A fault of the machinery (the Docker engine gone, an image missing, a node lost) is not the
-candidate's: its ticket goes back to the queue, the run pauses (no new model calls, which cost
-money) and retries with a growing delay; if the machinery is still broken after `infra_wait`
-seconds, the run stops as failed with the cause.
+Each kind of work in flight (evolve/engine/inflight.py) has its own handler here; a fault of the
+machinery pauses the run and retries (evolve/engine/machinery.py).
 """
 
 from __future__ import annotations
@@ -16,19 +13,19 @@ import logging
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_for_any
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from evolve.diskfull import filled
-from evolve.engine.nodes import NodeHealth
+from evolve.engine.cluster import first_line
+from evolve.engine.inflight import Admission, Evaluation, InFlight, InsightCall, ModelCall, Stored, Verdict, Work
+from evolve.engine.machinery import INFRA_BROKEN, Machinery
 from evolve.engine.options import Progress, RunOptions
-from evolve.engine.ray_faults import first_line, node_cannot_evaluate, worker_lost
-from evolve.errors import InfrastructureError, NodeLost, RunError
-from evolve.kinds import EventKind, FailureKind, Mutation, RunStatus
+from evolve.errors import InfrastructureError, RunError
+from evolve.kinds import Mutation, RunStatus
 from evolve.logs import milestone
 from evolve.mutate.propose import Proposal
 from evolve.mutate.spending import Hold, Spending
@@ -40,10 +37,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 CALLS_FAILING = "the model calls keep failing"
-INFRA_BROKEN = "the machinery keeps failing"
 BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
-MAX_RETRY_DELAY = 30.0
-PLACEMENT_STALL_SECONDS = 10.0  # evaluations in flight and none ended this long: ask whether any node can run one
+__all__ = ["BUDGET_SPENT", "CALLS_FAILING", "INFRA_BROKEN", "INTERRUPTED", "Driver"]
 
 
 class _InterruptFlag:
@@ -66,21 +61,9 @@ class _InterruptFlag:
             self.previous = None
 
 
-@dataclass
-class _Outage:
-    """A run of infrastructure faults with no success in between."""
-
-    since: float
-    faults: int
-    cause: str
-    retry_at: float
-
-
 class Driver:
-    """Drives a run's futures. A candidate moves through `proposals` (a model call in flight, on
-    a thread of this process), `admissions` (the actor storing the proposal and deciding whether
-    to evaluate it), `evaluations` (in a sandbox, a Ray task) and `records` (the actor storing a
-    finished outcome). Ray's references are waited on as futures, with the model calls."""
+    """Drives a run's futures: each kind of work in flight (evolve/engine/inflight.py) has its
+    handler, `_on_...`. Ray's references are waited on as futures, with the model calls."""
 
     def __init__(
         self,
@@ -105,16 +88,14 @@ class Driver:
         self.started = time.monotonic()
         # A wrong key, model name or address fails every call: say so instead of burning iterations.
         self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
-        self.outage: _Outage | None = None
         self.start_info: Any = None
         self.last_beat = time.monotonic()
         self.spending = spending  # --max-cost: each model call reserves its price bound first
         self.insight_hold: Hold | None = None
         self.failing_calls, self.last_call_error = 0, ""
-        self.needs = needs or {}  # what one evaluation asks of a node (CPU, GPU, custom resources)
-        self.last_evaluation_end = time.monotonic()
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
-        self.nodes = NodeHealth()
+        self.machinery = Machinery(db, options.infra_wait, needs or {}, options.sandbox, self._tell)
+        self.launched = 0  # iterations whose model call was launched (a resumed run counts on)
 
     def _insight_due(self) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -145,72 +126,15 @@ class Driver:
             self.last_beat = now
             self.db.heartbeat()
 
-    # ---- infrastructure faults ----------------------------------------------------------
-
-    def _infra_fault(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        cause = first_line(exc)
-        if self.outage is None:
-            self.outage = _Outage(since=now, faults=0, cause=cause, retry_at=now)
-            log.warning("infrastructure fault, pausing the run: %s", cause)
-            self.db.add_event(EventKind.PAUSE, f"paused: {cause}")
-        self.outage.faults += 1
-        self.outage.cause = cause
-        self.outage.retry_at = now + min(MAX_RETRY_DELAY, 2.0 ** (self.outage.faults - 1))
-        self.on_progress(replace(self.progress, last_event=f"paused (machinery fault, retrying): {cause[:100]}"))
-
-    def _infra_recovered(self) -> None:
-        if self.outage is not None:
-            log.warning("infrastructure recovered after %.0f s", time.monotonic() - self.outage.since)
-            self.db.add_event(EventKind.RESUME, "the machinery answers again: run resumed")
-            self.outage = None
-
-    def _paused(self) -> bool:
-        return self.outage is not None and time.monotonic() < self.outage.retry_at
-
-    def _check_placement(self, in_flight: int) -> None:
-        """Evaluations in flight, none ending for a while: when no alive node can run one (the only
-        node with the GPU, or the custom resource, is gone), that is a fault of the machinery: the
-        run says so, pauses its model calls, and stops after `infra_wait` if no such node returns."""
-        now = time.monotonic()
-        if not in_flight or not self.needs or now - self.last_evaluation_end < PLACEMENT_STALL_SECONDS:
-            return
-        self.last_evaluation_end = now  # asked again only after another quiet spell
-        from evolve.engine.placement import unplaceable
-
-        why = unplaceable(self.needs)
-        if why is not None:
-            self._infra_fault(InfrastructureError(f"cannot place evaluations: {why}"))
-
-    def _avoid_node(self, exc: BaseException) -> bool:
-        """One node's machinery failed (its engine, its disk, its copy of the problem) while other
-        nodes work: its next evaluations go to those nodes for a while, and the run does not pause.
-        False when the fault names no node, or no other node works (then the run pauses)."""
-        node = getattr(getattr(exc, "cause", None) or exc, "node", None)
-        seconds = self.nodes.avoid(node) if node else None
-        if node is None or seconds is None:
-            return False
-        cause = first_line(exc)
-        log.warning("node %s cannot evaluate, sending evaluations elsewhere for %.0f s: %s", node[:12], seconds, cause)
-        self.db.add_event(
-            EventKind.NODE_AVOIDED,
-            f"node {node[:12]} avoided for {seconds:.0f} s: {cause}",
-            {"node": node, "seconds": seconds, "faults": self.nodes.avoided[node][1]},
-        )
-        self.on_progress(replace(self.progress, last_event=f"node {node[:12]} avoided: {cause[:100]}"))
-        return True
+    def _tell(self, event: str) -> None:
+        """Show one line as the run's last event."""
+        self.on_progress(replace(self.progress, last_event=event))
 
     def _launch(self, ticket) -> Any:
         """An evaluation task; while a node is avoided, it asks for one of the working nodes first."""
-        node = self.nodes.preferred()
+        node = self.machinery.nodes.preferred()
         task = self.evaluate.preferring(node) if node is not None else self.evaluate
         return task.remote(ticket, self.template, *self.sandbox_args)
-
-    def _infra_gave_up(self) -> str | None:
-        o = self.outage
-        if o is not None and time.monotonic() - o.since >= self.options.infra_wait:
-            return f"{INFRA_BROKEN} ({o.faults} tries over {time.monotonic() - o.since:.0f} s): {o.cause}"
-        return None
 
     # ---- the run ------------------------------------------------------------------------
 
@@ -227,7 +151,7 @@ class Driver:
         info = self.start_info
         if info.initial_ticket is not None:
             early, self.early_initial = self.early_initial, None
-            outcome = self._finished(early.future()) if early is not None else None
+            outcome = self.machinery.finished(early.future()) if early is not None else None
             if outcome is None:  # none under way, or the machinery failed it: as any evaluation
                 outcome = self.evaluate_now(info.initial_ticket, self.template)
             ref = self.db.submit_result(info.initial_ticket, outcome)
@@ -257,138 +181,165 @@ class Driver:
             return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
         if o.patience is not None and p.since_best >= o.patience:
             return f"no better program in the last {p.since_best} evaluations (patience {o.patience})"
-        return self._infra_gave_up()
+        return self.machinery.gave_up()
 
     def steady_state(self) -> tuple[RunStatus, str]:
         """Run until the iterations are done or a stop condition holds; returns (status, reason)."""
-        import ray
-
-        o = self.options
-        workers = o.eval_workers or 1  # resolved from the cluster before the run starts
-        proposals: dict[Future, Any] = {}  # a model call -> its task's ref, to record a proposal that failed
-        admissions: dict[Future, tuple] = {}  # an admission (or a judge's verdict) -> (proposal, its ref or None)
-        evaluations: dict[Future, tuple] = {}  # an evaluation -> (its ticket, its Ray reference)
-        records: dict[Future, Any] = {}  # a stored result or insight -> its Ray ref (for the run's progress)
-        waiting_for_slot: deque = deque()
-        insight: Future | None = None  # the insight call in flight (one at a time)
-        launched = self.progress.completed
+        flights = InFlight()
+        self.launched = self.progress.completed
         if self.spending is not None:
             self.spending.start(self.progress.cost)  # a resumed run's earlier calls count
         stopping: str | None = None
         interrupt = _InterruptFlag()
         try:
             while True:
-                if interrupt.requested and stopping is None:
-                    stopping = INTERRUPTED
-                    self.on_progress(
-                        replace(
-                            self.progress, last_event="stopping: finishing what is in flight (Ctrl-C again to stop now)"
-                        )
-                    )
-                stopping = stopping or self.stop_reason()
-                if stopping and stopping.startswith(INFRA_BROKEN):
-                    waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
-                    for _, ref in evaluations.values():  # ones no node can take would wait for ever
-                        ray.cancel(ref, force=True)
-                    evaluations.clear()
-                paused = self._paused() or (self.outage is not None and bool(evaluations))
-                backlog = len(proposals) + len(admissions) + len(waiting_for_slot)
-                while (
-                    stopping is None
-                    and not paused
-                    and launched < o.iterations
-                    and len(proposals) < o.llm_concurrency
-                    and backlog < o.llm_concurrency + workers
-                    and (held := self._reserve()) is not None
-                ):
-                    task = self.db.next_task()
-                    proposals[self.mutators.propose(task, held)] = task
-                    if launched == self.progress.completed:
-                        milestone("first model call launched")
-                    launched += 1
-                    backlog += 1
-                idle = stopping is None and not proposals and insight is None and launched < o.iterations
-                if idle and self.spending is not None and not self.spending.room():
-                    stopping = BUDGET_SPENT  # the next call could cost more than what is left
-                # An insight only while prompts are still to come (none would read a later one).
-                due = insight is None and stopping is None and not paused and launched < o.iterations
-                if due and self._insight_due():
-                    insight = self.mutators.write_insight(self.db.insight_context())
-                # In an outage one evaluation at a time probes the machinery.
-                slots = 1 if self.outage is not None else workers
-                while waiting_for_slot and not self._paused() and len(evaluations) < slots:
-                    ticket = waiting_for_slot.popleft()
-                    ref = self._launch(ticket)
-                    evaluations[ref.future()] = (ticket, ref)
-                pending = [*proposals, *admissions, *evaluations, *records, *([insight] if insight else [])]
-                if not pending:
-                    if waiting_for_slot:  # paused: wait for the retry time
-                        time.sleep(
-                            min(1.0, max(0.05, self.outage.retry_at - time.monotonic())) if self.outage else 0.05
-                        )
+                stopping = self._stopping(stopping, interrupt, flights)
+                stopping = self._launch_work(stopping, flights)
+                if not flights.work:
+                    if flights.waiting_for_slot:  # paused: wait for the retry time
+                        outage = self.machinery.outage
+                        time.sleep(min(1.0, max(0.05, outage.retry_at - time.monotonic())) if outage else 0.05)
                         continue
                     break
                 self._beat()
-                self._check_placement(len(evaluations))
-                ready, _ = wait_for_any(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                results = []  # outcomes that ended together go to the population in one call
+                self.machinery.check_placement(flights.count(Evaluation))
+                ready, _ = wait_for_any(list(flights.work), timeout=1.0, return_when=FIRST_COMPLETED)
+                results: list[tuple[Any, EvalOutcome]] = []  # outcomes that ended together: one call
                 for done in ready:
-                    if done in proposals:
-                        proposal = self._proposal(done, proposals.pop(done))
-                        self._count_call(proposal)
-                        ref = self.db.submit_proposal(proposal)
-                        admissions[ref.future()] = (proposal, ref)
-                    elif done in admissions:
-                        proposal, ref = admissions.pop(done)
-                        if ref is None:  # the judge's verdict on a near-duplicate goes back to the actor with it
-                            verdict = self._model_result(done, "the novelty judge")
-                            if self.spending is not None and verdict is not None:
-                                self.spending.settle(None, verdict.cost)  # a short yes/no call, not reserved
-                            if verdict is not None:
-                                ref = self.db.submit_proposal(proposal, verdict)
-                                admissions[ref.future()] = (proposal, ref)
-                            continue
-                        admission = self._admitted(done)
-                        if admission is not None and admission.judge is not None:
-                            admissions[self.mutators.judge(admission.judge)] = (proposal, None)
-                            continue
-                        if admission is not None:
-                            self.progress = self.db.progress(ref, admission.progress)
-                            if admission.ticket is not None:
-                                waiting_for_slot.append(admission.ticket)
-                    elif done in evaluations:
-                        ticket, _ = evaluations.pop(done)
-                        self.last_evaluation_end = time.monotonic()
-                        outcome = self._finished(done)
-                        if outcome is None:
-                            waiting_for_slot.appendleft(ticket)  # the machinery's fault: try it again
-                        else:
-                            results.append((ticket, outcome))
-                    elif done is insight:
-                        insight = None  # stored like a result; its cost is the run's
-                        written = self._model_result(done, "writing the insight")
-                        if self.spending is not None:
-                            self.spending.settle(self.insight_hold, written.cost if written is not None else 0.0)
-                        if written is not None:
-                            ref = self.db.add_insight(written)
-                            records[ref.future()] = ref
-                    else:
-                        self.progress = self.db.progress(records.pop(done), self._recorded(done))
-                    self.on_progress(self.progress)
-                if len(results) == 1:
-                    ref = self.db.submit_result(*results[0])
-                    records[ref.future()] = ref
-                elif results:
-                    for ref in self.db.submit_results(results):  # one commit per shard
-                        records[ref.future()] = ref
+                    if self._on(done, flights.pop(done), flights, results):
+                        self.on_progress(self.progress)
+                self._store(results, flights)
         except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
-            for _, ref in evaluations.values():
-                ray.cancel(ref, force=True)
-            for call in proposals:
-                call.cancel()  # one not started yet; a call in flight ends on its own timeout
+            flights.cancel_evaluations()
+            flights.cancel_model_calls()
             return RunStatus.STOPPED, INTERRUPTED
         finally:
             interrupt.restore()
+        return self._ending(stopping)
+
+    def _stopping(self, stopping: str | None, interrupt: _InterruptFlag, flights: InFlight) -> str | None:
+        """Why the run stops launching, if it does: a Ctrl-C, or a stop condition that holds now."""
+        if interrupt.requested and stopping is None:
+            stopping = INTERRUPTED
+            self._tell("stopping: finishing what is in flight (Ctrl-C again to stop now)")
+        stopping = stopping or self.stop_reason()
+        if stopping and stopping.startswith(INFRA_BROKEN):
+            flights.waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
+            flights.cancel_evaluations()  # ones no node can take would wait for ever
+        return stopping
+
+    def _launch_work(self, stopping: str | None, flights: InFlight) -> str | None:
+        """Launch model calls, an insight and evaluations while slots are free; returns `stopping`,
+        set when the budget cannot hold the next call."""
+        o, outage = self.options, self.machinery.outage
+        workers = o.eval_workers or 1  # resolved from the cluster before the run starts
+        paused = self.machinery.paused() or (outage is not None and flights.count(Evaluation) > 0)
+        backlog = flights.backlog()
+        while (
+            stopping is None
+            and not paused
+            and self.launched < o.iterations
+            and flights.count(ModelCall) < o.llm_concurrency
+            and backlog < o.llm_concurrency + workers
+            and (held := self._reserve()) is not None
+        ):
+            task = self.db.next_task()
+            flights.add(self.mutators.propose(task, held), ModelCall(task))
+            if self.launched == self.progress.completed:
+                milestone("first model call launched")
+            self.launched += 1
+            backlog += 1
+        insight = flights.count(InsightCall) > 0
+        calls = flights.count(ModelCall) > 0
+        idle = stopping is None and not calls and not insight and self.launched < o.iterations
+        if idle and self.spending is not None and not self.spending.room():
+            stopping = BUDGET_SPENT  # the next call could cost more than what is left
+        # An insight only while prompts are still to come (none would read a later one).
+        due = not insight and stopping is None and not paused and self.launched < o.iterations
+        if due and self._insight_due():
+            flights.add(self.mutators.write_insight(self.db.insight_context()), InsightCall())
+        # In an outage one evaluation at a time probes the machinery.
+        slots = 1 if self.machinery.outage is not None else workers
+        while flights.waiting_for_slot and not self.machinery.paused() and flights.count(Evaluation) < slots:
+            ticket = flights.waiting_for_slot.popleft()
+            ref = self._launch(ticket)
+            flights.add(ref.future(), Evaluation(ticket, ref))
+        return stopping
+
+    def _on(self, done: Future, work: Work, flights: InFlight, results: list) -> bool:
+        """Handle one finished piece of work; False when the run's progress did not move."""
+        match work:
+            case ModelCall():
+                self._on_model_call(done, work, flights)
+            case Verdict():
+                self._on_verdict(done, work, flights)
+                return False
+            case Admission():
+                return self._on_admission(done, work, flights)
+            case Evaluation():
+                self._on_evaluation(done, work, flights, results)
+            case InsightCall():
+                self._on_insight(done, flights)
+            case Stored():
+                self.progress = self.db.progress(work.ref, self._recorded(done))
+        return True
+
+    def _on_model_call(self, done: Future, work: ModelCall, flights: InFlight) -> None:
+        proposal = self._proposal(done, work.task_ref)
+        self._count_call(proposal)
+        ref = self.db.submit_proposal(proposal)
+        flights.add(ref.future(), Admission(proposal, ref))
+
+    def _on_verdict(self, done: Future, work: Verdict, flights: InFlight) -> None:
+        """The judge's verdict on a near-duplicate goes back to the actor with its proposal."""
+        verdict = self._model_result(done, "the novelty judge")
+        if verdict is None:
+            return
+        if self.spending is not None:
+            self.spending.settle(None, verdict.cost)  # a short yes/no call, not reserved
+        ref = self.db.submit_proposal(work.proposal, verdict)
+        flights.add(ref.future(), Admission(work.proposal, ref))
+
+    def _on_admission(self, done: Future, work: Admission, flights: InFlight) -> bool:
+        """The actor's decision: ask the judge, queue the ticket for a slot, or nothing to evaluate."""
+        admission = self._admitted(done)
+        if admission is not None and admission.judge is not None:
+            flights.add(self.mutators.judge(admission.judge), Verdict(work.proposal))
+            return False
+        if admission is not None:
+            self.progress = self.db.progress(work.ref, admission.progress)
+            if admission.ticket is not None:
+                flights.waiting_for_slot.append(admission.ticket)
+        return True
+
+    def _on_evaluation(self, done: Future, work: Evaluation, flights: InFlight, results: list) -> None:
+        self.machinery.last_evaluation_end = time.monotonic()
+        outcome = self.machinery.finished(done)
+        if outcome is None:
+            flights.waiting_for_slot.appendleft(work.ticket)  # the machinery's fault: try it again
+        else:
+            results.append((work.ticket, outcome))
+
+    def _on_insight(self, done: Future, flights: InFlight) -> None:
+        """Stored like a result; its cost is the run's."""
+        written = self._model_result(done, "writing the insight")
+        if self.spending is not None:
+            self.spending.settle(self.insight_hold, written.cost if written is not None else 0.0)
+        if written is not None:
+            ref = self.db.add_insight(written)
+            flights.add(ref.future(), Stored(ref))
+
+    def _store(self, results: list, flights: InFlight) -> None:
+        """Hand the outcomes that ended together to the population: one commit per shard."""
+        if len(results) == 1:
+            ref = self.db.submit_result(*results[0])
+            flights.add(ref.future(), Stored(ref))
+        elif results:
+            for ref in self.db.submit_results(results):
+                flights.add(ref.future(), Stored(ref))
+
+    def _ending(self, stopping: str | None) -> tuple[RunStatus, str]:
+        o = self.options
         if stopping == BUDGET_SPENT:  # said with what was spent, once every call in flight has ended
             stopping = (
                 f"cost budget of ${o.max_cost:g} reached: ${self.progress.cost:.4f} spent "
@@ -399,47 +350,18 @@ class Driver:
             return (RunStatus.FAILED if failed else RunStatus.STOPPED), stopping
         return RunStatus.FINISHED, f"completed {o.iterations} iterations"
 
-    def _finished(self, done: Future) -> EvalOutcome | None:
-        """The outcome of a finished evaluation; None when the machinery failed (retry it)."""
-        import ray
-
-        try:
-            outcome = done.result()
-        except InfrastructureError as exc:
-            if not self._avoid_node(exc):
-                self._infra_fault(exc)
-            return None
-        except ray.exceptions.RayError as exc:
-            if worker_lost(exc):
-                self._infra_fault(NodeLost(f"the node running an evaluation was lost: {first_line(exc)}"))
-                return None
-            if node_cannot_evaluate(exc):
-                self._infra_fault(InfrastructureError(f"a node cannot run evaluations: {first_line(exc)}"))
-                return None
-            # The worker died under the candidate (an OOM kill, a crash): the candidate's failure.
-            # Ray's own words (log file names, task names) go to the log, not to the island.
-            log.warning("an evaluation's worker died: %s", first_line(exc))
-            return EvalOutcome.failure(
-                FailureKind.WORKER_DIED,
-                "the evaluation's worker process died while running it (killed, out of memory, or crashed)",
-                sandbox=self.options.sandbox,
-            )
-        if outcome.node:
-            self.nodes.evaluated_on(outcome.node)
-        self._infra_recovered()
-        return outcome
-
     def evaluate_now(self, ticket, request: EvalRequest) -> EvalOutcome:
         """Evaluate one program outside the loop (the initial program, a held-out score), riding out
         an outage the same way; raises the InfrastructureError when it lasts past `infra_wait`."""
         while True:
-            outcome = self._finished(self.evaluate.remote(ticket, request, *self.sandbox_args).future())
+            outcome = self.machinery.finished(self.evaluate.remote(ticket, request, *self.sandbox_args).future())
             if outcome is not None:
                 return outcome
-            assert self.outage is not None
-            if self._infra_gave_up():
-                raise InfrastructureError(f"{INFRA_BROKEN}: {self.outage.cause}")
-            time.sleep(max(0.0, self.outage.retry_at - time.monotonic()))
+            outage = self.machinery.outage
+            assert outage is not None
+            if self.machinery.gave_up():
+                raise InfrastructureError(f"{INFRA_BROKEN}: {outage.cause}")
+            time.sleep(max(0.0, outage.retry_at - time.monotonic()))
 
     def _proposal(self, done: Future, task_ref) -> Proposal:
         """The proposal, or, when the mutator raised (our bug, or a library's), a proposal that
@@ -481,7 +403,7 @@ class Driver:
             if filled(exc) is not None:  # not this proposal's fault: the run cannot store anything
                 raise
             log.error("a proposal failed: %s", exc)
-            self.on_progress(replace(self.progress, last_event=f"a proposal failed: {first_line(exc)[:200]}"))
+            self._tell(f"a proposal failed: {first_line(exc)[:200]}")
             return None
 
     def _model_result(self, done: Future, what: str):
@@ -491,7 +413,7 @@ class Driver:
             return done.result()
         except Exception as exc:
             log.error("%s raised: %s", what, exc, exc_info=exc)
-            self.on_progress(replace(self.progress, last_event=f"{what} failed: {first_line(exc)[:200]}"))
+            self._tell(f"{what} failed: {first_line(exc)[:200]}")
             return None
 
     def _recorded(self, done: Future) -> Progress:

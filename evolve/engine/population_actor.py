@@ -5,9 +5,8 @@ In a run it lives in Ray actors: one by default, the only writer, or one per pop
 (evolve/engine/sharded_population.py coordinates them from the driver). Mutators and evaluators
 anywhere in the cluster send it plain values. It writes through the store's `RunWriter`, and
 every result is committed before anything acts on it, so a killed run resumes from the database
-alone (evolve/engine/population_resume.py). A batch is one transaction, committed before the
-method returns. The adaptive search (evolve/engine/run_search.py) decides; the actor applies and
-writes what it decided.
+alone (evolve/engine/population_resume.py); a batch is one transaction, committed before the
+method returns. The adaptive search (evolve/engine/run_search.py) decides; the actor applies it.
 """
 
 from __future__ import annotations

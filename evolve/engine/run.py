@@ -5,7 +5,6 @@ owns all state and the store.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -16,19 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from evolve.diskfull import filled, stopped_on_full_disk
-from evolve.engine.driver import INFRA_BROKEN, INTERRUPTED, Driver
-from evolve.engine.leftovers import clear_unstarted, refuse_unstarted, unstarted
-from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.mutators import needs_litellm, warm_up
-from evolve.engine.options import Progress, RunOptions
-from evolve.engine.placement import (
+from evolve.engine.cluster import (
     alive_nodes,
     closest_node,
     describe,
     evaluation_needs,
     evaluation_slots,
+    first_line,
     slots_on,
 )
+from evolve.engine.driver import INTERRUPTED, Driver
+from evolve.engine.leftovers import clear_unstarted, unstarted
+from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
+from evolve.engine.machinery import INFRA_BROKEN
+from evolve.engine.mutators import needs_litellm, warm_up
+from evolve.engine.options import Progress, RunOptions
+from evolve.engine.outputs import write_outputs
 from evolve.engine.preflight import (
     RunLock,
     check_options,
@@ -38,8 +40,8 @@ from evolve.engine.preflight import (
     new_run_folder,
 )
 from evolve.engine.pricing import check_prices, spending_for
-from evolve.engine.ray_faults import first_line
 from evolve.engine.repeat import repeat_best
+from evolve.engine.resume import load_run_for_resume
 from evolve.errors import EvolveError, InfrastructureError, RunError
 from evolve.kinds import RunStatus
 from evolve.logs import log_to_file, milestone, run_log_path
@@ -49,11 +51,11 @@ from evolve.mutate.offline import OFFLINE_MUTATOR
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings
 from evolve.mutate.window import fit_run_models
-from evolve.problem import PopulationConfig, Problem, load_problem
+from evolve.problem import PopulationConfig, Problem
 from evolve.sandbox.base import SandboxKind
 from evolve.sandbox.template import evaluation_template
 from evolve.search.strategy import Strategy
-from evolve.store import DB_FILENAME, BestProgram, Run, RunConfig, open_engine, session_factory, sqlite_url
+from evolve.store import BestProgram, RunConfig, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
     "OPENAI_API_KEY": "openai/gpt-4o-mini",
@@ -76,6 +78,22 @@ class RunResult:
     progress: Progress
     best: BestProgram | None
     seconds: float
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """A started run, as `_drive` takes it: what it is, where it is stored, and the parts it runs on."""
+
+    problem: Problem
+    options: RunOptions
+    run_name: str
+    run_dir: Path
+    db_url: str
+    driver: Driver
+    db: Any  # the population (evolve/engine/sharded_population.py)
+    mutators: Any  # the model calls' threads (evolve/engine/mutators.py)
+    sandbox_options: dict
+    mutator: str  # how the run mutates, as stored ("offline", "llm: ...")
 
 
 def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ...]:
@@ -197,14 +215,12 @@ def evolve_run(
                 options = replace(options, eval_workers=slots)
             log_path = run_log_path(run_dir)
             log_to_file(log_path)
-            driver, db, mutators, sandbox_options, mutator = _start(
-                problem, options, run_name, db_url, resume, log_path, on_progress, on_start
-            )
+            context = _start(problem, options, run_name, run_dir, db_url, resume, log_path, on_progress, on_start)
         except BaseException:
             lock.release()
             raise
     try:
-        return _drive(problem, options, driver, db, mutators, sandbox_options, mutator, run_name, run_dir, db_url)
+        return _drive(context)
     finally:
         lock.release()
 
@@ -213,22 +229,20 @@ def _start(
     problem: Problem,
     options: RunOptions,
     run_name: str,
+    run_dir: Path,
     db_url: str,
     resume: bool,
     log_path: Path,
     on_progress: Callable[[Progress], None] | None,
     on_start: Callable[[str, RunOptions], None] | None,
-):
+) -> RunContext:
     """The run's actors and its driver, the run row opened (or reopened on resume)."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from evolve.engine.mutators import LocalMutators
-    from evolve.engine.population_actor import PopulationActor
     from evolve.engine.shipping import ship
     from evolve.engine.tickets import EvalTicket
     from evolve.engine.workers import remote_evaluator
-    from evolve.population.shard_spec import ShardSpec
 
     models = resolve_models(problem, options)
     if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
@@ -244,13 +258,64 @@ def _start(
     milestone("evaluation template ready (image checked)")
     # The problem folder travels through Ray: a node that never saw it evaluates its own copy.
     shipped = ship(problem.root)
+    sandbox_options = _sandbox_options(options, run_name)
+    ev = problem.config.evaluation
+    make_shard = _shard_maker(problem, options, run_name, db_url, resume, mutator, models)
+    evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
+    sandbox_args = (options.sandbox, sandbox_options, str(log_path), shipped)
+    # A new run's initial program is evaluated while the population's actors start (seconds each).
+    early = None if resume else evaluate.remote(EvalTicket(0, problem.initial_code, 0, 0), template, *sandbox_args)
+    try:
+        db = open_population(problem.config.population, make_shard)
+    except BaseException:
+        if early is not None:
+            ray.cancel(early)
+        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        raise
+    settings = _mutator_settings(problem, options, models, token_budget)
+    mutators = LocalMutators(settings, options.llm_concurrency)
+    driver = Driver(
+        db,
+        mutators,
+        evaluate,
+        template,
+        sandbox_args,
+        options,
+        on_progress,
+        insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
+        needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
+        spending=settings.spending,
+    )
+    driver.open(early_initial=early)
+    milestone("population actor opened the run")
+    return RunContext(problem, options, run_name, run_dir, db_url, driver, db, mutators, sandbox_options, mutator)
+
+
+def _sandbox_options(options: RunOptions, run_name: str) -> dict:
     sandbox_options = dict(options.sandbox_options)
     if options.sandbox == SandboxKind.DOCKER:
         sandbox_options["run"] = f"{run_name}-{os.getpid()}"  # so the end of the run removes its pools
         # Each Ray worker evaluates one candidate at a time: one container waiting is enough.
         sandbox_options.setdefault("pool_size", 1)
+    return sandbox_options
 
-    ev = problem.config.evaluation
+
+def _shard_maker(
+    problem: Problem,
+    options: RunOptions,
+    run_name: str,
+    db_url: str,
+    resume: bool,
+    mutator: str,
+    models: tuple[ModelSpec, ...],
+) -> Callable[[Any], Any]:
+    """How one population shard's actor is started (open_population starts one per shard)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from evolve.engine.population_actor import PopulationActor
+    from evolve.population.shard_spec import ShardSpec
+
     run_config = RunConfig(
         problem=problem.config.model_dump(), options=options.to_dict(), models=tuple(dict(m.__dict__) for m in models)
     )
@@ -275,19 +340,16 @@ def _start(
             )
         )
 
-    evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
-    sandbox_args = (options.sandbox, sandbox_options, str(log_path), shipped)
-    # A new run's initial program is evaluated while the population's actors start (seconds each).
-    early = None if resume else evaluate.remote(EvalTicket(0, problem.initial_code, 0, 0), template, *sandbox_args)
-    try:
-        db = open_population(problem.config.population, make_shard)
-    except BaseException:
-        if early is not None:
-            ray.cancel(early)
-        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
-        raise
+    return make_shard
+
+
+def _mutator_settings(
+    problem: Problem, options: RunOptions, models: tuple[ModelSpec, ...], token_budget: int
+) -> MutatorSettings:
+    """What the model calls' threads are set up with: the problem, the models, the prompt's limits
+    (`token_budget`: the problem's, fitted into the models' windows)."""
     novelty = problem.config.novelty
-    settings = MutatorSettings(
+    return MutatorSettings(
         problem=ProblemView(
             problem.name,
             problem.config.description,
@@ -307,38 +369,12 @@ def _start(
         token_budget=token_budget,
         spending=spending_for(models, options.max_cost, token_budget),
     )
-    mutators = LocalMutators(settings, options.llm_concurrency)
-    driver = Driver(
-        db,
-        mutators,
-        evaluate,
-        template,
-        sandbox_args,
-        options,
-        on_progress,
-        insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
-        needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
-        spending=settings.spending,
-    )
-    driver.open(early_initial=early)
-    milestone("population actor opened the run")
-    return driver, db, mutators, sandbox_options, mutator
 
 
-def _drive(
-    problem: Problem,
-    options: RunOptions,
-    driver: Driver,
-    db,
-    mutators,
-    sandbox_options: dict,
-    mutator: str,
-    run_name: str,
-    run_dir: Path,
-    db_url: str,
-) -> RunResult:
+def _drive(context: RunContext) -> RunResult:
     """Drive an opened run to its stop, score the best on held-out data, write the outputs."""
-
+    problem, options, driver, db = context.problem, context.options, context.driver, context.db
+    run_name, run_dir, db_url = context.run_name, context.run_dir, context.db_url
     ev = problem.config.evaluation
     started = time.monotonic()
     try:
@@ -372,14 +408,14 @@ def _drive(
             raise
         raise stopped_on_full_disk(db, full, run_dir, db_url) from None
     finally:
-        _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
+        _cleanup_sandbox(options.sandbox, context.sandbox_options.get("run"))
         milestone("sandbox cleaned up")
-        mutators.close()
+        context.mutators.close()
         db.kill()
         milestone("population actors ended")
     seconds = time.monotonic() - started
     if best is not None:
-        write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, mutator)
+        write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, context.mutator)
     milestone("outputs written")
     return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
 
@@ -406,66 +442,3 @@ def _cleanup_sandbox(name: str, run_label: str | None) -> None:
     from evolve.engine.workers import clean_every_node
 
     clean_every_node(run_label)
-
-
-def write_outputs(
-    run_dir: Path,
-    problem: Problem,
-    best: BestProgram,
-    progress: Progress,
-    status: str,
-    reason: str,
-    seconds: float,
-    run_name: str,
-    db_url: str,
-    mutator: str,
-) -> None:
-    best_dir = run_dir / "best"
-    best_dir.mkdir(parents=True, exist_ok=True)
-    (best_dir / Path(problem.config.program).name).write_text(best.code)
-    (best_dir / "metrics.json").write_text(json.dumps(best.metrics_json(), indent=2))
-    summary = {
-        "run": run_name,
-        "problem": problem.name,
-        "status": status,
-        "stop_reason": reason,
-        "mutator": mutator,
-        "db": db_url,
-        "seconds": round(seconds, 2),
-        "candidates": progress.completed,
-        "evaluated": progress.evaluated,
-        "failed": progress.failed,
-        "rejected": progress.rejected,
-        "cost_usd": round(progress.cost, 6),
-        "initial_score": best.initial_score,
-        "initial_heldout_score": best.initial_heldout_score,
-        "best_score": best.score,
-        "best_heldout_score": best.heldout_score,
-        "best_program_id": best.id,
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-
-
-def load_run_for_resume(target: str, db_url: str | None) -> tuple[Problem, RunConfig, str, str, Path]:
-    """Find a run to resume: a run folder, or a run name inside --db. Returns what evolve_run needs."""
-    path = Path(target)
-    if db_url is None:
-        if not (path / DB_FILENAME).is_file():
-            refuse_unstarted(path)
-            raise RunError(f"{target}: no {DB_FILENAME} here (give the run folder, e.g. runs/<run>)")
-        db_url = sqlite_url(path)
-    engine = open_engine(db_url, create=False)
-    with session_factory(engine)() as s:
-        from sqlalchemy import select
-
-        run = s.scalars(select(Run).where(Run.name == path.name)).first() or (
-            s.scalars(select(Run).order_by(Run.id.desc())).first() if db_url == sqlite_url(path) else None
-        )
-        if run is None:
-            refuse_unstarted(path)
-            raise RunError(f"{target}: no run of that name in {db_url}")
-        config = RunConfig.from_json(run.config)
-        name, problem_path = run.name, run.problem_path
-    engine.dispose()
-    problem = load_problem(problem_path)
-    return problem, config, name, db_url, path if (path / DB_FILENAME).is_file() else Path("runs") / name

@@ -124,6 +124,35 @@ def print_search(c: Console, s: RunSummary) -> None:
 
 def print_summary(c: Console, s: RunSummary, url: str) -> None:
     """`evolve show`: the run, its best, best per island, failures, models, rejections, events."""
+    _print_run(c, s, url)
+    t = Table(title="best per island", title_justify="left")
+    for col in ("island", "best score", "program", "candidates", "ok"):
+        t.add_column(col, justify="right")
+    for i in s.islands:
+        t.add_row(str(i.island), number(i.score, 6), number(i.program_id), number(i.candidates), number(i.ok))
+    c.print(t)
+    _print_failures(c, s)
+    _print_models(c, s)
+    print_search(c, s)
+    if s.rejections:
+        t = Table(title="rejected edits and failed model calls", title_justify="left")
+        t.add_column("outcome: reason")
+        t.add_column("calls", justify="right")
+        for rj in s.rejections:
+            t.add_row(escape(rj.reason), f"{rj.count:,}")
+        c.print(t)
+    if s.insights:
+        print_insights(c, s)
+    if s.hints:
+        print_hints(c, s)
+    if s.events:
+        c.print("[bold]recent events[/bold]")
+        for e in s.events[:5]:
+            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {escape(e.message)}", highlight=False)
+
+
+def _print_run(c: Console, s: RunSummary, url: str) -> None:
+    """The run's line, its counts, its best and the best's held-out score."""
     r = s.run
     c.print(
         f"[bold]{r.name}[/bold]  problem [cyan]{r.problem}[/cyan]  status [bold]{r.status}[/bold]"
@@ -156,12 +185,10 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         else:
             held = "[dim]not scored yet[/dim]" if s.has_heldout else "[dim]none (the problem has no held-out set)[/dim]"
         c.print("held-out score " + held, highlight=False)
-    t = Table(title="best per island", title_justify="left")
-    for col in ("island", "best score", "program", "candidates", "ok"):
-        t.add_column(col, justify="right")
-    for i in s.islands:
-        t.add_row(str(i.island), number(i.score, 6), number(i.program_id), number(i.candidates), number(i.ok))
-    c.print(t)
+
+
+def _print_failures(c: Console, s: RunSummary) -> None:
+    """Failed evaluations by reason, with an example of each."""
     failed = s.status_counts.get(ProgramStatus.FAILED, 0)
     if s.failures:
         t = Table(title=f"failures by reason ({failed:,} failed)", title_justify="left")
@@ -175,6 +202,10 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
         c.print(t)
     else:
         c.print("no failed evaluations")
+
+
+def _print_models(c: Console, s: RunSummary) -> None:
+    """Per model: calls, tokens, cost, latency and what became of its answers."""
     if s.models:
         t = Table(title="models", title_justify="left")
         for col in (
@@ -217,22 +248,6 @@ def print_summary(c: Console, s: RunSummary, url: str) -> None:
                 )
                 t.add_row(m.model, forms or "-", f"{m.retried:,}")
             c.print(t)
-    print_search(c, s)
-    if s.rejections:
-        t = Table(title="rejected edits and failed model calls", title_justify="left")
-        t.add_column("outcome: reason")
-        t.add_column("calls", justify="right")
-        for rj in s.rejections:
-            t.add_row(escape(rj.reason), f"{rj.count:,}")
-        c.print(t)
-    if s.insights:
-        print_insights(c, s)
-    if s.hints:
-        print_hints(c, s)
-    if s.events:
-        c.print("[bold]recent events[/bold]")
-        for e in s.events[:5]:
-            c.print(f"  {(e.created_at or '').replace('T', ' ')}  {e.kind:<10} {escape(e.message)}", highlight=False)
 
 
 def print_insights(c: Console, s: RunSummary) -> None:

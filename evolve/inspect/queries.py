@@ -306,34 +306,6 @@ def detail(conn: Connection, run_id: int, program_id: int) -> ProgramDetail:
     ).first()
     if r is None:
         raise QueryError(f"no program {program_id} in this run")
-    evaluations = conn.execute(
-        select(
-            Evaluation.kind,
-            Evaluation.ok,
-            Evaluation.score,
-            Evaluation.exit_reason,
-            Evaluation.duration,
-            Evaluation.sandbox,
-            func.substr(Evaluation.logs, 1, 4000).label("logs"),
-            Evaluation.created_at,
-        )
-        .where(Evaluation.program_id == program_id)
-        .order_by(Evaluation.id)
-    ).all()
-    call = None
-    if r.call_id is not None:
-        call = CallBrief(
-            id=r.call_id,
-            model=r.model,
-            mutation=r.call_mutation,
-            prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens,
-            cost=r.cost,
-            latency=r.latency,
-            attempts=r.attempts,
-            outcome=r.outcome,
-            error=r.call_error,
-        )
     return ProgramDetail(
         brief=to_brief(r),
         code=r.code,
@@ -348,20 +320,57 @@ def detail(conn: Connection, run_id: int, program_id: int) -> ProgramDetail:
         eval_seconds=r.eval_seconds,
         prompt=r.prompt,
         answer=r.answer,
-        llm=call,
-        evaluations=[
-            EvaluationRow(
-                kind=e.kind,
-                ok=e.ok,
-                score=e.score,
-                exit_reason=e.exit_reason,
-                duration=e.duration,
-                sandbox=e.sandbox,
-                logs=e.logs,
-                created_at=iso(e.created_at),
-            )
-            for e in evaluations
-        ],
+        llm=_call_brief(r),
+        evaluations=_evaluations(conn, program_id),
+    )
+
+
+def _evaluations(conn: Connection, program_id: int) -> list[EvaluationRow]:
+    """A program's evaluations, oldest first, their logs cut to 4,000 characters."""
+    evaluations = conn.execute(
+        select(
+            Evaluation.kind,
+            Evaluation.ok,
+            Evaluation.score,
+            Evaluation.exit_reason,
+            Evaluation.duration,
+            Evaluation.sandbox,
+            func.substr(Evaluation.logs, 1, 4000).label("logs"),
+            Evaluation.created_at,
+        )
+        .where(Evaluation.program_id == program_id)
+        .order_by(Evaluation.id)
+    ).all()
+    return [
+        EvaluationRow(
+            kind=e.kind,
+            ok=e.ok,
+            score=e.score,
+            exit_reason=e.exit_reason,
+            duration=e.duration,
+            sandbox=e.sandbox,
+            logs=e.logs,
+            created_at=iso(e.created_at),
+        )
+        for e in evaluations
+    ]
+
+
+def _call_brief(r) -> CallBrief | None:
+    """The model call that proposed the program, from `detail`'s row; None for the initial program."""
+    if r.call_id is None:
+        return None
+    return CallBrief(
+        id=r.call_id,
+        model=r.model,
+        mutation=r.call_mutation,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
+        cost=r.cost,
+        latency=r.latency,
+        attempts=r.attempts,
+        outcome=r.outcome,
+        error=r.call_error,
     )
 
 

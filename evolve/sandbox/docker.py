@@ -294,17 +294,7 @@ class DockerSandbox:
                 hang_up(sock)
             return NotTaken(f"cannot attach to it: {_last_line(str(exc))}")
         raw = raw_socket(sock)
-        job = (
-            json.dumps(
-                {
-                    "code": request.code,
-                    "filename": os.path.basename(request.filename) or "candidate.py",
-                    "spec": request.spec_json(),
-                    "deadline": limits.timeout + 5,
-                }
-            ).encode()
-            + b"\n"
-        )
+        job = _job_line(request)
         try:
             started = time.monotonic()
             try:
@@ -353,6 +343,14 @@ class DockerSandbox:
                 return outcome  # the evaluator's verdict stands; no need to wait for the exit
         # A failure: say why. Docker records an OOM kill anywhere in the container (a candidate
         # child, the evaluator) when the container exits, so wait for that before inspecting.
+        exit_code, oom = self._exit_status(cid)
+        if not stream.out and not taken:
+            said = f": {_last_line(stderr)}" if stderr else ""
+            return NotTaken(f"it ended (exit code {exit_code}) without taking the job{said}")
+        return verdict(exit_code, oom)
+
+    def _exit_status(self, cid: str) -> tuple[int | None, bool]:
+        """The container's exit code and whether it was killed for memory (None, False: unknown)."""
         exit_code, oom = None, False
         try:
             exit_code = self.api.wait(cid, timeout=10).get("StatusCode")
@@ -362,10 +360,7 @@ class DockerSandbox:
             # longer answers at all is the engine's fault; else judge by what was printed.
             if is_engine_gone(exc) and not self._engine_answers():
                 raise
-        if not stream.out and not taken:
-            said = f": {_last_line(stderr)}" if stderr else ""
-            return NotTaken(f"it ended (exit code {exit_code}) without taking the job{said}")
-        return verdict(exit_code, oom)
+        return exit_code, oom
 
     # -- teardown ------------------------------------------------------------------------------
 
@@ -398,3 +393,14 @@ class DockerSandbox:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _job_line(request: EvalRequest) -> bytes:
+    """The job the container's bootstrap reads from its stdin: one JSON line."""
+    job = {
+        "code": request.code,
+        "filename": os.path.basename(request.filename) or "candidate.py",
+        "spec": request.spec_json(),
+        "deadline": request.limits.timeout + 5,
+    }
+    return json.dumps(job).encode() + b"\n"

@@ -22,39 +22,38 @@ owners that are gone, killing whatever still runs inside them.
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
-import re
 import resource
-import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from evolve.errors import InfrastructureError
 from evolve.resources import evaluators_dir, runner_path  # noqa: F401  (runner_path: used by tests, benches)
 from evolve.sandbox.base import EvalOutcome, EvalRequest, SandboxKind
 from evolve.sandbox.environment import clean_environment
-from evolve.sandbox.images import SKIP_PARTS
-from evolve.sandbox.owners import process_alive, start_time
+from evolve.sandbox.pipes import Ended, read_bounded
+from evolve.sandbox.private_folders import (
+    NOBODY,
+    candidate_folder,
+    listing_digest,
+    make_private_folder,
+    reachable_by_others,
+    reap_stale_folders,
+)
 from evolve.sandbox.result import interpret, result_line_bytes, too_large
 
-NOBODY = 65534
 FILE_SIZE_LIMIT = 256 * 1024 * 1024
-TMP_PREFIX = "evolve-sbx-"
 MAX_IDLE_SERVERS = 4  # per key: as many as evaluations ran at once, up to this
 MAX_KEYS = 4  # problems (or sets of limits) whose servers are kept, least recently used first out
-_STALE = re.compile(rf"{TMP_PREFIX}(\d+)-(\d+)-")
 
 _warned = False
 
@@ -114,7 +113,7 @@ class ProcessSandbox:
         """The candidate's outcome; InfrastructureError when this machine cannot run it at all.
         (After close() it still works, without keeping a server between evaluations.)"""
         limits = request.limits
-        drop = os.geteuid() == 0 and _reachable_by_others(self.python) and _reachable_by_others(request.problem_dir)
+        drop = os.geteuid() == 0 and reachable_by_others(self.python) and reachable_by_others(request.problem_dir)
         started = time.monotonic()
         deadline = started + limits.timeout
         key = ServerKey.of(self.python, request, drop, self.warm)
@@ -131,7 +130,7 @@ class ProcessSandbox:
             # The folder is made once a server is at hand, just before the job goes to it: from then
             # on the server removes it, even if this process dies.
             try:
-                tmpdir = _candidate_folder(request, drop)
+                tmpdir = candidate_folder(request, drop)
             except InfrastructureError:
                 self._give_back(key, server)
                 raise
@@ -213,7 +212,7 @@ class ServerKey:
         problem_dir = str(Path(request.problem_dir).resolve())
         limits = request.limits
         return cls(
-            python, problem_dir, _listing_digest(problem_dir), max(1, int(limits.cpus)), limits.memory_mb, drop, warm
+            python, problem_dir, listing_digest(problem_dir), max(1, int(limits.cpus)), limits.memory_mb, drop, warm
         )
 
 
@@ -339,7 +338,7 @@ class _Server:
         finally:
             os.close(write_end)
         try:
-            raw, ended = _read_bounded(read_end, deadline, limit)
+            raw, ended = read_bounded(read_end, deadline, limit)
         except BaseException:
             self.close()  # the server kills what it started, and removes the job's folder
             raise
@@ -426,126 +425,6 @@ def _timed_out(timeout: float, duration: float) -> EvalOutcome:
     return interpret(
         b"", exit_code=None, timed_out=True, duration=duration, sandbox=SandboxKind.PROCESS, timeout=timeout
     )
-
-
-# -- private folders, and those of owners that are gone ----------------------------------------------
-
-
-def _candidate_folder(request: EvalRequest, drop: bool) -> str:
-    """The evaluation's private folder, with the candidate in it (read-only)."""
-    folder = make_private_folder(drop)
-    candidate = Path(folder) / request.filename
-    try:
-        candidate.write_text(request.code)
-        if drop:
-            os.chown(candidate, NOBODY, NOBODY)
-        os.chmod(candidate, 0o444)
-    except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise InfrastructureError(
-            f"cannot write the candidate to {candidate} ({exc}): free space in {tempfile.gettempdir()}"
-        ) from exc
-    return folder
-
-
-def make_private_folder(drop: bool, kind: str = "") -> str:
-    """A new temporary folder named after this process (pid and start time), owned by nobody when `drop`."""
-    pid = os.getpid()
-    try:
-        folder = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{pid}-{start_time(pid)}-{kind}")
-        if drop:
-            os.chown(folder, NOBODY, NOBODY)
-    except OSError as exc:
-        raise InfrastructureError(
-            f"cannot make a temporary folder for the evaluation ({exc}): "
-            f"free space or fix permissions in {tempfile.gettempdir()}"
-        ) from exc
-    return folder
-
-
-def reap_stale_folders(parent: str | None = None) -> int:
-    """Remove the process sandbox's folders whose owner is gone (killing what still runs inside
-    them first); returns how many. A sandbox does it when it starts."""
-    parent = parent or tempfile.gettempdir()
-    try:
-        entries = [e for e in os.scandir(parent) if e.name.startswith(TMP_PREFIX) and e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return 0
-    stale = []
-    for entry in entries:
-        match = _STALE.match(entry.name)
-        if match and not process_alive(int(match[1]), match[2]):
-            stale.append(entry.path)
-    if stale:
-        _kill_processes_in(stale)
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
-    return len(stale)
-
-
-def _kill_processes_in(folders: list[str]) -> None:
-    """SIGKILL every process whose working directory is inside one of `folders`."""
-    inside = tuple(os.path.realpath(f) for f in folders)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            continue
-        if any(cwd == f or cwd.startswith(f + os.sep) for f in inside):
-            try:
-                os.kill(int(entry), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-
-# -- reading the result ---------------------------------------------------------------------------------
-
-
-class Ended(StrEnum):
-    """How reading the runner's result pipe ended."""
-
-    EOF = "eof"
-    TIMEOUT = "timeout"
-    OVERFLOW = "overflow"  # more than the result line may hold: stop reading, refuse it
-
-
-def _read_bounded(fd: int, deadline: float, limit: int) -> tuple[bytes, Ended]:
-    """The pipe until it ends, the deadline passes or `limit` bytes came."""
-    data = bytearray()
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                return bytes(data), Ended.TIMEOUT
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return bytes(data), Ended.EOF
-            data += chunk
-            if len(data) > limit:
-                return b"", Ended.OVERFLOW
-
-
-def _listing_digest(folder: str) -> str:
-    """A digest of what is in the folder (names, sizes, modification times), caches and runs left out."""
-    digest = hashlib.blake2b(digest_size=16)
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_PARTS)
-        for name in sorted(files):
-            try:
-                st = os.lstat(os.path.join(here, name))
-            except OSError:
-                continue
-            digest.update(f"{here}/{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
-
-
-def _reachable_by_others(path: str) -> bool:
-    """Whether `nobody` could use this path: every parent directory must be world-searchable."""
-    current = Path(path).resolve()
-    return all(os.stat(part).st_mode & 0o001 for part in [current, *current.parents] if part.is_dir())
 
 
 def _looks_like_memory_error(raw: bytes) -> bool:
