@@ -112,7 +112,10 @@ def _rebuild_islands(snapshot: RunSnapshot, writer: RunWriter, shard: ShardSpec,
     sharded = shard.count > 1
     owned = shard.islands(len(population.islands))
     members: dict[int, Member] = {}  # sharded: every program, for immigrants from other shards
-    for r in snapshot.programs:
+    # In the order their results arrived (the evaluation rows' order), as the live run added them:
+    # of two programs with one score, the first to arrive keeps the cell and the run's best.
+    arrived = sorted(snapshot.programs, key=lambda p: (p.iteration != 0, snapshot.evaluations.get(p.id, 0), p.id))
+    for r in arrived:
         # An interrupted child may be proposed and run again. Every shard knows the initial program.
         if r.status in EVALUATED or (sharded and r.iteration == 0):
             hashes.add(r.code_hash)

@@ -173,7 +173,8 @@ class ShardedPopulation:
 
     def _best_snapshot(self) -> Progress | None:
         scored = [p for p in self._snapshots if p.best_score is not None]
-        return max(scored, key=lambda p: p.best_score or 0.0) if scored else None
+        # Of equal scores the older program, as within a shard (population/islands.py, outranks).
+        return max(scored, key=lambda p: (p.best_score or 0.0, -(p.best_id or 0))) if scored else None
 
     def _merge(self) -> Progress:
         snaps = self._snapshots

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from evolve.population import pareto
 
 
+def outranks(m: Member, other: Member) -> bool:
+    """A higher score wins; of equal scores the older program (smaller id), whatever order they
+    arrived in, so a resumed run, which adds its programs in another order, keeps the same elites."""
+    return m.score > other.score or (m.score == other.score and m.id < other.id)
+
+
 @dataclass(frozen=True)
 class Member:
     id: int
@@ -44,7 +50,7 @@ class Island:
         incumbent = self.cells.get(m.cell)
         if incumbent is None:
             self.cell_keys.append(m.cell)
-        if incumbent is None or m.score > incumbent.score:
+        if incumbent is None or outranks(m, incumbent):
             self.cells[m.cell] = m
             return True
         return False
@@ -79,7 +85,7 @@ class Population:
     def add(self, island: int, member: Member) -> bool:
         """Add to one island; returns True when the member is a new best of the whole run."""
         self.islands[island].add(member)
-        if self.best is None or member.score > self.best.score:
+        if self.best is None or outranks(member, self.best):
             self.best = member
             return True
         return False

@@ -40,6 +40,9 @@ FOREIGN = {
     "--seeds": "bench/search_quality.py",
     "--quick": "bench/search_quality.py",
     "--job-fd": "evaluators/runner.py",
+    "--src": "bench/startup.py",
+    "--launches": "bench/startup.py",
+    "--check": "ruff format",
     # Model servers (docs/models.md).
     "--parallel": "llama-server",
     "--n": "python -m llama_cpp.server (--n_ctx: the pattern stops at the underscore)",
