@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from evolve.edit import NO_EDIT
-from evolve.engine.population_db import PopulationDB
+from evolve.engine.population_actor import PopulationActor
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
 from evolve.mutate.reask import (
@@ -29,11 +29,11 @@ from evolve.store import RunConfig
 from model_server import ModelServer, Reply, current_program, is_retry, styled_answer
 
 
-def open_db(tmp_path: Path, problem) -> PopulationDB:
-    return PopulationDB(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, False)
+def open_db(tmp_path: Path, problem) -> PopulationActor:
+    return PopulationActor(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, False)
 
 
-def first_task(db: PopulationDB):
+def first_task(db: PopulationActor):
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={"min_radius": 0.05}, sandbox="t"))
