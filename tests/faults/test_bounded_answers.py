@@ -71,7 +71,9 @@ def test_a_5000_block_answer_cannot_grow_the_reasks(ray_local, circle_packing, t
     )
 
     def never_applies(request, index):
-        return Reply(blocks)
+        # A new answer each time: the same answer again would end the iteration at once
+        # (mutate/repeats.py), and the re-asks are what this test measures.
+        return Reply(f"attempt {index}\n{blocks}")
 
     with ModelServer(never_applies) as server:
         options = RunOptions(

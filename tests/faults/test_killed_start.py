@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from evolve.engine.leftovers import SESSION_OWNER, mark_session, remove_dead_sessions, unstarted
@@ -120,6 +121,12 @@ def test_only_evolves_dead_sessions_are_removed(tmp_path):
     (dead / SESSION_OWNER).write_text(token)
     (busy / SESSION_OWNER).write_text(token)  # its driver is gone, but a Ray process still names it
     ray_process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", f"--session_dir={busy}"])
+    # Popen may return (vfork) before the kernel has set the new program's arguments: wait until
+    # /proc shows them, as it always does for a Ray process a later driver finds.
+    cmdline = Path(f"/proc/{ray_process.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while str(busy).encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
     mark_session(alive)  # this process: alive
     try:
         assert remove_dead_sessions(ray_root) == [dead]
