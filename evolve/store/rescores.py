@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from evolve.kinds import EvaluationKind, EventKind
 from evolve.sandbox.base import EvalOutcome
 from evolve.store.models import Evaluation, Event, Run, utcnow
+from evolve.store.writer import evaluation_values
 
 
 @dataclass(frozen=True)
@@ -33,23 +34,8 @@ def record_rescores(engine: Engine, run_id: int, rescored: Sequence[Rescored], e
     now = utcnow()
     with engine.begin() as conn:
         for r in rescored:
-            o = r.outcome
-            conn.execute(
-                insert(Evaluation).values(
-                    run_id=run_id,
-                    program_id=r.program_id,
-                    kind=EvaluationKind.RESCORE,
-                    sandbox=o.sandbox,
-                    ok=o.ok,
-                    score=o.score if o.ok else None,
-                    exit_reason=o.reason,
-                    failure_kind=None if o.ok else o.kind,
-                    duration=o.duration,
-                    logs=o.logs,
-                    node=o.node,
-                    created_at=now,
-                )
-            )
+            row = evaluation_values(run_id, r.program_id, EvaluationKind.RESCORE, r.outcome, now)
+            conn.execute(insert(Evaluation).values({**row, "score": r.outcome.score if r.outcome.ok else None}))
         scored = [r for r in rescored if r.outcome.ok and r.outcome.score is not None]
         if scored:
             best = max(scored, key=lambda r: (r.outcome.score, -r.program_id))

@@ -59,6 +59,24 @@ def find_run(engine: Engine, name: str) -> int | None:
         return conn.execute(select(Run.id).where(Run.name == name)).scalar_one_or_none()
 
 
+def evaluation_values(run_id: int, program_id: int, kind: EvaluationKind, outcome: EvalOutcome, now: datetime) -> dict:
+    """An evaluation row's columns from the sandbox's outcome (train, held-out and rescore rows alike)."""
+    return dict(
+        run_id=run_id,
+        program_id=program_id,
+        kind=kind,
+        sandbox=outcome.sandbox,
+        ok=outcome.ok,
+        score=outcome.score,
+        exit_reason=outcome.reason,
+        failure_kind=None if outcome.ok else outcome.kind,  # None from a sandbox that sets no kind yet
+        duration=outcome.duration,
+        logs=outcome.logs,
+        node=outcome.node,
+        created_at=now,
+    )
+
+
 class RunWriter:
     def __init__(self, engine: Engine, run_id: int, clock: Clock = utcnow):
         self.engine, self.run_id, self.clock = engine, run_id, clock
@@ -291,21 +309,7 @@ class RunWriter:
         now = self.clock()
         with self.transaction() as conn:
             result = conn.execute(
-                _INSERT_EVALUATION,
-                dict(
-                    run_id=self.run_id,
-                    program_id=program_id,
-                    kind=EvaluationKind.TRAIN,
-                    sandbox=outcome.sandbox,
-                    ok=outcome.ok,
-                    score=outcome.score,
-                    exit_reason=outcome.reason,
-                    failure_kind=kind,
-                    duration=outcome.duration,
-                    logs=outcome.logs,
-                    node=outcome.node,
-                    created_at=now,
-                ),
+                _INSERT_EVALUATION, evaluation_values(self.run_id, program_id, EvaluationKind.TRAIN, outcome, now)
             )
             conn.execute(
                 _EVALUATED,
@@ -331,18 +335,7 @@ class RunWriter:
         with self.transaction() as conn:
             conn.execute(
                 insert(Evaluation).values(
-                    run_id=self.run_id,
-                    program_id=program_id,
-                    kind=EvaluationKind.HELDOUT,
-                    sandbox=outcome.sandbox,
-                    ok=outcome.ok,
-                    score=outcome.score,
-                    exit_reason=outcome.reason,
-                    failure_kind=None if outcome.ok else outcome.kind,
-                    duration=outcome.duration,
-                    logs=outcome.logs,
-                    node=outcome.node,
-                    created_at=now,
+                    evaluation_values(self.run_id, program_id, EvaluationKind.HELDOUT, outcome, now)
                 )
             )
             conn.execute(update(Program).where(Program.id == program_id).values(heldout_score=score))
