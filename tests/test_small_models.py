@@ -5,14 +5,18 @@ what the server received is what is asserted."""
 
 from __future__ import annotations
 
+from evolve.edit.blocks import split
+from evolve.kinds import AnswerForm
 from evolve.mutate.answer_length import ANSWER_FLOOR, answer_tokens, sized_for
 from evolve.mutate.llm import ModelSpec, count_tokens
-from evolve.mutate.prompt import ProblemView
+from evolve.mutate.prompt import ProblemView, build_messages
 from evolve.mutate.propose import MutationTask, MutatorSettings, propose
 from evolve.mutate.reask import HOSTED_RETRIES, SELF_HOSTED_RETRIES, fixed_by_reask, reask_policy
 from evolve.mutate.views import ProgramView
 
 from model_server import ModelServer, Reply, styled_answer
+
+TWO_BLOCKS = "import math\n\n# EVOLVE-BLOCK-START\nA = 1.0\n# EVOLVE-BLOCK-END\n\n\ndef middle():\n    return 2\n\n\n# EVOLVE-BLOCK-START\nB = 2.0\n# EVOLVE-BLOCK-END\n"
 
 PROSE = "I think a hexagonal arrangement would pack the circles better."
 ALMOST = "    margin = 0.12\n    centers = []\n"  # the program says 0.1: a SEARCH that matches nothing
@@ -102,3 +106,35 @@ def test_an_answer_cut_at_max_tokens_is_not_re_asked(circle_packing):
     assert len(calls) == 1 and proposal.child_code is None
     proposal, calls = run(circle_packing, lambda r, i: Reply(cut, completion_tokens=40))
     assert len(calls) == 2  # the same answer, not cut: its error line may be fixed
+
+
+def test_a_small_models_rewrite_prompt_quotes_the_one_block_and_asks_for_it_alone(circle_packing):
+    parent = ProgramView(1, circle_packing.initial_code, 1.0, {"score": 1.0})
+    problem = ProblemView("circle_packing", "Pack.", "python")
+    small = build_messages("full", problem, parent, [], None, small_model=True)[1]["content"]
+    block = split(circle_packing.initial_code)[1][0].strip("\n")
+    assert small.startswith(
+        f"# Task\nRewrite this code of the current program with a better idea, not a small tweak:\n\n```python\n{block}\n```"
+    )
+    assert "complete new program" not in small and "your new version of the code quoted in the task" in small
+    hosted = build_messages("full", problem, parent, [], None)[1]["content"]
+    assert "complete new program" in hosted and "Rewrite this code" not in hosted
+    two = ProgramView(1, TWO_BLOCKS, 1.0, {"score": 1.0})
+    assert "complete new program" in build_messages("full", problem, two, [], None, small_model=True)[1]["content"]
+
+
+def test_a_small_model_answering_the_block_alone_makes_the_child(circle_packing):
+    new_block = split(circle_packing.initial_code)[1][0].replace("margin = 0.1", "margin = 0.09")
+
+    def script(request: dict, index: int) -> Reply:
+        asked = request["messages"][-1]["content"]
+        assert "Rewrite this code of the current program" in asked
+        return Reply(f"Move the circles out a little.\n```python\n{new_block}```\n")
+
+    parent = ProgramView(1, circle_packing.initial_code, 1.0, {"score": 1.0})
+    with ModelServer(script) as server:
+        spec = ModelSpec("openai/qwen", api_base=server.url, max_attempts=1)
+        settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 0.0, 1.0)
+        proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
+    assert proposal.mutation == "full" and proposal.answer_form == AnswerForm.BLOCK_BODY
+    assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.09")

@@ -167,6 +167,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             parts.memory,
             task.second_parent,
             task.repair_error,
+            small_model=is_self_hosted(model.name, model.api_base),
         )
 
     fitted = fit(
