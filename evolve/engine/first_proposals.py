@@ -12,7 +12,10 @@ population is up they enter the loop as any proposal would: their parent the ini
 ones, their calls stored in llm_calls like every call.
 
 Each call reserves its price bound first (--max-cost), as the loop's calls do. A resumed run has a
-population already: it sends none.
+population already: it sends none. Ray starts once the first request has left (or after
+FIRST_REQUEST_WAIT): its six processes would otherwise take the cores from the first prompt's
+rendering and token count (0.2-0.8 s on a busy small machine), and the request a user waits on
+first would wait on Ray.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from evolve.logs import milestone
+from evolve.mutate import direct
 from evolve.mutate.memory import Memory
-from evolve.mutate.propose import MutationTask, Proposal
-from evolve.mutate.spending import Hold, Spending
+from evolve.mutate.propose import MutationTask, MutatorSettings, Proposal
+from evolve.mutate.spending import Hold
 from evolve.mutate.views import ProgramView
 from evolve.problem import Problem
 
 UNSTORED = 0  # the initial program's id until the run is stored (no row has id 0)
+FIRST_REQUEST_WAIT = 3.0  # seconds Ray's start waits for the first request to leave, at most
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,14 @@ def send_first(
     propose: Callable[[MutationTask, Hold], Future[Proposal]],
     count: int,
     seed: int,
-    spending: Spending | None,
+    settings: MutatorSettings,
 ) -> tuple[FirstCall, ...]:
     """Send the run's first `count` proposals (iterations 1..count); fewer when the budget
-    cannot hold another first call. `propose`: the model threads' (LocalMutators.propose)."""
+    cannot hold another first call. `propose`: the model threads' (LocalMutators.propose).
+    Returns once the first request has left, when every model is called directly (others wait
+    on litellm's imports: seconds that Ray's start need not wait)."""
+    spending = settings.spending
+    direct.SENT.clear()
     calls = []
     for iteration in range(1, count + 1):
         held = spending.hold() if spending is not None else Hold(0.0, open=False)
@@ -65,6 +74,8 @@ def send_first(
         calls.append(FirstCall(task, propose(task, held)))
     if calls:
         milestone(f"first model call launched ({len(calls)} before Ray starts)")
+        if all(direct.is_direct(m.name, m.api_base) for m in settings.models) and direct.SENT.wait(FIRST_REQUEST_WAIT):
+            milestone("first model request sent")
     return tuple(calls)
 
 

@@ -252,7 +252,7 @@ def _early_start(problem: Problem, options: RunOptions, models: tuple[ModelSpec,
     # From the first call on, a first Ctrl-C lets the start finish and the run take in the answers paid for.
     interrupt = InterruptFlag()
     count = min(options.llm_concurrency, options.iterations)
-    first = send_first(problem, setup.mutators.propose, count, options.seed, setup.settings.spending)
+    first = send_first(problem, setup.mutators.propose, count, options.seed, setup.settings)
     return EarlyStart(setup, first, interrupt)
 
 
