@@ -33,7 +33,7 @@ def test_a_failure_kind_is_read_from_its_column(tmp_path):
         name="kinds",
         problem="p",
         problem_path="p",
-        config=RunConfig({}, {}),
+        config=RunConfig(),
         seed=0,
         sandbox="process",
         mutator="offline",
