@@ -74,7 +74,7 @@ class ModelSpec:
             elif key != "name" and not isinstance(value, str):
                 raise OptionError(f"{where}: {key} = {value!r} must be text")
         if not values.get("weight", 1.0) > 0:
-            raise OptionError(f"{where}: weight = {values['weight']!r} must be more than 0")
+            raise OptionError(f"{where}: weight = {settings['weight']!r} must be more than 0")
         return cls(**values)
 
 
