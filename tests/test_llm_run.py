@@ -1,5 +1,6 @@
 """End to end through litellm's real HTTP path against a scripted model server on loopback."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -16,8 +17,9 @@ from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_
 
 def _model(url, **extra):
     return (
-        ModelSpec(
-            "openai/test-model", api_base=url, max_attempts=4, backoff=0.05, price_in=1.0, price_out=2.0, **extra
+        replace(
+            ModelSpec("openai/test-model", api_base=url, max_attempts=4, backoff=0.05, price_in=1.0, price_out=2.0),
+            **extra,
         ),
     )
 

@@ -61,7 +61,10 @@ def tuned(problem, **sections):
 
 def models(url, *names, **extra):
     return tuple(
-        ModelSpec(f"openai/{n}", api_base=url, max_attempts=2, backoff=0.05, price_in=1.0, price_out=2.0, **extra)
+        replace(
+            ModelSpec(f"openai/{n}", api_base=url, max_attempts=2, backoff=0.05, price_in=1.0, price_out=2.0),
+            **extra,
+        )
         for n in names
     )
 
