@@ -39,13 +39,9 @@ class RunOptions:
         wrote them) are left out, so an old run can still be read and resumed."""
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in stored.items() if key in known}
-        values["models"] = tuple(_model(m, where) for m in values.get("models") or ())
+        values["models"] = tuple(ModelSpec.from_mapping(m, f"{where}: models") for m in values.get("models") or ())
         values["sandbox_options"] = dict(values.get("sandbox_options") or {})
         return cls(**values)
-
-
-def _model(stored: ModelSpec | Mapping[str, Any], where: str) -> ModelSpec:
-    return stored if isinstance(stored, ModelSpec) else ModelSpec.from_mapping(stored, f"{where}: models")
 
 
 @dataclass(frozen=True)
