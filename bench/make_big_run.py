@@ -32,9 +32,12 @@ for path in (HERE.parent, HERE):  # evolve itself; synthetic_candidates.py besid
 from sqlalchemy.engine import Engine  # noqa: E402
 from synthetic_candidates import FAILURES, FEATURES, IDEAS, INITIAL, MODELS, PROMPT, REJECTS, bin_of, mutate, pick  # noqa: E402
 
+from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.kinds import CallOutcome, EventKind, Mutation, RunStatus  # noqa: E402
+from evolve.mutate.llm import ModelSpec  # noqa: E402
 from evolve.sandbox.base import EvalOutcome  # noqa: E402
-from evolve.store import RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
+from evolve.store import CallRow, RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
+from evolve.usage import CallUsage  # noqa: E402
 
 
 def _hash(code: str) -> str:
@@ -77,7 +80,7 @@ class SyntheticRun:
         return self.writer
 
     def start(self) -> int:
-        models = tuple({"name": m, "weight": w} for m, w, *_ in MODELS)
+        models = tuple(ModelSpec(m, weight=w) for m, w, *_ in MODELS)
         config = RunConfig(
             problem={
                 "name": "circle_packing",
@@ -86,15 +89,11 @@ class SyntheticRun:
                 "language": "python",
                 "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
                 "population": {"islands": self.islands, "features": FEATURES, "migration_interval": 20},
-                "models": list(models),
+                "models": [{"name": m.name, "weight": m.weight} for m in models],
             },
-            options={
-                "iterations": self.target,
-                "seed": self.seed,
-                "sandbox": "process",
-                "llm_concurrency": 8,
-                "eval_workers": 4,
-            },
+            options=RunOptions(
+                iterations=self.target, seed=self.seed, sandbox="process", llm_concurrency=8, eval_workers=4
+            ),
             models=models,
         )
         self.writer = RunWriter.start_run(
@@ -230,22 +229,21 @@ class SyntheticRun:
         elif roll < 0.13:
             outcome, reason = rng.choice(REJECTS)
         self._tick(rng.uniform(0.1, 1.0))
+        usage = CallUsage(ptok, ctok, ptok * price_in + ctok * price_out, rng.uniform(2, 40), 1 if error is None else 3)
         call_id = writer.add_call(
-            iteration=self.iteration,
-            model=model,
-            mutation=mutation,
-            prompt=prompt,
-            answer=answer,
-            prompt_tokens=ptok,
-            completion_tokens=ctok,
-            cost=ptok * price_in + ctok * price_out,
-            latency=rng.uniform(2, 40),
-            attempts=1 if error is None else 3,
-            error=error,
-            outcome=outcome,
-            reject_reason=reason,
-            parent_id=parent[1],
-            island=island,
+            CallRow(
+                iteration=self.iteration,
+                island=island,
+                parent_id=parent[1],
+                model=model,
+                mutation=mutation,
+                prompt=prompt,
+                answer=answer,
+                usage=usage,
+                error=error,
+                outcome=outcome,
+                reject_reason=reason,
+            )
         )
         if outcome != CallOutcome.CHILD:
             return

@@ -1,5 +1,6 @@
 """End to end through litellm's real HTTP path against a scripted model server on loopback."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -8,6 +9,7 @@ from evolve.edit import NO_EDIT
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import AnswerForm
+from evolve.mutate.llm import ModelSpec
 from evolve.store import Evaluation, Event, LLMCall, Program, open_engine, session_factory
 
 from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_script
@@ -15,15 +17,10 @@ from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_
 
 def _model(url, **extra):
     return (
-        {
-            "name": "openai/test-model",
-            "api_base": url,
-            "max_attempts": 4,
-            "backoff": 0.05,
-            "price_in": 1.0,
-            "price_out": 2.0,
+        replace(
+            ModelSpec("openai/test-model", api_base=url, max_attempts=4, backoff=0.05, price_in=1.0, price_out=2.0),
             **extra,
-        },
+        ),
     )
 
 

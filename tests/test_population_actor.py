@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from evolve.engine.options import RunOptions
 from evolve.engine.population_actor import PopulationActor
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
@@ -41,7 +42,7 @@ def drive(db: PopulationActor, n: int) -> list[tuple]:
 
 def open_db(tmp_path, problem, name="r", seed=1, resume=False):
     return PopulationActor(
-        f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline", 100, resume
+        f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig(), seed, "test", "offline", 100, resume
     )
 
 
@@ -106,7 +107,7 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
         f"sqlite:///{tmp_path / 'e.db'}",
         "r",
         circle_packing,
-        RunConfig(problem={}, options={"iterations": 200}),
+        RunConfig(options=RunOptions(iterations=200)),
         1,
         "test",
         "offline",

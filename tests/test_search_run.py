@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import CallOutcome, Mutation
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import BanditConfig, MutationConfig, NoveltyConfig, load_problem
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
 from evolve.store.models import Embedding
@@ -60,15 +61,10 @@ def tuned(problem, **sections):
 
 def models(url, *names, **extra):
     return tuple(
-        {
-            "name": f"openai/{n}",
-            "api_base": url,
-            "max_attempts": 2,
-            "backoff": 0.05,
-            "price_in": 1.0,
-            "price_out": 2.0,
+        replace(
+            ModelSpec(f"openai/{n}", api_base=url, max_attempts=2, backoff=0.05, price_in=1.0, price_out=2.0),
             **extra,
-        }
+        )
         for n in names
     )
 
@@ -332,7 +328,7 @@ def test_the_search_quality_bench_runs_its_matrix_offline(ray_local, tmp_path):
 
     problem = load_problem(templates_dir() / "minimal")
     with ModelServer(bench.perturbing_script) as server:
-        model = {"name": "openai/loopback", "api_base": server.url, "price_in": 1.0, "price_out": 2.0}
+        model = ModelSpec("openai/loopback", api_base=server.url, price_in=1.0, price_out=2.0)
         outcomes = bench.run_matrix(problem, ["evolve", "random"], 1, 4, None, (model,), tmp_path)
     evolve_arm, random_arm = outcomes
     assert evolve_arm.calls >= 4 and evolve_arm.cost > 0 and random_arm.calls == 0 and random_arm.cost == 0

@@ -296,7 +296,7 @@ class Driver:
         if verdict is None:
             return
         if self.spending is not None:
-            self.spending.settle(None, verdict.cost)  # a short yes/no call, not reserved
+            self.spending.settle(None, verdict.usage.cost)  # a short yes/no call, not reserved
         ref = self.db.submit_proposal(work.proposal, verdict)
         flights.add(ref.future(), Admission(work.proposal, ref))
 
@@ -324,7 +324,7 @@ class Driver:
         """Stored like a result; its cost is the run's."""
         written = self._model_result(done, "writing the insight")
         if self.spending is not None:
-            self.spending.settle(self.insight_hold, written.cost if written is not None else 0.0)
+            self.spending.settle(self.insight_hold, written.usage.cost if written is not None else 0.0)
         if written is not None:
             ref = self.db.add_insight(written)
             flights.add(ref.future(), Stored(ref))

@@ -157,7 +157,7 @@ class PopulationActor:
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 ticket = self._store_child(proposal, proposal.child_code, digest, call_id, novelty)
         self.hints.taken(proposal.iteration)
-        judged = verdict.cost if verdict is not None else 0.0
+        judged = verdict.usage.cost if verdict is not None else 0.0
         self.search.proposal_ended(proposal, ticket is not None, judged)
         p = replace(self.progress, cost=self.progress.cost + proposal.total_cost + judged)
         if ticket is None:
@@ -403,7 +403,7 @@ class PopulationActor:
         """Store the scratchpad (or the failed call); its cost is the run's."""
         write_insight(self.writer, insight)
         self.history.note_insight(insight)
-        self.progress = replace(self.progress, cost=self.progress.cost + insight.cost)
+        self.progress = replace(self.progress, cost=self.progress.cost + insight.usage.cost)
         return self.progress
 
     def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> None:

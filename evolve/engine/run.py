@@ -100,13 +100,10 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     """The run's models: the CLI's, else problem.toml's, else the provider whose key is set; the
     CLI's --model-timeout and --model-retries apply to all of them."""
     if options.models:
-        specs = [ModelSpec(**m) for m in options.models]
+        specs = list(options.models)
     elif problem.config.models and not peer_models_unusable(problem):
-        specs = []
-        for m in problem.config.models:
-            fields = m.model_dump()
-            retries = fields.pop("retries")
-            specs.append(ModelSpec(**fields, max_attempts=retries + 1))
+        where = f"{problem.origin} [[models]]"
+        specs = [ModelSpec.from_mapping(m.model_dump(), where) for m in problem.config.models]
     else:
         specs = [ModelSpec(model) for key, model in PROVIDER_DEFAULTS.items() if os.environ.get(key)][:1]
     changes: dict[str, Any] = {}
@@ -316,9 +313,7 @@ def _shard_maker(
     from evolve.engine.population_actor import PopulationActor
     from evolve.population.shard_spec import ShardSpec
 
-    run_config = RunConfig(
-        problem=problem.config.model_dump(), options=options.to_dict(), models=tuple(dict(m.__dict__) for m in models)
-    )
+    run_config = RunConfig(problem=problem.config.model_dump(), options=options, models=models)
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
