@@ -256,7 +256,7 @@ def test_a_fix_prompt_carries_the_error_and_repairs_the_failed_program(ray_local
 def test_patience_stops_a_run_whose_best_does_not_improve(ray_local, constant_problem, tmp_path):
     with ModelServer(lambda request, index: Reply(scale_x(request, 0.9 - 0.001 * index))) as server:
         result = run(constant_problem, tmp_path, "patience", iterations=40, patience=4, models=models(server.url, "m"))
-    assert result.status == "stopped" and "patience 4" in result.stop_reason
+    assert result.status == "stopped" and "patience 4" in str(result.stop_reason)
     assert 4 <= result.progress.evaluated < 12
 
 
