@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
-from evolve.kinds import EventKind, FailureKind, ProgramStatus, RunStatus
+from evolve.kinds import EventKind, FailureKind, ProgramStatus, RunStatus, StopKind
 from evolve.sandbox.docker import RUN_LABEL
 from evolve.store import Event, Program, open_engine, session_factory
 
@@ -109,6 +109,7 @@ def test_an_outage_that_lasts_stops_the_run_with_its_cause(tmp_path, ray_local, 
         proxy.cut()
     assert result.status == RunStatus.FAILED
     assert "machinery" in str(result.stop_reason) and "Docker" in str(result.stop_reason), result.stop_reason
+    assert result.stop_reason.kind == StopKind.INFRA_BROKEN
     programs, _ = _rows(result.db_url)
     assert not [p for p in programs if p.status == ProgramStatus.FAILED and "Docker" in (p.error or "")]
     # Model calls stopped with the outage: far fewer than the 40 iterations were proposed.
