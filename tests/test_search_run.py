@@ -1,6 +1,7 @@
 """The adaptive search end to end: real HTTP through litellm to scripted models on loopback, real
 SQLite, a real local Ray instance and the process sandbox."""
 
+import json
 import re
 import threading
 from dataclasses import replace
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
-from evolve.kinds import CallOutcome, Mutation
+from evolve.kinds import CallOutcome, Mutation, StopKind
 from evolve.mutate.llm import ModelSpec
 from evolve.problem import BanditConfig, MutationConfig, NoveltyConfig, load_problem
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
@@ -252,7 +253,9 @@ def test_a_fix_prompt_carries_the_error_and_repairs_the_failed_program(ray_local
 def test_patience_stops_a_run_whose_best_does_not_improve(ray_local, constant_problem, tmp_path):
     with ModelServer(lambda request, index: Reply(scale_x(request, 0.9 - 0.001 * index))) as server:
         result = run(constant_problem, tmp_path, "patience", iterations=40, patience=4, models=models(server.url, "m"))
-    assert result.status == "stopped" and "patience 4" in result.stop_reason
+    assert result.status == "stopped" and "patience 4" in str(result.stop_reason)
+    assert result.stop_reason.kind == StopKind.PATIENCE
+    assert json.loads((result.run_dir / "summary.json").read_text())["stop_kind"] == "patience"
     assert 4 <= result.progress.evaluated < 12
 
 

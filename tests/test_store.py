@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from evolve.inspect.commands import build_app
 from evolve.inspect.locate import locate
 from evolve.inspect.summary import summary
-from evolve.kinds import AnswerForm, CallOutcome, FailureKind, Mutation, RunStatus
+from evolve.kinds import AnswerForm, CallOutcome, FailureKind, Mutation, StopKind
 from evolve.sandbox.base import EvalOutcome
+from evolve.stop_reason import StopReason
 from evolve.store import CallRow, Insight, LLMCall, RunConfig, RunWriter
 from evolve.store.db import add_missing_columns, open_engine, session_factory, sqlite_url
 from evolve.usage import CallUsage
@@ -68,7 +69,7 @@ def test_a_failure_kind_is_read_from_its_column(tmp_path):
             propose_seconds=None,
         )
         writer.record_evaluation(pid, outcome)
-    writer.finish(RunStatus.FINISHED, "done")
+    writer.finish(StopReason(StopKind.COMPLETED, "done"))
     writer.close()
     kinds = {f.kind: f.count for f in summary(locate(str(folder)).engine, 1).failures}
     assert kinds == {"timeout": 1, "sandbox error": 1, "crash": 1}

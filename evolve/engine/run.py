@@ -24,10 +24,9 @@ from evolve.engine.cluster import (
     first_line,
     slots_on,
 )
-from evolve.engine.driver import INTERRUPTED, Driver
+from evolve.engine.driver import Driver
 from evolve.engine.leftovers import clear_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.machinery import INFRA_BROKEN
 from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.outputs import write_outputs
@@ -43,7 +42,7 @@ from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.repeat import repeat_best
 from evolve.engine.resume import load_run_for_resume
 from evolve.errors import EvolveError, InfrastructureError, RunError
-from evolve.kinds import RunStatus
+from evolve.kinds import RunStatus, StopKind
 from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.judge_call import judge_spec
 from evolve.mutate.llm import ModelSpec
@@ -55,6 +54,7 @@ from evolve.problem import PopulationConfig, Problem
 from evolve.sandbox.base import SandboxKind
 from evolve.sandbox.template import evaluation_template
 from evolve.search.strategy import Strategy
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram, RunConfig, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -73,8 +73,8 @@ class RunResult:
     run_name: str
     run_dir: Path
     db_url: str
-    status: str
-    stop_reason: str
+    status: RunStatus
+    stop_reason: StopReason  # str() of it: its words
     progress: Progress
     best: BestProgram | None
     seconds: float
@@ -377,13 +377,14 @@ def _drive(context: RunContext) -> RunResult:
             driver.evaluate_initial(problem)
             milestone("initial program evaluated")
         except InfrastructureError as exc:
-            db.finish(RunStatus.FAILED, str(exc))
+            db.finish(StopReason(StopKind.INFRA_BROKEN, str(exc)))
             raise
-        status, reason = driver.steady_state()
+        reason = driver.steady_state()
+        status = reason.status
         milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
-        more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
+        more = reason.evaluates_more
         if best is not None and ev.repeat_best and more:  # noisy scores: measure the top again
             repeat_best(driver, ev.repeat_best)
             best = db.best_program()
@@ -393,7 +394,7 @@ def _drive(context: RunContext) -> RunResult:
             except InfrastructureError as exc:  # the training result stands; say why held-out is missing
                 log.warning("no held-out score: %s", exc)
             best = db.best_program()
-        progress = db.finish(status, reason)
+        progress = db.finish(reason)
     except EvolveError:
         raise
     except Exception as exc:

@@ -21,10 +21,12 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.clip import clip
-from evolve.kinds import EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
+from evolve.kinds import EvaluationKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
+from evolve.stop_reason import StopReason
+from evolve.store.events import EventPayload, ResumePayload, StartPayload, StopPayload, event_values
 from evolve.store.llm_call import CallRow
-from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
+from evolve.store.models import Base, Evaluation, Insight, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
 from evolve.usage import CallUsage
 
@@ -143,15 +145,8 @@ class RunWriter:
                     )
                 )
             )
-            conn.execute(
-                insert(Event).values(
-                    run_id=run_id,
-                    kind=EventKind.START,
-                    data={},
-                    created_at=now,
-                    message=f"run started ({mutator}, sandbox {sandbox})",
-                )
-            )
+            start = StartPayload(mutator, sandbox)
+            conn.execute(_INSERT_EVENT, event_values(run_id, start, f"run started ({mutator}, sandbox {sandbox})", now))
         writer = cls(engine, run_id, clock)
         writer.initial_id = initial_id
         return writer
@@ -170,18 +165,19 @@ class RunWriter:
                 values["iterations_target"] = iterations_target
             conn.execute(update(Run).where(Run.id == self.run_id).values(**values))
             self._interrupt_pending(conn, children_only=True)
-            self.add_event(EventKind.RESUME, "run resumed")
+            self.add_event(ResumePayload(iterations_target), "run resumed")
 
-    def finish(self, status: RunStatus, reason: str) -> None:
+    def finish(self, reason: StopReason) -> None:
+        """The run ends with the status its stop's kind gives; runs.stop_reason keeps the words."""
         with self.transaction() as conn:
             self._interrupt_pending(conn, children_only=False)
             now = self.clock()
             conn.execute(
                 update(Run)
                 .where(Run.id == self.run_id)
-                .values(status=status, stop_reason=reason, finished_at=now, updated_at=now)
+                .values(status=reason.status, stop_reason=reason.text, finished_at=now, updated_at=now)
             )
-            self.add_event(EventKind.STOP, reason)
+            self.add_event(StopPayload(reason.kind), reason.text)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -367,12 +363,10 @@ class RunWriter:
         with self.transaction() as conn:
             conn.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=self.clock()))
 
-    def add_event(self, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
+    def add_event(self, payload: EventPayload, message: str) -> None:
+        """An event of the payload's kind; `message` is what a person reads."""
         with self.transaction() as conn:
-            conn.execute(
-                _INSERT_EVENT,
-                dict(run_id=self.run_id, kind=kind, message=message, data=data or {}, created_at=self.clock()),
-            )
+            conn.execute(_INSERT_EVENT, event_values(self.run_id, payload, message, self.clock()))
 
     # ---- helpers ------------------------------------------------------------------------
 

@@ -41,8 +41,8 @@ def test_a_budget_holds_when_later_calls_cost_more_than_the_first(ray_local, cir
         )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="dearer")
         calls = len(server.calls)
-    assert result.status == "stopped" and "cost budget of $0.1 reached" in result.stop_reason
-    assert f"${result.progress.cost:.4f} spent" in result.stop_reason
+    assert result.status == "stopped" and "cost budget of $0.1 reached" in str(result.stop_reason)
+    assert f"${result.progress.cost:.4f} spent" in str(result.stop_reason)
     with session_factory(open_engine(result.db_url, create=False))() as s:
         stored = s.scalar(select(func.sum(LLMCall.cost)))
     assert abs(stored - result.progress.cost) < 1e-9  # what the stop says is what the calls cost
