@@ -24,11 +24,10 @@ from evolve.engine.cluster import (
     first_line,
     slots_on,
 )
-from evolve.engine.driver import INTERRUPTED, Driver, InterruptFlag
+from evolve.engine.driver import Driver, InterruptFlag
 from evolve.engine.first_proposals import FirstCall, send_first
 from evolve.engine.leftovers import clear_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.machinery import INFRA_BROKEN
 from evolve.engine.model_setup import ModelSetup, prepare_models
 from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
@@ -44,7 +43,7 @@ from evolve.engine.preflight import (
 from evolve.engine.repeat import repeat_best
 from evolve.engine.resume import load_run_for_resume
 from evolve.errors import EvolveError, InfrastructureError, RunError
-from evolve.kinds import RunStatus
+from evolve.kinds import RunStatus, StopKind
 from evolve.logs import log_to_file, milestone, run_log_path
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.offline import OFFLINE_MUTATOR
@@ -52,6 +51,7 @@ from evolve.problem import PopulationConfig, Problem
 from evolve.sandbox.base import SandboxKind
 from evolve.sandbox.template import evaluation_template
 from evolve.search.strategy import Strategy
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram, RunConfig, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -70,8 +70,8 @@ class RunResult:
     run_name: str
     run_dir: Path
     db_url: str
-    status: str
-    stop_reason: str
+    status: RunStatus
+    stop_reason: StopReason  # str() of it: its words
     progress: Progress
     best: BestProgram | None
     seconds: float
@@ -97,13 +97,10 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     """The run's models: the CLI's, else problem.toml's, else the provider whose key is set; the
     CLI's --model-timeout and --model-retries apply to all of them."""
     if options.models:
-        specs = [ModelSpec(**m) for m in options.models]
+        specs = list(options.models)
     elif problem.config.models and not peer_models_unusable(problem):
-        specs = []
-        for m in problem.config.models:
-            fields = m.model_dump()
-            retries = fields.pop("retries")
-            specs.append(ModelSpec(**fields, max_attempts=retries + 1))
+        where = f"{problem.origin} [[models]]"
+        specs = [ModelSpec.from_mapping(m.model_dump(), where) for m in problem.config.models]
     else:
         specs = [ModelSpec(model) for key, model in PROVIDER_DEFAULTS.items() if os.environ.get(key)][:1]
     changes: dict[str, Any] = {}
@@ -342,9 +339,7 @@ def _shard_maker(
     from evolve.engine.population_actor import PopulationActor
     from evolve.population.shard_spec import ShardSpec
 
-    run_config = RunConfig(
-        problem=problem.config.model_dump(), options=options.to_dict(), models=tuple(dict(m.__dict__) for m in models)
-    )
+    run_config = RunConfig(problem=problem.config.model_dump(), options=options, models=models)
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
@@ -380,13 +375,14 @@ def _drive(context: RunContext) -> RunResult:
             driver.evaluate_initial(problem)
             milestone("initial program evaluated")
         except InfrastructureError as exc:
-            db.finish(RunStatus.FAILED, str(exc))
+            db.finish(StopReason(StopKind.INFRA_BROKEN, str(exc)))
             raise
-        status, reason = driver.steady_state()
+        reason = driver.steady_state()
+        status = reason.status
         milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
-        more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
+        more = reason.evaluates_more
         if best is not None and ev.repeat_best and more:  # noisy scores: measure the top again
             repeat_best(driver, ev.repeat_best)
             best = db.best_program()
@@ -396,7 +392,7 @@ def _drive(context: RunContext) -> RunResult:
             except InfrastructureError as exc:  # the training result stands; say why held-out is missing
                 log.warning("no held-out score: %s", exc)
             best = db.best_program()
-        progress = db.finish(status, reason)
+        progress = db.finish(reason)
     except EvolveError:
         raise
     except Exception as exc:

@@ -31,12 +31,13 @@ from typing import Any, cast
 from evolve.engine.options import Progress
 from evolve.engine.population_values import ShardStart, StartInfo
 from evolve.engine.tickets import EvalTicket
-from evolve.kinds import EventKind, RunStatus
 from evolve.mutate.propose import Proposal
 from evolve.population.shard_spec import ShardSpec, owner
 from evolve.problem import PopulationConfig
 from evolve.sandbox.base import EvalOutcome
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram
+from evolve.store.events import EventPayload
 
 Ref = Any  # a Ray ObjectRef
 ShardFactory = Callable[[ShardSpec], Any]  # a shard's spec -> its actor handle
@@ -218,8 +219,8 @@ class ShardedPopulation:
     def heartbeat(self) -> Ref:
         return self.shards[0].heartbeat.remote()
 
-    def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> Ref:
-        return self.shards[0].add_event.remote(kind, message, data)
+    def add_event(self, payload: EventPayload, message: str) -> Ref:
+        return self.shards[0].add_event.remote(payload, message)
 
     def insight_context(self) -> Ref:
         """-> InsightContext, with the run's counts."""
@@ -241,12 +242,12 @@ class ShardedPopulation:
         best = self.merged
         return ray.get(self.shards[0].program.remote(best.best_id)) if best.best_id is not None else None
 
-    def finish(self, status: RunStatus | str, reason: str) -> Progress:
+    def finish(self, reason: StopReason) -> Progress:
         """Ends the run (after every call already sent to any shard: they are waited for first)."""
         import ray
 
         ray.get([s.heartbeat.remote() for s in self.shards[1:]])  # each shard's queue drained
-        ref = self._track(0, self.shards[0].finish.remote(status, reason))
+        ref = self._track(0, self.shards[0].finish.remote(reason))
         p = cast(Progress, ray.get(ref))
         return self.progress(ref, p)
 
