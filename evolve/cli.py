@@ -42,10 +42,15 @@ app = typer.Typer(
 def main() -> None:
     """The console script: an expected error is one line and exit 1; our bugs log a traceback.
     A command that ends (well or not) ends the process at once: see `exit_now`."""
+    global _ENDS_WITH_EXIT_NOW
+    _ENDS_WITH_EXIT_NOW = True
     try:
         _main()
     except SystemExit as exc:
         exit_now(exc.code)
+
+
+_ENDS_WITH_EXIT_NOW = False  # run as the console script: every command ends in exit_now (os._exit)
 
 
 def exit_now(code: int | str | None) -> None:
@@ -256,10 +261,13 @@ def _run_and_report(problem, options, runs_root: Path, run_name, db_url, ray_add
 
     try:
         result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resumed)
-    finally:
+    except BaseException:
         stop_local_ray()
-    _print_summary(result)
+        raise
+    _print_summary(result)  # the run is stored and its outputs written: the user reads this first
     logs.milestone("summary printed")
+    # The console script ends next (main's exit_now): Ray's processes are killed, not asked to stop.
+    stop_local_ray(process_ends=_ENDS_WITH_EXIT_NOW)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")
 

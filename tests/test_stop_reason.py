@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from evolve.engine.driver import Driver, _InterruptFlag
+from evolve.engine.driver import Driver, InterruptFlag
 from evolve.engine.inflight import InFlight
 from evolve.engine.machinery import INFRA_BROKEN, Outage
 from evolve.engine.options import Progress, RunOptions
@@ -48,7 +48,7 @@ def test_str_is_the_words_so_messages_read_as_before():
 
 
 def test_a_reason_worded_like_a_broken_machinery_does_not_drop_what_is_in_flight():
-    driver, flights, interrupt = make_driver(), InFlight(), _InterruptFlag()
+    driver, flights, interrupt = make_driver(), InFlight(), InterruptFlag()
     try:
         flights.waiting_for_slot.append("ticket")
         worded = StopReason(StopKind.PATIENCE, f"{INFRA_BROKEN} (not really): patience 3")

@@ -21,13 +21,14 @@ from typing import Any
 
 from evolve.diskfull import filled
 from evolve.engine.cluster import first_line
+from evolve.engine.first_proposals import FirstCall, adopted
 from evolve.engine.inflight import Admission, Evaluation, InFlight, InsightCall, ModelCall, Stored, Verdict, Work
 from evolve.engine.machinery import INFRA_BROKEN, Machinery
 from evolve.engine.options import Progress, RunOptions
 from evolve.errors import InfrastructureError, RunError
 from evolve.kinds import Mutation, StopKind
 from evolve.logs import milestone
-from evolve.mutate.propose import Proposal
+from evolve.mutate.propose import MutationTask, Proposal
 from evolve.mutate.spending import Hold, Spending
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
@@ -42,10 +43,12 @@ BUDGET_SPENT = StopReason(StopKind.BUDGET, "cost budget reached")
 __all__ = ["Driver"]
 
 
-class _InterruptFlag:
+class InterruptFlag:
     """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
 
     def __init__(self) -> None:
+        # Installed by the run's start when it sends its first proposals (evolve/engine/run.py),
+        # so a Ctrl-C during the start lets the run take in the answers it paid for.
         self.requested = False
         self.previous: Any = None
         if threading.current_thread() is threading.main_thread():
@@ -78,6 +81,7 @@ class Driver:
         insight_interval: int = 0,
         needs: dict[str, float] | None = None,
         spending: Spending | None = None,
+        interrupt: InterruptFlag | None = None,
     ):
         self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
@@ -97,6 +101,8 @@ class Driver:
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
         self.machinery = Machinery(db, options.infra_wait, needs or {}, options.sandbox, self._tell)
         self.launched = 0  # iterations whose model call was launched (a resumed run counts on)
+        self.interrupt = interrupt  # Ctrl-C's flag when the start installed it (its first proposals)
+        self.first_calls: list[FirstCall] = []  # sent before Ray started (evolve/engine/first_proposals.py)
 
     def _insight_due(self) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -139,12 +145,19 @@ class Driver:
 
     # ---- the run ------------------------------------------------------------------------
 
-    def open(self, early_initial: Any = None) -> None:
-        """Take the opened (or reopened) run's start: its initial program, its progress, and the
-        evaluation of the initial program already under way, if one is."""
+    def open(self, early_initial: Any = None, first_calls: tuple[FirstCall, ...] = ()) -> None:
+        """Take the opened (or reopened) run's start: its initial program, its progress, the
+        evaluation of the initial program already under way, if one is, and a new run's first
+        proposals, made children of its initial program and numbered as its first iterations."""
         self.early_initial = early_initial
         self.start_info = self.db.start_info
         self.progress = self.start_info.progress
+        ticket = self.start_info.initial_ticket
+        if first_calls and ticket is not None:
+            islands = self.db.islands
+            self.first_calls = adopted(
+                first_calls, ticket.program_id, self.db.claim_iterations(len(first_calls)), islands
+            )
 
     def evaluate_initial(self, problem: Problem) -> None:
         import ray
@@ -195,10 +208,14 @@ class Driver:
         """Run until the iterations are done or a stop condition holds; returns why it stopped."""
         flights = InFlight()
         self.launched = self.progress.completed
+        for call in self.first_calls:  # iterations like any other, their calls made already
+            flights.add(call.future, ModelCall(call.task))
+            self.launched += 1
+        self.first_calls = []
         if self.spending is not None:
             self.spending.start(self.progress.cost)  # a resumed run's earlier calls count
         stopping: StopReason | None = None
-        interrupt = _InterruptFlag()
+        interrupt = self.interrupt or InterruptFlag()
         try:
             while True:
                 stopping = self._stopping(stopping, interrupt, flights)
@@ -225,7 +242,7 @@ class Driver:
             interrupt.restore()
         return self._ending(stopping)
 
-    def _stopping(self, stopping: StopReason | None, interrupt: _InterruptFlag, flights: InFlight) -> StopReason | None:
+    def _stopping(self, stopping: StopReason | None, interrupt: InterruptFlag, flights: InFlight) -> StopReason | None:
         """Why the run stops launching, if it does: a Ctrl-C, or a stop condition that holds now."""
         if interrupt.requested and stopping is None:
             stopping = INTERRUPTED
@@ -382,7 +399,7 @@ class Driver:
             raise RunError(f"the population actor died: {first_line(exc)}") from None
         except Exception as exc:
             log.error("the mutator raised: %s", exc, exc_info=exc)
-            task = ray.get(task_ref)
+            task = task_ref if isinstance(task_ref, MutationTask) else ray.get(task_ref)
             error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400] if str(exc).strip() else type(exc).__name__}"
             return Proposal(
                 iteration=task.iteration,

@@ -101,6 +101,13 @@ class ShardedPopulation:
         ((shard, [iteration]),) = self._number(1).items()
         return self.shards[shard].next_task.remote(iteration)
 
+    def claim_iterations(self, count: int) -> list[int]:
+        """Number `count` iterations whose tasks were made in the driver (a new run's first
+        proposals, evolve/engine/first_proposals.py), as `next_task` would have."""
+        first = self.next_iteration
+        self.next_iteration += count
+        return list(range(first, first + count))
+
     def next_tasks(self, k: int) -> list[Ref]:
         """The next `k` iterations' tasks: one ref per shard involved, each -> list[MutationTask]."""
         return [self.shards[s].next_tasks.remote(its) for s, its in self._number(k).items()]
