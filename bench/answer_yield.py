@@ -48,7 +48,7 @@ from sqlalchemy import select  # noqa: E402
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run  # noqa: E402
 from evolve.kinds import CallOutcome, ProgramStatus  # noqa: E402
-from evolve.mutate.llm import count_tokens  # noqa: E402
+from evolve.mutate.llm import ModelSpec, count_tokens  # noqa: E402
 from evolve.problem import Problem, load_problem  # noqa: E402
 from evolve.store import Insight, LLMCall, Program, open_engine, session_factory  # noqa: E402
 
@@ -112,7 +112,7 @@ def measure(label: str, problem: Problem, bad_every: int, iterations: int, runs_
     import litellm
 
     with ModelServer(with_insights(mixed_styles_script(bad_every=bad_every))) as server:
-        model = {"name": "openai/test-model", "api_base": server.url, "max_attempts": 2, "backoff": 0.05}
+        model = ModelSpec("openai/test-model", api_base=server.url, max_attempts=2, backoff=0.05)
         options = RunOptions(
             iterations=iterations, llm_concurrency=4, eval_workers=2, seed=11, models=(model,), sandbox="process"
         )

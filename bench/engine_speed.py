@@ -29,6 +29,7 @@ import ray  # noqa: E402
 
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run  # noqa: E402
+from evolve.mutate.llm import ModelSpec  # noqa: E402
 from evolve.problem import load_problem  # noqa: E402
 
 from model_server import ModelServer, Reply, current_program  # noqa: E402
@@ -69,7 +70,7 @@ def latency_hiding(iterations: int) -> dict:
             llm_concurrency=8,
             eval_workers=cores,
             sandbox="process",
-            models=({"name": "openai/bench", "api_base": server.url},),
+            models=(ModelSpec("openai/bench", api_base=server.url),),
         )
         evolve_run(problem, options, runs_root=Path(tmp), run_name="latency", on_progress=on_progress)
     warm = stamps[8:]

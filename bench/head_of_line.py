@@ -46,6 +46,7 @@ def one_run(iterations: int) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))  # model_server only: evolve comes from PYTHONPATH
     import evolve.engine.run as engine_run
     from evolve.engine.options import RunOptions
+    from evolve.mutate.llm import ModelSpec
     from evolve.problem import load_problem
 
     from model_server import ModelServer, Reply, current_program
@@ -68,7 +69,7 @@ def one_run(iterations: int) -> dict:
             llm_concurrency=LLM_CONCURRENCY,
             eval_workers=WORKERS,
             sandbox="process",
-            models=({"name": "openai/bench", "api_base": server.url},),
+            models=(ModelSpec("openai/bench", api_base=server.url),),
         )
         result = engine_run.evolve_run(
             problem, options, runs_root=Path(tmp), run_name="head-of-line", on_progress=on_progress

@@ -32,9 +32,18 @@ for path in (HERE.parent, HERE):  # evolve itself; synthetic_candidates.py besid
 from sqlalchemy.engine import Engine  # noqa: E402
 from synthetic_candidates import FAILURES, FEATURES, IDEAS, INITIAL, MODELS, PROMPT, REJECTS, bin_of, mutate, pick  # noqa: E402
 
-from evolve.kinds import CallOutcome, EventKind, Mutation, RunStatus  # noqa: E402
+from evolve.engine.options import RunOptions  # noqa: E402
+from evolve.kinds import (  # noqa: E402
+    CallOutcome,
+    Mutation,
+    StopKind,
+)
+from evolve.mutate.llm import ModelSpec  # noqa: E402
 from evolve.sandbox.base import EvalOutcome  # noqa: E402
-from evolve.store import RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
+from evolve.stop_reason import StopReason  # noqa: E402
+from evolve.store import CallRow, RunConfig, RunWriter, open_engine, sqlite_url  # noqa: E402
+from evolve.store.events import MigrationPayload, NewBestPayload  # noqa: E402
+from evolve.usage import CallUsage  # noqa: E402
 
 
 def _hash(code: str) -> str:
@@ -77,7 +86,7 @@ class SyntheticRun:
         return self.writer
 
     def start(self) -> int:
-        models = tuple({"name": m, "weight": w} for m, w, *_ in MODELS)
+        models = tuple(ModelSpec(m, weight=w) for m, w, *_ in MODELS)
         config = RunConfig(
             problem={
                 "name": "circle_packing",
@@ -86,15 +95,11 @@ class SyntheticRun:
                 "language": "python",
                 "evaluation": {"timeout": 60, "cpus": 1, "memory_mb": 1024},
                 "population": {"islands": self.islands, "features": FEATURES, "migration_interval": 20},
-                "models": list(models),
+                "models": [{"name": m.name, "weight": m.weight} for m in models],
             },
-            options={
-                "iterations": self.target,
-                "seed": self.seed,
-                "sandbox": "process",
-                "llm_concurrency": 8,
-                "eval_workers": 4,
-            },
+            options=RunOptions(
+                iterations=self.target, seed=self.seed, sandbox="process", llm_concurrency=8, eval_workers=4
+            ),
             models=models,
         )
         self.writer = RunWriter.start_run(
@@ -157,9 +162,7 @@ class SyntheticRun:
         )
         if self.best is None or score > self.best[0]:
             self.best = (score, pid)
-            writer.add_event(
-                EventKind.NEW_BEST, f"new best {score:.4f} by program {pid}", {"program_id": pid, "score": score}
-            )
+            writer.add_event(NewBestPayload(pid, score), f"new best {score:.4f} by program {pid}")
             writer.set_best(pid, score)
 
     def _child(self, code: str, parent: Parent, island: int, mutation: Mutation, call_id: int | None) -> int:
@@ -230,22 +233,21 @@ class SyntheticRun:
         elif roll < 0.13:
             outcome, reason = rng.choice(REJECTS)
         self._tick(rng.uniform(0.1, 1.0))
+        usage = CallUsage(ptok, ctok, ptok * price_in + ctok * price_out, rng.uniform(2, 40), 1 if error is None else 3)
         call_id = writer.add_call(
-            iteration=self.iteration,
-            model=model,
-            mutation=mutation,
-            prompt=prompt,
-            answer=answer,
-            prompt_tokens=ptok,
-            completion_tokens=ctok,
-            cost=ptok * price_in + ctok * price_out,
-            latency=rng.uniform(2, 40),
-            attempts=1 if error is None else 3,
-            error=error,
-            outcome=outcome,
-            reject_reason=reason,
-            parent_id=parent[1],
-            island=island,
+            CallRow(
+                iteration=self.iteration,
+                island=island,
+                parent_id=parent[1],
+                model=model,
+                mutation=mutation,
+                prompt=prompt,
+                answer=answer,
+                usage=usage,
+                error=error,
+                outcome=outcome,
+                reject_reason=reason,
+            )
         )
         if outcome != CallOutcome.CHILD:
             return
@@ -264,9 +266,7 @@ class SyntheticRun:
             dst = (island + 1) % self.islands
             self.archive[dst].append(src)
             writer.add_event(
-                EventKind.MIGRATION,
-                f"program {src[1]} migrated from island {island} to {dst}",
-                {"moves": [[island, dst, src[1]]]},
+                MigrationPayload(((island, dst, src[1]),)), f"program {src[1]} migrated from island {island} to {dst}"
             )
 
     def add_pending(self) -> int:
@@ -280,23 +280,18 @@ class SyntheticRun:
         with self._store().transaction():
             return self._child(code, parent, island, Mutation.DIFF, None)
 
-    def finish(self, status: RunStatus = RunStatus.FINISHED) -> None:
+    def finish(self) -> None:
         """Score the top programs on held-out inputs and close the run."""
         writer = self._store()
         top = sorted((p[0], -p[1]) for ps in self.archive.values() for p in ps)[::-1]
         chosen = [-p for _, p in top[:5]] + ([self.best[1]] if self.best else [])
         scores = {p[1]: p[0] for ps in self.archive.values() for p in ps}
-        heldout = None
         with writer.transaction():
             for pid in dict.fromkeys(chosen):  # once each, in order
                 h = round(scores[pid] - abs(self.rng.gauss(0.01, 0.01)), 6)
                 writer.record_heldout(pid, EvalOutcome(ok=True, score=h, duration=5.0, sandbox="process"))
-                if self.best and pid == self.best[1]:
-                    heldout = h
-            self._tick(30)
-            writer.add_event(EventKind.HELDOUT, f"held-out score of the best: {heldout}", {"score": heldout})
-            self._tick(1)
-            writer.finish(status, "iterations reached")
+            self._tick(31)
+            writer.finish(StopReason(StopKind.COMPLETED, "iterations reached"))
         writer.close()
 
 

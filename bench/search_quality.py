@@ -54,6 +54,7 @@ from evolve.edit.blocks import BlockError, block_bodies  # noqa: E402
 from evolve.engine.options import RunOptions  # noqa: E402
 from evolve.engine.run import evolve_run, start_ray  # noqa: E402
 from evolve.kinds import CallOutcome, ProgramStatus  # noqa: E402
+from evolve.mutate.llm import ModelSpec  # noqa: E402
 from evolve.problem import Problem, load_problem  # noqa: E402
 from evolve.store import LLMCall, Program, open_engine, session_factory  # noqa: E402
 
@@ -234,7 +235,7 @@ def main() -> None:
         problem = load_problem(templates_dir() / "minimal")
         calls, seeds = (args.calls if args.calls != 50 else 16), (args.seeds if args.seeds != 3 else 2)
         with ModelServer(perturbing_script) as server:
-            model = {"name": "openai/loopback", "api_base": server.url, "price_in": 1.0, "price_out": 2.0}
+            model = ModelSpec("openai/loopback", api_base=server.url, price_in=1.0, price_out=2.0)
             outcomes = run_matrix(problem, arms, seeds, calls, args.max_cost, (model,), workdir)
         what = (
             f"the minimal template problem (curve fitting, held-out set), a loopback model that perturbs one number "
@@ -245,7 +246,7 @@ def main() -> None:
         if not args.problem or not args.model:
             parser.error("give a problem folder and -m MODEL (or --quick)")
         problem = load_problem(args.problem)
-        models = tuple({"name": m, **({"api_base": args.api_base} if args.api_base else {})} for m in args.model)
+        models = tuple(ModelSpec(m, api_base=args.api_base) for m in args.model)
         calls, seeds = args.calls, args.seeds
         outcomes = run_matrix(problem, arms, seeds, calls, args.max_cost, models, workdir)
         budget = f"${args.max_cost:g} per run" if args.max_cost is not None else f"{calls} iterations per run"

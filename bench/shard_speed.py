@@ -62,7 +62,7 @@ def direct(url: str, total: int, batch: int) -> list[float]:
     """Stamps (monotonic seconds) after each candidate, `batch` candidates per call."""
     problem = problem_with(1)
     settings = MutatorSettings(problem=ProblemView(problem.name, "", problem.language))
-    db = PopulationActor(url, f"direct-{batch}-{total}", problem, RunConfig({}, {}), 0, "null", "offline", None, False)
+    db = PopulationActor(url, f"direct-{batch}-{total}", problem, RunConfig(), 0, "null", "offline", None, False)
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, outcome(start.initial_ticket.code))
@@ -96,7 +96,7 @@ def through_ray(ray, url: str, shards: int, batch: int, total: int) -> float:
         actor = ray.remote(PopulationActor).options(
             num_cpus=0, max_concurrency=1, resources={f"node_{spec.index % NODES}": 0.001}
         )
-        return actor.remote(url, name, problem, RunConfig({}, {}), 0, "null", "offline", None, False, spec)
+        return actor.remote(url, name, problem, RunConfig(), 0, "null", "offline", None, False, spec)
 
     pop = ShardedPopulation.open(problem.config.population, make)
     info = pop.start_info

@@ -11,6 +11,7 @@ import errno
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from evolve.terminal import console, err, fail, sandbox_choice, show_problem_war
 
 if TYPE_CHECKING:
     from evolve.engine.options import RunOptions
+    from evolve.mutate.llm import ModelSpec
 
 log = logging.getLogger("evolve.cli")
 
@@ -40,10 +42,15 @@ app = typer.Typer(
 def main() -> None:
     """The console script: an expected error is one line and exit 1; our bugs log a traceback.
     A command that ends (well or not) ends the process at once: see `exit_now`."""
+    global _ENDS_WITH_EXIT_NOW
+    _ENDS_WITH_EXIT_NOW = True
     try:
         _main()
     except SystemExit as exc:
         exit_now(exc.code)
+
+
+_ENDS_WITH_EXIT_NOW = False  # run as the console script: every command ends in exit_now (os._exit)
 
 
 def exit_now(code: int | str | None) -> None:
@@ -124,7 +131,10 @@ def _options(
     logs.configure(verbose)
 
 
-def _parse_models(models: list[str], api_base: str | None) -> tuple[dict, ...]:
+def _parse_models(models: list[str], api_base: str | None) -> tuple[ModelSpec, ...]:
+    """--model name[@weight] (repeatable) and --api-base, as the run's models."""
+    from evolve.mutate.llm import ModelSpec
+
     out = []
     for spec in models:
         name, _, weight = spec.partition("@")
@@ -134,10 +144,7 @@ def _parse_models(models: list[str], api_base: str | None) -> tuple[dict, ...]:
             raise OptionError(
                 f"--model {spec!r}: the weight after '@' must be a number (e.g. openai/gpt-4o@2)"
             ) from None
-        entry = {"name": name, "weight": w}
-        if api_base:
-            entry["api_base"] = api_base
-        out.append(entry)
+        out.append(ModelSpec(name, weight=w, api_base=api_base or None))
     return tuple(out)
 
 
@@ -239,16 +246,13 @@ def _given(**options: Any) -> dict[str, Any]:
 def _resumed(resume: Path, db: str | None, overrides: dict[str, Any], sandbox: str | None):
     """A resumed run's problem, options (its saved ones, the command line's over them), name,
     store and runs folder."""
-    from evolve.engine.options import RunOptions
     from evolve.engine.run import load_run_for_resume
 
     problem, config, run_name, db_url, run_dir = load_run_for_resume(str(resume), db)
-    saved = dict(config.options)
-    saved["models"] = tuple(saved.get("models") or ())
-    saved.update(overrides)
+    options = replace(config.options, **overrides)
     if sandbox is not None:
-        saved["sandbox"] = sandbox_choice(sandbox)
-    return problem, RunOptions(**saved), run_name, db_url, run_dir.parent
+        options = replace(options, sandbox=sandbox_choice(sandbox))
+    return problem, options, run_name, db_url, run_dir.parent
 
 
 def _run_and_report(problem, options, runs_root: Path, run_name, db_url, ray_address, resumed: bool) -> None:
@@ -257,10 +261,13 @@ def _run_and_report(problem, options, runs_root: Path, run_name, db_url, ray_add
 
     try:
         result = _run_with_progress(problem, options, runs_root, run_name, db_url, ray_address, resumed)
-    finally:
+    except BaseException:
         stop_local_ray()
-    _print_summary(result)
+        raise
+    _print_summary(result)  # the run is stored and its outputs written: the user reads this first
     logs.milestone("summary printed")
+    # The console script ends next (main's exit_now): Ray's processes are killed, not asked to stop.
+    stop_local_ray(process_ends=_ENDS_WITH_EXIT_NOW)
     if result.status == "failed":
         fail(f"run {result.run_name}: {result.stop_reason}")
 

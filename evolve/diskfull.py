@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evolve.errors import DiskFull
-from evolve.kinds import RunStatus
+from evolve.kinds import StopKind
+from evolve.stop_reason import StopReason
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def stopped_on_full_disk(db, full: Full, run_dir: Path, db_url: str) -> DiskFull
         full = replace(full, path=_where(db_url))
     message = disk_full_message(full, f"evolve run --resume {run_dir}")
     try:
-        db.finish(RunStatus.INTERRUPTED, message)
+        db.finish(StopReason(StopKind.DISK_FULL, message))
     except Exception as exc:  # the same full disk, most likely
         log.warning("the run could not be marked interrupted: %s", exc)
     return DiskFull(message)

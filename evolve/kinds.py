@@ -19,6 +19,22 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class StopKind(StrEnum):
+    """Why a run stopped (evolve/stop_reason.py pairs it with the words a person reads); the
+    engine decides on the kind, never on the words."""
+
+    COMPLETED = "completed"  # all iterations done
+    INTERRUPTED = "interrupted"  # Ctrl-C
+    WALL_TIME = "wall_time"  # --max-seconds
+    BUDGET = "budget"  # --max-cost
+    TARGET_SCORE = "target_score"
+    PATIENCE = "patience"  # no better program in the last N evaluations
+    CALLS_FAILING = "calls_failing"  # every recent model call failed (a wrong key, model or address)
+    INFRA_BROKEN = "infra_broken"  # the machinery stayed broken past --infra-wait
+    INITIAL_FAILED = "initial_failed"  # the initial program fails its evaluation
+    DISK_FULL = "disk_full"  # a disk filled; `--resume` goes on once there is space
+
+
 class ProgramStatus(StrEnum):
     PENDING = "pending"  # stored, its evaluation not finished
     OK = "ok"
@@ -99,12 +115,12 @@ class EvaluationKind(StrEnum):
 
 class EventKind(StrEnum):
     START = "start"
-    RESUME = "resume"
+    RESUME = "resume"  # a stopped run goes on (`evolve run --resume`)
     MIGRATION = "migration"
     NEW_BEST = "new_best"
     STOP = "stop"
-    HELDOUT = "heldout"
     PAUSE = "pause"  # the machinery failed; the run waits and retries
+    RECOVERED = "recovered"  # the machinery answers again after a pause
     NODE_AVOIDED = "node_avoided"  # one node's machinery failed while others work: evaluations go elsewhere for a while
     HINT = "hint"  # a person's hint for the next prompts (evolve/store/hints.py)
     HINT_CLEARED = "hint_cleared"  # hints withdrawn

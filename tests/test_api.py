@@ -92,7 +92,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     assert len(results) == 2
     for result in results:
         assert isinstance(result, evolve.Result)
-        assert result.stop_reason == "completed 3 iterations" and result.candidates == 3
+        assert str(result.stop_reason) == "completed 3 iterations" and result.candidates == 3
         assert result.best_program and "EVOLVE-BLOCK-START" in result.best_program
         assert result.best_score is not None and result.initial_score is not None
         assert result.best_score >= result.initial_score

@@ -166,12 +166,14 @@ def test_the_bandits_and_the_rests_are_rebuilt_from_the_store_on_resume(tmp_path
     from dataclasses import replace
 
     from evolve.engine.population_actor import PopulationActor
+    from evolve.mutate.llm import ModelSpec
     from evolve.mutate.prompt import ProblemView
     from evolve.mutate.propose import MutatorSettings, propose
     from evolve.sandbox.base import EvalOutcome
     from evolve.store import RunConfig
+    from evolve.usage import CallUsage
 
-    config = RunConfig({}, {}, models=({"name": "a", "weight": 1.0}, {"name": "b", "weight": 1.0}))
+    config = RunConfig(models=(ModelSpec("a"), ModelSpec("b")))
     settings = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
 
     def open_db(resume):
@@ -191,9 +193,9 @@ def test_the_bandits_and_the_rests_are_rebuilt_from_the_store_on_resume(tmp_path
         # The offline mutator writes the child; the proposal is the chosen model's ("b" always fails).
         proposal = replace(propose(task, settings), model=task.model, mutation=task.mutation or "diff")
         if task.model == "b":
-            proposal = replace(proposal, child_code=None, error="InternalServerError: 500", cost=0.0)
+            proposal = replace(proposal, child_code=None, error="InternalServerError: 500", usage=CallUsage(cost=0.0))
         else:
-            proposal = replace(proposal, cost=0.001 * (1 + i % 3))
+            proposal = replace(proposal, usage=CallUsage(cost=0.001 * (1 + i % 3)))
         admission = db.submit_proposal(proposal)
         if admission.ticket:
             db.submit_result(admission.ticket, outcome(admission.ticket.code, good=i % 2 == 0))

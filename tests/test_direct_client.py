@@ -59,13 +59,13 @@ def test_errors_read_as_litellm_names_them():
         result = complete(spec, MESSAGES, random.Random(0))
         assert len(server.calls) == 2  # a 500 is retried
     assert result.error is not None and result.error.startswith("InternalServerError: ")
-    assert "scripted fault 500" in result.error and result.attempts == 2
+    assert "scripted fault 500" in result.error and result.usage.attempts == 2
 
 
 def test_a_server_that_is_not_there_is_a_connection_error_retried():
     spec = ModelSpec("openai/test-model", api_base="http://127.0.0.1:9/v1", max_attempts=2, backoff=0.01)
     result = complete(spec, MESSAGES, random.Random(0))
-    assert result.attempts == 2 and result.error is not None and result.error.startswith("APIConnectionError: ")
+    assert result.usage.attempts == 2 and result.error is not None and result.error.startswith("APIConnectionError: ")
 
 
 def test_an_answer_without_choices_is_an_error_not_a_crash():
@@ -102,8 +102,8 @@ def test_a_listed_model_at_an_address_is_priced_as_litellm_prices_it():
         result = complete(ModelSpec("openai/gpt-4o-mini", api_base=server.url), MESSAGES, random.Random(0))
         free = complete(ModelSpec("openai/no-such-model-here", api_base=server.url), MESSAGES, random.Random(0))
     expected = sum(litellm.cost_per_token(model="openai/gpt-4o-mini", prompt_tokens=1000, completion_tokens=200))
-    assert expected > 0 and abs(result.cost - expected) < 1e-12
-    assert free.cost == 0.0
+    assert expected > 0 and abs(result.usage.cost - expected) < 1e-12
+    assert free.usage.cost == 0.0
 
 
 def test_the_token_count_agrees_with_litellms():
@@ -127,7 +127,7 @@ def test_a_call_imports_no_litellm():
             messages = [{{"role": "user", "content": "hello"}}]
             assert count_tokens(spec.name, messages, spec.api_base) > 0
             result = complete(spec, messages, random.Random(0))
-            assert result.text == "hi" and result.cost == 0.0, result
+            assert result.text == "hi" and result.usage.cost == 0.0, result
             assert "litellm" not in sys.modules
             print("ok")
         """)

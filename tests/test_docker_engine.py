@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
+from evolve.mutate.llm import ModelSpec
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
 
 from model_server import ModelServer, Reply, current_program
@@ -83,7 +84,7 @@ def test_hostile_children_are_recorded_failures(docker_engine, ray_local, circle
             llm_concurrency=2,
             eval_workers=2,
             sandbox="docker",
-            models=({"name": "openai/test", "api_base": server.url},),
+            models=(ModelSpec("openai/test", api_base=server.url),),
         )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="hostile")
 

@@ -74,3 +74,35 @@ def test_the_console_script_runs_the_exit_handlers_and_flushes_before_it_ends():
 def test_a_message_as_the_exit_code_is_printed_and_fails():
     done = _python("from evolve.cli import exit_now; exit_now('no such run')")
     assert done.returncode == 1 and "no such run" in done.stderr
+
+
+def test_a_process_that_ends_next_kills_ray_without_disconnecting_and_exits_cleanly():
+    # The console script's end of a run: Ray's processes killed, no disconnect, then exit_now.
+    done = _python("""
+        import os, ray
+        from evolve.cli import exit_now
+        from evolve.engine.run import start_ray, stop_local_ray
+        start_ray(None, 2)
+        import psutil
+        @ray.remote
+        def where():
+            return os.getpid()
+        workers = ray.get([where.remote() for _ in range(2)])
+        node = ray._private.worker._global_node
+        daemons = [i.process.pid for infos in node.all_processes.values() for i in infos]
+        tree = {p.pid for d in daemons for p in [psutil.Process(d), *psutil.Process(d).children(recursive=True)]}
+        print(" ".join(map(str, sorted(tree | set(workers)))))
+        print(node.get_session_dir_path())
+        stop_local_ray(process_ends=True)
+        print("said", flush=True)
+        exit_now(0)
+    """)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pids, session, said = done.stdout.strip().splitlines()[-3:]
+    assert said == "said"
+    pids = [int(p) for p in pids.split()]
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in pids if _running(p)]
+    assert not Path(session).exists()

@@ -16,7 +16,7 @@ from evolve.inspect.printing import print_summary
 from evolve.inspect.report import report_html
 from evolve.inspect.summary import summary
 from evolve.inspect.views import collect
-from evolve.mutate.llm import count_tokens
+from evolve.mutate.llm import ModelSpec, count_tokens
 from evolve.problem import Problem
 from evolve.store import Insight, LLMCall, open_engine, session_factory
 
@@ -32,8 +32,7 @@ def with_prompt(problem: Problem, **prompt) -> Problem:
 
 
 def options(url: str, iterations: int, **extra) -> RunOptions:
-    model = {"name": MODEL, "api_base": url, "max_attempts": 2, "backoff": 0.05, "price_in": PRICE_IN}
-    model["price_out"] = PRICE_OUT
+    model = ModelSpec(MODEL, api_base=url, max_attempts=2, backoff=0.05, price_in=PRICE_IN, price_out=PRICE_OUT)
     return RunOptions(
         iterations=iterations, llm_concurrency=2, eval_workers=2, seed=7, models=(model,), sandbox="process", **extra
     )

@@ -255,7 +255,7 @@ def test_queries_on_an_empty_run(tmp_path):
         name="fresh",
         problem="p",
         problem_path="p",
-        config=RunConfig({}, {}),
+        config=RunConfig(),
         seed=0,
         sandbox="process",
         mutator="offline",

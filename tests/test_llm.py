@@ -32,7 +32,7 @@ def test_timeout_then_success_is_retried():
 
     with ModelServer(script) as server:
         result = complete(spec(server.url, timeout=0.5), MESSAGES, random.Random(0))
-    assert result.error is None and result.text == "fast" and result.attempts == 2
+    assert result.error is None and result.text == "fast" and result.usage.attempts == 2
 
 
 def test_rate_limit_then_success_is_retried_and_priced():
@@ -41,23 +41,23 @@ def test_rate_limit_then_success_is_retried_and_priced():
 
     with ModelServer(script) as server:
         result = complete(spec(server.url, price_in=3.0, price_out=15.0), MESSAGES, random.Random(0))
-    assert result.text == "ok" and result.attempts == 3
-    assert (result.prompt_tokens, result.completion_tokens) == (1000, 500)
-    assert abs(result.cost - (1000 * 3.0 + 500 * 15.0) / 1e6) < 1e-12
+    assert result.text == "ok" and result.usage.attempts == 3
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (1000, 500)
+    assert abs(result.usage.cost - (1000 * 3.0 + 500 * 15.0) / 1e6) < 1e-12
 
 
 def test_client_errors_are_not_retried():
     with ModelServer(lambda request, index: Reply(status=400)) as server:
         result = complete(spec(server.url, max_attempts=5), MESSAGES, random.Random(0))
         assert len(server.calls) == 1
-    assert result.text is None and result.error and result.attempts == 1
+    assert result.text is None and result.error and result.usage.attempts == 1
 
 
 def test_gives_up_after_max_attempts():
     with ModelServer(lambda request, index: Reply(status=503)) as server:
         result = complete(spec(server.url, max_attempts=3), MESSAGES, random.Random(0))
         assert len(server.calls) == 3
-    assert result.error is not None and result.attempts == 3
+    assert result.error is not None and result.usage.attempts == 3
 
 
 def test_the_request_carries_the_settings():

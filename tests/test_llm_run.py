@@ -1,5 +1,6 @@
 """End to end through litellm's real HTTP path against a scripted model server on loopback."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -7,7 +8,8 @@ from sqlalchemy import func, select
 from evolve.edit import NO_EDIT
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
-from evolve.kinds import AnswerForm
+from evolve.kinds import AnswerForm, StopKind
+from evolve.mutate.llm import ModelSpec
 from evolve.store import Evaluation, Event, LLMCall, Program, open_engine, session_factory
 
 from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_script
@@ -15,15 +17,10 @@ from model_server import STYLES, ModelServer, Reply, mixed_script, mixed_styles_
 
 def _model(url, **extra):
     return (
-        {
-            "name": "openai/test-model",
-            "api_base": url,
-            "max_attempts": 4,
-            "backoff": 0.05,
-            "price_in": 1.0,
-            "price_out": 2.0,
+        replace(
+            ModelSpec("openai/test-model", api_base=url, max_attempts=4, backoff=0.05, price_in=1.0, price_out=2.0),
             **extra,
-        },
+        ),
     )
 
 
@@ -134,13 +131,14 @@ def test_cost_budget_stops_the_run(ray_local, circle_packing, tmp_path):
             sandbox="process",
         )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="budget")
-    assert result.status == "stopped" and "cost budget" in result.stop_reason
+    assert result.status == "stopped" and "cost budget" in str(result.stop_reason)
+    assert result.stop_reason.kind == StopKind.BUDGET
     # Each call in flight reserves its price bound first (a first call: 6,000 prompt tokens and
     # 4,096 answer tokens, $0.0142): spending stops short of the budget by at most one bound, passes
     # it by at most one call's excess (this server reports more prompt tokens than it was sent), and
     # the reason says what was spent once every call has ended.
     assert 0.05 - (6000 * 1.0 + 4096 * 2.0) / 1e6 <= result.progress.cost <= 0.05 + 0.012
-    assert f"${result.progress.cost:.4f} spent" in result.stop_reason
+    assert f"${result.progress.cost:.4f} spent" in str(result.stop_reason)
     assert result.progress.completed < 10
 
 
@@ -151,7 +149,8 @@ def test_target_score_and_wall_time_stop_the_run(ray_local, circle_packing, tmp_
         runs_root=tmp_path,
         run_name="target",
     )
-    assert target.status == "stopped" and "target score 1 reached" in target.stop_reason
+    assert target.status == "stopped" and "target score 1 reached" in str(target.stop_reason)
+    assert target.stop_reason.kind == StopKind.TARGET_SCORE
     assert target.progress.completed == 0  # the initial program already scores above the target
     timed = evolve_run(
         circle_packing,
@@ -161,7 +160,8 @@ def test_target_score_and_wall_time_stop_the_run(ray_local, circle_packing, tmp_
         runs_root=tmp_path,
         run_name="timed",
     )
-    assert timed.status == "stopped" and "wall time" in timed.stop_reason
+    assert timed.status == "stopped" and "wall time" in str(timed.stop_reason)
+    assert timed.stop_reason.kind == StopKind.WALL_TIME
     assert 0 < timed.progress.completed < 100_000
 
 
@@ -175,8 +175,8 @@ def test_a_model_that_always_refuses_stops_the_run_with_the_reason(ray_local, ci
         )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="refused")
         calls = len(server.calls)
-    assert result.status == "failed" and "model calls keep failing" in result.stop_reason
-    assert "AuthenticationError" in result.stop_reason
+    assert result.status == "failed" and "model calls keep failing" in str(result.stop_reason)
+    assert "AuthenticationError" in str(result.stop_reason) and result.stop_reason.kind == StopKind.CALLS_FAILING
     assert 6 <= result.progress.completed <= 8 and calls == result.progress.completed  # 401 is not retried
 
 
@@ -195,7 +195,7 @@ def test_a_mutator_that_raises_is_recorded_not_lost(ray_local, tmp_path):
         )
         result = evolve_run(load_problem(folder), options, runs_root=tmp_path, run_name="typo")
         assert not server.calls  # the prompt never rendered, so no call was made
-    assert result.status == "failed" and "nmae" in result.stop_reason
+    assert result.status == "failed" and "nmae" in str(result.stop_reason)
     Session = session_factory(open_engine(result.db_url, create=False))
     with Session() as s:
         calls = s.scalars(select(LLMCall)).all()

@@ -115,7 +115,7 @@ def test_an_unpriced_local_model_is_free_and_nothing_warns_about_its_price(caplo
         spec = replace(local, api_base=server.url, max_attempts=1)
         with caplog.at_level(logging.WARNING):  # as a run logs: warnings and up
             result = complete(spec, [{"role": "user", "content": "hi"}], random.Random(1))
-    assert result.error is None and result.cost == 0.0
+    assert result.error is None and result.usage.cost == 0.0
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
     out, err = capfd.readouterr()

@@ -21,6 +21,7 @@ from evolve.mutate.propose import MutatorSettings, propose
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
 from evolve.store import Program, RunConfig
+from evolve.usage import CallUsage
 
 from model_server import NOT_APPLYING, ModelServer, Reply, idea_answer
 
@@ -66,7 +67,7 @@ def settings(url: str, budget: int = 6000) -> MutatorSettings:
 
 def open_db(tmp_path: Path, problem: Problem, resume: bool = False) -> PopulationActor:
     url = f"sqlite:///{tmp_path / 'memory.db'}"
-    return PopulationActor(url, "r", problem, RunConfig({}, {}), 1, "test", "llm: test", 20, resume)
+    return PopulationActor(url, "r", problem, RunConfig(), 1, "test", "llm: test", 20, resume)
 
 
 def script(request: dict, index: int) -> Reply:
@@ -149,7 +150,7 @@ def test_counts_come_from_the_prompt_table(tmp_path, circle_packing):
 
 def test_the_offline_mutator_gets_no_memory(tmp_path, circle_packing):
     url = f"sqlite:///{tmp_path / 'offline.db'}"
-    db = PopulationActor(url, "r", circle_packing, RunConfig({}, {}), 1, "test", "offline", 20, False)
+    db = PopulationActor(url, "r", circle_packing, RunConfig(), 1, "test", "offline", 20, False)
     start = db.start()
     assert start.initial_ticket is not None
     db.submit_result(start.initial_ticket, EvalOutcome(ok=True, score=1.0, metrics={}, sandbox="t"))
@@ -162,7 +163,7 @@ def test_a_resumed_run_remembers_the_same_from_its_rows(tmp_path, circle_packing
     db = open_db(tmp_path, problem)
     with ModelServer(script) as server:
         five_iterations(db, server.url)
-    db.add_insight(Insight(5, "Findings: the margin matters.", (2, 3), "openai/test-model", cost=0.25))
+    db.add_insight(Insight(5, "Findings: the margin matters.", (2, 3), "openai/test-model", usage=CallUsage(cost=0.25)))
     before = db.next_task()
     cost = db.progress.cost
     db.close()

@@ -90,9 +90,7 @@ def test_a_two_objective_run_ends_with_a_front_listed_by_top_front(ray_local, tm
     assert table.exit_code == 0 and "Pareto front of knobs" in table.stdout and "cost (min)" in table.stdout
 
     # A resume rebuilds the island's front from the stored metrics: bounded, non-dominated.
-    again = PopulationActor(
-        result.db_url, "knobs", load_problem(folder), RunConfig({}, {}), 3, "test", "offline", 30, True
-    )
+    again = PopulationActor(result.db_url, "knobs", load_problem(folder), RunConfig(), 3, "test", "offline", 30, True)
     rebuilt = again.population.islands[0].front
     assert 3 <= len(rebuilt) <= 6
     assert not any(dominates(a.objectives, b.objectives) for a in rebuilt for b in rebuilt)

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from evolve.engine.options import RunOptions
 from evolve.engine.population_actor import PopulationActor
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
@@ -41,7 +42,7 @@ def drive(db: PopulationActor, n: int) -> list[tuple]:
 
 def open_db(tmp_path, problem, name="r", seed=1, resume=False):
     return PopulationActor(
-        f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig({}, {}), seed, "test", "offline", 100, resume
+        f"sqlite:///{tmp_path / 'e.db'}", name, problem, RunConfig(), seed, "test", "offline", 100, resume
     )
 
 
@@ -106,7 +107,7 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
         f"sqlite:///{tmp_path / 'e.db'}",
         "r",
         circle_packing,
-        RunConfig(problem={}, options={"iterations": 200}),
+        RunConfig(options=RunOptions(iterations=200)),
         1,
         "test",
         "offline",
@@ -121,8 +122,10 @@ def test_resume_keeps_the_options_it_ran_with(tmp_path, circle_packing):
 def test_failures_keep_their_kind_and_a_stop_interrupts_what_was_in_flight(tmp_path, circle_packing):
     from sqlalchemy import select
 
-    from evolve.kinds import EventKind, FailureKind, ProgramStatus
+    from evolve.kinds import EventKind, FailureKind, ProgramStatus, StopKind
+    from evolve.stop_reason import StopReason
     from evolve.store import Evaluation, Event, Program
+    from evolve.store.events import PausePayload
 
     db = open_db(tmp_path, circle_packing)
     drive(db, 3)
@@ -130,8 +133,8 @@ def test_failures_keep_their_kind_and_a_stop_interrupts_what_was_in_flight(tmp_p
     second = db.submit_proposal(propose(db.next_task(), SETTINGS)).ticket
     assert first is not None and second is not None
     db.submit_result(first, EvalOutcome.failure(FailureKind.MEMORY, "killed at 1024 MB", sandbox="test"))
-    db.add_event(EventKind.PAUSE, "paused: the engine went away")
-    db.finish("stopped", "budget reached")  # `second` was still being evaluated
+    db.add_event(PausePayload("the engine went away"), "paused: the engine went away")
+    db.finish(StopReason(StopKind.BUDGET, "budget reached"))  # `second` was still being evaluated
     with db.Session() as s:
         failed = s.get(Program, first.program_id)
         assert (failed.status, failed.failure_kind, failed.error) == (

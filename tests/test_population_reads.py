@@ -26,7 +26,7 @@ def test_the_snapshot_holds_what_a_resume_rebuilds_from(tmp_path, circle_packing
         )
     assert [p.id for p in snapshot.programs] == list(ids)  # every program, in id order
     assert len(snapshot.calls) == calls and snapshot.evaluations == latest
-    assert snapshot.events and {e.kind for e in snapshot.events} <= {EventKind.RESET, EventKind.MIGRATION}
+    assert snapshot.events and {e.payload.event for e in snapshot.events} <= {EventKind.RESET, EventKind.MIGRATION}
     assert [e.id for e in snapshot.events] == sorted(e.id for e in snapshot.events)
     assert len(snapshot.pulls) == 40 and all(p.finished for p in snapshot.pulls)  # each iteration ended
     initial = read_initial(db.engine, db.run_id)

@@ -50,7 +50,7 @@ def test_a_model_answer_becomes_a_child_with_its_costs():
         proposal = propose(task(), MutatorSettings(PROBLEM, models=model(server.url), full_weight=0.0))
     assert proposal.mutation == "diff" and proposal.model == "openai/test-model"
     assert proposal.child_code and proposal.child_code != PROGRAM, proposal.reject_reason
-    assert proposal.prompt_tokens == 10 and proposal.error is None and proposal.inspiration_ids == (3,)
+    assert proposal.usage.prompt_tokens == 10 and proposal.error is None and proposal.inspiration_ids == (3,)
     assert proposal.answer_form == AnswerForm.SEARCH_REPLACE and proposal.earlier_attempts == ()
     assert "make f better" in proposal.prompt
 

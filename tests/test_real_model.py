@@ -13,6 +13,7 @@ from sqlalchemy import select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import AnswerForm, CallOutcome
+from evolve.mutate.llm import ModelSpec
 from evolve.store import LLMCall, Program, open_engine, session_factory
 
 import local_model
@@ -34,15 +35,15 @@ def test_a_real_model_run_is_recorded_like_any_other(real_model, ray_local, circ
     monkeypatch.setenv("OPENAI_API_KEY", "local")  # litellm's openai/ route wants a key; the server ignores it
     # 2 shared cores write 2-22 tokens a second: short answers, a timeout that waits for them.
     # llama-cpp-python's server does not report its window: say it, as docs/models.md tells users to.
-    model = {
-        "name": real_model.model,
-        "api_base": real_model.api_base,
-        "max_tokens": 400,
-        "timeout": 900.0,
-        "max_attempts": 2,
-        "backoff": 1.0,
-        "context": local_model.CONTEXT,
-    }
+    model = ModelSpec(
+        real_model.model,
+        api_base=real_model.api_base,
+        max_tokens=400,
+        timeout=900.0,
+        max_attempts=2,
+        backoff=1.0,
+        context=local_model.CONTEXT,
+    )
     options = RunOptions(iterations=2, llm_concurrency=1, eval_workers=1, seed=1, models=(model,), sandbox="process")
     result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="real-model")
 

@@ -36,9 +36,7 @@ def settings(url: str, max_retries: int = 2, prompts_dir: str | None = None) -> 
 
 
 def open_db(tmp_path: Path, problem, resume: bool = False) -> PopulationActor:
-    return PopulationActor(
-        f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, resume
-    )
+    return PopulationActor(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig(), 1, "test", "llm", 10, resume)
 
 
 def first_task(db: PopulationActor):
@@ -64,7 +62,7 @@ def test_a_rejected_answer_goes_back_with_its_reason_and_the_retry_makes_the_chi
     (earlier,) = proposal.earlier_attempts
     assert earlier.reject_reason.startswith(NOT_APPLYING_REASON) and earlier.answer == NOT_APPLYING
     assert earlier.answer_form == AnswerForm.SEARCH_REPLACE
-    assert (earlier.prompt_tokens, proposal.prompt_tokens) == (200, 300)
+    assert (earlier.usage.prompt_tokens, proposal.usage.prompt_tokens) == (200, 300)
     assert abs(proposal.total_cost - (200 + 300) / 1e6) < 1e-12  # both calls, priced per prompt token
 
     # The second request is the same conversation, the model's own answer, then the exact reason.

@@ -30,9 +30,7 @@ from model_server import ModelServer, Reply, current_program, is_retry, styled_a
 
 
 def open_db(tmp_path: Path, problem) -> PopulationActor:
-    return PopulationActor(
-        f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig({}, {}), 1, "test", "llm", 10, False
-    )
+    return PopulationActor(f"sqlite:///{tmp_path / 'e.db'}", "r", problem, RunConfig(), 1, "test", "llm", 10, False)
 
 
 def first_task(db: PopulationActor):

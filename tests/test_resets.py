@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from evolve.engine.population_actor import PopulationActor
 from evolve.kinds import EventKind
+from evolve.mutate.llm import ModelSpec
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutatorSettings, propose
 from evolve.population import Member, Population, SelectionPolicy
@@ -84,7 +85,7 @@ def test_a_reset_is_an_event_row_and_survives_resume(tmp_path, circle_packing):
     problem = replace(circle_packing, config=circle_packing.config.model_copy(update={"population": population}))
     # A model in the run's config: the search plans for it (and keeps its novelty index); the
     # offline mutator makes the children.
-    config = RunConfig({}, {}, models=({"name": "m", "weight": 1.0},))
+    config = RunConfig(models=(ModelSpec("m"),))
     settings = MutatorSettings(problem=ProblemView("circle_packing", "", "python"))
 
     def open_db(resume):

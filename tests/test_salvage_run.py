@@ -59,7 +59,7 @@ def placeholder_search(request: dict, index: int) -> Reply:
 
 def test_each_salvage_rule_makes_children_and_show_counts_them(tmp_path: Path, circle_packing):
     db = PopulationActor(
-        f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, RunConfig({}, {}), 1, "test", "llm", 10, False
+        f"sqlite:///{tmp_path / 'e.db'}", "r", circle_packing, RunConfig(), 1, "test", "llm", 10, False
     )
     start = db.start()
     assert start.initial_ticket is not None

@@ -1,6 +1,7 @@
 """The adaptive search end to end: real HTTP through litellm to scripted models on loopback, real
 SQLite, a real local Ray instance and the process sandbox."""
 
+import json
 import re
 import threading
 from dataclasses import replace
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
-from evolve.kinds import CallOutcome, Mutation
+from evolve.kinds import CallOutcome, Mutation, StopKind
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import BanditConfig, MutationConfig, NoveltyConfig, load_problem
 from evolve.store import Evaluation, LLMCall, Program, open_engine, session_factory
 from evolve.store.models import Embedding
@@ -60,15 +62,10 @@ def tuned(problem, **sections):
 
 def models(url, *names, **extra):
     return tuple(
-        {
-            "name": f"openai/{n}",
-            "api_base": url,
-            "max_attempts": 2,
-            "backoff": 0.05,
-            "price_in": 1.0,
-            "price_out": 2.0,
+        replace(
+            ModelSpec(f"openai/{n}", api_base=url, max_attempts=2, backoff=0.05, price_in=1.0, price_out=2.0),
             **extra,
-        }
+        )
         for n in names
     )
 
@@ -256,7 +253,9 @@ def test_a_fix_prompt_carries_the_error_and_repairs_the_failed_program(ray_local
 def test_patience_stops_a_run_whose_best_does_not_improve(ray_local, constant_problem, tmp_path):
     with ModelServer(lambda request, index: Reply(scale_x(request, 0.9 - 0.001 * index))) as server:
         result = run(constant_problem, tmp_path, "patience", iterations=40, patience=4, models=models(server.url, "m"))
-    assert result.status == "stopped" and "patience 4" in result.stop_reason
+    assert result.status == "stopped" and "patience 4" in str(result.stop_reason)
+    assert result.stop_reason.kind == StopKind.PATIENCE
+    assert json.loads((result.run_dir / "summary.json").read_text())["stop_kind"] == "patience"
     assert 4 <= result.progress.evaluated < 12
 
 
@@ -332,7 +331,7 @@ def test_the_search_quality_bench_runs_its_matrix_offline(ray_local, tmp_path):
 
     problem = load_problem(templates_dir() / "minimal")
     with ModelServer(bench.perturbing_script) as server:
-        model = {"name": "openai/loopback", "api_base": server.url, "price_in": 1.0, "price_out": 2.0}
+        model = ModelSpec("openai/loopback", api_base=server.url, price_in=1.0, price_out=2.0)
         outcomes = bench.run_matrix(problem, ["evolve", "random"], 1, 4, None, (model,), tmp_path)
     evolve_arm, random_arm = outcomes
     assert evolve_arm.calls >= 4 and evolve_arm.cost > 0 and random_arm.calls == 0 and random_arm.cost == 0

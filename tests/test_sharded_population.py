@@ -32,7 +32,7 @@ def sharded(problem: Problem, shards: int, islands: int = 4, migration_interval:
 def open_run(ray, url: str, problem: Problem, name: str, resume: bool = False) -> ShardedPopulation:
     def make(spec: ShardSpec):
         actor = ray.remote(PopulationActor).options(num_cpus=0, max_concurrency=1)
-        return actor.remote(url, name, problem, RunConfig({}, {}), 3, "test", "offline", None, resume, spec)
+        return actor.remote(url, name, problem, RunConfig(), 3, "test", "offline", None, resume, spec)
 
     return ShardedPopulation.open(problem.config.population, make)
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import EventKind, ProgramStatus
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import load_problem
 from evolve.store import Event, LLMCall, Program, Run, open_engine, session_factory
 
@@ -78,7 +79,7 @@ def test_a_run_over_two_shards_then_its_resume(ray_local, tmp_path):
     (folder / "problem.toml").write_text(TOML)
     problem = load_problem(folder)
     with ModelServer(grow_x) as server:
-        model = ({"name": "openai/grow", "api_base": server.url, "max_attempts": 2, "backoff": 0.05},)
+        model = (ModelSpec("openai/grow", api_base=server.url, max_attempts=2, backoff=0.05),)
         options = RunOptions(iterations=24, eval_workers=2, llm_concurrency=4, seed=5, sandbox="process", models=model)
         first = evolve_run(problem, options, runs_root=tmp_path / "runs", run_name="two-shards")
         facts = _facts(first.db_url)

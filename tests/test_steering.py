@@ -18,6 +18,7 @@ from evolve.cli import app
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.kinds import EvaluationKind, EventKind
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import load_problem
 from evolve.steer import hint
 from evolve.store import Evaluation, Event, LLMCall, Program, Run, open_engine
@@ -34,7 +35,7 @@ RESUMED = "grow the corner circles"
 
 
 def _options(url: str, iterations: int) -> RunOptions:
-    model = {"name": "openai/test-model", "api_base": url, "max_attempts": 2, "backoff": 0.05}
+    model = ModelSpec("openai/test-model", api_base=url, max_attempts=2, backoff=0.05)
     return RunOptions(
         iterations=iterations, llm_concurrency=1, eval_workers=1, seed=5, models=(model,), sandbox="process"
     )

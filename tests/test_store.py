@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from run_databases import small_run
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from evolve.inspect.commands import build_app
 from evolve.inspect.locate import locate
 from evolve.inspect.summary import summary
-from evolve.kinds import FailureKind, Mutation, RunStatus
+from evolve.kinds import AnswerForm, CallOutcome, FailureKind, Mutation, StopKind
 from evolve.sandbox.base import EvalOutcome
-from evolve.store import RunConfig, RunWriter
-from evolve.store.db import add_missing_columns, open_engine, sqlite_url
+from evolve.stop_reason import StopReason
+from evolve.store import CallRow, Insight, LLMCall, RunConfig, RunWriter
+from evolve.store.db import add_missing_columns, open_engine, session_factory, sqlite_url
+from evolve.usage import CallUsage
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def test_a_failure_kind_is_read_from_its_column(tmp_path):
         name="kinds",
         problem="p",
         problem_path="p",
-        config=RunConfig({}, {}),
+        config=RunConfig(),
         seed=0,
         sandbox="process",
         mutator="offline",
@@ -65,7 +69,7 @@ def test_a_failure_kind_is_read_from_its_column(tmp_path):
             propose_seconds=None,
         )
         writer.record_evaluation(pid, outcome)
-    writer.finish(RunStatus.FINISHED, "done")
+    writer.finish(StopReason(StopKind.COMPLETED, "done"))
     writer.close()
     kinds = {f.kind: f.count for f in summary(locate(str(folder)).engine, 1).failures}
     assert kinds == {"timeout": 1, "sandbox error": 1, "crash": 1}
@@ -102,3 +106,67 @@ def test_a_database_from_before_the_failure_kind_column(workdir, tmp_path, monke
     engine.dispose()
     again = summary(locate(str(folder)).engine, 1)
     assert [(f.kind, f.count) for f in again.failures] == [(f.kind, f.count) for f in new.failures]
+
+
+def test_a_calls_usage_round_trips_to_its_llm_calls_row_and_an_insights(tmp_path):
+    """What a model call spent (`CallUsage`) is written into its row's columns and read back the same."""
+    engine = open_engine(sqlite_url(tmp_path), create=True)
+    writer = RunWriter.start_run(
+        engine,
+        name="usage",
+        problem="p",
+        problem_path="p",
+        config=RunConfig(),
+        seed=0,
+        sandbox="process",
+        mutator="llm: openai/m (w=1)",
+        iterations_target=None,
+        initial_code="x = 1\n",
+        initial_hash="h0",
+    )
+    spent = CallUsage(prompt_tokens=1234, completion_tokens=56, cost=0.0125, latency=3.5, attempts=3)
+    row = CallRow(
+        iteration=4,
+        island=1,
+        parent_id=writer.initial_id,
+        model="openai/m",
+        mutation=Mutation.DIFF,
+        prompt="[user]\nimprove it",
+        answer="x = 2\n",
+        usage=spent,
+        error=None,
+        outcome=CallOutcome.REJECTED,
+        reject_reason="the edit changes nothing",
+        answer_form=AnswerForm.FULL_PROGRAM,
+        attempt=2,
+        retried=True,
+    )
+    call_id = writer.add_call(row)
+    failed = writer.add_call(replace(row, answer=None, usage=CallUsage(latency=0.2, attempts=5), error="Timeout: 60 s"))
+    writer.add_insight(
+        iteration=9, text="notes", program_ids=(1,), model="openai/m", prompt="p", usage=spent, error=None
+    )
+    writer.close()
+    with session_factory(engine)() as s:
+        stored = s.get(LLMCall, call_id)
+        assert stored is not None
+        read = CallUsage(stored.prompt_tokens, stored.completion_tokens, stored.cost, stored.latency, stored.attempts)
+        assert read == spent
+        assert (stored.iteration, stored.island, stored.parent_id, stored.model, stored.mutation) == (
+            4, 1, writer.initial_id, "openai/m", "diff",
+        )  # fmt: skip
+        assert (stored.outcome, stored.reject_reason, stored.answer_form, stored.attempt, stored.retried) == (
+            "rejected", "the edit changes nothing", "full_program", 2, True,
+        )  # fmt: skip
+        assert (stored.prompt, stored.answer, stored.error) == ("[user]\nimprove it", "x = 2\n", None)
+        other = s.get(LLMCall, failed)
+        assert other is not None and (other.attempts, other.latency, other.cost) == (5, 0.2, 0.0)
+        assert other.answer is None and other.error == "Timeout: 60 s"
+        insight = s.scalars(select(Insight)).one()
+        assert (insight.prompt_tokens, insight.completion_tokens, insight.cost, insight.latency) == (
+            1234,
+            56,
+            0.0125,
+            3.5,
+        )
+    engine.dispose()

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from evolve.api.problems import PathLike, Problem
 from evolve.errors import RunError
+from evolve.kinds import RunStatus
+from evolve.stop_reason import StopReason
 
 if TYPE_CHECKING:
     from evolve.engine.options import Progress, RunOptions
@@ -35,17 +37,19 @@ class Result:
     best_heldout_score: float | None  # on the held-out data (None: the problem has none)
     initial_score: float | None
     initial_heldout_score: float | None
+    run_name: str
+    run_dir: Path
+    db_url: str
+    status: str  # finished or stopped
+    # Why it stopped: `.kind` (a StopKind: COMPLETED, PATIENCE, BUDGET...) and its words, which
+    # str() gives ("completed 10 iterations", "no better program in the last 20 evaluations ...").
+    stop_reason: StopReason
+    candidates: int
+    evaluated: int
+    failed: int
+    cost_usd: float
+    seconds: float
     metrics: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    run_name: str = ""
-    run_dir: Path = Path()
-    db_url: str = ""
-    status: str = ""  # finished or stopped
-    stop_reason: str = ""  # e.g. "completed 10 iterations", "no improvement in 20 evaluations"
-    candidates: int = 0
-    evaluated: int = 0
-    failed: int = 0
-    cost_usd: float = 0.0
-    seconds: float = 0.0
 
 
 def run(
@@ -106,7 +110,7 @@ def run(
     finally:
         if not ray_was_running:
             stop_local_ray()
-    if outcome.status == "failed":
+    if outcome.status == RunStatus.FAILED:
         raise RunError(f"run {outcome.run_name}: {outcome.stop_reason} (its folder: {outcome.run_dir})")
     return result_of(outcome)
 

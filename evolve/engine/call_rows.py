@@ -8,73 +8,66 @@ from evolve.kinds import CallOutcome, Mutation
 from evolve.mutate.insight import Insight
 from evolve.mutate.propose import Proposal
 from evolve.search.judge import Verdict
-from evolve.store import RunWriter
+from evolve.store import CallRow, RunWriter
 
 
 def write_calls(writer: RunWriter, proposal: Proposal, outcome: CallOutcome, reason: str | None) -> int:
     """Every call of the proposal; returns the id of the last (the one a child comes from)."""
     for number, earlier in enumerate(proposal.earlier_attempts, 1):
         writer.add_call(
-            iteration=proposal.iteration,
-            model=proposal.model,
-            mutation=proposal.mutation,
-            prompt=earlier.prompt,
-            answer=earlier.answer,
-            prompt_tokens=earlier.prompt_tokens,
-            completion_tokens=earlier.completion_tokens,
-            cost=earlier.cost,
-            latency=earlier.latency,
-            attempts=earlier.attempts,
-            error=None,
-            outcome=CallOutcome.REJECTED,
-            reject_reason=earlier.reject_reason,
-            parent_id=proposal.parent_id,
-            island=proposal.island,
-            answer_form=earlier.answer_form,
-            attempt=number,
-            retried=True,
+            CallRow(
+                iteration=proposal.iteration,
+                island=proposal.island,
+                parent_id=proposal.parent_id,
+                model=proposal.model,
+                mutation=proposal.mutation,
+                prompt=earlier.prompt,
+                answer=earlier.answer,
+                usage=earlier.usage,
+                error=None,
+                outcome=CallOutcome.REJECTED,
+                reject_reason=earlier.reject_reason,
+                answer_form=earlier.answer_form,
+                attempt=number,
+                retried=True,
+            )
         )
-    return writer.add_call(
+    last = CallRow(
         iteration=proposal.iteration,
+        island=proposal.island,
+        parent_id=proposal.parent_id,
         model=proposal.model,
         mutation=proposal.mutation,
         prompt=proposal.prompt,
         answer=proposal.answer,
-        prompt_tokens=proposal.prompt_tokens,
-        completion_tokens=proposal.completion_tokens,
-        cost=proposal.cost,
-        latency=proposal.latency,
-        attempts=proposal.attempts,
+        usage=proposal.usage,
         error=proposal.error,
         outcome=outcome,
         reject_reason=reason,
-        parent_id=proposal.parent_id,
-        island=proposal.island,
         answer_form=proposal.answer_form,
         attempt=len(proposal.earlier_attempts) + 1,
     )
+    return writer.add_call(last)
 
 
 def write_verdict(writer: RunWriter, proposal: Proposal, verdict: Verdict) -> None:
     """The judge's call is a row of its own (not the iteration's outcome: `retried` is set)."""
     writer.add_call(
-        iteration=proposal.iteration,
-        model=verdict.model,
-        mutation=Mutation.JUDGE,
-        prompt=verdict.prompt,
-        answer=verdict.answer,
-        prompt_tokens=verdict.prompt_tokens,
-        completion_tokens=verdict.completion_tokens,
-        cost=verdict.cost,
-        latency=verdict.latency,
-        attempts=verdict.attempts,
-        error=verdict.error,
-        outcome=CallOutcome.JUDGE,
-        reject_reason=("near-duplicate: " if verdict.near_duplicate else "novel: ") + verdict.reason,
-        parent_id=proposal.parent_id,
-        island=proposal.island,
-        attempt=0,
-        retried=True,
+        CallRow(
+            iteration=proposal.iteration,
+            island=proposal.island,
+            parent_id=proposal.parent_id,
+            model=verdict.model,
+            mutation=Mutation.JUDGE,
+            prompt=verdict.prompt,
+            answer=verdict.answer,
+            usage=verdict.usage,
+            error=verdict.error,
+            outcome=CallOutcome.JUDGE,
+            reject_reason=("near-duplicate: " if verdict.near_duplicate else "novel: ") + verdict.reason,
+            attempt=0,
+            retried=True,
+        )
     )
 
 
@@ -115,9 +108,6 @@ def write_insight(writer: RunWriter, insight: Insight) -> None:
         program_ids=insight.program_ids,
         model=insight.model,
         prompt=insight.prompt,
-        prompt_tokens=insight.prompt_tokens,
-        completion_tokens=insight.completion_tokens,
-        cost=insight.cost,
-        latency=insight.latency,
+        usage=insight.usage,
         error=insight.error,
     )

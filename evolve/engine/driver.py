@@ -21,30 +21,34 @@ from typing import Any
 
 from evolve.diskfull import filled
 from evolve.engine.cluster import first_line
+from evolve.engine.first_proposals import FirstCall, adopted
 from evolve.engine.inflight import Admission, Evaluation, InFlight, InsightCall, ModelCall, Stored, Verdict, Work
 from evolve.engine.machinery import INFRA_BROKEN, Machinery
 from evolve.engine.options import Progress, RunOptions
 from evolve.errors import InfrastructureError, RunError
-from evolve.kinds import Mutation, RunStatus
+from evolve.kinds import Mutation, StopKind
 from evolve.logs import milestone
-from evolve.mutate.propose import Proposal
+from evolve.mutate.propose import MutationTask, Proposal
 from evolve.mutate.spending import Hold, Spending
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome, EvalRequest
+from evolve.stop_reason import StopReason
 from evolve.store.liveness import HEARTBEAT_SECONDS
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "interrupted by the user (Ctrl-C)"
-CALLS_FAILING = "the model calls keep failing"
-BUDGET_SPENT = "cost budget reached"  # the final message, with what was spent, is made at the stop
-__all__ = ["BUDGET_SPENT", "CALLS_FAILING", "INFRA_BROKEN", "INTERRUPTED", "Driver"]
+INTERRUPTED = StopReason(StopKind.INTERRUPTED, "interrupted by the user (Ctrl-C)")
+# The final words, with what was spent, are made at the stop (`_ending`).
+BUDGET_SPENT = StopReason(StopKind.BUDGET, "cost budget reached")
+__all__ = ["Driver"]
 
 
-class _InterruptFlag:
+class InterruptFlag:
     """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
 
     def __init__(self) -> None:
+        # Installed by the run's start when it sends its first proposals (evolve/engine/run.py),
+        # so a Ctrl-C during the start lets the run take in the answers it paid for.
         self.requested = False
         self.previous: Any = None
         if threading.current_thread() is threading.main_thread():
@@ -77,6 +81,7 @@ class Driver:
         insight_interval: int = 0,
         needs: dict[str, float] | None = None,
         spending: Spending | None = None,
+        interrupt: InterruptFlag | None = None,
     ):
         self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
@@ -96,6 +101,8 @@ class Driver:
         self.early_initial: Any = None  # the initial program's evaluation, started before the population opened
         self.machinery = Machinery(db, options.infra_wait, needs or {}, options.sandbox, self._tell)
         self.launched = 0  # iterations whose model call was launched (a resumed run counts on)
+        self.interrupt = interrupt  # Ctrl-C's flag when the start installed it (its first proposals)
+        self.first_calls: list[FirstCall] = []  # sent before Ray started (evolve/engine/first_proposals.py)
 
     def _insight_due(self) -> bool:
         """Whether `progress.evaluated` crossed the next multiple of the insight interval (a
@@ -138,12 +145,19 @@ class Driver:
 
     # ---- the run ------------------------------------------------------------------------
 
-    def open(self, early_initial: Any = None) -> None:
-        """Take the opened (or reopened) run's start: its initial program, its progress, and the
-        evaluation of the initial program already under way, if one is."""
+    def open(self, early_initial: Any = None, first_calls: tuple[FirstCall, ...] = ()) -> None:
+        """Take the opened (or reopened) run's start: its initial program, its progress, the
+        evaluation of the initial program already under way, if one is, and a new run's first
+        proposals, made children of its initial program and numbered as its first iterations."""
         self.early_initial = early_initial
         self.start_info = self.db.start_info
         self.progress = self.start_info.progress
+        ticket = self.start_info.initial_ticket
+        if first_calls and ticket is not None:
+            islands = self.db.islands
+            self.first_calls = adopted(
+                first_calls, ticket.program_id, self.db.claim_iterations(len(first_calls)), islands
+            )
 
     def evaluate_initial(self, problem: Problem) -> None:
         import ray
@@ -157,7 +171,7 @@ class Driver:
             ref = self.db.submit_result(info.initial_ticket, outcome)
             self.progress = self.db.progress(ref, ray.get(ref))
             if not outcome.ok:
-                self.db.finish(RunStatus.FAILED, f"the initial program failed: {outcome.reason}")
+                self.db.finish(StopReason(StopKind.INITIAL_FAILED, f"the initial program failed: {outcome.reason}"))
                 raise RunError(f"{problem.program_path}: the initial program fails its evaluation: {outcome.reason}")
         self.on_progress(self.progress)
 
@@ -169,28 +183,39 @@ class Driver:
         else:
             self.failing_calls = 0
 
-    def stop_reason(self) -> str | None:
+    def stop_reason(self) -> StopReason | None:
         p, o = self.progress, self.options
         if self.failing_calls >= self.failing_calls_limit:
-            return f"{CALLS_FAILING}: the last {self.failing_calls} all failed; the latest: {self.last_call_error}"
+            return StopReason(
+                StopKind.CALLS_FAILING,
+                f"the model calls keep failing: the last {self.failing_calls} all failed; "
+                f"the latest: {self.last_call_error}",
+            )
         if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
-            return f"wall time of {o.max_seconds:g} s reached"
+            return StopReason(StopKind.WALL_TIME, f"wall time of {o.max_seconds:g} s reached")
         if o.max_cost is not None and p.cost >= o.max_cost:
             return BUDGET_SPENT
         if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:
-            return f"target score {o.target_score:g} reached ({p.best_score:.6g})"
+            return StopReason(StopKind.TARGET_SCORE, f"target score {o.target_score:g} reached ({p.best_score:.6g})")
         if o.patience is not None and p.since_best >= o.patience:
-            return f"no better program in the last {p.since_best} evaluations (patience {o.patience})"
+            return StopReason(
+                StopKind.PATIENCE,
+                f"no better program in the last {p.since_best} evaluations (patience {o.patience})",
+            )
         return self.machinery.gave_up()
 
-    def steady_state(self) -> tuple[RunStatus, str]:
-        """Run until the iterations are done or a stop condition holds; returns (status, reason)."""
+    def steady_state(self) -> StopReason:
+        """Run until the iterations are done or a stop condition holds; returns why it stopped."""
         flights = InFlight()
         self.launched = self.progress.completed
+        for call in self.first_calls:  # iterations like any other, their calls made already
+            flights.add(call.future, ModelCall(call.task))
+            self.launched += 1
+        self.first_calls = []
         if self.spending is not None:
             self.spending.start(self.progress.cost)  # a resumed run's earlier calls count
-        stopping: str | None = None
-        interrupt = _InterruptFlag()
+        stopping: StopReason | None = None
+        interrupt = self.interrupt or InterruptFlag()
         try:
             while True:
                 stopping = self._stopping(stopping, interrupt, flights)
@@ -212,23 +237,23 @@ class Driver:
         except KeyboardInterrupt:  # the second Ctrl-C: drop what is in flight, keep what is stored
             flights.cancel_evaluations()
             flights.cancel_model_calls()
-            return RunStatus.STOPPED, INTERRUPTED
+            return INTERRUPTED
         finally:
             interrupt.restore()
         return self._ending(stopping)
 
-    def _stopping(self, stopping: str | None, interrupt: _InterruptFlag, flights: InFlight) -> str | None:
+    def _stopping(self, stopping: StopReason | None, interrupt: InterruptFlag, flights: InFlight) -> StopReason | None:
         """Why the run stops launching, if it does: a Ctrl-C, or a stop condition that holds now."""
         if interrupt.requested and stopping is None:
             stopping = INTERRUPTED
             self._tell("stopping: finishing what is in flight (Ctrl-C again to stop now)")
         stopping = stopping or self.stop_reason()
-        if stopping and stopping.startswith(INFRA_BROKEN):
+        if stopping is not None and stopping.kind == StopKind.INFRA_BROKEN:
             flights.waiting_for_slot.clear()  # their programs stay pending: `finish` marks them interrupted
             flights.cancel_evaluations()  # ones no node can take would wait for ever
         return stopping
 
-    def _launch_work(self, stopping: str | None, flights: InFlight) -> str | None:
+    def _launch_work(self, stopping: StopReason | None, flights: InFlight) -> StopReason | None:
         """Launch model calls, an insight and evaluations while slots are free; returns `stopping`,
         set when the budget cannot hold the next call."""
         o, outage = self.options, self.machinery.outage
@@ -296,7 +321,7 @@ class Driver:
         if verdict is None:
             return
         if self.spending is not None:
-            self.spending.settle(None, verdict.cost)  # a short yes/no call, not reserved
+            self.spending.settle(None, verdict.usage.cost)  # a short yes/no call, not reserved
         ref = self.db.submit_proposal(work.proposal, verdict)
         flights.add(ref.future(), Admission(work.proposal, ref))
 
@@ -324,7 +349,7 @@ class Driver:
         """Stored like a result; its cost is the run's."""
         written = self._model_result(done, "writing the insight")
         if self.spending is not None:
-            self.spending.settle(self.insight_hold, written.cost if written is not None else 0.0)
+            self.spending.settle(self.insight_hold, written.usage.cost if written is not None else 0.0)
         if written is not None:
             ref = self.db.add_insight(written)
             flights.add(ref.future(), Stored(ref))
@@ -338,17 +363,17 @@ class Driver:
             for ref in self.db.submit_results(results):
                 flights.add(ref.future(), Stored(ref))
 
-    def _ending(self, stopping: str | None) -> tuple[RunStatus, str]:
+    def _ending(self, stopping: StopReason | None) -> StopReason:
         o = self.options
-        if stopping == BUDGET_SPENT:  # said with what was spent, once every call in flight has ended
-            stopping = (
+        # The budget's words say what was spent, once every call in flight has ended.
+        if stopping is not None and stopping.kind == StopKind.BUDGET:
+            bound = self.spending.bound if self.spending else 0.0
+            return StopReason(
+                StopKind.BUDGET,
                 f"cost budget of ${o.max_cost:g} reached: ${self.progress.cost:.4f} spent "
-                f"(each model call first reserved its price bound, now ${self.spending.bound if self.spending else 0.0:.4f})"
+                f"(each model call first reserved its price bound, now ${bound:.4f})",
             )
-        if stopping:
-            failed = stopping.startswith((CALLS_FAILING, INFRA_BROKEN))
-            return (RunStatus.FAILED if failed else RunStatus.STOPPED), stopping
-        return RunStatus.FINISHED, f"completed {o.iterations} iterations"
+        return stopping or StopReason(StopKind.COMPLETED, f"completed {o.iterations} iterations")
 
     def evaluate_now(self, ticket, request: EvalRequest) -> EvalOutcome:
         """Evaluate one program outside the loop (the initial program, a held-out score), riding out
@@ -374,7 +399,7 @@ class Driver:
             raise RunError(f"the population actor died: {first_line(exc)}") from None
         except Exception as exc:
             log.error("the mutator raised: %s", exc, exc_info=exc)
-            task = ray.get(task_ref)
+            task = task_ref if isinstance(task_ref, MutationTask) else ray.get(task_ref)
             error = f"the mutator raised: {str(exc).strip().splitlines()[-1][:400] if str(exc).strip() else type(exc).__name__}"
             return Proposal(
                 iteration=task.iteration,

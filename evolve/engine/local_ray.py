@@ -1,10 +1,12 @@
 """The Ray instance a run uses: a cluster's (`--ray-address`) or a local one this process starts,
 whose session folder is signed (see evolve/engine/leftovers.py) and removed when the run ends.
 A local instance is ended fast: a run's exit does not wait on Ray's graceful shutdown (1.4 s of a
-2-core machine's time, most of the run's exit)."""
+2-core machine's time, most of the run's exit); a process that ends right after (the console
+script) does not even disconnect from it (0.3-0.4 s more, measured in bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -50,17 +52,26 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
 _local_session_dir: str | None = None  # the session folder of the local Ray instance this process started
 
 
-def stop_local_ray() -> None:
+def stop_local_ray(process_ends: bool = False) -> None:
     """Shut down the local Ray instance this process started and remove its session folder (its
-    logs and sockets under /tmp/ray), so finished runs do not pile them up. A cluster is left alone."""
+    logs and sockets under /tmp/ray), so finished runs do not pile them up. A cluster is left alone.
+
+    `process_ends`: the caller ends the process with `os._exit` next (evolve/cli.py's exit_now),
+    after everything is stored and printed. The driver then stays connected to the daemons
+    killed here: no disconnect, no `ray.shutdown()`, and Ray's exit hook, which would wait on
+    them, is dropped. Only for that case: an interpreter that tears down normally over a
+    connection whose daemons are gone crashes."""
     global _local_session_dir
     import ray
 
     if _local_session_dir is None:
         return
     session, _local_session_dir = _local_session_dir, None
-    kill_local_ray()
-    ray.shutdown()  # what is left of the driver's state; the processes are gone already
+    kill_local_ray(disconnect=not process_ends)
+    if process_ends:
+        atexit.unregister(ray.shutdown)
+    else:
+        ray.shutdown()  # what is left of the driver's state; the processes are gone already
     milestone("ray stopped")
     shutil.rmtree(session, ignore_errors=True)
     latest = Path(session).parent / "session_latest"
@@ -69,11 +80,12 @@ def stop_local_ray() -> None:
     milestone("ray's session folder removed")
 
 
-def kill_local_ray() -> None:
-    """End the local Ray instance at once: disconnect this driver, then SIGKILL every process the
-    instance started and their descendants (workers, agents). `ray.shutdown()` alone asks each
-    daemon to stop and waits for it (1.4 s on a quiet small machine); by the run's end the store
-    holds everything, so nothing is lost by not asking. Never raises: `ray.shutdown()` follows."""
+def kill_local_ray(disconnect: bool = True) -> None:
+    """End the local Ray instance at once: disconnect this driver (unless `disconnect` is False:
+    see stop_local_ray), then SIGKILL every process the instance started and their descendants
+    (workers, agents). `ray.shutdown()` alone asks each daemon to stop and waits for it (1.4 s on
+    a quiet small machine); by the run's end the store holds everything, so nothing is lost by
+    not asking. Never raises."""
     import importlib
 
     import ray
@@ -93,7 +105,7 @@ def kill_local_ray() -> None:
             except (psutil.Error, AttributeError):
                 continue
     try:  # while the daemons still answer: a driver cut off from them waits on its timeouts
-        if hasattr(driver, "core_worker"):
+        if disconnect and hasattr(driver, "core_worker"):
             driver.core_worker.shutdown_driver()
             del driver.core_worker
     except Exception as exc:

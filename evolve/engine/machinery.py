@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from evolve.engine.cluster import NodeHealth, first_line, node_cannot_evaluate, worker_lost
 from evolve.errors import InfrastructureError, NodeLost
-from evolve.kinds import EventKind, FailureKind
+from evolve.kinds import FailureKind, StopKind
 from evolve.sandbox.base import EvalOutcome
+from evolve.stop_reason import StopReason
+from evolve.store.events import NodeAvoidedPayload, PausePayload, RecoveredPayload
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ class Machinery:
         if self.outage is None:
             self.outage = Outage(since=now, faults=0, cause=cause, retry_at=now)
             log.warning("infrastructure fault, pausing the run: %s", cause)
-            self.db.add_event(EventKind.PAUSE, f"paused: {cause}")
+            self.db.add_event(PausePayload(cause), f"paused: {cause}")
         self.outage.faults += 1
         self.outage.cause = cause
         self.outage.retry_at = now + min(MAX_RETRY_DELAY, 2.0 ** (self.outage.faults - 1))
@@ -61,17 +63,22 @@ class Machinery:
 
     def recovered(self) -> None:
         if self.outage is not None:
-            log.warning("infrastructure recovered after %.0f s", time.monotonic() - self.outage.since)
-            self.db.add_event(EventKind.RESUME, "the machinery answers again: run resumed")
+            seconds = time.monotonic() - self.outage.since
+            log.warning("infrastructure recovered after %.0f s", seconds)
+            self.db.add_event(RecoveredPayload(seconds), "the machinery answers again: run resumed")
             self.outage = None
 
     def paused(self) -> bool:
         return self.outage is not None and time.monotonic() < self.outage.retry_at
 
-    def gave_up(self) -> str | None:
+    def gave_up(self) -> StopReason | None:
+        """The run's stop when the outage has lasted past `infra_wait`."""
         o = self.outage
         if o is not None and time.monotonic() - o.since >= self.infra_wait:
-            return f"{INFRA_BROKEN} ({o.faults} tries over {time.monotonic() - o.since:.0f} s): {o.cause}"
+            seconds = time.monotonic() - o.since
+            return StopReason(
+                StopKind.INFRA_BROKEN, f"{INFRA_BROKEN} ({o.faults} tries over {seconds:.0f} s): {o.cause}"
+            )
         return None
 
     def check_placement(self, in_flight: int) -> None:
@@ -99,9 +106,8 @@ class Machinery:
         cause = first_line(exc)
         log.warning("node %s cannot evaluate, sending evaluations elsewhere for %.0f s: %s", node[:12], seconds, cause)
         self.db.add_event(
-            EventKind.NODE_AVOIDED,
+            NodeAvoidedPayload(node, seconds, self.nodes.avoided[node][1]),
             f"node {node[:12]} avoided for {seconds:.0f} s: {cause}",
-            {"node": node, "seconds": seconds, "faults": self.nodes.avoided[node][1]},
         )
         self.tell(f"node {node[:12]} avoided: {cause[:100]}")
         return True

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
+from evolve.mutate.llm import ModelSpec
 from evolve.sandbox.base import SandboxKind
 
 
@@ -16,7 +19,7 @@ class RunOptions:
     llm_concurrency: int = 8
     eval_workers: int | None = None  # None: as many as the cluster's nodes run at once
     seed: int = 0
-    models: tuple[dict, ...] = ()  # ModelSpec fields; empty: the problem's models, else offline
+    models: tuple[ModelSpec, ...] = ()  # empty: the problem's models, else offline
     sandbox: str = SandboxKind.PROCESS  # or a plug-in, package.module:ClassName
     sandbox_options: dict = field(default_factory=dict)
     heldout: bool = True
@@ -27,7 +30,18 @@ class RunOptions:
     patience: int | None = None  # stop when the best has not improved in this many evaluations
 
     def to_dict(self) -> dict:
+        """The options as JSON values (the models as tables of their fields), as a run stores them."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any], where: str = "the run's stored options") -> RunOptions:
+        """The options `to_dict` wrote. Keys this version does not know (a newer or older evolve
+        wrote them) are left out, so an old run can still be read and resumed."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in stored.items() if key in known}
+        values["models"] = tuple(ModelSpec.from_mapping(m, f"{where}: models") for m in values.get("models") or ())
+        values["sandbox_options"] = dict(values.get("sandbox_options") or {})
+        return cls(**values)
 
 
 @dataclass(frozen=True)

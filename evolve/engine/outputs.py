@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evolve.engine.options import Progress
 from evolve.problem import Problem
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram
 
 
@@ -16,7 +17,7 @@ def write_outputs(
     best: BestProgram,
     progress: Progress,
     status: str,
-    reason: str,
+    reason: StopReason,
     seconds: float,
     run_name: str,
     db_url: str,
@@ -30,7 +31,8 @@ def write_outputs(
         "run": run_name,
         "problem": problem.name,
         "status": status,
-        "stop_reason": reason,
+        "stop_reason": reason.text,
+        "stop_kind": reason.kind.value,
         "mutator": mutator,
         "db": db_url,
         "seconds": round(seconds, 2),

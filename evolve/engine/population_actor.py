@@ -25,7 +25,7 @@ from evolve.engine.prompt_memory import PromptHints, prompt_memory
 from evolve.engine.repeat import Contender, Repeats, record_repeats, top_members
 from evolve.engine.run_search import Novelty, RunSearch, island_bests
 from evolve.engine.tickets import EvalTicket
-from evolve.kinds import CallOutcome, EventKind, ProgramStatus, RunStatus
+from evolve.kinds import CallOutcome, ProgramStatus
 from evolve.mutate.insight import Insight, InsightContext
 from evolve.mutate.memory import CellAxis, Memory
 from evolve.mutate.offline import OFFLINE_MUTATOR
@@ -35,7 +35,9 @@ from evolve.population.shard_spec import UNSHARDED, ShardSpec
 from evolve.problem import Problem
 from evolve.sandbox.base import EvalOutcome
 from evolve.search.judge import Verdict
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram, RunConfig, open_engine, read_best_program, session_factory
+from evolve.store.events import EventPayload, MigrationPayload, NewBestPayload, ResetPayload
 from evolve.store.history import RunHistory
 from evolve.store.population_reads import read_cells, read_codes, read_initial
 
@@ -157,7 +159,7 @@ class PopulationActor:
             if outcome == CallOutcome.CHILD and proposal.child_code is not None:
                 ticket = self._store_child(proposal, proposal.child_code, digest, call_id, novelty)
         self.hints.taken(proposal.iteration)
-        judged = verdict.cost if verdict is not None else 0.0
+        judged = verdict.usage.cost if verdict is not None else 0.0
         self.search.proposal_ended(proposal, ticket is not None, judged)
         p = replace(self.progress, cost=self.progress.cost + proposal.total_cost + judged)
         if ticket is None:
@@ -276,9 +278,8 @@ class PopulationActor:
         # A shard's new best is the run's only when it beats what every shard stored.
         if new_best and self.writer.offer_best(ticket.program_id, outcome.score):
             self.writer.add_event(
-                EventKind.NEW_BEST,
+                NewBestPayload(ticket.program_id, outcome.score),
                 f"new best {outcome.score:.6g} (program {ticket.program_id})",
-                {"program_id": ticket.program_id, "score": outcome.score},
             )
         self.last_failure.pop(ticket.island, None)
 
@@ -290,11 +291,7 @@ class PopulationActor:
         self.evaluated_since_migration = 0
         moves = self.population.migrate(self.migration_count)
         if moves:
-            self.writer.add_event(
-                EventKind.MIGRATION,
-                f"ring migration: {len(moves)} programs moved",
-                {"moves": [list(m) for m in moves]},
-            )
+            self.writer.add_event(MigrationPayload(tuple(moves)), f"ring migration: {len(moves)} programs moved")
             self.search.migrated(moves)
 
     def _check_resets(self, evaluation_id: int) -> None:
@@ -309,13 +306,8 @@ class PopulationActor:
                 self.last_failure.pop(island, None)
             described = ", ".join(f"island {i} from program {pid}" for i, pid in reset.seeds)
             self.writer.add_event(
-                EventKind.RESET,
+                ResetPayload(reset.wiped, reset.seeds, evaluation_id),
                 f"island reset: {len(reset.wiped)} stagnant islands wiped and reseeded ({described})",
-                {
-                    "islands": list(reset.wiped),
-                    "seeds": [list(s) for s in reset.seeds],
-                    "after_evaluation": evaluation_id,
-                },
             )
         self.search.checked(island_bests(self.population, self.owned))
 
@@ -374,9 +366,8 @@ class PopulationActor:
             self.generations.setdefault(e.member.id, e.member.generation)
             self.search.immigrated(e.dst, e.member.id, lambda program_id: self.views.one(program_id).code)
         self.writer.add_event(
-            EventKind.MIGRATION,
+            MigrationPayload(tuple((e.src, e.dst, e.member.id) for e in moves)),
             f"ring migration: {len(moves)} programs moved",
-            {"moves": [[e.src, e.dst, e.member.id] for e in moves]},
         )
         self.progress = self._with_best(self.progress)
         return len(moves)
@@ -403,12 +394,12 @@ class PopulationActor:
         """Store the scratchpad (or the failed call); its cost is the run's."""
         write_insight(self.writer, insight)
         self.history.note_insight(insight)
-        self.progress = replace(self.progress, cost=self.progress.cost + insight.cost)
+        self.progress = replace(self.progress, cost=self.progress.cost + insight.usage.cost)
         return self.progress
 
-    def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> None:
+    def add_event(self, payload: EventPayload, message: str) -> None:
         """An event the driver saw (a pause for broken machinery, its end)."""
-        self.writer.add_event(kind, message, data)
+        self.writer.add_event(payload, message)
 
     # ---- repeat_best: the top programs measured again (evolve/engine/repeat.py) ------------
 
@@ -440,8 +431,8 @@ class PopulationActor:
     def program(self, program_id: int) -> BestProgram:
         return read_best_program(self.engine, self.run_id, program_id)
 
-    def finish(self, status: RunStatus | str, reason: str) -> Progress:
-        self.writer.finish(RunStatus(status), reason)
+    def finish(self, reason: StopReason) -> Progress:
+        self.writer.finish(reason)
         return self.progress
 
     def close(self) -> None:

@@ -17,13 +17,14 @@ from evolve.engine.options import Progress
 from evolve.engine.population_values import code_hash
 from evolve.engine.run_search import RunSearch, island_bests
 from evolve.errors import RunError
-from evolve.kinds import CallOutcome, EventKind, Mutation, ProgramStatus
+from evolve.kinds import CallOutcome, Mutation, ProgramStatus
 from evolve.population import Member, Population
 from evolve.population.shard_spec import ShardSpec
 from evolve.problem import Problem
 from evolve.search.novelty import Signature
 from evolve.search.repair import Broken, error_text, fixable
 from evolve.store import RunConfig, RunWriter, find_run
+from evolve.store.events import MigrationPayload, ResetPayload
 from evolve.store.population_reads import (
     RunSnapshot,
     StoredEvent,
@@ -133,9 +134,9 @@ def _rebuild_islands(snapshot: RunSnapshot, writer: RunWriter, shard: ShardSpec,
             evaluated += 1
             failed += r.status == ProgramStatus.FAILED
     for m in snapshot.events:
-        if m.kind != EventKind.MIGRATION:
+        if not isinstance(m.payload, MigrationPayload):
             continue
-        for src, dst, mid in m.data.get("moves", []):
+        for src, dst, mid in m.payload.moves:
             if not shard.owns(dst):
                 continue
             moved = population.islands[src].by_id.get(mid) or members.get(mid)
@@ -197,22 +198,22 @@ def _replay_resets(
 ) -> None:
     """An island reset last at event R holds its founder, the programs of its own evaluated
     after R, and what migrated into it after R (a founder may have migrated on since)."""
-    last: dict[int, StoredEvent] = {}
+    last: dict[int, tuple[int, ResetPayload]] = {}  # island -> its last reset's event id and payload
     for e in events:
-        if e.kind == EventKind.RESET:
-            for island in e.data.get("islands", []):
-                if shard.owns(int(island)):  # another shard's reset is its own to replay
-                    last[int(island)] = e
+        if isinstance(e.payload, ResetPayload):
+            for island in e.payload.islands:
+                if shard.owns(island):  # another shard's reset is its own to replay
+                    last[island] = (e.id, e.payload)
     if not last:
         return
     islands = population.islands
     members = {m.id: m for isl in islands for m in isl.by_id.values()}
-    for island, reset in last.items():
-        founder_id = {int(i): int(p) for i, p in reset.data.get("seeds", [])}.get(island)
+    for island, (_, reset) in last.items():
+        founder_id = dict(reset.seeds).get(island)
         founder = members.get(founder_id) if founder_id is not None else None
         if island >= len(islands) or founder is None:
             continue
-        after = int(reset.data.get("after_evaluation", 0))
+        after = reset.after_evaluation
         natives = [
             m
             for m in islands[island].by_id.values()
@@ -222,15 +223,15 @@ def _replay_resets(
         for m in sorted(natives, key=lambda m: m.id):
             islands[island].add(m)
     for e in events:
-        if e.kind != EventKind.MIGRATION:
+        if not isinstance(e.payload, MigrationPayload):
             continue
-        for _, dst, mid in e.data.get("moves", []):
+        for _, dst, mid in e.payload.moves:
             after_reset = last.get(dst)
             if (
                 mid in members
                 and dst < len(islands)
                 and shard.owns(dst)
-                and (after_reset is None or e.id > after_reset.id)
+                and (after_reset is None or e.id > after_reset[0])
             ):
                 islands[dst].add(members[mid])
 
@@ -242,9 +243,9 @@ def _rebuild_repairs(
     repaired = {p.parent_id for p in snapshot.programs if p.mutation == Mutation.FIX}
     wiped_after: dict[int, int] = {}
     for e in snapshot.events:
-        if e.kind == EventKind.RESET:
-            for island in e.data.get("islands", []):
-                wiped_after[int(island)] = int(e.data.get("after_evaluation", 0))
+        if isinstance(e.payload, ResetPayload):
+            for island in e.payload.islands:
+                wiped_after[island] = e.payload.after_evaluation
     for p in snapshot.programs:
         if p.status != ProgramStatus.FAILED or p.iteration == 0 or not fixable(p.failure_kind):
             continue

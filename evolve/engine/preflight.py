@@ -37,9 +37,8 @@ def check_options(options: RunOptions) -> None:
         if f.name in _NOT_NEGATIVE and value < 0:
             raise OptionError(f"{_flag(f.name)} {value:g}: must be 0 or more")
     for model in options.models:
-        weight = model.get("weight", 1.0)
-        if not weight > 0 or weight == float("inf"):
-            raise OptionError(f"--model {model.get('name')}@{weight:g}: a model's weight must be more than 0")
+        if not model.weight > 0 or model.weight == float("inf"):
+            raise OptionError(f"--model {model.name}@{model.weight:g}: a model's weight must be more than 0")
 
 
 def check_run_name(name: str) -> None:

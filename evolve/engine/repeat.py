@@ -23,10 +23,10 @@ import logging
 from dataclasses import dataclass, replace
 
 from evolve.errors import InfrastructureError
-from evolve.kinds import EventKind
 from evolve.population import Member, Population
 from evolve.sandbox.base import EvalOutcome
 from evolve.store import RunWriter
+from evolve.store.events import NewBestPayload
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +145,8 @@ def record_repeats(
         writer.set_best(chosen.program_id, median)
         scores = ", ".join(f"{o.score:.6g}" if o.ok and o.score is not None else "failed" for o in chosen.outcomes)
         writer.add_event(
-            EventKind.NEW_BEST,
+            NewBestPayload(chosen.program_id, median, tuple(o.score if o.ok else None for o in chosen.outcomes)),
             f"best after {len(chosen.outcomes)} repeats of {len(repeats)} programs: program "
             f"{chosen.program_id}, median {median:.6g} ({scores})",
-            {
-                "program_id": chosen.program_id,
-                "score": median,
-                "repeats": [o.score if o.ok else None for o in chosen.outcomes],
-            },
         )
     return chosen

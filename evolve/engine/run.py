@@ -24,10 +24,11 @@ from evolve.engine.cluster import (
     first_line,
     slots_on,
 )
-from evolve.engine.driver import INTERRUPTED, Driver
+from evolve.engine.driver import Driver, InterruptFlag
+from evolve.engine.first_proposals import FirstCall, send_first
 from evolve.engine.leftovers import clear_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
-from evolve.engine.machinery import INFRA_BROKEN
+from evolve.engine.model_setup import ModelSetup, prepare_models
 from evolve.engine.mutators import needs_litellm, warm_up
 from evolve.engine.options import Progress, RunOptions
 from evolve.engine.outputs import write_outputs
@@ -39,22 +40,18 @@ from evolve.engine.preflight import (
     check_store,
     new_run_folder,
 )
-from evolve.engine.pricing import check_prices, spending_for
 from evolve.engine.repeat import repeat_best
 from evolve.engine.resume import load_run_for_resume
 from evolve.errors import EvolveError, InfrastructureError, RunError
-from evolve.kinds import RunStatus
+from evolve.kinds import RunStatus, StopKind
 from evolve.logs import log_to_file, milestone, run_log_path
-from evolve.mutate.judge_call import judge_spec
 from evolve.mutate.llm import ModelSpec
 from evolve.mutate.offline import OFFLINE_MUTATOR
-from evolve.mutate.prompt import ProblemView
-from evolve.mutate.propose import MutatorSettings
-from evolve.mutate.window import fit_run_models
 from evolve.problem import PopulationConfig, Problem
 from evolve.sandbox.base import SandboxKind
 from evolve.sandbox.template import evaluation_template
 from evolve.search.strategy import Strategy
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram, RunConfig, sqlite_url
 
 PROVIDER_DEFAULTS = {  # a key in the environment and no model named: use this one
@@ -73,8 +70,8 @@ class RunResult:
     run_name: str
     run_dir: Path
     db_url: str
-    status: str
-    stop_reason: str
+    status: RunStatus
+    stop_reason: StopReason  # str() of it: its words
     progress: Progress
     best: BestProgram | None
     seconds: float
@@ -100,13 +97,10 @@ def resolve_models(problem: Problem, options: RunOptions) -> tuple[ModelSpec, ..
     """The run's models: the CLI's, else problem.toml's, else the provider whose key is set; the
     CLI's --model-timeout and --model-retries apply to all of them."""
     if options.models:
-        specs = [ModelSpec(**m) for m in options.models]
+        specs = list(options.models)
     elif problem.config.models and not peer_models_unusable(problem):
-        specs = []
-        for m in problem.config.models:
-            fields = m.model_dump()
-            retries = fields.pop("retries")
-            specs.append(ModelSpec(**fields, max_attempts=retries + 1))
+        where = f"{problem.origin} [[models]]"
+        specs = [ModelSpec.from_mapping(m.model_dump(), where) for m in problem.config.models]
     else:
         specs = [ModelSpec(model) for key, model in PROVIDER_DEFAULTS.items() if os.environ.get(key)][:1]
     changes: dict[str, Any] = {}
@@ -199,6 +193,7 @@ def evolve_run(
     run_name = run_name or new_run_name(problem)
     run_dir = runs_root / run_name
     lock = RunLock(run_dir)
+    early: EarlyStart | None = None
     with new_run_folder(run_dir):  # a start that fails leaves no folder behind
         lock.acquire()
         try:
@@ -208,6 +203,7 @@ def evolve_run(
             if leftover:  # and the name is free in the database: clear what that start left
                 clear_unstarted(run_dir)
             milestone("store checked")
+            early = _early_start(problem, options, models, resume)
             start_ray(ray_address)
             milestone("ray started")
             slots = check_resources(problem)
@@ -215,14 +211,46 @@ def evolve_run(
                 options = replace(options, eval_workers=slots)
             log_path = run_log_path(run_dir)
             log_to_file(log_path)
-            context = _start(problem, options, run_name, run_dir, db_url, resume, log_path, on_progress, on_start)
+            context = _start(
+                problem, options, run_name, run_dir, db_url, resume, log_path, early, on_progress, on_start
+            )
         except BaseException:
+            if early is not None:
+                early.abandon()
             lock.release()
             raise
     try:
         return _drive(context)
     finally:
         lock.release()
+
+
+@dataclass(frozen=True)
+class EarlyStart:
+    """What a run starts before Ray: its models made ready, a new run's first proposals under
+    way (evolve/engine/first_proposals.py), and, while those are, the Ctrl-C flag the loop goes on with."""
+
+    setup: ModelSetup
+    first: tuple[FirstCall, ...]
+    interrupt: InterruptFlag | None
+
+    def abandon(self) -> None:
+        """A start that failed: drop the calls not yet made, give Ctrl-C back."""
+        self.setup.mutators.close()
+        if self.interrupt is not None:
+            self.interrupt.restore()
+
+
+def _early_start(problem: Problem, options: RunOptions, models: tuple[ModelSpec, ...], resume: bool) -> EarlyStart:
+    setup = prepare_models(problem, options, models)
+    milestone("models ready")
+    if resume or not setup.models:  # a resumed run has its population; the offline mutator calls nothing
+        return EarlyStart(setup, (), None)
+    # From the first call on, a first Ctrl-C lets the start finish and the run take in the answers paid for.
+    interrupt = InterruptFlag()
+    count = min(options.llm_concurrency, options.iterations)
+    first = send_first(problem, setup.mutators.propose, count, options.seed, setup.settings)
+    return EarlyStart(setup, first, interrupt)
 
 
 def _start(
@@ -233,24 +261,18 @@ def _start(
     db_url: str,
     resume: bool,
     log_path: Path,
+    early: EarlyStart,
     on_progress: Callable[[Progress], None] | None,
     on_start: Callable[[str, RunOptions], None] | None,
 ) -> RunContext:
     """The run's actors and its driver, the run row opened (or reopened on resume)."""
     import ray
 
-    from evolve.engine.mutators import LocalMutators
     from evolve.engine.shipping import ship
     from evolve.engine.tickets import EvalTicket
     from evolve.engine.workers import remote_evaluator
 
-    models = resolve_models(problem, options)
-    if options.strategy == Strategy.RANDOM:  # the random-search baseline: the offline mutator, whatever is configured
-        models = ()
-    if options.max_cost is not None:
-        check_prices(models, options.max_cost, problem.root / "problem.toml")
-    # Each model's answer and the run's prompt budget fitted into the windows its servers report.
-    models, token_budget = fit_run_models(models, problem.config.prompt.token_budget, options.llm_concurrency)
+    models, settings = early.setup.models, early.setup.settings
     mutator = describe_mutator(models)
     if on_start:
         on_start(mutator, options)
@@ -264,19 +286,17 @@ def _start(
     evaluate = remote_evaluator(ev.cpus, ev.gpus, ev.resources)
     sandbox_args = (options.sandbox, sandbox_options, str(log_path), shipped)
     # A new run's initial program is evaluated while the population's actors start (seconds each).
-    early = None if resume else evaluate.remote(EvalTicket(0, problem.initial_code, 0, 0), template, *sandbox_args)
+    initial = None if resume else evaluate.remote(EvalTicket(0, problem.initial_code, 0, 0), template, *sandbox_args)
     try:
         db = open_population(problem.config.population, make_shard)
     except BaseException:
-        if early is not None:
-            ray.cancel(early)
+        if initial is not None:
+            ray.cancel(initial)
         _cleanup_sandbox(options.sandbox, sandbox_options.get("run"))
         raise
-    settings = _mutator_settings(problem, options, models, token_budget)
-    mutators = LocalMutators(settings, options.llm_concurrency)
     driver = Driver(
         db,
-        mutators,
+        early.setup.mutators,
         evaluate,
         template,
         sandbox_args,
@@ -285,10 +305,13 @@ def _start(
         insight_interval=problem.config.prompt.insight_interval if models else 0,  # the offline mutator writes none
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
         spending=settings.spending,
+        interrupt=early.interrupt,
     )
-    driver.open(early_initial=early)
+    driver.open(early_initial=initial, first_calls=early.first)
     milestone("population actor opened the run")
-    return RunContext(problem, options, run_name, run_dir, db_url, driver, db, mutators, sandbox_options, mutator)
+    return RunContext(
+        problem, options, run_name, run_dir, db_url, driver, db, early.setup.mutators, sandbox_options, mutator
+    )
 
 
 def _sandbox_options(options: RunOptions, run_name: str) -> dict:
@@ -316,9 +339,7 @@ def _shard_maker(
     from evolve.engine.population_actor import PopulationActor
     from evolve.population.shard_spec import ShardSpec
 
-    run_config = RunConfig(
-        problem=problem.config.model_dump(), options=options.to_dict(), models=tuple(dict(m.__dict__) for m in models)
-    )
+    run_config = RunConfig(problem=problem.config.model_dump(), options=options, models=models)
     # The store and the prompt templates are paths on this machine: keep both actors on this node.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
 
@@ -343,34 +364,6 @@ def _shard_maker(
     return make_shard
 
 
-def _mutator_settings(
-    problem: Problem, options: RunOptions, models: tuple[ModelSpec, ...], token_budget: int
-) -> MutatorSettings:
-    """What the model calls' threads are set up with: the problem, the models, the prompt's limits
-    (`token_budget`: the problem's, fitted into the models' windows)."""
-    novelty = problem.config.novelty
-    return MutatorSettings(
-        problem=ProblemView(
-            problem.name,
-            problem.config.description,
-            problem.language,
-            str(problem.prompts_dir) if problem.prompts_dir else None,
-            problem.config.objective_list(),
-        ),
-        models=models,
-        diff_weight=problem.config.mutation.diff,
-        full_weight=problem.config.mutation.full,
-        max_retries=problem.config.mutation.max_retries,
-        max_answer_kb=problem.config.mutation.max_answer_kb,
-        embedding_model=novelty.embedding_model if novelty.enabled and options.strategy == Strategy.EVOLVE else None,
-        embedding_api_base=novelty.api_base,
-        judge=judge_spec(novelty.judge, models, novelty.api_base),
-        deadline=time.time() + options.max_seconds if options.max_seconds is not None else None,
-        token_budget=token_budget,
-        spending=spending_for(models, options.max_cost, token_budget),
-    )
-
-
 def _drive(context: RunContext) -> RunResult:
     """Drive an opened run to its stop, score the best on held-out data, write the outputs."""
     problem, options, driver, db = context.problem, context.options, context.driver, context.db
@@ -382,13 +375,14 @@ def _drive(context: RunContext) -> RunResult:
             driver.evaluate_initial(problem)
             milestone("initial program evaluated")
         except InfrastructureError as exc:
-            db.finish(RunStatus.FAILED, str(exc))
+            db.finish(StopReason(StopKind.INFRA_BROKEN, str(exc)))
             raise
-        status, reason = driver.steady_state()
+        reason = driver.steady_state()
+        status = reason.status
         milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
-        more = reason != INTERRUPTED and not reason.startswith(INFRA_BROKEN)
+        more = reason.evaluates_more
         if best is not None and ev.repeat_best and more:  # noisy scores: measure the top again
             repeat_best(driver, ev.repeat_best)
             best = db.best_program()
@@ -398,7 +392,7 @@ def _drive(context: RunContext) -> RunResult:
             except InfrastructureError as exc:  # the training result stands; say why held-out is missing
                 log.warning("no held-out score: %s", exc)
             best = db.best_program()
-        progress = db.finish(status, reason)
+        progress = db.finish(reason)
     except EvolveError:
         raise
     except Exception as exc:

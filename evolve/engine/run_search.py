@@ -64,8 +64,8 @@ class RunSearch:
     def __init__(self, problem: Problem, run_config: RunConfig, seed: int):
         config = problem.config
         islands = config.population.islands
-        models = tuple((str(m["name"]), float(m.get("weight", 1.0))) for m in run_config.models)
-        self.strategy = Strategy(run_config.options.get("strategy") or Strategy.EVOLVE)
+        models = tuple((m.name, m.weight) for m in run_config.models)
+        self.strategy = Strategy(run_config.options.strategy or Strategy.EVOLVE)
         self.settings = SearchSettings.from_config(config, models, self.strategy)
         self.adaptive = AdaptiveSearch(self.settings, islands)
         nov = config.novelty

@@ -31,12 +31,13 @@ from typing import Any, cast
 from evolve.engine.options import Progress
 from evolve.engine.population_values import ShardStart, StartInfo
 from evolve.engine.tickets import EvalTicket
-from evolve.kinds import EventKind, RunStatus
 from evolve.mutate.propose import Proposal
 from evolve.population.shard_spec import ShardSpec, owner
 from evolve.problem import PopulationConfig
 from evolve.sandbox.base import EvalOutcome
+from evolve.stop_reason import StopReason
 from evolve.store import BestProgram
+from evolve.store.events import EventPayload
 
 Ref = Any  # a Ray ObjectRef
 ShardFactory = Callable[[ShardSpec], Any]  # a shard's spec -> its actor handle
@@ -99,6 +100,13 @@ class ShardedPopulation:
         """-> MutationTask, from the shard owning the next iteration's island."""
         ((shard, [iteration]),) = self._number(1).items()
         return self.shards[shard].next_task.remote(iteration)
+
+    def claim_iterations(self, count: int) -> list[int]:
+        """Number `count` iterations whose tasks were made in the driver (a new run's first
+        proposals, evolve/engine/first_proposals.py), as `next_task` would have."""
+        first = self.next_iteration
+        self.next_iteration += count
+        return list(range(first, first + count))
 
     def next_tasks(self, k: int) -> list[Ref]:
         """The next `k` iterations' tasks: one ref per shard involved, each -> list[MutationTask]."""
@@ -211,8 +219,8 @@ class ShardedPopulation:
     def heartbeat(self) -> Ref:
         return self.shards[0].heartbeat.remote()
 
-    def add_event(self, kind: EventKind, message: str, data: dict | None = None) -> Ref:
-        return self.shards[0].add_event.remote(kind, message, data)
+    def add_event(self, payload: EventPayload, message: str) -> Ref:
+        return self.shards[0].add_event.remote(payload, message)
 
     def insight_context(self) -> Ref:
         """-> InsightContext, with the run's counts."""
@@ -234,12 +242,12 @@ class ShardedPopulation:
         best = self.merged
         return ray.get(self.shards[0].program.remote(best.best_id)) if best.best_id is not None else None
 
-    def finish(self, status: RunStatus | str, reason: str) -> Progress:
+    def finish(self, reason: StopReason) -> Progress:
         """Ends the run (after every call already sent to any shard: they are waited for first)."""
         import ray
 
         ray.get([s.heartbeat.remote() for s in self.shards[1:]])  # each shard's queue drained
-        ref = self._track(0, self.shards[0].finish.remote(status, reason))
+        ref = self._track(0, self.shards[0].finish.remote(reason))
         p = cast(Progress, ray.get(ref))
         return self.progress(ref, p)
 

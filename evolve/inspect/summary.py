@@ -284,7 +284,7 @@ def _arms(conn: Connection, run_id: int, config: RunConfig) -> list:
     """The bandits' arms (`ArmRow`s) as the stored iterations left them: the rows a resumed run replays."""
     from evolve.inspect.rows import ArmRow
 
-    models = {str(m.get("name")): float(m.get("weight", 1.0)) for m in config.models}
+    models = {m.name: m.weight for m in config.models}
     mutation = config.problem.get("mutation") or {}
     kinds = {k: float(mutation.get(k, w)) for k, w in (("diff", 0.7), ("full", 0.3), ("crossover", 0.1), ("fix", 0.1))}
     bandit = config.problem.get("bandit") or {}

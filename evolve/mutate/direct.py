@@ -16,12 +16,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DIRECT_PREFIXES = ("openai/", "hosted_vllm/")
 LITELLM_ONLY = "EVOLVE_LITELLM_ONLY"  # set (to anything but "" or "0"): every call goes through litellm
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+SENT = threading.Event()  # set when a request has gone out: a new run's start waits for its first one
 
 
 def is_direct(name: str, api_base: str | None) -> bool:
@@ -143,6 +145,7 @@ def chat(
     connection = kind(url.hostname or "", url.port, timeout=max(timeout, 0.001))
     try:
         connection.request("POST", path or "/chat/completions", body=body.encode(), headers=headers)
+        SENT.set()
         response = connection.getresponse()
         raw = response.read()
     except TimeoutError as exc:

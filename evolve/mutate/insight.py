@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from evolve.edit import strip_reasoning
 from evolve.mutate.budget import fit
@@ -18,6 +18,7 @@ from evolve.mutate.llm import ModelSpec, complete, count_tokens
 from evolve.mutate.memory import InsightNote, TriedEdit, bounded
 from evolve.mutate.prompt import render
 from evolve.mutate.propose import MutatorSettings
+from evolve.usage import CallUsage
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,8 @@ class Insight:
     program_ids: tuple[int, ...]
     model: str
     prompt: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency: float = 0.0
-    error: str | None = None
+    usage: CallUsage = field(default_factory=CallUsage)
+    error: str | None = None  # the call failed, its answer held no notes, or the prompt could not be made
 
 
 def shrink_context(context: InsightContext) -> InsightContext | None:
@@ -140,9 +138,6 @@ def write_insight(context: InsightContext, settings: MutatorSettings) -> Insight
         program_ids=shown.program_ids,
         model=model.name,
         prompt=prompt,
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        cost=result.cost,
-        latency=result.latency,
+        usage=result.usage,
         error=error,
     )

@@ -40,11 +40,7 @@ def ask_judge(request: JudgeRequest, spec: ModelSpec, problem: ProblemView, seed
             model=spec.name,
             prompt=prompt,
             answer=result.text,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost=result.cost,
-            latency=result.latency,
-            attempts=result.attempts,
+            usage=result.usage,
             error=error,
         )
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
+from typing import Any
 
+from evolve.errors import OptionError
 from evolve.mutate import direct
 from evolve.mutate.local import call_timeout
+from evolve.usage import CallUsage
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never download the price list
 
@@ -43,15 +47,50 @@ class ModelSpec:
     backoff: float = 1.0  # seconds before the second attempt; doubles each time
     context: int | None = None  # the model's window in tokens ([[models]] context); None: read from its server
 
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, Any], where: str) -> ModelSpec:
+        """A model from a table of settings (a stored run's JSON, a script's dict, a TOML table):
+        its fields by name, or `retries` (problem.toml's spelling of max_attempts - 1). An unknown
+        key or a value of the wrong kind is an OptionError naming `where`, the key and the value."""
+        values = dict(settings)
+        if "retries" in values:
+            if "max_attempts" in values:
+                raise OptionError(f"{where}: give a model's retries or its max_attempts, not both")
+            values["max_attempts"] = _number(values.pop("retries"), int, f"{where}: retries") + 1
+        known = {f.name: str(f.type) for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                choices = ", ".join((*known, "retries"))
+                raise OptionError(f"{where}: unknown model setting {key!r} (known: {choices})")
+        name = values.get("name")
+        if not isinstance(name, str) or not name:
+            raise OptionError(f"{where}: a model needs a name (a litellm model name, e.g. openai/gpt-4o-mini)")
+        for key, value in values.items():
+            kind = known[key]
+            if value is None and kind.endswith("| None"):
+                continue
+            if kind.startswith(("float", "int")):
+                values[key] = _number(value, float if kind.startswith("float") else int, f"{where}: {key}")
+            elif key != "name" and not isinstance(value, str):
+                raise OptionError(f"{where}: {key} = {value!r} must be text")
+        if not values.get("weight", 1.0) > 0:
+            raise OptionError(f"{where}: weight = {settings['weight']!r} must be more than 0")
+        return cls(**values)
+
+
+def _number(value: Any, kind: type[int] | type[float], where: str) -> Any:
+    """`value` as an int or a float, refusing text, booleans and fractions where whole numbers are meant."""
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not whole):
+        wanted = "a whole number" if kind is int else "a number"
+        raise OptionError(f"{where} = {value!r} must be {wanted}")
+    return kind(value)
+
 
 @dataclass(frozen=True)
 class Completion:
-    text: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cost: float
-    latency: float
-    attempts: int
+    text: str | None  # None: the call failed (`error` says why)
+    usage: CallUsage
     error: str | None = None
 
 
@@ -173,11 +212,7 @@ def complete(
         if left is not None and left <= 0:
             return Completion(
                 None,
-                0,
-                0,
-                0.0,
-                time.monotonic() - started,
-                attempt - 1,
+                CallUsage(latency=time.monotonic() - started, attempts=attempt - 1),
                 error="the run's wall time ran out before the call could be made",
             )
         try:
@@ -191,16 +226,10 @@ def complete(
                     time.sleep(delay)
                     continue
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-            return Completion(None, 0, 0, 0.0, time.monotonic() - started, attempt, error=message)
+            return Completion(None, CallUsage(latency=time.monotonic() - started, attempts=attempt), error=message)
         text, prompt_tokens, completion_tokens = _read(response)
-        return Completion(
-            text,
-            prompt_tokens,
-            completion_tokens,
-            _cost(spec, response, prompt_tokens, completion_tokens),
-            time.monotonic() - started,
-            attempt,
-        )
+        cost = _cost(spec, response, prompt_tokens, completion_tokens)
+        return Completion(text, CallUsage(prompt_tokens, completion_tokens, cost, time.monotonic() - started, attempt))
 
 
 def _call(spec: ModelSpec, messages: list[dict], timeout: float, seed: int | None = None):

@@ -34,6 +34,7 @@ from evolve.mutate.reask import (
 from evolve.mutate.repeats import REPEATED, RepeatLedger
 from evolve.mutate.spending import Hold, Spending
 from evolve.mutate.views import ProgramView
+from evolve.usage import CallUsage
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,7 @@ class Attempt:
     answer: str | None
     answer_form: AnswerForm
     reject_reason: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency: float = 0.0
-    attempts: int = 1  # HTTP tries of this call (transient faults retried)
+    usage: CallUsage = field(default_factory=CallUsage)
 
 
 @dataclass(frozen=True)
@@ -111,12 +108,8 @@ class Proposal:
     answer: str | None
     child_code: str | None  # None: no child (rejected or the call failed)
     reject_reason: str | None = None
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency: float = 0.0
-    attempts: int = 1  # HTTP tries of the last call
+    error: str | None = None  # the last call failed: why
+    usage: CallUsage = field(default_factory=CallUsage)  # of the last call (a child's embedding's cost included)
     answer_form: AnswerForm | None = None  # how the last answer was read; None: no answer (offline, failed call)
     earlier_attempts: tuple[Attempt, ...] = ()
     idea: str | None = None  # the prose before the last answer's edit (`stated_idea`)
@@ -125,11 +118,11 @@ class Proposal:
 
     @property
     def total_cost(self) -> float:
-        return self.cost + sum(a.cost for a in self.earlier_attempts)
+        return self.usage.cost + sum(a.usage.cost for a in self.earlier_attempts)
 
     @property
     def total_latency(self) -> float:
-        return self.latency + sum(a.latency for a in self.earlier_attempts)
+        return self.usage.latency + sum(a.usage.latency for a in self.earlier_attempts)
 
 
 def _rng(task: MutationTask) -> random.Random:
@@ -192,11 +185,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         called = replace(
             _unanswered(task, model.name, mutation, prompt),
             answer=result.text,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            cost=result.cost,
-            latency=result.latency,
-            attempts=result.attempts,
+            usage=result.usage,
             earlier_attempts=tuple(earlier),
         )
         if result.error is not None:
@@ -229,17 +218,7 @@ def _program_tokens(model: ModelSpec, task: MutationTask) -> int:
 
 def _attempt(prompt: str, called: Proposal, form: AnswerForm, reason: str) -> Attempt:
     """A rejected answer that is sent back, as the iteration keeps it."""
-    return Attempt(
-        prompt,
-        called.answer,
-        form,
-        reason,
-        called.prompt_tokens,
-        called.completion_tokens,
-        called.cost,
-        called.latency,
-        called.attempts,
-    )
+    return Attempt(prompt, called.answer, form, reason, called.usage)
 
 
 def _sampling(model: ModelSpec, attempt: int) -> ModelSpec:
@@ -285,11 +264,7 @@ def _unsent(unanswered: Proposal, earlier: list[Attempt]) -> Proposal:
         prompt=last.prompt,
         answer=last.answer,
         answer_form=last.answer_form,
-        prompt_tokens=last.prompt_tokens,
-        completion_tokens=last.completion_tokens,
-        cost=last.cost,
-        latency=last.latency,
-        attempts=last.attempts,
+        usage=last.usage,
         earlier_attempts=tuple(before),
         reject_reason=f"{last.reject_reason} (not asked again: {NO_ROOM})",
     )
@@ -315,7 +290,7 @@ def _priced_call(
     cost = 0.0
     try:
         result = complete(model, messages, rng, deadline=settings.deadline, seed=seed)
-        cost = result.cost
+        cost = result.usage.cost
         return result
     finally:
         spending.settle(hold, cost)
@@ -351,7 +326,7 @@ def _embedded(proposal: Proposal, settings: MutatorSettings) -> Proposal:
     result = embed(settings.embedding_model, proposal.child_code, settings.embedding_api_base)
     if settings.spending is not None:
         settings.spending.settle(None, result.cost)
-    return replace(proposal, embedding=result.vector, cost=proposal.cost + result.cost)
+    return replace(proposal, embedding=result.vector, usage=proposal.usage.plus_cost(result.cost))
 
 
 def _with_blocks(p: ProgramView) -> ProgramView:

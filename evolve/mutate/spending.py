@@ -33,9 +33,10 @@ class Spending:
         self.lock = threading.Lock()
 
     def start(self, spent: float) -> None:
-        """What the run had spent before (a resumed run's earlier calls)."""
+        """What the run had spent before (a resumed run's earlier calls), added to what the
+        calls made so far spent (a new run's first proposals, sent before its loop began)."""
         with self.lock:
-            self.spent = spent
+            self.spent += spent
 
     def hold(self, bound: float | None = None, replacing: Hold | None = None) -> Hold | None:
         """Reserve one call's price bound (by default a first call's), in place of `replacing` if

@@ -18,7 +18,7 @@ class ProgramView:
 
     id: int
     code: str
-    score: float
+    score: float | None  # None: not evaluated yet (a new run's first prompts, evolve/engine/first_proposals.py)
     metrics: dict[str, float] = field(default_factory=dict)
     feedback: str = ""
     code_blocks: str = ""  # only the EVOLVE-BLOCK bodies, to keep inspirations short

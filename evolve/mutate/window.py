@@ -9,13 +9,16 @@ fits the first prompt's token budget and the answer's `max_tokens` into the smal
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from evolve.mutate.direct import is_direct
 from evolve.mutate.llm import ModelSpec, model_client
 from evolve.mutate.local import is_self_hosted
 
@@ -145,8 +148,12 @@ def server_window(model: str, api_base: str | None) -> Window | None:
     return Window(tokens, "server", slots) if tokens else None
 
 
-def litellm_window(model: str) -> int | None:
-    """The window litellm's model list gives (its max_input_tokens, else max_tokens)."""
+def litellm_window(model: str, api_base: str | None = None) -> int | None:
+    """The window litellm's model list gives (its max_input_tokens, else max_tokens). A model
+    called without litellm (evolve/mutate/direct.py) reads the list litellm ships as JSON: the run
+    looks its windows up before its first call, and `import litellm` would take seconds."""
+    if is_direct(model, api_base):
+        return bundled_window(model)
     try:
         info = model_client().get_model_info(model)
     except Exception:  # litellm raises for a model it does not know
@@ -154,11 +161,29 @@ def litellm_window(model: str) -> int | None:
     return _positive(info.get("max_input_tokens")) or _positive(info.get("max_tokens"))
 
 
+def bundled_window(model: str) -> int | None:
+    """`litellm_window` without importing litellm: its bundled list (the one litellm reads with
+    LITELLM_LOCAL_MODEL_COST_MAP), by the model's name with and without its provider prefix."""
+    found = importlib.util.find_spec("litellm")  # finds the package without running it
+    folders = list(found.submodule_search_locations or []) if found is not None else []
+    if not folders:
+        return None
+    try:
+        listing = json.loads((Path(folders[0]) / "model_prices_and_context_window_backup.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for name in (model, model.split("/", 1)[-1]):
+        entry = _mapping(listing.get(name) if isinstance(listing, dict) else None)
+        if tokens := _positive(entry.get("max_input_tokens")) or _positive(entry.get("max_tokens")):
+            return tokens
+    return None
+
+
 def model_window(spec: ModelSpec) -> Window | None:
     if spec.context:
         return Window(spec.context, "problem.toml")
     found = server_window(spec.name, spec.api_base)
-    if found is None and (tokens := litellm_window(spec.name)):
+    if found is None and (tokens := litellm_window(spec.name, spec.api_base)):
         found = Window(tokens, "litellm")
     return found
 

@@ -14,7 +14,9 @@ standing: the child is a near-duplicate.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from evolve.usage import CallUsage
 
 _VERDICT = re.compile(r"\b(NOVEL|DUPLICATE)\b", re.IGNORECASE)
 
@@ -36,12 +38,8 @@ class Verdict:
     model: str
     prompt: str
     answer: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    latency: float = 0.0
-    attempts: int = 1
-    error: str | None = None
+    usage: CallUsage = field(default_factory=CallUsage)
+    error: str | None = None  # the judge's call failed: why
 
 
 def read_verdict(text: str) -> tuple[bool | None, str]:

@@ -2,6 +2,7 @@
 
 from evolve.store.best import BestProgram, read_best_program
 from evolve.store.db import DB_FILENAME, open_engine, session_factory, sqlite_url
+from evolve.store.llm_call import CallRow
 from evolve.store.models import Base, Evaluation, Event, Insight, LLMCall, Program, Run
 from evolve.store.run_config import RunConfig
 from evolve.store.writer import RunWriter, find_run
@@ -10,6 +11,7 @@ __all__ = [
     "DB_FILENAME",
     "Base",
     "BestProgram",
+    "CallRow",
     "Evaluation",
     "Event",
     "Insight",

@@ -1,8 +1,8 @@
 """Hints: what a person tells a running search ("try a hexagonal lattice"), as event rows.
 
 A hint is a HINT event whose data is a `HintPayload`; withdrawing hints is a HINT_CLEARED event
-whose data is a `ClearPayload`. Any process may write them (`evolve hint`, the live page, a
-test): the running population actor reads the events newer than the last it saw
+whose data is a `ClearPayload` (both in evolve/store/events.py). Any process may write them
+(`evolve hint`, the live page, a test): the running population actor reads the events newer than the last it saw
 (`HintBoard.refresh`, one query by id), so a hint reaches the next prompts of a run on any store,
 SQLite or PostgreSQL, and a resumed run reads them all again. A hint shows from the iteration it
 arrived at until it expires (`for_iterations`) or is withdrawn.
@@ -18,52 +18,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from evolve.errors import OptionError
 from evolve.kinds import EventKind
+from evolve.store.events import ClearPayload, HintPayload, event_values, read_payload
 from evolve.store.models import Event, LLMCall, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
 
 MAX_HINT_CHARS = 2000  # a hint is a sentence or a paragraph, not a second prompt
-
-
-@dataclass(frozen=True)
-class HintPayload:
-    """A HINT event's data."""
-
-    text: str
-    iteration: int  # the run's latest iteration when it arrived
-    island: int | None = None  # None: every island
-    for_iterations: int | None = None  # None: until withdrawn
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "iteration": self.iteration,
-            "island": self.island,
-            "for_iterations": self.for_iterations,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> HintPayload:
-        return cls(
-            text=str(data.get("text") or ""),
-            iteration=int(data.get("iteration") or 0),
-            island=None if data.get("island") is None else int(data["island"]),
-            for_iterations=None if data.get("for_iterations") is None else int(data["for_iterations"]),
-        )
-
-
-@dataclass(frozen=True)
-class ClearPayload:
-    """A HINT_CLEARED event's data: the hints withdrawn, at which iteration."""
-
-    hint_ids: tuple[int, ...]
-    iteration: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"hint_ids": list(self.hint_ids), "iteration": self.iteration}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClearPayload:
-        return cls(tuple(int(i) for i in data.get("hint_ids") or ()), int(data.get("iteration") or 0))
 
 
 @dataclass(frozen=True)
@@ -124,13 +83,7 @@ def add_hint(
         payload = HintPayload(text, latest_iteration(conn, run_id), island, for_iterations)
         where = "every island" if island is None else f"island {island}"
         result = conn.execute(
-            insert(Event).values(
-                run_id=run_id,
-                kind=EventKind.HINT,
-                message=f"hint for {where}: {text}",
-                data=payload.to_json(),
-                created_at=utcnow(),
-            )
+            insert(Event).values(event_values(run_id, payload, f"hint for {where}: {text}", utcnow()))
         )
         key = result.inserted_primary_key
         assert key is not None
@@ -145,15 +98,8 @@ def clear_hints(engine: Engine, run_id: int, island: int | None = None) -> list[
         hints = read_hints(conn, run_id)
         ids = tuple(h.id for h in hints if h.active(now) and (island is None or h.island == island))
         if ids:
-            conn.execute(
-                insert(Event).values(
-                    run_id=run_id,
-                    kind=EventKind.HINT_CLEARED,
-                    message=f"hints withdrawn: {', '.join(map(str, ids))}",
-                    data=ClearPayload(ids, now).to_json(),
-                    created_at=utcnow(),
-                )
-            )
+            message = f"hints withdrawn: {', '.join(map(str, ids))}"
+            conn.execute(insert(Event).values(event_values(run_id, ClearPayload(ids, now), message, utcnow())))
     return list(ids)
 
 
@@ -171,14 +117,13 @@ def _hint_events(conn: Connection, run_id: int, after_id: int = 0) -> list[Any]:
 
 def _apply(hints: dict[int, Hint], rows: list[Any]) -> None:
     for row in rows:
-        if row.kind == EventKind.HINT:
-            p = HintPayload.from_json(row.data or {})
-            hints[row.id] = Hint(row.id, p.text, p.iteration, p.island, p.for_iterations)
-        else:
-            cleared = ClearPayload.from_json(row.data or {})
-            for hint_id in cleared.hint_ids:
-                if hint_id in hints and hints[hint_id].cleared_at is None:
-                    hints[hint_id] = replace(hints[hint_id], cleared_at=cleared.iteration)
+        match read_payload(row.kind, row.data):
+            case HintPayload() as p:
+                hints[row.id] = Hint(row.id, p.text, p.iteration, p.island, p.for_iterations)
+            case ClearPayload() as cleared:
+                for hint_id in cleared.hint_ids:
+                    if hint_id in hints and hints[hint_id].cleared_at is None:
+                        hints[hint_id] = replace(hints[hint_id], cleared_at=cleared.iteration)
 
 
 def read_hints(conn: Connection, run_id: int) -> list[Hint]:

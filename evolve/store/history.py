@@ -149,7 +149,7 @@ class RunHistory:
             self.attempts[island].append(entry)
 
     def note_insight(self, insight: Insight) -> None:
-        self.insight_cost += insight.cost
+        self.insight_cost += insight.usage.cost
         if insight.error is None and insight.text:
             self.latest_insight = InsightNote(insight.iteration, insight.text)
 

@@ -6,13 +6,14 @@ and the few rows the start and the end of a run need. Plain frozen values, no OR
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from evolve.kinds import EvaluationKind, EventKind
 from evolve.mutate.views import ProgramView
+from evolve.store.events import MigrationPayload, ResetPayload, read_payload
 from evolve.store.models import Embedding, Evaluation, Event, LLMCall, Program
 from evolve.store.pulls import StoredPull, read_pulls
 from evolve.store.rescores import latest_rescores
@@ -57,8 +58,7 @@ class StoredEvent:
     """A reset or a migration event, which a resume replays in order."""
 
     id: int
-    kind: str
-    data: dict[str, Any]
+    payload: ResetPayload | MigrationPayload
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,9 @@ def read_snapshot(engine: Engine, run_id: int) -> RunSnapshot:
             for p in programs
         ),
         calls=tuple(StoredCall(c.outcome, c.cost or 0.0, c.iteration, bool(c.retried), c.island) for c in calls),
-        events=tuple(StoredEvent(e.id, e.kind, dict(e.data or {})) for e in events),
+        events=tuple(
+            StoredEvent(e.id, cast(ResetPayload | MigrationPayload, read_payload(e.kind, e.data))) for e in events
+        ),
         evaluations={r[0]: r[1] for r in latest},
         pulls=tuple(pulls),
     )

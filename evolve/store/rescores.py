@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from evolve.kinds import EvaluationKind, EventKind
+from evolve.kinds import EvaluationKind
 from evolve.sandbox.base import EvalOutcome
+from evolve.store.events import RescorePayload, event_values
 from evolve.store.models import Evaluation, Event, Run, utcnow
 from evolve.store.writer import evaluation_values
 
@@ -44,15 +45,9 @@ def record_rescores(engine: Engine, run_id: int, rescored: Sequence[Rescored], e
                 .where(Run.id == run_id)
                 .values(best_program_id=best.program_id, best_score=best.outcome.score, updated_at=now)
             )
-        conn.execute(
-            insert(Event).values(
-                run_id=run_id,
-                kind=EventKind.RESCORE,
-                message=f"{len(rescored)} programs re-scored with {evaluator} ({len(scored)} scored)",
-                data={"evaluator": evaluator, "program_ids": [r.program_id for r in rescored]},
-                created_at=now,
-            )
-        )
+        payload = RescorePayload(evaluator, tuple(r.program_id for r in rescored))
+        message = f"{len(rescored)} programs re-scored with {evaluator} ({len(scored)} scored)"
+        conn.execute(insert(Event).values(event_values(run_id, payload, message, now)))
 
 
 def latest_rescores(conn: Connection, run_id: int) -> dict[int, float | None]:

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from evolve.engine.options import RunOptions
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import LANGUAGES
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    problem: dict[str, Any]  # the problem's config as resolved (ProblemConfig.model_dump())
-    options: dict[str, Any]  # how the run is driven (RunOptions.to_dict())
-    models: tuple[dict[str, Any], ...] = ()  # the resolved models (ModelSpec fields); empty: offline
+    # The problem's config as resolved (ProblemConfig.model_dump()). A table, not the pydantic
+    # model: a run stored by an older evolve must stay readable when problem.toml's rules change.
+    problem: dict[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)  # how the run is driven
+    models: tuple[ModelSpec, ...] = ()  # the resolved models; empty: offline
 
     def to_json(self) -> dict[str, Any]:
-        return {"problem": self.problem, "options": self.options, "models": list(self.models)}
+        """The config as `runs.config` holds it: JSON values only."""
+        return {"problem": self.problem, "options": self.options.to_dict(), "models": [asdict(m) for m in self.models]}
 
     @classmethod
     def from_json(cls, value: dict[str, Any] | None) -> RunConfig:
         """Tolerant of what older runs stored: a missing or empty config, missing parts."""
         value = value or {}
+        where = "the run's stored config"
         return cls(
             problem=dict(value.get("problem") or {}),
-            options=dict(value.get("options") or {}),
-            models=tuple(dict(m) for m in value.get("models") or ()),
+            options=RunOptions.from_dict(value.get("options") or {}),
+            models=tuple(ModelSpec.from_mapping(m, f"{where}: models") for m in value.get("models") or ()),
         )
 
     @property

@@ -21,10 +21,14 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from evolve.clip import clip
-from evolve.kinds import CallOutcome, EvaluationKind, EventKind, FailureKind, Mutation, ProgramStatus, RunStatus
+from evolve.kinds import EvaluationKind, FailureKind, Mutation, ProgramStatus, RunStatus
 from evolve.sandbox.base import EvalOutcome
-from evolve.store.models import Base, Evaluation, Event, Insight, Program, Run, utcnow
+from evolve.stop_reason import StopReason
+from evolve.store.events import EventPayload, ResumePayload, StartPayload, StopPayload, event_values
+from evolve.store.llm_call import CallRow
+from evolve.store.models import Base, Evaluation, Insight, Program, Run, utcnow
 from evolve.store.run_config import RunConfig
+from evolve.usage import CallUsage
 
 INTERRUPTED_ERROR = f"{FailureKind.INTERRUPTED}: the run stopped during its evaluation"
 
@@ -141,15 +145,8 @@ class RunWriter:
                     )
                 )
             )
-            conn.execute(
-                insert(Event).values(
-                    run_id=run_id,
-                    kind=EventKind.START,
-                    data={},
-                    created_at=now,
-                    message=f"run started ({mutator}, sandbox {sandbox})",
-                )
-            )
+            start = StartPayload(mutator, sandbox)
+            conn.execute(_INSERT_EVENT, event_values(run_id, start, f"run started ({mutator}, sandbox {sandbox})", now))
         writer = cls(engine, run_id, clock)
         writer.initial_id = initial_id
         return writer
@@ -168,18 +165,19 @@ class RunWriter:
                 values["iterations_target"] = iterations_target
             conn.execute(update(Run).where(Run.id == self.run_id).values(**values))
             self._interrupt_pending(conn, children_only=True)
-            self.add_event(EventKind.RESUME, "run resumed")
+            self.add_event(ResumePayload(iterations_target), "run resumed")
 
-    def finish(self, status: RunStatus, reason: str) -> None:
+    def finish(self, reason: StopReason) -> None:
+        """The run ends with the status its stop's kind gives; runs.stop_reason keeps the words."""
         with self.transaction() as conn:
             self._interrupt_pending(conn, children_only=False)
             now = self.clock()
             conn.execute(
                 update(Run)
                 .where(Run.id == self.run_id)
-                .values(status=status, stop_reason=reason, finished_at=now, updated_at=now)
+                .values(status=reason.status, stop_reason=reason.text, finished_at=now, updated_at=now)
             )
-            self.add_event(EventKind.STOP, reason)
+            self.add_event(StopPayload(reason.kind), reason.text)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -199,59 +197,12 @@ class RunWriter:
 
     # ---- the rows of a candidate ------------------------------------------------------
 
-    def add_call(
-        self,
-        *,
-        iteration: int,
-        model: str,
-        mutation: str,
-        prompt: str,
-        answer: str | None,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cost: float,
-        latency: float,
-        attempts: int,
-        error: str | None,
-        outcome: CallOutcome,
-        reject_reason: str | None,
-        parent_id: int | None,
-        island: int,
-        answer_form: str | None = None,
-        attempt: int = 1,
-        retried: bool = False,
-    ) -> int:
+    def add_call(self, row: CallRow) -> int:
         """A model call (or an offline proposal) and what it led to; returns its id. An iteration
-        that re-asked the model has one row per answer: `attempt` 1, 2..., each but the last
-        `retried` (rejected, and sent back)."""
+        that re-asked the model has one row per answer (`CallRow.attempt`)."""
         with self.transaction() as conn:
             return _new_id(
-                conn.execute(
-                    _INSERT_CALL,
-                    dict(
-                        run_id=self.run_id,
-                        iteration=iteration,
-                        model=model,
-                        mutation=mutation,
-                        # No text a model wrote (or what it was sent) is stored past MAX_ROW_BYTES.
-                        prompt=clip(prompt),
-                        answer=clip(answer) if answer is not None else None,
-                        prompt_tokens=prompt_tokens,
-                        completion_tokens=completion_tokens,
-                        cost=cost,
-                        latency=latency,
-                        attempts=attempts,
-                        error=clip(error) if error is not None else None,
-                        outcome=outcome,
-                        reject_reason=clip(reject_reason) if reject_reason is not None else None,
-                        answer_form=answer_form,
-                        attempt=attempt,
-                        retried=retried,
-                        parent_id=parent_id,
-                        island=island,
-                        created_at=self.clock(),
-                    ),
-                )
+                conn.execute(_INSERT_CALL, dict(run_id=self.run_id, **row.columns(), created_at=self.clock()))
             )
 
     def add_child(
@@ -371,14 +322,11 @@ class RunWriter:
         program_ids: Sequence[int],
         model: str,
         prompt: str,
-        prompt_tokens: int,
-        completion_tokens: int,
-        cost: float,
-        latency: float,
+        usage: CallUsage,
         error: str | None,
     ) -> int:
         """The run's scratchpad as one model call wrote it after `iteration` evaluations (or the
-        call's failure); returns its id."""
+        call's failure); returns its id. The insights table keeps no count of HTTP tries."""
         with self.transaction() as conn:
             return _new_id(
                 conn.execute(
@@ -389,10 +337,10 @@ class RunWriter:
                         program_ids=list(program_ids),
                         model=model,
                         prompt=clip(prompt),
-                        prompt_tokens=prompt_tokens,
-                        completion_tokens=completion_tokens,
-                        cost=cost,
-                        latency=latency,
+                        prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens,
+                        cost=usage.cost,
+                        latency=usage.latency,
                         error=error,
                         created_at=self.clock(),
                     )
@@ -415,12 +363,10 @@ class RunWriter:
         with self.transaction() as conn:
             conn.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=self.clock()))
 
-    def add_event(self, kind: EventKind, message: str, data: dict[str, Any] | None = None) -> None:
+    def add_event(self, payload: EventPayload, message: str) -> None:
+        """An event of the payload's kind; `message` is what a person reads."""
         with self.transaction() as conn:
-            conn.execute(
-                _INSERT_EVENT,
-                dict(run_id=self.run_id, kind=kind, message=message, data=data or {}, created_at=self.clock()),
-            )
+            conn.execute(_INSERT_EVENT, event_values(self.run_id, payload, message, self.clock()))
 
     # ---- helpers ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
 from evolve.errors import ProblemError
+from evolve.mutate.llm import ModelSpec
 from evolve.problem import load_problem
 from evolve.store.db import open_engine, session_factory
 from evolve.store.models import LLMCall
@@ -34,7 +35,7 @@ def _run(problem, answer_first, tmp_path, name):
             iterations=2,
             llm_concurrency=1,
             eval_workers=1,
-            models=({"name": "openai/test-model", "api_base": server.url, "backoff": 0.01},),
+            models=(ModelSpec("openai/test-model", api_base=server.url, backoff=0.01),),
             sandbox="process",
         )
         result = evolve_run(problem, options, runs_root=tmp_path, run_name=name)
@@ -80,7 +81,7 @@ def test_a_5000_block_answer_cannot_grow_the_reasks(ray_local, circle_packing, t
             iterations=1,
             llm_concurrency=1,
             eval_workers=1,
-            models=({"name": "openai/test-model", "api_base": server.url, "backoff": 0.01},),
+            models=(ModelSpec("openai/test-model", api_base=server.url, backoff=0.01),),
             sandbox="process",
         )
         evolve_run(circle_packing, options, runs_root=tmp_path, run_name="blocks")

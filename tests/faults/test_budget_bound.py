@@ -2,10 +2,13 @@
 reserves its price bound (prompt tokens at the input price, max_tokens at the output price)
 before it is made, so dearer later calls cannot overrun what the first call's cost suggested."""
 
+from dataclasses import replace
+
 from sqlalchemy import func, select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
+from evolve.mutate.llm import ModelSpec
 from evolve.store.db import open_engine, session_factory
 from evolve.store.models import LLMCall
 
@@ -24,27 +27,22 @@ def growing(request, index):
 
 
 def test_a_budget_holds_when_later_calls_cost_more_than_the_first(ray_local, circle_packing, tmp_path):
-    model = {
-        "name": "openai/test-model",
-        "api_base": "",
-        "max_tokens": MAX_TOKENS,
-        "price_in": PRICE_IN,
-        "price_out": PRICE_OUT,
-        "backoff": 0.01,
-    }
+    model = ModelSpec(
+        "openai/test-model", api_base="", max_tokens=MAX_TOKENS, price_in=PRICE_IN, price_out=PRICE_OUT, backoff=0.01
+    )
     with ModelServer(growing) as server:
         options = RunOptions(
             iterations=200,
             llm_concurrency=8,  # the default: all 8 launched at once was the overrun
             eval_workers=2,
             max_cost=0.10,
-            models=({**model, "api_base": server.url},),
+            models=(replace(model, api_base=server.url),),
             sandbox="process",
         )
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="dearer")
         calls = len(server.calls)
-    assert result.status == "stopped" and "cost budget of $0.1 reached" in result.stop_reason
-    assert f"${result.progress.cost:.4f} spent" in result.stop_reason
+    assert result.status == "stopped" and "cost budget of $0.1 reached" in str(result.stop_reason)
+    assert f"${result.progress.cost:.4f} spent" in str(result.stop_reason)
     with session_factory(open_engine(result.db_url, create=False))() as s:
         stored = s.scalar(select(func.sum(LLMCall.cost)))
     assert abs(stored - result.progress.cost) < 1e-9  # what the stop says is what the calls cost

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from evolve.engine.options import RunOptions
 from evolve.engine.run import evolve_run
-from evolve.kinds import EventKind, FailureKind, ProgramStatus, RunStatus
+from evolve.kinds import EventKind, FailureKind, ProgramStatus, RunStatus, StopKind
 from evolve.sandbox.docker import RUN_LABEL
 from evolve.store import Event, Program, open_engine, session_factory
 
@@ -85,7 +85,7 @@ def test_an_outage_that_ends_pauses_the_run_and_blames_no_candidate(tmp_path, ra
     assert not blamed, blamed
     assert not [p for p in programs if p.failure_kind == FailureKind.INFRASTRUCTURE]
     assert any(e.kind == EventKind.PAUSE for e in events), [e.message for e in events]
-    assert any(e.kind == EventKind.RESUME and "answers again" in e.message for e in events)
+    assert any(e.kind == EventKind.RECOVERED and "answers again" in e.message for e in events)
     assert result.progress.completed == 12
     assert not _our_containers("outage")
 
@@ -108,7 +108,8 @@ def test_an_outage_that_lasts_stops_the_run_with_its_cause(tmp_path, ray_local, 
     finally:
         proxy.cut()
     assert result.status == RunStatus.FAILED
-    assert "machinery" in result.stop_reason and "Docker" in result.stop_reason, result.stop_reason
+    assert "machinery" in str(result.stop_reason) and "Docker" in str(result.stop_reason), result.stop_reason
+    assert result.stop_reason.kind == StopKind.INFRA_BROKEN
     programs, _ = _rows(result.db_url)
     assert not [p for p in programs if p.status == ProgramStatus.FAILED and "Docker" in (p.error or "")]
     # Model calls stopped with the outage: far fewer than the 40 iterations were proposed.

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer.main
 
 from evolve.cli import app
+from evolve.mutate.llm import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
@@ -115,7 +116,7 @@ def test_model_timeout_and_retries_reach_the_models(tmp_path):
     from evolve.problem import load_problem
 
     problem = load_problem(ROOT / "problems" / "circle_packing")
-    options = RunOptions(models=({"name": "openai/m"},), model_timeout=7.5, model_retries=2)
+    options = RunOptions(models=(ModelSpec("openai/m"),), model_timeout=7.5, model_retries=2)
     (spec,) = resolve_models(problem, options)
     assert spec.timeout == 7.5 and spec.max_attempts == 3
 

@@ -23,7 +23,7 @@ def test_retry_after_is_honoured():
 
     with ModelServer(limited_then_fine) as server:
         result = complete(_spec(server.url, max_attempts=3), [{"role": "user", "content": "hi"}], random.Random(0))
-        assert result.text == "hello" and result.attempts == 2
+        assert result.text == "hello" and result.usage.attempts == 2
         # The backoff alone would have waited ~0.01 s; the server asked for 1.5 s.
         assert server.call_times[1] - server.call_times[0] >= 1.4
 
@@ -49,11 +49,11 @@ def test_max_seconds_ends_the_calls_in_flight(ray_local, circle_packing, tmp_pat
             eval_workers=1,
             max_seconds=4,
             sandbox="process",
-            models=({"name": "openai/test-model", "api_base": server.url, "timeout": 300.0},),
+            models=(ModelSpec("openai/test-model", api_base=server.url, timeout=300.0),),
         )
         started = time.monotonic()
         result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="wall")
-    assert result.status == "stopped" and "wall time" in result.stop_reason
+    assert result.status == "stopped" and "wall time" in str(result.stop_reason)
     assert time.monotonic() - started < 45  # not the 60 s answers
 
 
@@ -63,7 +63,7 @@ def test_a_budget_with_a_model_that_has_no_price_is_refused_at_start(ray_local, 
         max_cost=1.0,
         sandbox="process",
         # A hosted server's model (one on loopback is self-hosted: free, tests/test_local_server.py).
-        models=({"name": "openai/no-such-model-anywhere", "api_base": "https://models.example.com/v1"},),
+        models=(ModelSpec("openai/no-such-model-anywhere", api_base="https://models.example.com/v1"),),
     )
     with pytest.raises(OptionError, match=r"has no price in litellm's list.*price_in and price_out"):
         evolve_run(circle_packing, options, runs_root=tmp_path, run_name="unpriced")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evolve.edit.blocks import join, split
+from evolve.mutate.llm import ModelSpec
 from evolve.mutate.offline import offline_targets
 from evolve.problem import load_problem
 from evolve.sandbox import EvalRequest
@@ -241,7 +242,7 @@ def test_the_compiler_errors_reach_the_next_prompt(problem, ray_local, tmp_path)
         )
 
     with ModelServer(broken) as server:
-        models = ({"name": "openai/test-model", "api_base": server.url, "max_attempts": 2, "backoff": 0.05},)
+        models = (ModelSpec("openai/test-model", api_base=server.url, max_attempts=2, backoff=0.05),)
         options = RunOptions(iterations=6, llm_concurrency=1, eval_workers=1, models=models, sandbox="process")
         result = evolve_run(problem, options, runs_root=tmp_path, run_name="broken")
     assert result.status == "finished"
