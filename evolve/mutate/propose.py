@@ -198,7 +198,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             settings.repeats.repeated(model.name)
             return replace(called, reject_reason=f"{REPEATED} ({reason})")
         given.append(normalized(answer))
-        cut = result.completion_tokens >= model.max_tokens  # it ran on to max_tokens
+        cut = result.usage.completion_tokens >= model.max_tokens  # it ran on to max_tokens
         if len(earlier) >= retries or (policy.fixable_only and not fixed_by_reask(reason, cut)):
             return replace(called, reject_reason=reason)
         earlier.append(_attempt(prompt, called, form, reason))
