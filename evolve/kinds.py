@@ -66,6 +66,7 @@ class AnswerForm(StrEnum):
     FULL_PROGRAM_SALVAGED = "full_program_salvaged"  # changed only comments/docstrings outside the blocks
     LOOSE_CODE_PLACED = "loose_code_placed"  # marker-less definitions placed in the block that holds them
     SEARCH_MISS_PLACED = "search_miss_placed"  # a SEARCH that matched nothing; its REPLACE placed so
+    FULL_PROGRAM_ANCHORED = "full_program_anchored"  # changed frozen code; blocks read between its anchors
 
     @property
     def salvaged(self) -> bool:
@@ -73,6 +74,7 @@ class AnswerForm(StrEnum):
             AnswerForm.FULL_PROGRAM_SALVAGED,
             AnswerForm.LOOSE_CODE_PLACED,
             AnswerForm.SEARCH_MISS_PLACED,
+            AnswerForm.FULL_PROGRAM_ANCHORED,
         )
 
 

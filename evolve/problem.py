@@ -147,8 +147,10 @@ class MutationConfig(_Strict):
     full: Annotated[float, Field(ge=0)] = 0.3
     crossover: Annotated[float, Field(ge=0)] = 0.1  # two parents combined (prompts/crossover.j2)
     fix: Annotated[float, Field(ge=0)] = 0.1  # a promising failed child repaired (prompts/fix.j2)
-    # A rejected answer is sent back with its reason, in the same conversation, this many times.
-    max_retries: Annotated[int, Field(ge=0, le=5)] = 2
+    # A rejected answer is sent back with its reason, in the same conversation, this many times;
+    # unset: 2 for a hosted model, 1 for a self-hosted one and only for reasons a re-ask fixes
+    # (evolve/mutate/reask.py).
+    max_retries: Annotated[int, Field(ge=0, le=5)] | None = None
     # The largest answer read: a larger one is rejected, stored cut to this size, never sent back whole.
     max_answer_kb: Annotated[int, Field(ge=1, le=1024)] = 256
 

@@ -192,7 +192,10 @@ PROSE = "I think you should try a hexagonal arrangement, it tends to pack better
 
 
 def wants_full_rewrite(request: dict) -> bool:
-    return any("complete new program" in m["content"] for m in request["messages"] if m["role"] == "user")
+    """A rewrite prompt: the whole program asked for, or (a self-hosted model's, prompts/full.j2)
+    one block quoted to rewrite, which a small model also answers with the whole program."""
+    asks = ("complete new program", "Rewrite this code of the current program")
+    return any(a in m["content"] for m in request["messages"] if m["role"] == "user" for a in asks)
 
 
 def mixed_script(slow: float = 0.3):
@@ -329,8 +332,11 @@ def mixed_styles_script(bad_every: int = 0):
 
 
 def is_retry(request: dict) -> bool:
-    """Whether the request re-asks: the conversation already holds an answer of the model's."""
-    return any(m["role"] == "assistant" for m in request["messages"])
+    """Whether the request re-asks: the conversation already holds an answer of the model's, or
+    ends with the re-ask's message (a self-hosted model's re-ask echoes no answer: mutate/reask.py)."""
+    last = request["messages"][-1]
+    reask = last["role"] == "user" and last["content"].startswith("Your answer could not be applied")
+    return reask or any(m["role"] == "assistant" for m in request["messages"])
 
 
 # ---- prompts that remember, insights (issue 10, parts 3 and 4) ---------------------------------

@@ -16,7 +16,8 @@ from evolve.engine.options import RunOptions
 from evolve.engine.pricing import prices
 from evolve.engine.run import resolve_models
 from evolve.errors import ProblemError
-from evolve.mutate.llm import ModelSpec, complete
+from evolve.mutate.answer_length import answer_tokens
+from evolve.mutate.llm import ModelSpec, complete, count_tokens
 from evolve.mutate.local import HOSTED_TIMEOUT, SELF_HOSTED_TIMEOUT, call_timeout, is_self_hosted
 from evolve.mutate.prompt import ProblemView
 from evolve.mutate.propose import MutationTask, MutatorSettings, propose
@@ -80,7 +81,11 @@ def test_a_fitted_budget_bounds_the_prompt_sent(circle_packing):
         settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0, 0, budget)
         proposal = propose(task, settings)
         (request,) = server.calls
-    assert budget == 3072 - 1536 - 384 and request["max_tokens"] == 1536
+    # The answer's room in the window is 1,536 tokens; a self-hosted model is asked for what a
+    # rewrite of this program needs (evolve/mutate/answer_length.py), which is less.
+    program_tokens = count_tokens(spec.name, [{"role": "user", "content": code}], spec.api_base)
+    assert budget == 3072 - 1536 - 384 and spec.max_tokens == 1536
+    assert request["max_tokens"] == answer_tokens(program_tokens, 1536) == 2 * program_tokens + 256 < 1536
     assert proposal.child_code is not None
     shown = sum(f"0.1{i}" in proposal.prompt for i in range(2, 8))
     assert shown < len(inspirations)  # inspirations dropped to fit the window

@@ -60,8 +60,11 @@ def test_a_failed_call_and_a_useless_answer_are_rejections():
         failed = propose(task(), MutatorSettings(PROBLEM, models=model(server.url)))
     assert failed.child_code is None and failed.error
     assert (failed.reject_reason or "").startswith("the model call failed")
+    # max_retries set: re-asked for any reason (unset, a loopback model is not re-asked for prose:
+    # tests/test_small_models.py).
     with ModelServer(lambda request, index: Reply("I have no idea.")) as server:
-        useless = propose(task(), MutatorSettings(PROBLEM, models=model(server.url), full_weight=0.0))
+        settings = MutatorSettings(PROBLEM, models=model(server.url), full_weight=0.0, max_retries=2)
+        useless = propose(task(), settings)
     assert useless.child_code is None and useless.reject_reason and useless.answer == "I have no idea."
     # Asked once more; the same answer again ends the iteration (a third ask would get it again too).
     assert useless.answer_form == AnswerForm.NONE and len(useless.earlier_attempts) == 1

@@ -13,6 +13,7 @@ Modules, in the order an answer passes through them:
   hunks           unified-diff hunks, applied by their context
   programs        code read as the whole program or as the block bodies
   salvage         answers off the format whose intent is clear (Python), each its own form
+  anchors         a whole program that changed frozen code, its blocks read between anchors
   blocks          EVOLVE-BLOCK regions and the frozen code around them (also used by problems,
                   novelty and the offline mutator)
   child           the checks every child passes, its canonical form, the diff shown

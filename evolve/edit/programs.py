@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass
 from itertools import pairwise
 
+from evolve.edit.anchors import anchored_child
 from evolve.edit.blocks import BlockError, describe_frozen_change, find_blocks, is_marker, join, split
 from evolve.edit.child import parse_python
 from evolve.edit.errors import EditRejected
@@ -62,7 +63,17 @@ def _markers_only_outside(code: str) -> bool:
 def read_program(parent: str, code: str, language: str = "python") -> ProgramReading:
     """The child that `code` makes when read as the whole program or as the block body (bodies);
     raises EditRejected with the line that does not fit. Not yet checked as a child. For Python,
-    an answer off the format whose intent is clear is salvaged (evolve/edit/salvage.py)."""
+    an answer off the format whose intent is clear is salvaged (evolve/edit/salvage.py), and a
+    whole program that changed frozen code is read by its anchors as a last resort (anchors.py)."""
+    try:
+        return _read_program(parent, code, language)
+    except EditRejected:
+        if language != "python" or (anchored := anchored_child(parent, code)) is None:
+            raise
+        return ProgramReading(AnswerForm.FULL_PROGRAM_ANCHORED, anchored)
+
+
+def _read_program(parent: str, code: str, language: str) -> ProgramReading:
     parent_outside, parent_bodies = split(parent)
     python = language == "python"
     try:

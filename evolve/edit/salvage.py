@@ -13,6 +13,15 @@ The rules, each recorded as its own `AnswerForm` (so a run's report counts them)
                       ones of the same name, all in one block (LOOSE_CODE_PLACED)
   apply_salvaging     SEARCH/REPLACE edits where a SEARCH that matches nothing is followed by
                       a complete new version of definitions of one block (SEARCH_MISS_PLACED)
+  anchored_child      (evolve/edit/anchors.py) a whole program, with or without markers, that
+                      changed code outside the blocks: each block's new body is the answer's
+                      text between its anchors, the frozen code lines just before and just
+                      after the block, matched with spaces and comments ignored and grown (up
+                      to 3 lines) until each matches once; the parent's frozen text is kept;
+                      accepted only when every anchor is found once and in order, a block
+                      changed, the child parses and still defines every name the frozen code
+                      takes from the blocks; tried last, where every rule above failed
+                      (FULL_PROGRAM_ANCHORED)
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import jinja2
 
+from evolve.edit.blocks import BlockError, block_bodies
 from evolve.mutate.example import example_edit
 from evolve.mutate.memory import Memory
 from evolve.mutate.views import ProgramView
@@ -59,9 +60,11 @@ def build_messages(
     memory: Memory | None = None,
     second_parent: ProgramView | None = None,
     error: str | None = None,
+    small_model: bool = False,
 ) -> list[dict]:
     """The system and user messages of a mutation. Inspirations already shown as a top program or
-    a diverse elite are not shown twice."""
+    a diverse elite are not shown twice. `small_model` (a self-hosted one): a rewrite prompt
+    quotes the one block to rewrite and asks for it alone (`rewrite`, full.j2)."""
     memory = memory or Memory()
     shown = {p.id for p in (*memory.top, *memory.diverse)}
     context = dict(
@@ -79,11 +82,22 @@ def build_messages(
         error=error,  # fix.j2: why the program (the parent) failed
         example=example_edit(parent.code),  # diff.j2, fix.j2: real lines to quote in the example edit
         objectives=problem.objectives,  # context.j2: what the child may trade
+        rewrite=_block_to_rewrite(parent.code) if small_model else "",  # full.j2
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},
         {"role": "user", "content": render(f"{mutation}.j2", problem, **context)},
     ]
+
+
+def _block_to_rewrite(code: str) -> str:
+    """The body of a program's one EVOLVE-BLOCK, its blank edges trimmed; "" with several or none
+    (a rewrite of several blocks is asked for as the whole program, which marks where each goes)."""
+    try:
+        bodies = block_bodies(code)
+    except BlockError:
+        return ""
+    return bodies[0].strip("\n") if len(bodies) == 1 else ""
 
 
 def retry_message(

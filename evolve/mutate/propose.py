@@ -16,11 +16,21 @@ from evolve.edit.blocks import block_bodies
 from evolve.engine.pricing import worst_case_cost
 from evolve.kinds import AnswerForm, Mutation
 from evolve.mutate import offline
+from evolve.mutate.answer_length import sized_for
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
+from evolve.mutate.local import is_self_hosted
 from evolve.mutate.memory import Memory
 from evolve.mutate.prompt import ProblemView, build_messages, retry_message
-from evolve.mutate.reask import ReaskText, call_seed, conversation, normalized, reask_temperature
+from evolve.mutate.reask import (
+    ReaskText,
+    call_seed,
+    conversation,
+    fixed_by_reask,
+    normalized,
+    reask_policy,
+    reask_temperature,
+)
 from evolve.mutate.repeats import REPEATED, RepeatLedger
 from evolve.mutate.spending import Hold, Spending
 from evolve.mutate.views import ProgramView
@@ -54,7 +64,9 @@ class MutatorSettings:
     models: tuple[ModelSpec, ...] = ()  # empty: the offline mutator
     diff_weight: float = 0.7
     full_weight: float = 0.3
-    max_retries: int = 2  # a rejected answer is sent back with its reason this many times at most
+    # A rejected answer is sent back with its reason this many times at most; None: by where the
+    # model is served, and for which reasons (mutate/reask.py, `reask_policy`).
+    max_retries: int | None = None
     token_budget: int = 6000  # the first prompt of an iteration, by litellm's counter for its model
     embedding_model: str | None = None  # [novelty]: each child's embedding goes with its proposal
     embedding_api_base: str | None = None
@@ -133,6 +145,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
     model, mutation = _chosen(task, settings, model, mutation)
     if mutation == Mutation.FIX and task.repair is not None:  # the failed program is the one edited
         task = replace(task, parent=task.repair)
+    model = sized_for(model, lambda: _program_tokens(model, task))
     shown = {p.id for p in (*task.memory.top, *task.memory.diverse)}
     inspirations = tuple(_with_blocks(p) for p in task.inspirations if p.id not in shown)
     memory = replace(task.memory, diverse=tuple(_with_blocks(p) for p in task.memory.diverse))
@@ -147,6 +160,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             parts.memory,
             task.second_parent,
             task.repair_error,
+            small_model=is_self_hosted(model.name, model.api_base),
         )
 
     fitted = fit(
@@ -160,7 +174,8 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
     earlier: list[Attempt] = []
     given: list[str] = []  # this iteration's answers, normalized: a re-ask that repeats one stops here
     tokens = fitted.tokens
-    retries = settings.repeats.retries(model.name, settings.max_retries)
+    policy = reask_policy(settings.max_retries, is_self_hosted(model.name, model.api_base))
+    retries = settings.repeats.retries(model.name, policy.retries)
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
         seed = call_seed(task.seed, task.iteration, len(earlier))
@@ -183,15 +198,22 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             settings.repeats.repeated(model.name)
             return replace(called, reject_reason=f"{REPEATED} ({reason})")
         given.append(normalized(answer))
-        if len(earlier) >= retries:
+        cut = result.usage.completion_tokens >= model.max_tokens  # it ran on to max_tokens
+        if len(earlier) >= retries or (policy.fixable_only and not fixed_by_reask(reason, cut)):
             return replace(called, reject_reason=reason)
         earlier.append(_attempt(prompt, called, form, reason))
         # The re-ask: the first prompt, the rejected answer's excerpt, the reason first and the
         # exact lines to copy (mutate/reask.py); its size does not grow with each re-ask.
         said = ReaskText.of(task.parent.code, answer, reason)
         reask = retry_message(settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy)
-        messages = conversation(first, said, reask)
+        messages = conversation(first, said, reask, policy.echo)
         tokens = count_tokens(model.name, messages, model.api_base) if settings.spending is not None else 0
+
+
+def _program_tokens(model: ModelSpec, task: MutationTask) -> int:
+    """The tokens of the program the answer rewrites (the larger parent of a crossover)."""
+    codes = [task.parent.code, *([task.second_parent.code] if task.second_parent else [])]
+    return max(count_tokens(model.name, [{"role": "user", "content": code}], model.api_base) for code in codes)
 
 
 def _attempt(prompt: str, called: Proposal, form: AnswerForm, reason: str) -> Attempt:

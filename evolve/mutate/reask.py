@@ -8,6 +8,14 @@ again, so each re-ask changes what the model sees and how it samples:
   - a higher temperature (+0.3 per re-ask, capped) and a different seed where the provider takes one;
   - a bounded conversation: the system message and first prompt, the last rejected answer as a
     short excerpt (earlier ones are left out), and the re-ask. Its size does not grow per re-ask.
+
+How many re-asks, and for what (`reask_policy`): `[mutation] max_retries` when set, for any
+reason. Unset, a hosted model gets HOSTED_RETRIES for any reason; a self-hosted one (a small
+model, most often) gets SELF_HOSTED_RETRIES, only for a reason a re-ask fixes (`fixed_by_reask`:
+a SEARCH that matches nothing, shown the exact lines to copy; a child that is not valid Python,
+shown the error line), never for an answer cut at max_tokens, and without its rejected answer
+echoed back: Qwen2.5-Coder-0.5B re-asked for prose or for a program that changed frozen code gave
+the same failure again, and copied the echo, clipping marker included, into its next answer.
 Pure functions, no I/O.
 """
 
@@ -34,6 +42,9 @@ COPY_BYTES = 4 * 1024  # the most of the lines to copy a re-ask shows
 _NO_MATCH = re.compile(r"SEARCH block (\d+) matches nothing")
 _OUTSIDE = ("outside the EVOLVE-BLOCKs", "EVOLVE-BLOCK markers")
 _NO_EDIT = "the answer holds no edit"
+_NOT_PYTHON = "the child is not valid Python"
+HOSTED_RETRIES = 2  # re-asks per iteration when [mutation] max_retries is unset
+SELF_HOSTED_RETRIES = 1  # ... for a self-hosted model: calls per iteration stay under 2
 FIRST_LINES = 3  # of the block, shown to an answer with no edit as the SEARCH to copy
 
 
@@ -109,6 +120,30 @@ def lines_to_copy(parent: str, answer: str, reason: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class ReaskPolicy:
+    retries: int  # re-asks per iteration at most (before the repeat rule, mutate/repeats.py)
+    fixable_only: bool  # re-ask only for a reason `fixed_by_reask`
+    echo: bool  # show the rejected answer back, as the model's own turn
+
+
+def reask_policy(max_retries: int | None, self_hosted: bool) -> ReaskPolicy:
+    """The re-asks of a model: `max_retries` (set in problem.toml) for any reason; unset, by where
+    the model is served (see the module's docstring)."""
+    if max_retries is not None:
+        return ReaskPolicy(max_retries, fixable_only=False, echo=True)
+    if self_hosted:
+        return ReaskPolicy(SELF_HOSTED_RETRIES, fixable_only=True, echo=False)
+    return ReaskPolicy(HOSTED_RETRIES, fixable_only=False, echo=True)
+
+
+def fixed_by_reask(reason: str, cut: bool) -> bool:
+    """Whether a re-ask can fix what the reason names, for a model that rarely changes its answer:
+    a SEARCH that matches nothing (the re-ask shows the lines to copy) or a child that is not valid
+    Python (it names the line); not an answer cut at max_tokens (`cut`), which would run on again."""
+    return not cut and (bool(_NO_MATCH.search(reason)) or reason.startswith(_NOT_PYTHON))
+
+
 def normalized(answer: str) -> str:
     """An answer with its whitespace and case evened out: two answers equal here are the same answer."""
     return " ".join(strip_reasoning(answer).split()).lower()
@@ -128,8 +163,10 @@ class ReaskText:
         return cls(clip(reason, REASON_BYTES), copy, excerpt(answer, ECHO_WITH_COPY_BYTES if copy else ECHO_BYTES))
 
 
-def conversation(first: list[dict], said: ReaskText, reask: dict) -> list[dict]:
+def conversation(first: list[dict], said: ReaskText, reask: dict, echo: bool = True) -> list[dict]:
     """The messages of a re-ask: the first prompt (system and user), the last rejected answer as an
-    excerpt, the re-ask. Earlier rejected answers are left out, so each re-ask is about as long as
-    the first prompt plus a bounded tail, however many came before."""
+    excerpt (unless `echo` is off), the re-ask. Earlier rejected answers are left out, so each
+    re-ask is about as long as the first prompt plus a bounded tail, however many came before."""
+    if not echo:
+        return [*first, reask]
     return [*first, {"role": "assistant", "content": said.echo}, reask]

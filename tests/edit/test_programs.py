@@ -45,17 +45,21 @@ def test_the_body_of_the_block_alone():
 
 
 def test_a_whole_program_that_changes_frozen_code_names_the_line():
-    changed = CHILD.replace("    heapq.heapify(heap)\n", "")
+    # Changed by issue 23: with its anchors intact (the frozen lines around the block), such an
+    # answer is read by them (tests/edit/test_anchors.py); here the after-anchor changed too.
+    changed = CHILD.replace("    heapq.heapify(heap)\n", "").replace(
+        "def schedule(jobs):", "def schedule(jobs, n=MACHINES):"
+    )
     assert rejection(f"```python\n{changed}```") == (
         AnswerForm.FULL_PROGRAM,
         "the program in the answer changes code outside the EVOLVE-BLOCKs (frozen region 2): "
-        "line 20 '    heapq.heapify(heap)' was removed",
+        "line 18 'def schedule(jobs):' became 'def schedule(jobs, n=MACHINES):'",
     )
     dropped = "".join(line for line in changed.splitlines(True) if "EVOLVE-BLOCK" not in line)
     assert rejection(f"```python\n{dropped}```") == (
         AnswerForm.FULL_PROGRAM,
         "the program in the answer has no EVOLVE-BLOCK markers and changes code outside them: "
-        "line 20 'heapq.heapify(heap)' is missing or changed",
+        "line 18 'def schedule(jobs):' is missing or changed",
     )
 
 
@@ -81,7 +85,7 @@ def test_full_rewrite_of_block_body_only():
 
 
 def test_full_rewrite_that_changes_frozen_code_is_rejected():
-    new = SMALL.replace("return f(3)", "return 42")
+    new = SMALL.replace("return f(3)", "return 42")  # no block change: nothing for the anchor salvage
     with pytest.raises(EditRejected, match="outside"):
         apply_full_rewrite(SMALL, f"```python\n{new}```")
 
@@ -91,7 +95,7 @@ def test_a_whole_program_without_its_markers_is_read_around_its_frozen_code():
     whole = SMALL.replace("# EVOLVE-BLOCK-START\n", "").replace("# EVOLVE-BLOCK-END\n", "")
     assert apply_full_rewrite(SMALL, f"```python\n{whole.replace('2.0', '3.0')}```") == SMALL.replace("2.0", "3.0")
     with pytest.raises(EditRejected, match="line 10 'return f\\(3\\)' is missing or changed"):
-        apply_full_rewrite(SMALL, f"```python\n{whole.replace('f(3)', 'f(4)')}```")
+        apply_full_rewrite(SMALL, f"```python\n{whole.replace('f(3)', 'f(4)')}```")  # no block change to salvage
 
 
 def test_a_block_body_may_repeat_an_import():

@@ -170,6 +170,7 @@ def test_salvage_forms_are_marked_salvaged():
         AnswerForm.FULL_PROGRAM_SALVAGED,
         AnswerForm.LOOSE_CODE_PLACED,
         AnswerForm.SEARCH_MISS_PLACED,
+        AnswerForm.FULL_PROGRAM_ANCHORED,
     }
 
 

@@ -2,6 +2,7 @@
 stored cut to [mutation] max_answer_kb, and the re-ask shows the reason and the answer's first
 and last lines, never the answer whole; a 5,000-block answer cannot grow the re-asks to MBs."""
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -23,9 +24,17 @@ MB = 1024 * 1024
 HUGE = "Here is everything I know.\n" + "".join(f"line {i} of a very long answer, on and on\n" for i in range(500_000))
 
 
+def with_retries(problem, max_retries):
+    """The problem with `[mutation] max_retries` set."""
+    mutation = problem.config.mutation.model_copy(update={"max_retries": max_retries})
+    return dataclasses.replace(problem, config=problem.config.model_copy(update={"mutation": mutation}))
+
+
 def _run(problem, answer_first, tmp_path, name):
     """Two iterations, one call at a time: the first answer of each is `answer_first`; the re-ask
-    gets a valid edit."""
+    gets a valid edit. `max_retries` is set: unset, a loopback model is re-asked only for reasons a
+    re-ask can fix (mutate/reask.py), and an oversized answer is not one of them."""
+    problem = with_retries(problem, 1)
 
     def script(request, index):
         return Reply(good_diff(request, index)) if is_retry(request) else Reply(answer_first)
@@ -84,7 +93,7 @@ def test_a_5000_block_answer_cannot_grow_the_reasks(ray_local, circle_packing, t
             models=(ModelSpec("openai/test-model", api_base=server.url, backoff=0.01),),
             sandbox="process",
         )
-        evolve_run(circle_packing, options, runs_root=tmp_path, run_name="blocks")
+        evolve_run(with_retries(circle_packing, 2), options, runs_root=tmp_path, run_name="blocks")
         sizes = [len(json.dumps(call["messages"])) for call in server.calls]
     assert len(sizes) == 3  # the answer, and its two re-asks ([mutation] max_retries)
     # Each re-ask adds at most the answer's excerpt and the reason (tens of KB), not the answer whole.
