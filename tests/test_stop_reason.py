@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from evolve.engine.driver import Driver, InterruptFlag
+from evolve.engine.driver import Driver
 from evolve.engine.inflight import InFlight
+from evolve.engine.interrupt import InterruptFlag
 from evolve.engine.machinery import INFRA_BROKEN, Outage
 from evolve.engine.options import Progress, RunOptions
 from evolve.kinds import RunStatus, StopKind

@@ -10,8 +10,6 @@ machinery pauses the run and retries (evolve/engine/machinery.py).
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future
@@ -23,6 +21,7 @@ from evolve.diskfull import filled
 from evolve.engine.cluster import first_line
 from evolve.engine.first_proposals import FirstCall, adopted
 from evolve.engine.inflight import Admission, Evaluation, InFlight, InsightCall, ModelCall, Stored, Verdict, Work
+from evolve.engine.interrupt import InterruptFlag
 from evolve.engine.machinery import INFRA_BROKEN, Machinery
 from evolve.engine.options import Progress, RunOptions
 from evolve.errors import InfrastructureError, RunError
@@ -41,28 +40,6 @@ INTERRUPTED = StopReason(StopKind.INTERRUPTED, "interrupted by the user (Ctrl-C)
 # The final words, with what was spent, are made at the stop (`_ending`).
 BUDGET_SPENT = StopReason(StopKind.BUDGET, "cost budget reached")
 __all__ = ["Driver"]
-
-
-class InterruptFlag:
-    """First Ctrl-C: stop launching and finish what is in flight. Second: stop now."""
-
-    def __init__(self) -> None:
-        # Installed by the run's start when it sends its first proposals (evolve/engine/run.py),
-        # so a Ctrl-C during the start lets the run take in the answers it paid for.
-        self.requested = False
-        self.previous: Any = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
 
 
 class Driver:

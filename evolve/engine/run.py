@@ -24,8 +24,9 @@ from evolve.engine.cluster import (
     first_line,
     slots_on,
 )
-from evolve.engine.driver import Driver, InterruptFlag
+from evolve.engine.driver import Driver
 from evolve.engine.first_proposals import FirstCall, send_first
+from evolve.engine.interrupt import InterruptFlag
 from evolve.engine.leftovers import clear_unstarted, unstarted
 from evolve.engine.local_ray import start_ray, stop_local_ray  # noqa: F401  (stop_local_ray: the CLI's)
 from evolve.engine.model_setup import ModelSetup, prepare_models
