@@ -76,27 +76,28 @@ def _spans(parent_outside: list[str], keys: list[str]) -> list[tuple[int, int]] 
     cursor, count = 0, len(parent_outside) - 1
     for k in range(count):
         above, below = _keys(parent_outside[k]), _keys(parent_outside[k + 1])
-        if above:
-            found = _anchor(keys, above, cursor, before=True)
-            if found is None:
-                return None
+        if k == 0 and _absent(above, keys):
+            start = 0  # the answer starts at the block: the head left out, not changed
+        elif above and (found := _anchor(keys, above, cursor, before=True)) is not None:
             start = found[1]
-        elif k == 0:
-            start = 0
         else:
-            return None  # two blocks with no code between them: nothing tells them apart
-        if below:
-            found = _anchor(keys, below, start, before=False)
-            if found is None:
-                return None
+            return None  # a missing anchor, or two blocks with no code between them
+        if k == count - 1 and _absent(below, keys):
+            end = len(keys)  # the answer ends with the block: the tail left out
+        elif below and (found := _anchor(keys, below, start, before=False)) is not None:
             end = found[0]
-        elif k == count - 1:
-            end = len(keys)
         else:
             return None
         spans.append((start, end))
         cursor = end
     return spans
+
+
+def _absent(frozen: list[str], keys: list[str]) -> bool:
+    """Whether none of a frozen segment's code lines is in the answer (a segment with no code is
+    absent too): the answer left that end of the program out rather than changing it."""
+    present = set(keys)
+    return not any(key in present for key in frozen)
 
 
 def _body(lines: list[str], first: int, stop: int) -> str:

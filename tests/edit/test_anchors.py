@@ -141,3 +141,34 @@ def test_the_salvage_is_for_python_only():
     )
     reading_form, reason = rejection(answered(written), CIRCLES, language="ruby")
     assert reading_form == AnswerForm.FULL_PROGRAM and "missing or changed" in reason
+
+
+def after_the_head(code: str) -> str:
+    """The program from its first EVOLVE-BLOCK on: what a small model writes when it answers a
+    quoted block with the block and the frozen code after it, but not the imports before it."""
+    return code[code.index("# EVOLVE-BLOCK-START") :]
+
+
+def test_an_answer_that_starts_at_the_block_keeps_the_parents_head():
+    # Qwen2.5-Coder-0.5B on circle_packing: the block's code, then construct_packing and the
+    # __main__ guard copied, no docstring, no import, no N: the head left out, not changed.
+    written = unmarked(after_the_head(CIRCLES)).replace("margin = 0.1", "margin = 0.07")
+    child = child_of(answered(written), AnswerForm.FULL_PROGRAM_ANCHORED, CIRCLES)
+    assert child == CIRCLES.replace("margin = 0.1", "margin = 0.07").replace(
+        "    return radii\n\n\n#", "    return radii\n#"
+    )
+
+
+def test_a_head_left_out_but_a_frozen_line_kept_is_still_an_anchor_to_find():
+    # `N = 26` kept but `import numpy as np` gone: the head is there, changed; its anchor (N = 26)
+    # is found, so the block is read after it, and the import stays the parent's.
+    written = unmarked(CIRCLES).replace("import numpy as np\n", "").replace("margin = 0.1", "margin = 0.06")
+    child = child_of(answered(written), AnswerForm.FULL_PROGRAM_ANCHORED, CIRCLES)
+    assert child == CIRCLES.replace("margin = 0.1", "margin = 0.06").replace(
+        "    return radii\n\n\n#", "    return radii\n#"
+    )
+
+
+def test_an_unchanged_block_after_a_left_out_head_changes_nothing():
+    form, reason = rejection(answered(unmarked(after_the_head(CIRCLES))), CIRCLES)
+    assert form == AnswerForm.FULL_PROGRAM and "import numpy as np" in reason
