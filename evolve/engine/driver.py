@@ -59,6 +59,7 @@ class Driver:
         needs: dict[str, float] | None = None,
         spending: Spending | None = None,
         interrupt: InterruptFlag | None = None,
+        deadline: float | None = None,
     ):
         self.db, self.mutators, self.evaluate = db, mutators, evaluate
         # Every this many evaluations, one model call writes the run's scratchpad (0: never).
@@ -67,7 +68,11 @@ class Driver:
         self.template, self.sandbox_args, self.options = template, sandbox_args, options
         self.on_progress = on_progress or (lambda progress: None)
         self.progress = Progress()
-        self.started = time.monotonic()
+        # --max-seconds as a time.time() deadline, the model calls' own (MutatorSettings.deadline):
+        # the run's clock starts at its launch, before the first proposals, not here.
+        self.deadline = deadline
+        if deadline is None and options.max_seconds is not None:
+            self.deadline = time.time() + options.max_seconds
         # A wrong key, model name or address fails every call: say so instead of burning iterations.
         self.failing_calls_limit = max(6, 2 * options.llm_concurrency)
         self.start_info: Any = None
@@ -162,14 +167,14 @@ class Driver:
 
     def stop_reason(self) -> StopReason | None:
         p, o = self.progress, self.options
+        if self.deadline is not None and time.time() >= self.deadline:  # first: it fails the calls
+            return StopReason(StopKind.WALL_TIME, f"wall time of {o.max_seconds:g} s reached")
         if self.failing_calls >= self.failing_calls_limit:
             return StopReason(
                 StopKind.CALLS_FAILING,
                 f"the model calls keep failing: the last {self.failing_calls} all failed; "
                 f"the latest: {self.last_call_error}",
             )
-        if o.max_seconds is not None and time.monotonic() - self.started >= o.max_seconds:
-            return StopReason(StopKind.WALL_TIME, f"wall time of {o.max_seconds:g} s reached")
         if o.max_cost is not None and p.cost >= o.max_cost:
             return BUDGET_SPENT
         if o.target_score is not None and p.best_score is not None and p.best_score >= o.target_score:

@@ -307,6 +307,7 @@ def _start(
         needs=evaluation_needs(ev.cpus, ev.gpus, ev.resources),
         spending=settings.spending,
         interrupt=early.interrupt,
+        deadline=settings.deadline,
     )
     driver.open(early_initial=initial, first_calls=early.first)
     milestone("population actor opened the run")

@@ -19,8 +19,9 @@ PRICE_IN, PRICE_OUT = 1.0, 20.0  # USD per million tokens: an answer of MAX_TOKE
 
 
 def growing(request, index):
-    """The first answers are short and cheap; later ones grow to the model's max_tokens."""
-    tokens = min(MAX_TOKENS, 100 * (index + 1) ** 2)
+    """The first answers are short and cheap; later ones grow to the max_tokens asked for (a
+    loopback model is asked for fewer than its spec's: evolve/mutate/answer_length.py)."""
+    tokens = min(request.get("max_tokens", MAX_TOKENS), 100 * (index + 1) ** 2)
     if is_insight(request):
         return Reply("Findings: none yet.", prompt_tokens=500, completion_tokens=tokens)
     return Reply(good_diff(request, index), prompt_tokens=500, completion_tokens=tokens)
