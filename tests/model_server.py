@@ -194,7 +194,7 @@ PROSE = "I think you should try a hexagonal arrangement, it tends to pack better
 def wants_full_rewrite(request: dict) -> bool:
     """A rewrite prompt: the whole program asked for, or (a self-hosted model's, prompts/full.j2)
     one block quoted to rewrite, which a small model also answers with the whole program."""
-    asks = ("complete new program", "Rewrite this part of the current program")
+    asks = ("complete new program", "Rewrite this code of the current program")
     return any(a in m["content"] for m in request["messages"] if m["role"] == "user" for a in asks)
 
 
