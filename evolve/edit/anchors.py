@@ -18,7 +18,10 @@ The rule (FULL_PROGRAM_ANCHORED), for answers with or without EVOLVE-BLOCK marke
     top) goes at the start of the first top-level block, so the new code still finds it;
   - accepted only when every anchor is found exactly once, in order, the child parses, and every
     name the frozen code uses from the blocks is still defined; otherwise the answer's existing
-    rejection stands.
+    rejection stands;
+  - an answer whose blocks, so read, are the parent's own is rejected as changing nothing inside
+    the blocks, its frozen change named after (`blocks_unchanged`): a small model shown that
+    reason in its next prompt learns what it did, not only which import it touched.
 """
 
 from __future__ import annotations
@@ -145,9 +148,9 @@ def _added_imports(parent: str, lines: list[str], inside: set[int]) -> list[str]
     ]
 
 
-def anchored_child(parent: str, code: str) -> str | None:
-    """The child an answer's whole program makes when read by its anchors (see the module's
-    docstring); None when an anchor is missing or ambiguous, or the child does not hold up."""
+def _read_bodies(parent: str, code: str) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """The block bodies an answer holds between the parent's anchors, with their line spans in
+    the answer; None when an anchor is missing or ambiguous."""
     try:
         parent_outside, parent_bodies = split(parent)
     except BlockError:
@@ -162,9 +165,25 @@ def anchored_child(parent: str, code: str) -> str | None:
         (keyed[start - 1] + 1 if start > 0 else 0, keyed[end] if end < len(keyed) else len(lines))
         for start, end in spans
     ]
-    bodies = [_body(lines, first, stop) for first, stop in line_spans]
-    if [b.strip() for b in bodies] == [b.strip() for b in parent_bodies]:
-        return None  # only frozen code changed: nothing to salvage, the rejection names the change
+    return [_body(lines, first, stop) for first, stop in line_spans], line_spans
+
+
+def blocks_unchanged(parent: str, code: str) -> bool:
+    """Whether the answer's blocks, read by their anchors, are the parent's own: the answer
+    changed (or left out) only code outside them."""
+    read = _read_bodies(parent, code)
+    return read is not None and [b.strip() for b in read[0]] == [b.strip() for b in split(parent)[1]]
+
+
+def anchored_child(parent: str, code: str) -> str | None:
+    """The child an answer's whole program makes when read by its anchors (see the module's
+    docstring); None when an anchor is missing or ambiguous, or the child does not hold up."""
+    read = _read_bodies(parent, code)
+    if read is None or blocks_unchanged(parent, code):
+        return None  # no anchors, or only frozen code changed: nothing to salvage
+    bodies, line_spans = read
+    lines = code.splitlines()
+    parent_outside = split(parent)[0]
     inside = {i for first, stop in line_spans for i in range(first, stop)}
     imports = _added_imports(parent, lines, inside)
     first_marker = parent.splitlines()[find_blocks(parent)[0].start]

@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass
 from itertools import pairwise
 
-from evolve.edit.anchors import anchored_child
+from evolve.edit.anchors import anchored_child, blocks_unchanged
 from evolve.edit.blocks import BlockError, describe_frozen_change, find_blocks, is_marker, join, split
 from evolve.edit.child import parse_python
 from evolve.edit.errors import EditRejected
@@ -67,8 +67,12 @@ def read_program(parent: str, code: str, language: str = "python") -> ProgramRea
     whole program that changed frozen code is read by its anchors as a last resort (anchors.py)."""
     try:
         return _read_program(parent, code, language)
-    except EditRejected:
-        if language != "python" or (anchored := anchored_child(parent, code)) is None:
+    except EditRejected as exc:
+        if language != "python":
+            raise
+        if blocks_unchanged(parent, code):  # say so first: the frozen change is not the point
+            raise EditRejected(f"the edit changes nothing inside the EVOLVE-BLOCKs, and {exc}") from None
+        if (anchored := anchored_child(parent, code)) is None:
             raise
         return ProgramReading(AnswerForm.FULL_PROGRAM_ANCHORED, anchored)
 

@@ -133,6 +133,7 @@ def test_only_frozen_code_changed_is_rejected_with_the_line_it_changed():
     written = CIRCLES.replace("    return centers, radii", "    return centers, radii * 2")
     form, reason = rejection(answered(written), CIRCLES)
     assert form == AnswerForm.FULL_PROGRAM and "'    return centers, radii' became" in reason
+    assert reason.startswith("the edit changes nothing inside the EVOLVE-BLOCKs")
 
 
 def test_the_salvage_is_for_python_only():
@@ -171,4 +172,20 @@ def test_a_head_left_out_but_a_frozen_line_kept_is_still_an_anchor_to_find():
 
 def test_an_unchanged_block_after_a_left_out_head_changes_nothing():
     form, reason = rejection(answered(unmarked(after_the_head(CIRCLES))), CIRCLES)
-    assert form == AnswerForm.FULL_PROGRAM and "import numpy as np" in reason
+    assert form == AnswerForm.FULL_PROGRAM
+    assert (
+        reason.startswith("the edit changes nothing inside the EVOLVE-BLOCKs, and ") and "import numpy as np" in reason
+    )
+
+
+def test_a_rewrite_that_changed_only_frozen_code_is_told_its_blocks_are_unchanged():
+    # Qwen2.5-Coder-0.5B on txn_scheduling: the program copied, block and all, its imports rewritten.
+    written = TXN.replace("import random\n", "from random import random, time\n")
+    form, reason = rejection(answered(written), TXN)
+    assert form == AnswerForm.FULL_PROGRAM
+    assert reason.startswith("the edit changes nothing inside the EVOLVE-BLOCKs, and ")
+    assert "'import random' became 'from random import random, time'" in reason
+    # With the block changed too, the anchors give the child its new block, the imports the parent's.
+    changed = written.replace("sample = 10", "sample = 12")
+    child = child_of(answered(changed), AnswerForm.FULL_PROGRAM_ANCHORED, TXN)
+    assert split(child)[0] == split(TXN)[0] and "    sample = 12\n" in child
