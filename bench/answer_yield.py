@@ -85,6 +85,8 @@ def old_reader() -> ModuleType:
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["old_diff"] = module  # dataclasses look their module up
+    # The old reader imports evolve.blocks, since moved to evolve.edit.blocks (the same functions).
+    sys.modules.setdefault("evolve.blocks", importlib.import_module("evolve.edit.blocks"))
     exec(compile(source, "old_diff.py", "exec"), module.__dict__)
     return module
 
@@ -119,7 +121,7 @@ def measure(label: str, problem: Problem, bad_every: int, iterations: int, runs_
         result = evolve_run(problem, options, runs_root=runs_root, run_name=label.split(".")[0])  # one database each
         requests = list(server.calls)
     first_prompts = tuple(
-        count_tokens(model["name"], r["messages"]) for r in requests if not is_insight(r) and not is_retry(r)
+        count_tokens(model.name, r["messages"]) for r in requests if not is_insight(r) and not is_retry(r)
     )
     Session = session_factory(open_engine(result.db_url, create=False))
     with Session() as s:
