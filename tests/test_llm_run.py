@@ -24,12 +24,20 @@ def _model(url, **extra):
     )
 
 
+def _with_retries(problem, max_retries):
+    """The problem with `[mutation] max_retries` set: unset, a loopback model counts as self-hosted
+    and is re-asked only for a SEARCH miss or invalid Python (evolve/mutate/reask.py), so whether
+    any answer is re-asked would depend on which call meets which prompt."""
+    mutation = problem.config.mutation.model_copy(update={"max_retries": max_retries})
+    return replace(problem, config=problem.config.model_copy(update={"mutation": mutation}))
+
+
 def test_twenty_candidates_through_the_model_server(ray_local, circle_packing, tmp_path):
     with ModelServer(mixed_script(slow=0.3)) as server:
         options = RunOptions(
             iterations=20, llm_concurrency=4, eval_workers=2, seed=3, models=_model(server.url), sandbox="process"
         )
-        result = evolve_run(circle_packing, options, runs_root=tmp_path, run_name="llm-run")
+        result = evolve_run(_with_retries(circle_packing, 2), options, runs_root=tmp_path, run_name="llm-run")
         calls_made = len(server.calls)
 
     assert result.status == "finished"
