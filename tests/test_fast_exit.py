@@ -11,11 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _python(script: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _python(script: str, prefix: str = "", timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("RAY_ADDRESS", None)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-c", prefix + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
 
 
@@ -28,33 +32,45 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+# A local Ray started as a run starts it, two workers used; `tree` and `workers`: every pid it made.
+LOCAL_RAY = """
+import os, ray, psutil
+from evolve.engine.run import start_ray, stop_local_ray
+start_ray(None, 2)
+@ray.remote
+def where():
+    return os.getpid()
+workers = ray.get([where.remote() for _ in range(2)])
+node = ray._private.worker._global_node
+daemons = [i.process.pid for infos in node.all_processes.values() for i in infos]
+tree = {p.pid for d in daemons for p in [psutil.Process(d), *psutil.Process(d).children(recursive=True)]}
+"""
+
+
+def _still_running(pids: list[int], wait: float = 10) -> list[int]:
+    """The pids still running after up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [p for p in pids if _running(p)]
+
+
 def test_stopping_the_local_ray_leaves_none_of_its_processes():
-    done = _python("""
-        import os, ray
-        from evolve.engine.run import start_ray, stop_local_ray
-        start_ray(None, 2)
-        import psutil
-        @ray.remote
-        def where():
-            return os.getpid()
-        workers = ray.get([where.remote() for _ in range(2)])
-        node = ray._private.worker._global_node
-        daemons = [i.process.pid for infos in node.all_processes.values() for i in infos]
-        tree = {p.pid for d in daemons for p in [psutil.Process(d), *psutil.Process(d).children(recursive=True)]}
+    done = _python(
+        prefix=LOCAL_RAY,
+        script="""
         session = node.get_session_dir_path()
         stop_local_ray()
         print(" ".join(map(str, sorted(tree | set(workers)))))
         print(session)
         print(ray.is_initialized())
-    """)
+    """,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     pids, session, initialized = done.stdout.strip().splitlines()[-3:]
     pids = [int(p) for p in pids.split()]
     assert len(pids) >= 4 and initialized == "False"
-    deadline = time.monotonic() + 10
-    while any(_running(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in pids if _running(p)]
+    assert not _still_running(pids)
     assert not Path(session).exists()
 
 
@@ -78,31 +94,19 @@ def test_a_message_as_the_exit_code_is_printed_and_fails():
 
 def test_a_process_that_ends_next_kills_ray_without_disconnecting_and_exits_cleanly():
     # The console script's end of a run: Ray's processes killed, no disconnect, then exit_now.
-    done = _python("""
-        import os, ray
+    done = _python(
+        prefix=LOCAL_RAY,
+        script="""
         from evolve.cli import exit_now
-        from evolve.engine.run import start_ray, stop_local_ray
-        start_ray(None, 2)
-        import psutil
-        @ray.remote
-        def where():
-            return os.getpid()
-        workers = ray.get([where.remote() for _ in range(2)])
-        node = ray._private.worker._global_node
-        daemons = [i.process.pid for infos in node.all_processes.values() for i in infos]
-        tree = {p.pid for d in daemons for p in [psutil.Process(d), *psutil.Process(d).children(recursive=True)]}
         print(" ".join(map(str, sorted(tree | set(workers)))))
         print(node.get_session_dir_path())
         stop_local_ray(process_ends=True)
         print("said", flush=True)
         exit_now(0)
-    """)
+    """,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     pids, session, said = done.stdout.strip().splitlines()[-3:]
     assert said == "said"
-    pids = [int(p) for p in pids.split()]
-    deadline = time.monotonic() + 10
-    while any(_running(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in pids if _running(p)]
+    assert not _still_running([int(p) for p in pids.split()])
     assert not Path(session).exists()
