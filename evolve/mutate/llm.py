@@ -136,8 +136,9 @@ def _cost(spec: ModelSpec, response, prompt_tokens: int, completion_tokens: int)
 
 
 @cache
-def _price_list() -> frozenset[str]:
-    """The model names in litellm's own copy of its price list, read without importing litellm."""
+def bundled_models() -> dict[str, Any]:
+    """litellm's own copy of its model list (prices, windows), by model name, read without
+    importing litellm; {} where it is not installed or its copy cannot be read."""
     import importlib.util
     import json
     from pathlib import Path
@@ -146,13 +147,17 @@ def _price_list() -> frozenset[str]:
     for root in (spec.submodule_search_locations or ()) if spec else ():
         path = Path(root) / "model_prices_and_context_window_backup.json"
         if path.is_file():
-            return frozenset(json.loads(path.read_text()))
-    return frozenset()
+            try:
+                listing = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return {}
+            return listing if isinstance(listing, dict) else {}
+    return {}
 
 
 def listed(name: str) -> bool:
     """Whether litellm may have a price for `name` (as given, or without its provider prefix)."""
-    names = _price_list()
+    names = bundled_models()
     return not names or name in names or name.split("/", 1)[-1] in names
 
 

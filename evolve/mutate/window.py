@@ -9,17 +9,15 @@ fits the first prompt's token budget and the answer's `max_tokens` into the smal
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from evolve.mutate.direct import is_direct
-from evolve.mutate.llm import ModelSpec, model_client
+from evolve.mutate.llm import ModelSpec, bundled_models, model_client
 from evolve.mutate.local import is_self_hosted
 
 log = logging.getLogger(__name__)
@@ -164,16 +162,9 @@ def litellm_window(model: str, api_base: str | None = None) -> int | None:
 def bundled_window(model: str) -> int | None:
     """`litellm_window` without importing litellm: its bundled list (the one litellm reads with
     LITELLM_LOCAL_MODEL_COST_MAP), by the model's name with and without its provider prefix."""
-    found = importlib.util.find_spec("litellm")  # finds the package without running it
-    folders = list(found.submodule_search_locations or []) if found is not None else []
-    if not folders:
-        return None
-    try:
-        listing = json.loads((Path(folders[0]) / "model_prices_and_context_window_backup.json").read_text())
-    except (OSError, ValueError):
-        return None
+    listing = bundled_models()
     for name in (model, model.split("/", 1)[-1]):
-        entry = _mapping(listing.get(name) if isinstance(listing, dict) else None)
+        entry = _mapping(listing.get(name))
         if tokens := _positive(entry.get("max_input_tokens")) or _positive(entry.get("max_tokens")):
             return tokens
     return None
