@@ -146,6 +146,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
     if mutation == Mutation.FIX and task.repair is not None:  # the failed program is the one edited
         task = replace(task, parent=task.repair)
     model = sized_for(model, lambda: _program_tokens(model, task))
+    self_hosted = is_self_hosted(model.name, model.api_base)  # a small model, most often: its prompt and re-asks
     shown = {p.id for p in (*task.memory.top, *task.memory.diverse)}
     inspirations = tuple(_with_blocks(p) for p in task.inspirations if p.id not in shown)
     memory = replace(task.memory, diverse=tuple(_with_blocks(p) for p in task.memory.diverse))
@@ -160,7 +161,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             parts.memory,
             task.second_parent,
             task.repair_error,
-            small_model=is_self_hosted(model.name, model.api_base),
+            small_model=self_hosted,
         )
 
     fitted = fit(
@@ -174,7 +175,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
     earlier: list[Attempt] = []
     given: list[str] = []  # this iteration's answers, normalized: a re-ask that repeats one stops here
     tokens = fitted.tokens
-    policy = reask_policy(settings.max_retries, is_self_hosted(model.name, model.api_base))
+    policy = reask_policy(settings.max_retries, self_hosted)
     retries = settings.repeats.retries(model.name, policy.retries)
     while True:
         prompt = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
