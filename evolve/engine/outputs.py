@@ -16,7 +16,6 @@ def write_outputs(
     problem: Problem,
     best: BestProgram,
     progress: Progress,
-    status: str,
     reason: StopReason,
     seconds: float,
     run_name: str,
@@ -30,7 +29,7 @@ def write_outputs(
     summary = {
         "run": run_name,
         "problem": problem.name,
-        "status": status,
+        "status": reason.status.value,
         "stop_reason": reason.text,
         "stop_kind": reason.kind.value,
         "mutator": mutator,

@@ -71,11 +71,14 @@ class RunResult:
     run_name: str
     run_dir: Path
     db_url: str
-    status: RunStatus
     stop_reason: StopReason  # str() of it: its words
     progress: Progress
     best: BestProgram | None
     seconds: float
+
+    @property
+    def status(self) -> RunStatus:
+        return self.stop_reason.status
 
 
 @dataclass(frozen=True)
@@ -380,7 +383,6 @@ def _drive(context: RunContext) -> RunResult:
             db.finish(StopReason(StopKind.INFRA_BROKEN, str(exc)))
             raise
         reason = driver.steady_state()
-        status = reason.status
         milestone("the loop ended")
         best = db.best_program()
         # After an interrupt, or with the machinery broken, nothing more is evaluated.
@@ -411,9 +413,9 @@ def _drive(context: RunContext) -> RunResult:
         milestone("population actors ended")
     seconds = time.monotonic() - started
     if best is not None:
-        write_outputs(run_dir, problem, best, progress, status, reason, seconds, run_name, db_url, context.mutator)
+        write_outputs(run_dir, problem, best, progress, reason, seconds, run_name, db_url, context.mutator)
     milestone("outputs written")
-    return RunResult(run_name, run_dir, db_url, status, reason, progress, best, seconds)
+    return RunResult(run_name, run_dir, db_url, reason, progress, best, seconds)
 
 
 def score_heldout(driver: Driver, best: BestProgram, initial_code: str, function: str) -> None:
