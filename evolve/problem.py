@@ -140,6 +140,9 @@ class ModelConfig(_Strict):
     # The model's context window in tokens; unset: read from its server or litellm's list. The
     # prompt's token budget and the answer's max_tokens are fitted into it (evolve/mutate/window.py).
     context: Annotated[int, Field(ge=1024)] | None = None
+    # The focused prompt (prompts/small.j2: the EVOLVE-BLOCK alone, without the rest of the program
+    # and the run's context); unset: for a model whose name says it has at most 3B parameters.
+    small: bool | None = None
 
 
 class MutationConfig(_Strict):

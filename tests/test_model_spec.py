@@ -22,6 +22,11 @@ def test_a_table_of_fields_reads_as_the_same_spec():
     assert isinstance(spec.weight, float) and isinstance(spec.max_tokens, int)
 
 
+def test_problem_toml_small_reaches_the_spec():
+    assert ModelSpec.from_mapping(ModelConfig(name="openai/m", small=True).model_dump(), "p").small is True
+    assert ModelSpec.from_mapping(ModelConfig(name="openai/m").model_dump(), "p").small is None
+
+
 def test_problem_toml_retries_are_max_attempts_less_one():
     """problem.toml spells it `retries`; the model's [[models]] table converts at one point."""
     config = ModelConfig(name="openai/m", retries=2, timeout=30)
@@ -43,6 +48,7 @@ def test_problem_toml_retries_are_max_attempts_less_one():
         ({"name": "m", "max_attempts": True}, r"max_attempts = True must be a whole number"),
         ({"name": "m", "timeout": None, "api_base": 7}, r"api_base = 7 must be text"),
         ({"name": "m", "weight": 0}, r"weight = 0 must be more than 0"),
+        ({"name": "m", "small": "yes"}, r"^runs/r/config\.json: small = 'yes' must be true or false$"),
     ],
 )
 def test_a_bad_key_or_value_is_refused_with_its_name(table, message):
@@ -54,7 +60,7 @@ def test_a_bad_key_or_value_is_refused_with_its_name(table, message):
 def test_the_run_config_stores_its_models_and_options_as_json_and_reads_them_back():
     models = (
         ModelSpec("openai/a", weight=2.0, api_base="http://127.0.0.1:9/v1", price_in=1.0, max_attempts=2),
-        ModelSpec("anthropic/b", temperature=0.2, context=32768),
+        ModelSpec("anthropic/b", temperature=0.2, context=32768, small=False),
     )
     options = RunOptions(iterations=7, seed=3, models=models[:1], max_cost=1.5, strategy="random")
     config = RunConfig(problem={"name": "p"}, options=options, models=models)

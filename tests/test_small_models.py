@@ -9,6 +9,7 @@ from evolve.edit.blocks import split
 from evolve.kinds import AnswerForm
 from evolve.mutate.answer_length import ANSWER_FLOOR, answer_tokens, sized_for
 from evolve.mutate.llm import ModelSpec, count_tokens
+from evolve.mutate.local import is_small, params_in_name
 from evolve.mutate.prompt import ProblemView, build_messages
 from evolve.mutate.propose import MutationTask, MutatorSettings, propose
 from evolve.mutate.reask import HOSTED_RETRIES, SELF_HOSTED_RETRIES, fixed_by_reask, reask_policy
@@ -138,3 +139,61 @@ def test_a_small_model_answering_the_block_alone_makes_the_child(circle_packing)
         proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
     assert proposal.mutation == "full" and proposal.answer_form == AnswerForm.BLOCK_BODY
     assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.09")
+
+
+def test_a_small_model_is_known_by_the_size_its_name_says_or_by_its_setting():
+    sizes = {
+        "openai/qwen2.5-coder-0.5b": 0.5,
+        "ollama/llama3.2:1b": 1.0,
+        "hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct": 7.0,
+        "qwen3-30b-a3b": 30.0,  # the largest size the name says
+        "gemma-2b-it": 2.0,
+        "openai/qwen": None,
+        "gpt-4o-mini": None,
+        "qwen2.5b": None,  # not a size: part of a version
+    }
+    assert {name: params_in_name(name) for name in sizes} == sizes
+    assert is_small("openai/qwen2.5-coder-0.5b") and is_small("deepseek-coder-1.3b-instruct")
+    assert not is_small("llama-3.1-70b") and not is_small("openai/qwen")
+    assert not is_small("openai/qwen2.5-coder-0.5b", small=False) and is_small("openai/qwen", small=True)
+
+
+def test_a_small_models_prompt_shows_the_one_block_alone(circle_packing):
+    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
+    problem = ProblemView("circle_packing", "Pack 26 circles.", "python")
+    block = split(circle_packing.initial_code)[1][0].strip("\n")
+    frozen = "def construct_packing():"
+    for mutation, ask in (("diff", "one focused change"), ("full", "a better idea")):
+        system, user = (m["content"] for m in build_messages(mutation, problem, parent, [], None, focused=True))
+        assert system == "You are an expert python programmer.\n"
+        assert user.startswith(f"Improve this python code for the problem below with {ask}")
+        assert f"```python\n{block}\n```" in user and "Current score: 0.93 " in user
+        assert frozen not in user and "EVOLVE-BLOCK" not in user and "Pack 26 circles." in user
+    first = ProgramView(1, circle_packing.initial_code, None)  # a first proposal: no score yet
+    assert "Current score" not in build_messages("diff", problem, first, [], None, focused=True)[1]["content"]
+    # Crossovers and repairs, and programs with several blocks, keep the whole-program prompts.
+    crossover = build_messages("crossover", problem, parent, [], None, second_parent=parent, focused=True)
+    assert frozen in crossover[1]["content"]
+    two = ProgramView(1, TWO_BLOCKS, 1.0, {"score": 1.0})
+    assert "EVOLVE-BLOCK" in build_messages("diff", problem, two, [], None, focused=True)[1]["content"]
+    assert frozen in build_messages("diff", problem, parent, [], None)[1]["content"]
+
+
+def test_a_small_model_answering_its_prompt_with_the_block_makes_the_child(circle_packing):
+    """Through the HTTP path: a model named as 0.5B gets small.j2 and its code becomes the block;
+    `[[models]] small = false` gives the same model the whole-program prompt."""
+    new_block = split(circle_packing.initial_code)[1][0].replace("margin = 0.1", "margin = 0.08")
+
+    def script(request: dict, index: int) -> Reply:
+        return Reply(f"Move the circles towards the walls.\n```python\n{new_block}```\n")
+
+    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
+    for small, whole_program_shown in ((None, False), (False, True)):
+        with ModelServer(script) as server:
+            spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1, small=small)
+            settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
+            proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
+            asked = server.calls[0]["messages"][-1]["content"]
+        assert ("def construct_packing():" in asked) is whole_program_shown
+        assert proposal.answer_form == AnswerForm.BLOCK_BODY
+        assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.08")

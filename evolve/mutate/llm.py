@@ -46,6 +46,9 @@ class ModelSpec:
     max_attempts: int = 5  # retries + 1
     backoff: float = 1.0  # seconds before the second attempt; doubles each time
     context: int | None = None  # the model's window in tokens ([[models]] context); None: read from its server
+    # Whether the model gets the focused prompt (prompts/small.j2: the block alone, no context);
+    # None: when its name says it has at most SMALL_PARAMS billion parameters (evolve/mutate/local.py).
+    small: bool | None = None
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any], where: str) -> ModelSpec:
@@ -69,7 +72,10 @@ class ModelSpec:
             kind = known[key]
             if value is None and kind.endswith("| None"):
                 continue
-            if kind.startswith(("float", "int")):
+            if kind.startswith("bool"):
+                if not isinstance(value, bool):
+                    raise OptionError(f"{where}: {key} = {value!r} must be true or false")
+            elif kind.startswith(("float", "int")):
                 values[key] = _number(value, float if kind.startswith("float") else int, f"{where}: {key}")
             elif key != "name" and not isinstance(value, str):
                 raise OptionError(f"{where}: {key} = {value!r} must be text")

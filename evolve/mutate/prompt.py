@@ -9,6 +9,7 @@ from functools import lru_cache
 import jinja2
 
 from evolve.edit.blocks import BlockError, block_bodies
+from evolve.kinds import Mutation
 from evolve.mutate.example import example_edit
 from evolve.mutate.memory import Memory
 from evolve.mutate.views import ProgramView
@@ -61,10 +62,19 @@ def build_messages(
     second_parent: ProgramView | None = None,
     error: str | None = None,
     small_model: bool = False,
+    focused: bool = False,
 ) -> list[dict]:
     """The system and user messages of a mutation. Inspirations already shown as a top program or
     a diverse elite are not shown twice. `small_model` (a self-hosted one): a rewrite prompt
-    quotes the one block to rewrite and asks for it alone (`rewrite`, full.j2)."""
+    quotes the one block to rewrite and asks for it alone (`rewrite`, full.j2). `focused` (a small
+    model, evolve/mutate/local.py `is_small`): a diff or a rewrite of a program with one block shows
+    that block alone (small.j2)."""
+    if shows_block_alone(mutation, parent.code, focused):
+        block = _block_to_rewrite(parent.code)
+        return [
+            {"role": "system", "content": render("system.j2", problem, focused=True)},
+            {"role": "user", "content": render("small.j2", problem, parent=parent, mutation=mutation, block=block)},
+        ]
     memory = memory or Memory()
     shown = {p.id for p in (*memory.top, *memory.diverse)}
     context = dict(
@@ -83,11 +93,19 @@ def build_messages(
         example=example_edit(parent.code),  # diff.j2, fix.j2: real lines to quote in the example edit
         objectives=problem.objectives,  # context.j2: what the child may trade
         rewrite=_block_to_rewrite(parent.code) if small_model else "",  # full.j2
+        focused=False,  # system.j2
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},
         {"role": "user", "content": render(f"{mutation}.j2", problem, **context)},
     ]
+
+
+def shows_block_alone(mutation: str, code: str, focused: bool) -> bool:
+    """Whether a small model's (`focused`) prompt is small.j2: a diff or a rewrite of a program
+    with one EVOLVE-BLOCK. Its crossovers and repairs, and programs with several blocks, get the
+    full prompts (a rewrite of several blocks needs the markers that say where each goes)."""
+    return focused and mutation in (Mutation.DIFF, Mutation.FULL) and bool(_block_to_rewrite(code))
 
 
 def _block_to_rewrite(code: str) -> str:
@@ -101,7 +119,14 @@ def _block_to_rewrite(code: str) -> str:
 
 
 def retry_message(
-    problem: ProblemView, mutation: str, reason: str, form: str, attempt: int, max_retries: int, copy: str = ""
+    problem: ProblemView,
+    mutation: str,
+    reason: str,
+    form: str,
+    attempt: int,
+    max_retries: int,
+    copy: str = "",
+    focused: bool = False,
 ) -> dict:
     """The user message that sends a rejected answer back: exactly what failed, first, then the
     program's exact lines to copy where the reason calls for them (retry.j2, mutate/reask.py)."""
@@ -114,5 +139,6 @@ def retry_message(
         attempt=attempt,
         max_retries=max_retries,
         copy=copy,
+        focused=focused,
     )
     return {"role": "user", "content": content}

@@ -19,9 +19,9 @@ from evolve.mutate import offline
 from evolve.mutate.answer_length import sized_for
 from evolve.mutate.budget import PromptParts, fit, shrink_prompt
 from evolve.mutate.llm import Completion, ModelSpec, complete, count_tokens, embed
-from evolve.mutate.local import is_self_hosted
+from evolve.mutate.local import is_self_hosted, is_small
 from evolve.mutate.memory import Memory
-from evolve.mutate.prompt import ProblemView, build_messages, retry_message
+from evolve.mutate.prompt import ProblemView, build_messages, retry_message, shows_block_alone
 from evolve.mutate.reask import (
     ReaskText,
     call_seed,
@@ -147,6 +147,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         task = replace(task, parent=task.repair)
     model = sized_for(model, lambda: _program_tokens(model, task))
     self_hosted = is_self_hosted(model.name, model.api_base)  # a small model, most often: its prompt and re-asks
+    focused = shows_block_alone(mutation, task.parent.code, is_small(model.name, model.small))  # small.j2
     shown = {p.id for p in (*task.memory.top, *task.memory.diverse)}
     inspirations = tuple(_with_blocks(p) for p in task.inspirations if p.id not in shown)
     memory = replace(task.memory, diverse=tuple(_with_blocks(p) for p in task.memory.diverse))
@@ -162,6 +163,7 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             task.second_parent,
             task.repair_error,
             small_model=self_hosted,
+            focused=focused,
         )
 
     fitted = fit(
@@ -206,7 +208,9 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
         # The re-ask: the first prompt, the rejected answer's excerpt, the reason first and the
         # exact lines to copy (mutate/reask.py); its size does not grow with each re-ask.
         said = ReaskText.of(task.parent.code, answer, reason)
-        reask = retry_message(settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy)
+        reask = retry_message(
+            settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy, focused=focused
+        )
         messages = conversation(first, said, reask, policy.echo)
         tokens = count_tokens(model.name, messages, model.api_base) if settings.spending is not None else 0
 
