@@ -197,3 +197,23 @@ def test_a_small_model_answering_its_prompt_with_the_block_makes_the_child(circl
         assert ("def construct_packing():" in asked) is whole_program_shown
         assert proposal.answer_form == AnswerForm.BLOCK_BODY
         assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.08")
+
+
+def test_a_small_models_reask_asks_for_the_code_alone_again(circle_packing):
+    block = split(circle_packing.initial_code)[1][0]
+    broken = block.replace("margin = 0.1", "margin = = 0.1")
+    fixed = block.replace("margin = 0.1", "margin = 0.09")
+
+    def script(request: dict, index: int) -> Reply:
+        return Reply(f"Smaller margins.\n```python\n{broken if index == 0 else fixed}```\n")
+
+    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
+    with ModelServer(script) as server:
+        spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1)
+        settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
+        proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
+        calls = list(server.calls)
+    reask = calls[1]["messages"][-1]["content"]
+    assert len(calls) == 2 and reask.startswith("Your answer could not be applied: the child is not valid Python")
+    assert "only\nthat code" in reask and "EVOLVE-BLOCK" not in reask and "complete program" not in reask
+    assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.09")
