@@ -217,3 +217,25 @@ def test_a_small_models_reask_asks_for_the_code_alone_again(circle_packing):
     assert len(calls) == 2 and reask.startswith("Your answer could not be applied: the child is not valid Python")
     assert "only\nthat code" in reask and "EVOLVE-BLOCK" not in reask and "complete program" not in reask
     assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.09")
+
+
+def test_a_small_model_giving_its_code_back_unchanged_is_asked_once_for_a_different_version(circle_packing):
+    block = split(circle_packing.initial_code)[1][0]
+    changed = block.replace("margin = 0.1", "margin = 0.07")
+
+    def script(request: dict, index: int) -> Reply:
+        return Reply(f"Same idea.\n```python\n{block if index == 0 else changed}```\n")
+
+    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
+    with ModelServer(script) as server:
+        spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1)
+        settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
+        proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
+        calls = list(server.calls)
+    assert len(calls) == 2 and "Your code is the same as the original" in calls[1]["messages"][-1]["content"]
+    assert calls[1]["temperature"] > calls[0]["temperature"]
+    assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.07")
+    # Only after the focused prompt: the whole-program prompt's unchanged answer is not re-asked.
+    assert fixed_by_reask("the edit changes nothing (the child is identical to its parent)", cut=False, focused=True)
+    assert not fixed_by_reask("the edit changes nothing (the child is identical to its parent)", cut=False)
+    assert not fixed_by_reask("the edit changes only comments or formatting, not the program", cut=True, focused=True)

@@ -127,6 +127,7 @@ def retry_message(
     max_retries: int,
     copy: str = "",
     focused: bool = False,
+    unchanged: bool = False,
 ) -> dict:
     """The user message that sends a rejected answer back: exactly what failed, first, then the
     program's exact lines to copy where the reason calls for them (retry.j2, mutate/reask.py)."""
@@ -140,5 +141,6 @@ def retry_message(
         max_retries=max_retries,
         copy=copy,
         focused=focused,
+        unchanged=unchanged,
     )
     return {"role": "user", "content": content}

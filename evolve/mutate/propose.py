@@ -30,6 +30,7 @@ from evolve.mutate.reask import (
     normalized,
     reask_policy,
     reask_temperature,
+    unchanged,
 )
 from evolve.mutate.repeats import REPEATED, RepeatLedger
 from evolve.mutate.spending import Hold, Spending
@@ -202,14 +203,14 @@ def propose(task: MutationTask, settings: MutatorSettings, held: Hold | None = N
             return replace(called, reject_reason=f"{REPEATED} ({reason})")
         given.append(normalized(answer))
         cut = result.usage.completion_tokens >= model.max_tokens  # it ran on to max_tokens
-        if len(earlier) >= retries or (policy.fixable_only and not fixed_by_reask(reason, cut)):
+        if len(earlier) >= retries or (policy.fixable_only and not fixed_by_reask(reason, cut, focused)):
             return replace(called, reject_reason=reason)
         earlier.append(_attempt(prompt, called, form, reason))
         # The re-ask: the first prompt, the rejected answer's excerpt, the reason first and the
         # exact lines to copy (mutate/reask.py); its size does not grow with each re-ask.
         said = ReaskText.of(task.parent.code, answer, reason)
         reask = retry_message(
-            settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy, focused=focused
+            settings.problem, mutation, said.reason, form, len(earlier), retries, said.copy, focused, unchanged(reason)
         )
         messages = conversation(first, said, reask, policy.echo)
         tokens = count_tokens(model.name, messages, model.api_base) if settings.spending is not None else 0

@@ -13,8 +13,8 @@ How many re-asks, and for what (`reask_policy`): `[mutation] max_retries` when s
 reason. Unset, a hosted model gets HOSTED_RETRIES for any reason; a self-hosted one (a small
 model, most often) gets SELF_HOSTED_RETRIES, only for a reason a re-ask fixes (`fixed_by_reask`:
 a SEARCH that matches nothing, shown the exact lines to copy; a child that is not valid Python,
-shown the error line), never for an answer cut at max_tokens, and without its rejected answer
-echoed back: Qwen2.5-Coder-0.5B re-asked for prose or for a program that changed frozen code gave
+shown the error line; after a small model's focused prompt, its code given back unchanged, told
+so), never for an answer cut at max_tokens, and without its rejected answer echoed back: Qwen2.5-Coder-0.5B re-asked for prose or for a program that changed frozen code gave
 the same failure again, and copied the echo, clipping marker included, into its next answer.
 Pure functions, no I/O.
 """
@@ -43,6 +43,8 @@ _NO_MATCH = re.compile(r"SEARCH block (\d+) matches nothing")
 _OUTSIDE = ("outside the EVOLVE-BLOCKs", "EVOLVE-BLOCK markers")
 _NO_EDIT = "the answer holds no edit"
 _NOT_PYTHON = "the child is not valid Python"
+# What evolve/edit/child.py says of code given back unchanged (comments and formatting aside).
+_UNCHANGED = ("the edit changes nothing", "the edit changes only comments or formatting")
 HOSTED_RETRIES = 2  # re-asks per iteration when [mutation] max_retries is unset
 SELF_HOSTED_RETRIES = 1  # ... for a self-hosted model: calls per iteration stay under 2
 FIRST_LINES = 3  # of the block, shown to an answer with no edit as the SEARCH to copy
@@ -137,11 +139,21 @@ def reask_policy(max_retries: int | None, self_hosted: bool) -> ReaskPolicy:
     return ReaskPolicy(HOSTED_RETRIES, fixable_only=False, echo=True)
 
 
-def fixed_by_reask(reason: str, cut: bool) -> bool:
+def fixed_by_reask(reason: str, cut: bool, focused: bool = False) -> bool:
     """Whether a re-ask can fix what the reason names, for a model that rarely changes its answer:
     a SEARCH that matches nothing (the re-ask shows the lines to copy) or a child that is not valid
-    Python (it names the line); not an answer cut at max_tokens (`cut`), which would run on again."""
-    return not cut and (bool(_NO_MATCH.search(reason)) or reason.startswith(_NOT_PYTHON))
+    Python (it names the line); after a small model's focused prompt (prompts/small.j2), also its
+    code given back unchanged (`unchanged`); not an answer cut at max_tokens (`cut`), which would
+    run on again."""
+    if cut:
+        return False
+    return bool(_NO_MATCH.search(reason)) or reason.startswith(_NOT_PYTHON) or (focused and unchanged(reason))
+
+
+def unchanged(reason: str) -> bool:
+    """Whether the answer's code was the program's own, comments and formatting aside. Asked again,
+    hotter and told so, Qwen2.5-Coder-0.5B changed it in 4 of 4 tries (docs/models.md)."""
+    return reason.startswith(_UNCHANGED)
 
 
 def normalized(answer: str) -> str:
