@@ -152,7 +152,7 @@ def fixed_by_reask(reason: str, cut: bool, focused: bool = False) -> bool:
 
 def unchanged(reason: str) -> bool:
     """Whether the answer's code was the program's own, comments and formatting aside. Asked again,
-    hotter and told so, Qwen2.5-Coder-0.5B changed it in 4 of 4 tries (docs/models.md)."""
+    hotter and told so, Qwen2.5-Coder-0.5B gave a child 2 times in 4 (bench/RESULTS.md)."""
     return reason.startswith(_UNCHANGED)
 
 
