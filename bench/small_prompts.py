@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import sys
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -34,6 +32,7 @@ sys.path[:0] = [str(ROOT / "tests")]
 from evolve.edit.answers import read_answer  # noqa: E402
 from evolve.edit.blocks import split  # noqa: E402
 from evolve.edit.child import canonical_form  # noqa: E402
+from evolve.mutate import direct  # noqa: E402
 from evolve.mutate.prompt import ProblemView, build_messages  # noqa: E402
 from evolve.mutate.views import ProgramView  # noqa: E402
 from evolve.problem import load_problem  # noqa: E402
@@ -48,14 +47,8 @@ AGAIN = (
 
 
 def chat(url: str, messages: list[dict], temperature: float, seed: int) -> str:
-    body = {"model": local_model.MODEL_ALIAS, "messages": messages, "temperature": temperature, "seed": seed}
-    request = urllib.request.Request(
-        url + "/chat/completions",
-        json.dumps({**body, "max_tokens": 900}).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=600) as response:
-        return json.load(response)["choices"][0]["message"]["content"]
+    model = f"openai/{local_model.MODEL_ALIAS}"
+    return direct.chat(model, url, messages, temperature, max_tokens=900, timeout=600.0, seed=seed).text
 
 
 def outline(code: str) -> str:

@@ -30,11 +30,21 @@ def reasked(request: dict) -> bool:
     return request["messages"][-1]["content"].startswith("Your answer could not be applied")
 
 
-def run(circle_packing, script, max_retries: int | None = None, max_tokens: int = 4096):
+SMALL = "openai/qwen2.5-coder-0.5b"  # a name that says 0.5B parameters: the focused prompt
+
+
+def run(
+    circle_packing,
+    script,
+    max_retries: int | None = None,
+    max_tokens: int = 4096,
+    model: str = "openai/qwen",
+    small: bool | None = None,
+):
     parent = ProgramView(1, circle_packing.initial_code, 1.0, {"score": 1.0})
     task = MutationTask(1, 0, parent, (), None, seed=3)
     with ModelServer(script) as server:
-        spec = ModelSpec("openai/qwen", api_base=server.url, max_tokens=max_tokens, max_attempts=1)
+        spec = ModelSpec(model, api_base=server.url, max_tokens=max_tokens, max_attempts=1, small=small)
         settings = MutatorSettings(
             ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0, max_retries=max_retries
         )
@@ -187,13 +197,9 @@ def test_a_small_model_answering_its_prompt_with_the_block_makes_the_child(circl
     def script(request: dict, index: int) -> Reply:
         return Reply(f"Move the circles towards the walls.\n```python\n{new_block}```\n")
 
-    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
     for small, whole_program_shown in ((None, False), (False, True)):
-        with ModelServer(script) as server:
-            spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1, small=small)
-            settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
-            proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
-            asked = server.calls[0]["messages"][-1]["content"]
+        proposal, calls = run(circle_packing, script, model=SMALL, small=small)
+        asked = calls[0]["messages"][-1]["content"]
         assert ("def construct_packing():" in asked) is whole_program_shown
         assert proposal.answer_form == AnswerForm.BLOCK_BODY
         assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.08")
@@ -207,12 +213,7 @@ def test_a_small_models_reask_asks_for_the_code_alone_again(circle_packing):
     def script(request: dict, index: int) -> Reply:
         return Reply(f"Smaller margins.\n```python\n{broken if index == 0 else fixed}```\n")
 
-    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
-    with ModelServer(script) as server:
-        spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1)
-        settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
-        proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
-        calls = list(server.calls)
+    proposal, calls = run(circle_packing, script, model=SMALL)
     reask = calls[1]["messages"][-1]["content"]
     assert len(calls) == 2 and reask.startswith("Your answer could not be applied: the child is not valid Python")
     assert "only\nthat code" in reask and "EVOLVE-BLOCK" not in reask and "complete program" not in reask
@@ -226,12 +227,7 @@ def test_a_small_model_giving_its_code_back_unchanged_is_asked_once_for_a_differ
     def script(request: dict, index: int) -> Reply:
         return Reply(f"Same idea.\n```python\n{block if index == 0 else changed}```\n")
 
-    parent = ProgramView(1, circle_packing.initial_code, 0.93, {"score": 0.93})
-    with ModelServer(script) as server:
-        spec = ModelSpec("openai/qwen2.5-coder-0.5b", api_base=server.url, max_attempts=1)
-        settings = MutatorSettings(ProblemView("circle_packing", "Pack.", "python"), (spec,), 1.0, 0.0)
-        proposal = propose(MutationTask(1, 0, parent, (), None, seed=3), settings)
-        calls = list(server.calls)
+    proposal, calls = run(circle_packing, script, model=SMALL)
     assert len(calls) == 2 and "Your code is the same as the original" in calls[1]["messages"][-1]["content"]
     assert calls[1]["temperature"] > calls[0]["temperature"]
     assert proposal.child_code == circle_packing.initial_code.replace("margin = 0.1", "margin = 0.07")

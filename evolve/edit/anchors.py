@@ -168,18 +168,22 @@ def _read_bodies(parent: str, code: str) -> tuple[list[str], list[tuple[int, int
     return [_body(lines, first, stop) for first, stop in line_spans], line_spans
 
 
+def _parents_own(parent: str, bodies: list[str]) -> bool:
+    return [b.strip() for b in bodies] == [b.strip() for b in split(parent)[1]]
+
+
 def blocks_unchanged(parent: str, code: str) -> bool:
     """Whether the answer's blocks, read by their anchors, are the parent's own: the answer
     changed (or left out) only code outside them."""
     read = _read_bodies(parent, code)
-    return read is not None and [b.strip() for b in read[0]] == [b.strip() for b in split(parent)[1]]
+    return read is not None and _parents_own(parent, read[0])
 
 
 def anchored_child(parent: str, code: str) -> str | None:
     """The child an answer's whole program makes when read by its anchors (see the module's
     docstring); None when an anchor is missing or ambiguous, or the child does not hold up."""
     read = _read_bodies(parent, code)
-    if read is None or blocks_unchanged(parent, code):
+    if read is None or _parents_own(parent, read[0]):
         return None  # no anchors, or only frozen code changed: nothing to salvage
     bodies, line_spans = read
     lines = code.splitlines()

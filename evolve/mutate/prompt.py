@@ -93,7 +93,6 @@ def build_messages(
         example=example_edit(parent.code),  # diff.j2, fix.j2: real lines to quote in the example edit
         objectives=problem.objectives,  # context.j2: what the child may trade
         rewrite=_block_to_rewrite(parent.code) if small_model else "",  # full.j2
-        focused=False,  # system.j2
     )
     return [
         {"role": "system", "content": render("system.j2", problem, **context)},

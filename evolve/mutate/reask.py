@@ -14,8 +14,9 @@ reason. Unset, a hosted model gets HOSTED_RETRIES for any reason; a self-hosted 
 model, most often) gets SELF_HOSTED_RETRIES, only for a reason a re-ask fixes (`fixed_by_reask`:
 a SEARCH that matches nothing, shown the exact lines to copy; a child that is not valid Python,
 shown the error line; after a small model's focused prompt, its code given back unchanged, told
-so), never for an answer cut at max_tokens, and without its rejected answer echoed back: Qwen2.5-Coder-0.5B re-asked for prose or for a program that changed frozen code gave
-the same failure again, and copied the echo, clipping marker included, into its next answer.
+so), never for an answer cut at max_tokens, and without its rejected answer echoed back:
+Qwen2.5-Coder-0.5B re-asked for prose or for a program that changed frozen code gave the same
+failure again, and copied the echo, clipping marker included, into its next answer.
 Pure functions, no I/O.
 """
 
